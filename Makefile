@@ -1,0 +1,48 @@
+# Two commands: `make run` (the whole pipeline, through Airflow) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DO_NOT_TRACK := 1
+export GX_ANALYTICS_ENABLED := false
+export SODA_CORE_TELEMETRY_ENABLED := false
+
+.PHONY: run test stop lint format airflow docs expectations clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@echo "==> creating $(VENV) with $(PYTHON) and installing pinned packages (constraints.txt)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	@$(BIN)/uv pip install --python $(BIN)/python --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+run: venv  ## start the warehouse, generate data, run every DAG through Airflow, print a summary
+	@$(BIN)/warehouse run
+
+test: venv  ## unit + integration tests (they start and stop their own PostgreSQL)
+	@$(BIN)/pytest
+
+stop: venv  ## stop the local warehouse PostgreSQL (data kept in .warehouse/)
+	@$(BIN)/warehouse db stop
+
+lint: venv
+	@$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: venv
+	@$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+expectations: venv  ## rewrite the GX suites from the declared feed schemas
+	@$(BIN)/warehouse expectations
+
+airflow: venv  ## the Airflow UI on http://localhost:8080 (airflow standalone, local SQLite)
+	@eval "$$($(BIN)/python -m warehouse.airflow_local --exports)" && $(BIN)/airflow standalone
+
+docs: venv  ## dbt docs on http://127.0.0.1:8080
+	@$(BIN)/warehouse docs
+
+clean:  ## stop the warehouse and remove all local state (data, Airflow home, venv)
+	-@test -x $(BIN)/warehouse && $(BIN)/warehouse db stop
+	rm -rf .warehouse $(VENV) dbt_project/target dbt_project/logs

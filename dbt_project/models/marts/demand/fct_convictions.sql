@@ -1,0 +1,36 @@
+with
+
+events as (
+    select * from {{ ref('stg_ndelius__events') }}
+),
+
+offenders as (
+    select * from {{ ref('stg_ndelius__offenders') }}
+),
+
+final as (
+    select
+        {{ surrogate_key(['events.event_id']) }} as conviction_id,
+        events.event_id,
+        events.offender_id,
+        coalesce(offenders.la_code, 'UNKNOWN') as la_code,
+        events.offence_category_code,
+        events.court_code,
+        events.offence_date,
+        events.conviction_date,
+        cast(date_trunc('month', events.conviction_date) as date) as conviction_month,
+        case
+            when extract(month from events.conviction_date) >= 4
+                then concat(extract(year from events.conviction_date)::int, '/',
+                    lpad(((extract(year from events.conviction_date)::int + 1) % 100)::text, 2, '0'))
+            else concat(extract(year from events.conviction_date)::int - 1, '/',
+                lpad((extract(year from events.conviction_date)::int % 100)::text, 2, '0'))
+        end as financial_year,
+        (events.conviction_date - events.offence_date) as days_offence_to_conviction
+    from events
+    left join offenders
+        on events.offender_id = offenders.offender_id
+    where not events.is_deleted
+)
+
+select * from final

@@ -1,0 +1,40 @@
+with
+
+source as (
+    select * from {{ source('ndelius', 'ndelius_offenders') }}
+),
+
+latest as (
+    -- a delta extract can deliver the same offender again: keep the highest row version
+    select
+        *,
+        row_number() over (
+            partition by offender_id order by row_version desc, _load_id desc, _line_number desc
+        ) as version_rank
+    from source
+),
+
+final as (
+    select
+        offender_id,
+        crn,
+        pnc_number,
+        first_name,
+        surname,
+        date_of_birth,
+        gender as gender_code,
+        coalesce(ethnicity, 'NS') as ethnicity_code,
+        postcode,
+        ward_code,
+        la_code,
+        first_sanction_date,
+        previous_sanctions,
+        soft_deleted as is_deleted,
+        row_version,
+        _load_id as load_id,
+        _loaded_at as loaded_at
+    from latest
+    where version_rank = 1
+)
+
+select * from final

@@ -1,0 +1,1 @@
+"""Ingestion: declared feed schemas, validation, the COPY loader and the synthetic feeds."""

@@ -1,0 +1,75 @@
+"""Warehouse DDL owned by ingestion: the audit schema and one raw table per feed."""
+
+from __future__ import annotations
+
+import psycopg
+
+from ingestion.feeds import ALL_FEEDS
+from ingestion.schema import raw_table_ddl
+
+AUDIT_DDL = """
+create schema if not exists audit;
+create schema if not exists raw;
+
+create table if not exists audit.file_loads (
+    load_id bigserial primary key,
+    file_name text not null,
+    sha256 char(64) not null,
+    feed text not null,
+    period text,
+    status text not null
+        check (status in ('loaded', 'rejected', 'duplicate', 'superseded')),
+    rows_in integer not null default 0,
+    rows_loaded integer not null default 0,
+    rows_quarantined integer not null default 0,
+    reason text,
+    duplicate_of bigint references audit.file_loads (load_id),
+    superseded_by bigint references audit.file_loads (load_id),
+    started_at timestamptz not null,
+    finished_at timestamptz,
+    constraint file_loads_conservation check (rows_in = rows_loaded + rows_quarantined)
+);
+create index if not exists file_loads_sha256_idx on audit.file_loads (sha256);
+create index if not exists file_loads_feed_period_idx on audit.file_loads (feed, period);
+
+comment on table audit.file_loads is
+    'One row per delivered file: what happened to it and how many rows went where.';
+
+create table if not exists audit.quarantine (
+    quarantine_id bigserial primary key,
+    load_id bigint not null references audit.file_loads (load_id)
+        deferrable initially deferred,
+    feed text not null,
+    source_file text not null,
+    line_number integer not null,
+    field text not null,
+    value text,
+    reason text not null,
+    record text
+);
+create index if not exists quarantine_load_idx on audit.quarantine (load_id);
+
+comment on table audit.quarantine is
+    'Rows that failed a row-level rule: one row per failing field (a row may fail several).';
+
+create table if not exists audit.load_fixes (
+    load_id bigint not null references audit.file_loads (load_id)
+        deferrable initially deferred,
+    field text not null,
+    fix text not null,
+    rows_affected integer not null,
+    primary key (load_id, field, fix)
+);
+
+comment on table audit.load_fixes is
+    'Harmless faults corrected on load (stray spaces, lower-case codes), counted per field.';
+"""
+
+
+def ensure_schema(conn: psycopg.Connection) -> None:
+    """Create the audit schema and every feed's raw table if missing (idempotent)."""
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext('warehouse.ensure_schema'))")
+        conn.execute(AUDIT_DDL)
+        for feed in ALL_FEEDS:
+            conn.execute(raw_table_ddl(feed))

@@ -1,0 +1,1 @@
+"""Synthetic feeds that look and misbehave like the real ones."""

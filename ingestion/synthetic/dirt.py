@@ -1,0 +1,106 @@
+"""Realistic faults for synthetic feeds.
+
+Row faults (each given to about ``rate`` of rows, one fault a row):
+``bad_date`` (impossible or wrongly formatted), ``unknown_code``, ``missing_key``,
+``duplicate_row`` (the exact row twice), ``trailing_spaces``, ``wrong_case``.
+
+File faults (``spoil_files``): a renamed column, a missing column, an empty file and a
+truncated last line, each in one file of a folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+ROW_FAULTS = (
+    "bad_date",
+    "unknown_code",
+    "missing_key",
+    "duplicate_row",
+    "trailing_spaces",
+    "wrong_case",
+)
+FILE_FAULTS = ("renamed_column", "missing_column", "empty_file", "truncated_last_line")
+BAD_DATES = ("2007-02-30", "31/12/2007", "2007-13-01", "0000-00-00", "20070615")
+CODE_COLUMNS = ("GENDER", "ETHNICITY", "OFFENCE_CODE", "COURT_CODE", "LA_CODE", "WARD_CODE")
+KEY_COLUMNS = ("OFFENDER_ID", "EVENT_ID", "CRN")
+
+
+class Dirt:
+    def __init__(self, rng: np.random.Generator, rate: float) -> None:
+        self.rng = rng
+        self.rate = rate
+        self.counts: dict[str, int] = dict.fromkeys(ROW_FAULTS + FILE_FAULTS, 0)
+
+    def rows(self, header: list[str], rows: list[list[str]]) -> list[list[str]]:
+        if not self.rate or not rows:
+            return rows
+        out: list[list[str]] = []
+        hits = self.rng.random(len(rows)) < self.rate
+        kinds = self.rng.integers(0, len(ROW_FAULTS), len(rows))
+        date_cols = [i for i, h in enumerate(header) if h.endswith("_DATE") or h == "DATE_OF_BIRTH"]
+        code_cols = [i for i, h in enumerate(header) if h in CODE_COLUMNS]
+        key_cols = [i for i, h in enumerate(header) if h in KEY_COLUMNS]
+        for row, hit, kind in zip(rows, hits, kinds, strict=True):
+            if not hit:
+                out.append(row)
+                continue
+            fault = ROW_FAULTS[kind]
+            row = list(row)
+            if fault == "bad_date" and date_cols:
+                row[self._pick(date_cols)] = str(self.rng.choice(BAD_DATES))
+            elif fault == "unknown_code" and code_cols:
+                row[self._pick(code_cols)] = "ZZ9"
+            elif fault == "missing_key" and key_cols:
+                row[self._pick(key_cols)] = ""
+            elif fault == "duplicate_row":
+                out.append(list(row))
+            elif fault == "trailing_spaces":
+                i = self._pick(range(len(row)))
+                row[i] = row[i] + "  "
+            elif fault == "wrong_case" and code_cols:
+                i = self._pick(code_cols)
+                row[i] = row[i].lower()
+            else:
+                out.append(row)
+                continue
+            self.counts[fault] += 1
+            out.append(row)
+        return out
+
+    def _pick(self, options) -> int:  # type: ignore[no-untyped-def]
+        options = list(options)
+        return int(options[int(self.rng.integers(0, len(options)))])
+
+    def spoil_files(self, folder: Path, rng: np.random.Generator) -> None:
+        """Spoil one file per file fault (never the same file twice)."""
+        if not self.rate:
+            return
+        files = sorted(p for p in folder.glob("*.csv") if p.stat().st_size > 0)
+        if len(files) < len(FILE_FAULTS):
+            return
+        chosen = rng.choice(len(files), size=len(FILE_FAULTS), replace=False)
+        for fault, index in zip(FILE_FAULTS, chosen, strict=True):
+            path = files[int(index)]
+            text = path.read_text(encoding="utf-8")
+            header, _, body = text.partition("\n")
+            columns = header.split(",")
+            if fault == "renamed_column":
+                columns[1] = columns[1] + "_NEW"
+                text = ",".join(columns) + "\n" + body
+            elif fault == "missing_column":
+                drop = len(columns) - 1
+                lines = [
+                    ",".join(c for i, c in enumerate(line.split(",")) if i != drop)
+                    for line in text.splitlines()
+                ]
+                text = "\n".join(lines) + "\n"
+            elif fault == "empty_file":
+                text = ""
+            elif fault == "truncated_last_line":
+                text = text.rstrip("\n")
+                text = text[: text.rfind(",")]
+            path.write_text(text, encoding="utf-8")
+            self.counts[fault] += 1

@@ -1,0 +1,1 @@
+"""The warehouse package: settings, local PostgreSQL, CLI, pipeline, access and sharing."""

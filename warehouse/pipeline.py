@@ -1,0 +1,136 @@
+"""Pipeline steps shared by the CLI, the DAGs and the tests."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from warehouse.db import connect
+from warehouse.settings import Settings
+
+
+class ConservationError(AssertionError):
+    pass
+
+
+# -- generate -----------------------------------------------------------------------------
+def generate(
+    settings: Settings,
+    out: Path | None = None,
+    scale: float | None = None,
+    seed: int | None = None,
+    dirt: float | None = None,
+):  # type: ignore[no-untyped-def]
+    """Write the synthetic feeds into the landing folder (or ``out``)."""
+    from ingestion.synthetic.generator import generate as write
+
+    target = out or settings.landing_dir
+    for system_dir in target.glob("*"):
+        for stale in system_dir.glob("*.csv") if system_dir.is_dir() else []:
+            stale.unlink()  # undelivered leftovers of an earlier generation
+    return write(
+        target,
+        scale=settings.scale if scale is None else scale,
+        seed=settings.seed if seed is None else seed,
+        dirt=settings.dirt if dirt is None else dirt,
+    )
+
+
+# -- ingest -------------------------------------------------------------------------------
+def ingest_feed(settings: Settings, feed_name: str, period: str | None = None):  # type: ignore[no-untyped-def]
+    from ingestion.runner import ingest_feed as run
+
+    with connect(settings, autocommit=True) as conn:
+        return run(conn, settings.landing_dir, feed_name, period)
+
+
+def assert_conservation(settings: Settings, load_ids: list[int] | None = None) -> int:
+    """Every (or every named) file load satisfies rows_in = rows_loaded + rows_quarantined."""
+    with connect(settings) as conn:
+        rows = conn.execute(
+            """select load_id, file_name, rows_in, rows_loaded, rows_quarantined,
+                      (select count(distinct line_number) from audit.quarantine q
+                       where q.load_id = f.load_id) as quarantined_lines, status
+               from audit.file_loads f
+               where %s::bigint[] is null or load_id = any(%s::bigint[])""",
+            [load_ids, load_ids],
+        ).fetchall()
+    broken = [
+        r
+        for r in rows
+        if r[2] != r[3] + r[4] or (r[6] in ("loaded", "superseded") and r[5] != r[4])
+    ]
+    if broken:
+        raise ConservationError(
+            "rows_in != rows_loaded + rows_quarantined (or quarantine rows missing) for: "
+            + ", ".join(f"{r[1]} (load {r[0]})" for r in broken)
+        )
+    return len(rows)
+
+
+# -- summary ------------------------------------------------------------------------------
+@dataclass
+class Summary:
+    files: list[dict[str, Any]] = field(default_factory=list)
+    raw_counts: dict[str, int] = field(default_factory=dict)
+    mart_counts: dict[str, int] = field(default_factory=dict)
+    top_reasons: list[tuple[str, int]] = field(default_factory=list)
+
+
+def summarise(settings: Settings) -> Summary:
+    """What is in the warehouse now: per delivered file, its effective load and counts."""
+    from ingestion.feeds import ALL_FEEDS
+
+    summary = Summary()
+    with connect(settings) as conn:
+        summary.files = [
+            dict(
+                zip(
+                    [
+                        "file_name",
+                        "feed",
+                        "status",
+                        "rows_in",
+                        "rows_loaded",
+                        "rows_quarantined",
+                        "reason",
+                    ],
+                    row,
+                    strict=True,
+                )
+            )
+            for row in conn.execute(
+                """
+                select distinct on (file_name) file_name, feed, status, rows_in, rows_loaded,
+                       rows_quarantined, reason
+                from audit.file_loads
+                where status <> 'duplicate'
+                order by file_name, load_id desc
+                """
+            ).fetchall()
+        ]
+        for feed in ALL_FEEDS:
+            summary.raw_counts[feed.raw_table] = conn.execute(
+                f"select count(*) from {feed.raw_table}"
+            ).fetchone()[0]
+        for (table,) in conn.execute(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "where table_schema = 'marts' order by 1"
+        ).fetchall():
+            summary.mart_counts[table] = conn.execute(f"select count(*) from {table}").fetchone()[0]
+        summary.top_reasons = [
+            (r[0], r[1])
+            for r in conn.execute(
+                """select regexp_replace(q.reason, 'line \\d+', 'line N'), count(*)
+                   from audit.quarantine q join audit.file_loads f using (load_id)
+                   where f.status = 'loaded'
+                   group by 1 order by 2 desc limit 8"""
+            ).fetchall()
+        ]
+    return summary
+
+
+def clean_landing(settings: Settings) -> None:
+    shutil.rmtree(settings.landing_dir, ignore_errors=True)

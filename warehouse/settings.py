@@ -1,0 +1,157 @@
+"""One settings object, read from the environment (prefix ``WAREHOUSE_``).
+
+``WAREHOUSE_DSN`` points everything (ingestion, the dbt profile, the Airflow connection,
+Great Expectations and Soda) at an external PostgreSQL. Without it the project's local
+PostgreSQL is used: it listens on ``WAREHOUSE_HOST``:``WAREHOUSE_PORT`` and its password is
+generated on first start and kept in ``$WAREHOUSE_HOME/secrets/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import quote
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class ConnInfo:
+    """Where the warehouse is and how to log in."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+    def url(self, driver: str = "postgresql") -> str:
+        """A URL that psql, SQLAlchemy (``driver='postgresql+psycopg'``) and GX accept."""
+        auth = quote(self.user, safe="")
+        if self.password:
+            auth += ":" + quote(self.password, safe="")
+        return f"{driver}://{auth}@{self.host}:{self.port}/{quote(self.dbname, safe='')}"
+
+    def kwargs(self) -> dict[str, object]:
+        """Keyword arguments for ``psycopg.connect``."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password,
+            "dbname": self.dbname,
+        }
+
+
+class Settings(BaseSettings):
+    """Every knob of the platform. Each field is read from ``WAREHOUSE_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="WAREHOUSE_", extra="ignore")
+
+    dsn: str | None = None
+    """External PostgreSQL, e.g. ``postgresql://pipeline:secret@db.example:5432/warehouse``."""
+
+    home: Path = PROJECT_ROOT / ".warehouse"
+    """Local state: PostgreSQL data, landing folder, outbox, Airflow home (git-ignored)."""
+
+    host: str = "127.0.0.1"
+    port: int = 55432
+    database: str = "warehouse"
+    user: str = "pipeline"
+
+    seed: int = 20090331
+    scale: float = 1.0
+    dirt: float = 0.01
+
+    @cached_property
+    def pgdata(self) -> Path:
+        return self.home / "postgres"
+
+    @cached_property
+    def landing_dir(self) -> Path:
+        return self.home / "landing"
+
+    @cached_property
+    def outbox_dir(self) -> Path:
+        return self.home / "outbox"
+
+    @cached_property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @cached_property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
+
+    @property
+    def is_local(self) -> bool:
+        return not self.dsn
+
+    def local_password(self, create: bool = False) -> str:
+        """The local warehouse's password (generated once, kept outside git)."""
+        path = self.secrets_dir / "warehouse_password"
+        if path.exists():
+            return path.read_text().strip()
+        if not create:
+            return ""
+        self.secrets_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.secrets_dir, 0o700)
+        password = secrets.token_urlsafe(24)
+        path.write_text(password + "\n")
+        os.chmod(path, 0o600)
+        return password
+
+    def conninfo(self) -> ConnInfo:
+        """Connection details for the pipeline role, local or external."""
+        if self.dsn:
+            from psycopg.conninfo import conninfo_to_dict
+
+            parts = conninfo_to_dict(self.dsn)
+            missing = [k for k in ("host", "user", "dbname") if not parts.get(k)]
+            if missing:
+                raise ValueError(
+                    f"WAREHOUSE_DSN must name {', '.join(missing)} "
+                    "(GX and Soda need a TCP host, not a Unix socket)"
+                )
+            return ConnInfo(
+                host=str(parts["host"]),
+                port=int(parts.get("port") or 5432),
+                user=str(parts["user"]),
+                password=str(parts.get("password") or ""),
+                dbname=str(parts["dbname"]),
+            )
+        return ConnInfo(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.local_password(),
+            dbname=self.database,
+        )
+
+    def tool_env(self) -> dict[str, str]:
+        """Environment for dbt, Soda, GX and Airflow so they all reach the same warehouse."""
+        info = self.conninfo()
+        return {
+            "WAREHOUSE_PGHOST": info.host,
+            "WAREHOUSE_PGPORT": str(info.port),
+            "WAREHOUSE_PGUSER": info.user,
+            "WAREHOUSE_PGPASSWORD": info.password,
+            "WAREHOUSE_PGDATABASE": info.dbname,
+            "AIRFLOW_CONN_WAREHOUSE": info.url("postgresql"),
+            "DO_NOT_TRACK": "1",
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "GX_ANALYTICS_ENABLED": "false",
+            "SODA_CORE_TELEMETRY_ENABLED": "false",
+        }
+
+    def apply_tool_env(self) -> None:
+        os.environ.update(self.tool_env())
+
+
+def get_settings() -> Settings:
+    return Settings()
