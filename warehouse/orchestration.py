@@ -104,7 +104,7 @@ Produces the asset `{asset.name}`. Backfill: trigger with `{{"period": "2007-03"
 
         @task(outlets=[asset])
         def validate_and_load(files: list[str], params: dict[str, Any] | None = None) -> list[int]:
-            from airflow.exceptions import AirflowSkipException
+            from airflow.sdk.exceptions import AirflowSkipException
 
             from warehouse.pipeline import ingest_feed
 

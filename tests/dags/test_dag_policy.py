@@ -1,0 +1,47 @@
+"""DAG policy: every DAG imports, is acyclic, and carries docs, an owner, retries and tags."""
+
+from __future__ import annotations
+
+import pytest
+
+from warehouse import airflow_local
+from warehouse.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def dags():
+    airflow_local.migrate(Settings())  # Cosmos caches its dbt graph in Airflow Variables
+    return airflow_local.load_dags()  # raises on any import error
+
+
+def test_expected_dags_exist(dags):
+    from ingestion.feeds import ALL_FEEDS
+
+    expected = {f"ingest_{f.name}" for f in ALL_FEEDS} | {"transform"}
+    assert expected <= set(dags)
+
+
+def test_every_dag_has_docs_owner_retries_tags_and_failure_callback(dags):
+    for dag_id, dag in dags.items():
+        assert dag.doc_md and len(dag.doc_md.strip()) > 40, f"{dag_id}: doc_md"
+        assert dag.tags and any(t.startswith("layer:") for t in dag.tags), f"{dag_id}: tags"
+        for task in dag.tasks:
+            assert task.owner and task.owner != "airflow", f"{dag_id}.{task.task_id}: owner"
+            assert task.retries >= 1, f"{dag_id}.{task.task_id}: retries"
+            assert task.on_failure_callback, f"{dag_id}.{task.task_id}: failure callback"
+
+
+def test_no_cycles(dags):
+    for dag_id, dag in dags.items():
+        order = dag.topological_sort()
+        assert len(order) == len(dag.tasks), dag_id
+
+
+def test_transform_is_scheduled_on_the_raw_assets(dags):
+    from ingestion.feeds import ALL_FEEDS
+
+    schedule = repr(dags["transform"].timetable)
+    for feed in ALL_FEEDS:
+        assert f"warehouse.raw.{feed.name}" in repr(
+            dags["transform"].timetable.asset_condition
+        ) or (feed.name in schedule)

@@ -1,0 +1,148 @@
+"""Ingestion against a real PostgreSQL: faults, conservation, idempotency, supersession, crashes."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from ingestion.ddl import ensure_schema
+from ingestion.feeds import ndelius
+from ingestion.loader import load_file
+from ingestion.runner import ingest_all, ingest_feed
+from warehouse.db import connect
+from warehouse.pipeline import assert_conservation, generate
+
+pytestmark = pytest.mark.integration
+
+
+def _raw_counts(conn):
+    return {
+        f.name: conn.execute(f"select count(*) from {f.raw_table}").fetchone()[0]
+        for f in ndelius.FEEDS
+    }
+
+
+@pytest.fixture
+def dirty_load(settings):
+    """A small, dirty dataset (5 % of rows faulty, plus the file faults) loaded once."""
+    report = generate(settings, scale=0.03, seed=11, dirt=0.05)
+    with connect(settings, autocommit=True) as conn:
+        results = ingest_all(conn, settings.landing_dir)
+    return settings, report, results
+
+
+def test_every_generated_fault_is_caught_with_its_reason(dirty_load):
+    settings, _, results = dirty_load
+    with connect(settings) as conn:
+        reasons = [r[0] for r in conn.execute("select distinct reason from audit.quarantine")]
+        fixes = [r[0] for r in conn.execute("select distinct fix from audit.load_fixes")]
+        rejected = [
+            r[0]
+            for r in conn.execute("select reason from audit.file_loads where status='rejected'")
+        ]
+
+    def seen(text, pool):
+        return any(text in r for r in pool)
+
+    assert seen("not a valid date", reasons)  # bad_date
+    assert seen("unknown code", reasons)  # unknown_code
+    assert seen("required field is missing", reasons)  # missing_key
+    assert seen("duplicate key", reasons)  # duplicate_row
+    assert seen("truncated or malformed line", reasons)  # truncated_last_line
+    assert seen("stray spaces removed", fixes)  # trailing_spaces
+    assert seen("upper-cased", fixes)  # wrong_case
+    assert seen("file is empty", rejected)  # empty_file
+    assert seen("missing column(s)", rejected)  # missing_column
+    assert seen("unexpected column(s)", rejected)  # renamed_column
+    assert {r.status for r in results} == {"loaded", "rejected"}
+
+
+def test_conservation_holds_for_every_file(dirty_load):
+    settings, report, results = dirty_load
+    assert assert_conservation(settings) == len(report.files)
+    for r in results:
+        assert r.rows_in == r.rows_loaded + r.rows_quarantined
+    assert sum(r.rows_quarantined for r in results if r.status == "loaded") > 0
+    # rows_in counts every data line the generator wrote (rejected files included)
+    assert sum(r.rows_in for r in results) <= report.total_rows
+
+
+def test_loading_the_same_files_again_adds_no_rows(dirty_load):
+    settings, _, _ = dirty_load
+    with connect(settings, autocommit=True) as conn:
+        before = _raw_counts(conn)
+        # GIVEN the same files delivered again
+        for folder in ("processed", "rejected"):
+            for path in (settings.landing_dir / "ndelius" / folder).iterdir():
+                shutil.copy(path, settings.landing_dir / "ndelius" / path.name)
+        # WHEN ingestion runs over the landing folder again
+        again = ingest_all(conn, settings.landing_dir)
+        # THEN every file is a duplicate and nothing changes
+        assert {r.status for r in again} == {"duplicate"}
+        assert _raw_counts(conn) == before
+    assert_conservation(settings)
+
+
+def test_corrected_redelivery_supersedes_the_earlier_load(settings):
+    generate(settings, scale=0.02, seed=3, dirt=0)
+    folder = settings.landing_dir / "ndelius"
+    original = folder / "ndelius_events_2007-06.csv"
+    kept = original.read_text()
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+        first = load_file(conn, original, ndelius.EVENTS)
+        # GIVEN a corrected file for the same period (one row fewer)
+        lines = kept.splitlines()
+        corrected = folder / "ndelius_events_2007-06.csv"
+        corrected.write_text("\n".join(lines[:-1]) + "\n")
+        second = load_file(conn, corrected, ndelius.EVENTS)
+        status = conn.execute(
+            "select status, superseded_by from audit.file_loads where load_id=%s", [first.load_id]
+        ).fetchone()
+        rows = conn.execute(
+            "select _load_id, count(*) from raw.ndelius_events group by 1"
+        ).fetchall()
+    assert status == ("superseded", second.load_id)
+    assert rows == [(second.load_id, first.rows_loaded - 1)]
+
+
+def test_a_load_killed_mid_copy_leaves_nothing_and_a_rerun_completes(settings):
+    generate(settings, scale=0.02, seed=5, dirt=0)
+    path = settings.landing_dir / "ndelius" / "ndelius_events_2007-01.csv"
+
+    def die():
+        raise KeyboardInterrupt("killed after COPY, before commit")
+
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+        with pytest.raises(KeyboardInterrupt):
+            load_file(conn, path, ndelius.EVENTS, after_copy=die)
+        assert conn.execute("select count(*) from raw.ndelius_events").fetchone()[0] == 0
+        assert conn.execute("select count(*) from audit.file_loads").fetchone()[0] == 0
+        assert path.exists(), "the file stays in landing until its load commits"
+        result = load_file(conn, path, ndelius.EVENTS)
+        assert result.status == "loaded"
+        count = conn.execute("select count(*) from raw.ndelius_events").fetchone()[0]
+    assert count == result.rows_loaded > 0
+
+
+def test_a_file_that_breaks_the_loader_does_not_stop_the_others(settings, monkeypatch):
+    generate(settings, scale=0.02, seed=7, dirt=0)
+    import ingestion.runner as runner
+
+    real = runner.load_file
+
+    def flaky(conn, path, feed, **kw):
+        if path.name == "ndelius_events_2006-01.csv":
+            raise OSError("disk read error")
+        return real(conn, path, feed, **kw)
+
+    monkeypatch.setattr(runner, "load_file", flaky)
+    with connect(settings, autocommit=True) as conn:
+        with pytest.raises(runner.IngestionError, match="1 of 48"):
+            ingest_feed(conn, settings.landing_dir, "ndelius_events")
+        loaded = conn.execute(
+            "select count(*) from audit.file_loads where feed='ndelius_events'"
+        ).fetchone()[0]
+    assert loaded == 47
