@@ -10,6 +10,9 @@ from ingestion.schema import raw_table_ddl
 AUDIT_DDL = """
 create schema if not exists audit;
 create schema if not exists raw;
+create schema if not exists landing;
+comment on schema landing is
+    'Staging tables of loads in progress (one per file); never read from here.';
 
 create table if not exists audit.file_loads (
     load_id bigserial primary key,
@@ -72,4 +75,13 @@ def ensure_schema(conn: psycopg.Connection) -> None:
         conn.execute("select pg_advisory_xact_lock(hashtext('warehouse.ensure_schema'))")
         conn.execute(AUDIT_DDL)
         for feed in ALL_FEEDS:
+            legacy = conn.execute(
+                "select relkind from pg_class where oid = to_regclass(%s)", [feed.raw_table]
+            ).fetchone()
+            if legacy and legacy[0] != "p":
+                raise RuntimeError(
+                    f"{feed.raw_table} exists but is not partitioned by load (made by an "
+                    "older version of this project); rebuild the local warehouse with "
+                    "`make clean && make run`"
+                )
             conn.execute(raw_table_ddl(feed))

@@ -1,44 +1,71 @@
-"""The loader: one delivered file into its raw table, in one transaction.
+"""The loader: one delivered file into its raw table.
 
-For each file:
+Each raw table is partitioned by load: a file's rows become visible as one partition,
+attached in the same transaction that records the file in ``audit.file_loads`` and writes
+its quarantine. For each file:
 
 * its sha256 is looked up in ``audit.file_loads``: the same content again is recorded as a
   ``duplicate`` and changes nothing;
-* file-level faults (empty, unreadable, wrong header) reject the whole file: nothing is
-  loaded, the file moves to ``rejected/`` and the reason is recorded;
-* otherwise rows stream through in chunks: structural check (field count), harmless fixes
-  (stray spaces, lower-case codes: counted in ``audit.load_fixes``), type parsing, the GX
-  suite, duplicate keys. Good rows are COPYed into the raw table with lineage columns; bad
-  rows go to ``audit.quarantine`` with line, field, value and reason;
-* a corrected re-delivery of the same feed and period supersedes the earlier load (its raw
-  rows are removed in the same transaction);
+* file-level faults (empty, unreadable, not UTF-8, wrong header) reject the whole file:
+  nothing is loaded, the file moves to ``rejected/`` and the reason is recorded;
+* otherwise one streaming pass over the bytes checks each record's field count (malformed
+  and truncated lines are quarantined), fixes harmless faults (stray spaces, lower-case
+  codes: counted in ``audit.load_fixes``), prefixes the line number and COPYs the records
+  into a staging table ``landing.<feed>__<load_id>`` with the raw table's types. PostgreSQL
+  skips and reports each value that is not of its column's type (``ON_ERROR ignore``);
+* large files are COPYed in chunks, and the Great Expectations suite validates each chunk
+  in PostgreSQL while the next one is copied (two cores, two sessions);
+* duplicate keys within the file are found in SQL (the first line wins);
+* one transaction then quarantines every failing row (file, line, field, value, reason),
+  deletes them from staging, attaches staging as the load's partition of the raw table,
+  records the load and supersedes an earlier delivery for the same feed and period (its
+  partition is detached and dropped);
 * ``rows_in = rows_loaded + rows_quarantined`` always (a check constraint holds us to it).
 
-Memory stays flat with file size: only one chunk and the set of keys seen are held.
+A load killed at any point leaves no raw rows: an unattached staging table is dropped by
+the next run, and the file stays in landing until its load commits. Memory stays flat with
+file size: the pass streams bytes and keeps only the failures.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import logging
+import re
 import shutil
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pandas as pd
+import numpy as np
 import psycopg
+from psycopg import sql
 
 from ingestion.feeds import feed_for_file
-from ingestion.schema import LINEAGE_COLUMNS, Feed
-from ingestion.validation import GxValidator, RowFailure, parse_chunk
+from ingestion.schema import Feed
+from ingestion.validation import LINE_COLUMN, GxValidator, RowFailure, sqlalchemy_url
 
 log = logging.getLogger(__name__)
 
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 150_000  # records per COPY (and per GX validation) in a large file
+READ_BYTES = 4 << 20
+SEND_BYTES = 1 << 20
+TYPE_NAMES = {
+    "date": "date (YYYY-MM-DD)",
+    "int": "whole number",
+    "numeric": "number",
+    "bool": "boolean (0 or 1)",
+}
+STAGING_SCHEMA = "landing"
+TYPE_SKIP = re.compile(
+    r'skipping row due to data type incompatibility at line (\d+) for column "(.+?)": '
+    r'(?:"(.*)"|null input)$',
+    re.S,
+)
+SKIP_TOTAL = re.compile(r"(\d+) rows? w(?:as|ere) skipped due to data type incompatibility")
 
 
 class FileRejected(Exception):
@@ -59,15 +86,33 @@ class FileLoadResult:
 
 
 @dataclass
-class _Tally:
-    rows_in: int = 0
-    rows_loaded: int = 0
-    rows_quarantined: int = 0
-    fixes: dict[tuple[str, str], int] = field(default_factory=dict)
+class _Chunk:
+    """Consecutive records COPYed together into one staging sub-partition."""
 
-    def fix(self, column: str, what: str, count: int) -> None:
+    first_line: int
+    last_line: int = 0  # last physical line (the range is first_line..last_line)
+    parts: list[bytes] = field(default_factory=list)
+    records: int = 0
+    placeholders: list[int] = field(default_factory=list)  # malformed or blank lines
+
+    @property
+    def size(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+
+@dataclass
+class _Pass:
+    """What the streaming pass learnt about a file."""
+
+    records: int = 0  # data records read (well-formed or not)
+    malformed: list[tuple[int, str, str]] = field(default_factory=list)  # line, record, reason
+    fixes: dict[tuple[str, str], int] = field(default_factory=dict)
+    placeholders: list[int] = field(default_factory=list)
+
+    def fix(self, column: str, what: str, count: int = 1) -> None:
         if count:
-            self.fixes[(column, what)] = self.fixes.get((column, what), 0) + count
+            key = (column, what)
+            self.fixes[key] = self.fixes.get(key, 0) + count
 
 
 def sha256_of(path: Path) -> str:
@@ -83,16 +128,18 @@ def _now() -> datetime:
 
 
 # -- reading ------------------------------------------------------------------------------
-def _read_header(path: Path, feed: Feed) -> tuple[list[str], list[str]]:
-    """The header as delivered and as normalised; rejects a file we cannot use."""
+def read_header(path: Path, feed: Feed) -> list[str]:
+    """The header, normalised (stripped, upper case); rejects a file we cannot use."""
     if path.stat().st_size == 0:
         raise FileRejected("file is empty (0 bytes, no header)")
+    with path.open("rb") as f:
+        first = f.readline()
     try:
-        with path.open(newline="", encoding="utf-8") as f:
-            header = next(csv.reader(f), None)
+        text = first.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise FileRejected(f"file is not UTF-8 text: {exc}") from exc
-    if not header:
+        raise FileRejected(f"file is not UTF-8 text (line 1): {exc}") from exc
+    header = next(csv.reader([text]), None)
+    if not header or not any(h.strip() for h in header):
         raise FileRejected("file has no header line")
     normalised = [h.strip().upper() for h in header]
     expected = feed.header
@@ -108,174 +155,361 @@ def _read_header(path: Path, feed: Feed) -> tuple[list[str], list[str]]:
         if duplicated:
             parts.append("repeated column(s) " + ", ".join(duplicated))
         raise FileRejected(f"header does not match feed {feed.name}: " + "; ".join(parts))
-    return header, normalised
+    return normalised
 
 
-def _chunks(
-    path: Path, width: int, chunk_rows: int
-) -> Iterator[tuple[list[int], list[list[str]], list[tuple[int, list[str]]]]]:
-    """(line numbers, well-formed rows, malformed rows with their line) per chunk."""
-    with path.open(newline="", encoding="utf-8") as f:
-        reader = csv.reader(f)
-        next(reader)
-        lines: list[int] = []
-        rows: list[list[str]] = []
-        bad: list[tuple[int, list[str]]] = []
-        start = reader.line_num + 1
-        try:
-            for record in reader:
-                line = start
-                start = reader.line_num + 1
-                if not record:  # a blank line is no row
-                    continue
-                if len(record) != width:
-                    bad.append((line, record))
+def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(first line number, bytes) blocks of whole lines after the header, each ending in \\n."""
+    with path.open("rb") as f:
+        f.readline()
+        line = 2
+        rest = b""
+        while True:
+            data = f.read(READ_BYTES)
+            if not data:
+                break
+            data = rest + data
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                rest = data
+                continue
+            block, rest = data[:cut], data[cut:]
+            yield line, block
+            line += block.count(b"\n")
+        if rest:
+            yield line, rest + b"\n"
+
+
+def _malformed(width: int, found: int) -> str:
+    return f"expected {width} fields, found {found} (truncated or malformed line)"
+
+
+def _chunks(path: Path, width: int, stats: _Pass, chunk_rows: int) -> Iterator[_Chunk]:
+    """Chunks of COPY-ready bytes, one physical line per record, in file order.
+
+    Field counts are checked on whole blocks with numpy (a comma count per line); a block
+    holding a quote character goes line by line through the csv module instead, since
+    quoted fields may hold commas and newlines. A malformed or blank line is replaced by an
+    all-empty placeholder record (deleted after COPY), so each record's position in its
+    chunk gives its line number. A record spanning several lines ends its chunk.
+    """
+    placeholder = b"," * (width - 1) + b"\n"
+    chunk = _Chunk(first_line=2)
+
+    def bad(line: int, text: bytes, reason: str | None) -> None:
+        chunk.placeholders.append(line)
+        if reason is not None:
+            stats.records += 1
+            stats.malformed.append((line, text.decode("utf-8", "replace").rstrip("\r\n"), reason))
+
+    for first, block in _blocks(path):
+        if b'"' not in block:
+            arr = np.frombuffer(block, dtype=np.uint8)
+            ends = np.flatnonzero(arr == 10)
+            commas = np.searchsorted(np.flatnonzero(arr == 44), ends)
+            per_line = np.diff(commas, prepend=0)
+            wrong = np.flatnonzero(per_line != width - 1)
+            n = len(ends)
+            if len(wrong) == 0:
+                chunk.parts.append(block)
+            else:
+                starts = np.concatenate(([0], ends[:-1] + 1))
+                pos = 0
+                for i in wrong.tolist():
+                    s, e = int(starts[i]), int(ends[i]) + 1
+                    chunk.parts.append(block[pos:s])
+                    text = block[s:e]
+                    if text.strip():
+                        found = int(per_line[i]) + 1
+                        bad(first + i, text, _malformed(width, found))
+                    else:
+                        bad(first + i, text, None)
+                    chunk.parts.append(placeholder)
+                    pos = e
+                chunk.parts.append(block[pos:])
+            stats.records += n - len(wrong)
+            chunk.records += n
+            chunk.last_line = first + n - 1
+        else:
+            line = first
+            lines = block.splitlines(keepends=True)
+            i = 0
+            while i < len(lines):
+                text = lines[i]
+                span = 1
+                while text.count(b'"') % 2 and i + span < len(lines):
+                    text += lines[i + span]
+                    span += 1
+                if text.count(b'"') % 2:  # unterminated quote at the end of the file
+                    bad(line, text, "unterminated quoted field (truncated or malformed line)")
+                    chunk.parts.append(placeholder)
+                    chunk.records += 1
+                elif not text.strip():
+                    bad(line, text, None)
+                    chunk.parts.append(placeholder)
+                    chunk.records += 1
                 else:
-                    lines.append(line)
-                    rows.append(record)
-                if len(rows) + len(bad) >= chunk_rows:
-                    yield lines, rows, bad
-                    lines, rows, bad = [], [], []
-        except csv.Error as exc:  # e.g. a quote left open by a truncated last line
-            bad.append((start, [f"<unparseable: {exc}>"]))
-        except UnicodeDecodeError as exc:
-            raise FileRejected(f"file is not UTF-8 text after line {start - 1}: {exc}") from exc
-        if rows or bad:
-            yield lines, rows, bad
+                    fields = next(csv.reader([text.decode("utf-8", "replace")]), [])
+                    if len(fields) != width:
+                        bad(line, text, _malformed(width, len(fields)))
+                        chunk.parts.append(placeholder)
+                    else:
+                        stats.records += 1
+                        chunk.parts.append(text)
+                    chunk.records += 1
+                chunk.last_line = line + span - 1
+                line += span
+                i += span
+                if span > 1:  # line numbers and record positions part here
+                    yield chunk
+                    chunk = _Chunk(first_line=line)
+        if chunk.records >= chunk_rows:
+            yield chunk
+            chunk = _Chunk(first_line=chunk.last_line + 1)
+    if chunk.records:
+        yield chunk
 
 
-# -- one chunk ----------------------------------------------------------------------------
-def _clean(feed: Feed, frame: pd.DataFrame, tally: _Tally) -> pd.DataFrame:
-    """Strip stray spaces, upper-case coded values, empty -> missing; count each fix."""
-    for col in feed.columns:
-        text = frame[col.name]
-        stripped = text.str.strip()
-        tally.fix(col.name, "stray spaces removed", int((stripped != text).sum()))
-        if col.codes is not None or col.pattern is not None:
-            upper = stripped.str.upper()
-            tally.fix(col.name, "lower-case code upper-cased", int((upper != stripped).sum()))
-            stripped = upper
-        frame[col.name] = stripped.where(stripped != "", None)
-    return frame
+# -- staging ------------------------------------------------------------------------------
+def staging_table(feed: Feed, load_id: int) -> str:
+    return f"{feed.name}__{load_id}"
 
 
-def _key_failures(
-    feed: Feed, frame: pd.DataFrame, lines: list[int], seen: dict[tuple, int], bad: set[int]
-) -> list[RowFailure]:
-    """Rows whose unique key already appeared (earlier in the file): the first one wins."""
-    if not feed.unique_key:
-        return []
-    failures = []
-    keys = frame[list(feed.unique_key)].itertuples(index=True, name=None)
-    for idx, *key in keys:
-        if idx in bad:
-            continue
-        k = tuple(key)
-        if k in seen:
-            failures.append(
-                RowFailure(
-                    idx,
-                    "+".join(feed.unique_key),
-                    "|".join(str(v) for v in k),
-                    f"duplicate key: already delivered at line {seen[k]}",
+def _ident(schema: str, table: str) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+
+
+def _create_staging(cur: psycopg.Cursor, feed: Feed, table: str, load_id: int, name: str) -> None:
+    """The load's staging table: the raw table's columns, sub-partitioned by line range."""
+    cols = [
+        sql.SQL("{} {}").format(sql.Identifier(c.db_name), sql.SQL(c.pg_type)) for c in feed.columns
+    ]
+    cols += [
+        sql.SQL("_load_id bigint not null default {} check (_load_id = {})").format(
+            sql.Literal(load_id), sql.Literal(load_id)
+        ),
+        sql.SQL("_source_file text not null default {}").format(sql.Literal(name)),
+        sql.SQL("{} integer not null").format(sql.Identifier(LINE_COLUMN)),
+        sql.SQL("_loaded_at timestamptz not null default now()"),
+    ]
+    cur.execute(
+        sql.SQL("create table {} ({}) partition by range ({})").format(
+            _ident(STAGING_SCHEMA, table), sql.SQL(", ").join(cols), sql.Identifier(LINE_COLUMN)
+        )
+    )
+
+
+def drop_stale_staging(conn: psycopg.Connection, feed: Feed) -> int:
+    """Drop staging tables left by killed loads of ``feed`` (never attached)."""
+    rows = conn.execute(
+        """select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+           where n.nspname = %s and c.relname like %s and c.relkind in ('r', 'p')
+             and not c.relispartition""",
+        [STAGING_SCHEMA, f"{feed.name}\\_\\_%"],
+    ).fetchall()
+    for (name,) in rows:
+        conn.execute(sql.SQL("drop table if exists {}").format(_ident(STAGING_SCHEMA, name)))
+    return len(rows)
+
+
+class _Stager:
+    """COPYs chunks into sub-partitions of the staging table and fixes harmless faults."""
+
+    def __init__(
+        self, conn: psycopg.Connection, feed: Feed, table: str, header: list[str], stats: _Pass
+    ) -> None:
+        self.conn = conn
+        self.feed = feed
+        self.table = table
+        self.header = header
+        self.stats = stats
+        self.type_failures: list[RowFailure] = []
+        self.skipped_reported = 0
+        self._chunk_first = 0
+        self.n = 0
+
+    def on_notice(self, diag: psycopg.errors.Diagnostic) -> None:
+        message = diag.message_primary or ""
+        match = TYPE_SKIP.match(message)
+        if match:
+            copy_line, column, value = match.groups()
+            line = self._chunk_first + int(copy_line) - 1
+            self.type_failures.append(
+                RowFailure(line, column, value, f"not a valid {self._type_of(column)}")
+            )
+            return
+        total = SKIP_TOTAL.search(message)
+        if total:
+            self.skipped_reported += int(total.group(1))
+
+    def _type_of(self, column: str) -> str:
+        for col in self.feed.columns:
+            if col.db_name == column:
+                return TYPE_NAMES.get(col.type, col.type)
+        return "value"
+
+    def stage(self, chunk: _Chunk) -> str:
+        """COPY one chunk into its own sub-partition; returns the sub-partition's name."""
+        self.n += 1
+        part = f"{self.table}_{self.n}"
+        seq = f"{part}_line"
+        columns = [h.lower() for h in self.header]
+        self._chunk_first = chunk.first_line
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("create sequence {} start with {} cache 10000").format(
+                    _ident(STAGING_SCHEMA, seq), sql.Literal(chunk.first_line)
                 )
             )
-        else:
-            seen[k] = lines[idx]
-    return failures
+            cur.execute(
+                sql.SQL("create table {} partition of {} for values from ({}) to ({})").format(
+                    _ident(STAGING_SCHEMA, part),
+                    _ident(STAGING_SCHEMA, self.table),
+                    sql.Literal(chunk.first_line),
+                    sql.Literal(chunk.last_line + 1),
+                )
+            )
+            cur.execute(
+                sql.SQL("alter table {} alter column {} set default nextval({})").format(
+                    _ident(STAGING_SCHEMA, part),
+                    sql.Identifier(LINE_COLUMN),
+                    sql.Literal(f"{STAGING_SCHEMA}.{seq}"),
+                )
+            )
+            copy_sql = sql.SQL(
+                "copy {} ({}) from stdin with (format csv, on_error ignore, log_verbosity verbose)"
+            ).format(
+                _ident(STAGING_SCHEMA, part),
+                sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+            )
+            with cur.copy(copy_sql) as copy:
+                buf: list[bytes] = []
+                size = 0
+                for data in chunk.parts:
+                    buf.append(data)
+                    size += len(data)
+                    if size >= SEND_BYTES:
+                        copy.write(b"".join(buf))
+                        buf, size = [], 0
+                if buf:
+                    copy.write(b"".join(buf))
+            cur.execute(
+                sql.SQL("alter table {} alter column {} drop default").format(
+                    _ident(STAGING_SCHEMA, part), sql.Identifier(LINE_COLUMN)
+                )
+            )
+            cur.execute(sql.SQL("drop sequence {}").format(_ident(STAGING_SCHEMA, seq)))
+            if chunk.placeholders:
+                cur.execute(
+                    sql.SQL("delete from {} where {} = any(%s)").format(
+                        _ident(STAGING_SCHEMA, part), sql.Identifier(LINE_COLUMN)
+                    ),
+                    [chunk.placeholders],
+                )
+            self._fix(cur, part)
+        return part
 
-
-def _copy_frame(cur: psycopg.Cursor, table: str, columns: list[str], frame: pd.DataFrame) -> None:
-    if frame.empty:
-        return
-    buf = io.StringIO()
-    frame.to_csv(buf, header=False, index=False, na_rep="")
-    cols = ", ".join(columns)
-    with cur.copy(f"copy {table} ({cols}) from stdin with (format csv)") as copy:
-        copy.write(buf.getvalue())
-
-
-QUARANTINE_COLUMNS = [
-    "load_id",
-    "feed",
-    "source_file",
-    "line_number",
-    "field",
-    "value",
-    "reason",
-    "record",
-]
+    def _fix(self, cur: psycopg.Cursor, part: str) -> None:
+        """Strip stray spaces from text fields and upper-case coded ones; count each fix."""
+        text_cols = [c for c in self.feed.columns if c.type == "text"]
+        if not text_cols:
+            return
+        sets, flags_space, flags_case, where = [], [], [], []
+        for col in text_cols:
+            ident = sql.Identifier(col.db_name)
+            coded = col.codes is not None or col.pattern is not None
+            fixed = sql.SQL("upper(btrim({}))" if coded else "btrim({})").format(ident)
+            sets.append(sql.SQL("{} = {}").format(ident, fixed))
+            where.append(sql.SQL("{} <> {}").format(ident, fixed))
+            flags_space.append(sql.SQL("old.{0} <> btrim(old.{0})").format(ident))
+            flags_case.append(
+                sql.SQL("btrim(old.{0}) <> upper(btrim(old.{0}))").format(ident)
+                if coded
+                else sql.SQL("false")
+            )
+        rows = cur.execute(
+            sql.SQL("update {} set {} where {} returning {}, {}").format(
+                _ident(STAGING_SCHEMA, part),
+                sql.SQL(", ").join(sets),
+                sql.SQL(" or ").join(where),
+                sql.SQL(", ").join(flags_space),
+                sql.SQL(", ").join(flags_case),
+            )
+        ).fetchall()
+        n = len(text_cols)
+        for row in rows:
+            for i, col in enumerate(text_cols):
+                if row[i]:
+                    self.stats.fix(col.name, "stray spaces removed")
+                if row[n + i]:
+                    self.stats.fix(col.name, "lower-case code upper-cased")
 
 
 def _load_rows(
-    cur: psycopg.Cursor,
+    conn: psycopg.Connection,
     feed: Feed,
     path: Path,
-    load_id: int,
-    loaded_at: datetime,
+    table: str,
+    header: list[str],
     validator: GxValidator,
     chunk_rows: int,
-) -> _Tally:
-    tally = _Tally()
-    _, normalised = _read_header(path, feed)
-    order = [normalised.index(name) for name in feed.header]
-    raw_columns = [c.db_name for c in feed.columns] + [name for name, _ in LINEAGE_COLUMNS]
-    seen: dict[tuple, int] = {}
-    for lines, rows, malformed in _chunks(path, len(normalised), chunk_rows):
-        tally.rows_in += len(rows) + len(malformed)
-        quarantine: list[list[object]] = []
-        for line, record in malformed:
-            quarantine.append(
-                [
-                    load_id,
-                    feed.name,
-                    path.name,
+) -> tuple[_Pass, list[RowFailure]]:
+    """COPY the file into staging chunk by chunk, validating each chunk with GX while the
+    next one is copied; returns the pass and every row failure."""
+    stats = _Pass()
+    stager = _Stager(conn, feed, table, header, stats)
+    jobs: list[Future[list[RowFailure]]] = []
+    conn.add_notice_handler(stager.on_notice)
+    try:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx") as pool:
+            for chunk in _chunks(path, len(header), stats, chunk_rows):
+                part = stager.stage(chunk)
+                jobs.append(pool.submit(validator.validate, STAGING_SCHEMA, part))
+            failures = _duplicate_keys(conn, feed, table)
+            failures += [f for job in jobs for f in job.result()]
+    finally:
+        conn.remove_notice_handler(stager.on_notice)
+    if stager.skipped_reported != len(stager.type_failures):
+        raise RuntimeError(
+            f"{path.name}: PostgreSQL skipped {stager.skipped_reported} row(s) but reported "
+            f"{len(stager.type_failures)}; the loader needs English server messages "
+            "(lc_messages = 'C' or 'en_*')"
+        )
+    failures += stager.type_failures
+    return stats, failures
+
+
+def _duplicate_keys(conn: psycopg.Connection, feed: Feed, table: str) -> list[RowFailure]:
+    """Rows whose unique key appeared earlier in the same file: the first line wins."""
+    if not feed.unique_key:
+        return []
+    keys = [feed.column(k).db_name for k in feed.unique_key]
+    key_sql = sql.SQL(", ").join(sql.Identifier(k) for k in keys)
+    rows = conn.execute(
+        sql.SQL(
+            "select {keys}, array_agg({line} order by {line}) from {table} "
+            "where {not_null} group by {keys} having count(*) > 1"
+        ).format(
+            keys=key_sql,
+            line=sql.Identifier(LINE_COLUMN),
+            table=_ident(STAGING_SCHEMA, table),
+            not_null=sql.SQL(" and ").join(
+                sql.SQL("{} is not null").format(sql.Identifier(k)) for k in keys
+            ),
+        )
+    ).fetchall()
+    failures = []
+    for *key, lines in rows:
+        for line in lines[1:]:
+            failures.append(
+                RowFailure(
                     line,
-                    "*",
-                    None,
-                    f"expected {len(normalised)} fields, found {len(record)} "
-                    "(truncated or malformed line)",
-                    ",".join(record),
-                ]
-            )
-        tally.rows_quarantined += len(malformed)
-        if rows:
-            frame = pd.DataFrame([[r[i] for i in order] for r in rows], columns=feed.header)
-            frame = _clean(feed, frame, tally)
-            typed, failures = parse_chunk(feed, frame)
-            failures += validator.validate(typed, frame)
-            bad_rows = {f.index for f in failures}
-            failures += _key_failures(feed, frame, lines, seen, bad_rows)
-            bad_rows = {f.index for f in failures}
-            for f in sorted(failures, key=lambda f: (f.index, f.field)):
-                quarantine.append(
-                    [
-                        load_id,
-                        feed.name,
-                        path.name,
-                        lines[f.index],
-                        f.field,
-                        f.value,
-                        f.reason,
-                        ",".join(rows[f.index]),
-                    ]
+                    "+".join(keys),
+                    "|".join(str(v) for v in key),
+                    f"duplicate key: already delivered at line {lines[0]}",
                 )
-            good = frame.drop(index=sorted(bad_rows))
-            good["_load_id"] = load_id
-            good["_source_file"] = path.name
-            good["_line_number"] = [lines[i] for i in good.index]
-            good["_loaded_at"] = loaded_at.isoformat()
-            _copy_frame(cur, feed.raw_table, raw_columns, good)
-            tally.rows_loaded += len(good)
-            tally.rows_quarantined += len(bad_rows)
-        if quarantine:
-            _copy_frame(
-                cur,
-                "audit.quarantine",
-                QUARANTINE_COLUMNS,
-                pd.DataFrame(quarantine, columns=QUARANTINE_COLUMNS),
             )
-    return tally
+    return failures
 
 
 # -- the registry -------------------------------------------------------------------------
@@ -306,6 +540,66 @@ def _insert_load(
     )
 
 
+QUARANTINE_COLUMNS = (
+    "load_id",
+    "feed",
+    "source_file",
+    "line_number",
+    "field",
+    "value",
+    "reason",
+    "record",
+)
+
+
+def _write_quarantine(
+    cur: psycopg.Cursor,
+    feed: Feed,
+    path: Path,
+    load_id: int,
+    table: str,
+    stats: _Pass,
+    failures: list[RowFailure],
+) -> set[int]:
+    """Quarantine every failing row (with its record as delivered); returns the bad lines."""
+    bad_lines = {line for line, _, _ in stats.malformed} | {f.line for f in failures}
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in QUARANTINE_COLUMNS)
+    with cur.copy(sql.SQL("copy audit.quarantine ({}) from stdin").format(cols)) as copy:
+        for line, record, reason in stats.malformed:
+            copy.write_row((load_id, feed.name, path.name, line, "*", None, reason, record))
+        for f in sorted(failures, key=lambda f: (f.line, f.field)):
+            copy.write_row(
+                (load_id, feed.name, path.name, f.line, f.field, f.value, f.reason, None)
+            )
+    # the record as staged, for failures found after COPY (type failures are not staged)
+    cur.execute(
+        sql.SQL(
+            "with bad as (delete from {table} t using unnest(%s::integer[]) as b (line)"
+            " where t.{line} = b.line returning t.*)"
+            " update audit.quarantine q set record = row_to_json(bad)::text from bad"
+            " where q.load_id = %s and q.line_number = bad.{line} and q.record is null"
+        ).format(table=_ident(STAGING_SCHEMA, table), line=sql.Identifier(LINE_COLUMN)),
+        [sorted(bad_lines), load_id],
+    )
+    return bad_lines
+
+
+def _attach(cur: psycopg.Cursor, feed: Feed, table: str, load_id: int) -> None:
+    """Move the staging table (and its chunk sub-partitions) to ``raw`` and attach it."""
+    children = cur.execute(
+        """select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid
+           where i.inhparent = to_regclass(%s)""",
+        [f'{STAGING_SCHEMA}."{table}"'],
+    ).fetchall()
+    for name in [table, *(child for (child,) in children)]:
+        cur.execute(sql.SQL("alter table {} set schema raw").format(_ident(STAGING_SCHEMA, name)))
+    cur.execute(
+        sql.SQL("alter table {} attach partition {} for values in ({})").format(
+            _ident("raw", feed.name), _ident("raw", table), sql.Literal(load_id)
+        )
+    )
+
+
 def _move(path: Path, folder: str) -> None:
     target = path.parent / folder
     target.mkdir(exist_ok=True)
@@ -322,57 +616,27 @@ def load_file(
     validator: GxValidator | None = None,
     after_copy: Callable[[], None] | None = None,
 ) -> FileLoadResult:
-    """Load one file; returns what happened. Never raises for bad data, only for bad systems."""
+    """Load one file; returns what happened. Never raises for bad data, only for bad systems.
+
+    ``conn`` must be in autocommit mode: the load commits its staging steps separately and
+    makes the result visible in one final transaction.
+    """
     feed = feed or feed_for_file(path.name)
     if feed is None:
         raise ValueError(f"{path}: file name matches no known feed")
+    if not conn.autocommit:
+        raise ValueError("load_file needs a connection in autocommit mode")
     started_at = _now()
     sha = sha256_of(path)
     period = feed.period_of(path.name)
-    with conn.transaction(), conn.cursor() as cur:
-        cur.execute("select pg_advisory_xact_lock(hashtext(%s))", [f"feed:{feed.name}"])
-        (load_id,) = cur.execute("select nextval('audit.file_loads_load_id_seq')").fetchone()
-        result = FileLoadResult(load_id, path.name, feed.name, period, "loaded")
-        earlier = cur.execute(
-            """select load_id, file_name from audit.file_loads
-               where sha256 = %s and status <> 'duplicate' order by load_id limit 1""",
-            [sha],
-        ).fetchone()
-        if earlier:
-            result.status = "duplicate"
-            result.reason = f"same content (sha256) as load {earlier[0]} ({earlier[1]})"
-            _insert_load(cur, result, sha, started_at, duplicate_of=earlier[0])
-        else:
-            try:
-                tally = _load_rows(
-                    cur,
-                    feed,
-                    path,
-                    load_id,
-                    started_at,
-                    validator or GxValidator(feed),
-                    chunk_rows,
-                )
-            except FileRejected as exc:
-                result.status = "rejected"
-                result.reason = str(exc)
-                result.rows_in = result.rows_quarantined = _count_data_lines(path)
-                _insert_load(cur, result, sha, started_at)
-            else:
-                if after_copy:
-                    after_copy()
-                result.rows_in = tally.rows_in
-                result.rows_loaded = tally.rows_loaded
-                result.rows_quarantined = tally.rows_quarantined
-                if tally.rows_quarantined:
-                    result.reason = f"{tally.rows_quarantined} row(s) quarantined"
-                _insert_load(cur, result, sha, started_at)
-                for (column, what), count in sorted(tally.fixes.items()):
-                    cur.execute(
-                        "insert into audit.load_fixes values (%s, %s, %s, %s)",
-                        [load_id, column, what, count],
-                    )
-                _supersede_earlier(cur, feed, period, load_id)
+    lock = f"feed:{feed.name}"
+    conn.execute("select pg_advisory_lock(hashtext(%s))", [lock])
+    try:
+        result = _load_locked(
+            conn, path, feed, sha, period, started_at, chunk_rows, validator, after_copy
+        )
+    finally:
+        conn.execute("select pg_advisory_unlock(hashtext(%s))", [lock])
     if move:
         _move(path, "rejected" if result.status == "rejected" else "processed")
     log.info(
@@ -386,8 +650,111 @@ def load_file(
     return result
 
 
+def _load_locked(
+    conn: psycopg.Connection,
+    path: Path,
+    feed: Feed,
+    sha: str,
+    period: str | None,
+    started_at: datetime,
+    chunk_rows: int,
+    validator: GxValidator | None,
+    after_copy: Callable[[], None] | None,
+) -> FileLoadResult:
+    (load_id,) = conn.execute("select nextval('audit.file_loads_load_id_seq')").fetchone()
+    result = FileLoadResult(load_id, path.name, feed.name, period, "loaded")
+    earlier = conn.execute(
+        """select load_id, file_name from audit.file_loads
+           where sha256 = %s and status <> 'duplicate' order by load_id limit 1""",
+        [sha],
+    ).fetchone()
+    if earlier:
+        result.status = "duplicate"
+        result.reason = f"same content (sha256) as load {earlier[0]} ({earlier[1]})"
+        with conn.transaction(), conn.cursor() as cur:
+            _insert_load(cur, result, sha, started_at, duplicate_of=earlier[0])
+        return result
+    try:
+        header = read_header(path, feed)
+    except FileRejected as exc:
+        return _reject(conn, result, path, sha, started_at, str(exc))
+    table = staging_table(feed, load_id)
+    with conn.transaction(), conn.cursor() as cur:
+        _create_staging(cur, feed, table, load_id, path.name)
+    try:
+        try:
+            stats, failures = _load_rows(
+                conn,
+                feed,
+                path,
+                table,
+                header,
+                validator or GxValidator(feed, sqlalchemy_url(conn)),
+                chunk_rows,
+            )
+        except (psycopg.errors.CharacterNotInRepertoire, psycopg.errors.BadCopyFileFormat) as exc:
+            detail = str(exc).strip().splitlines()[0]
+            raise FileRejected(f"file cannot be read: {detail}") from exc
+        with conn.transaction(), conn.cursor() as cur:
+            bad_lines = _write_quarantine(cur, feed, path, load_id, table, stats, failures)
+            (loaded,) = cur.execute(
+                sql.SQL("select count(*) from {}").format(_ident(STAGING_SCHEMA, table))
+            ).fetchone()
+            _attach(cur, feed, table, load_id)
+            if after_copy:
+                after_copy()
+            result.rows_in = stats.records
+            result.rows_loaded = loaded
+            result.rows_quarantined = len(bad_lines)
+            if result.rows_in != result.rows_loaded + result.rows_quarantined:
+                raise RuntimeError(
+                    f"{path.name}: {result.rows_in} records read but {loaded} loaded and "
+                    f"{len(bad_lines)} quarantined; refusing to commit"
+                )
+            if bad_lines:
+                result.reason = f"{len(bad_lines)} row(s) quarantined"
+            _insert_load(cur, result, sha, started_at)
+            for (column, what), count in sorted(stats.fixes.items()):
+                cur.execute(
+                    "insert into audit.load_fixes values (%s, %s, %s, %s)",
+                    [load_id, column, what, count],
+                )
+            _supersede_earlier(cur, feed, period, load_id)
+    except FileRejected as exc:
+        _drop_staging(conn, table)
+        return _reject(conn, result, path, sha, started_at, str(exc))
+    except BaseException:
+        _drop_staging(conn, table)
+        raise
+    return result
+
+
+def _drop_staging(conn: psycopg.Connection, table: str) -> None:
+    try:
+        conn.execute(sql.SQL("drop table if exists {}").format(_ident(STAGING_SCHEMA, table)))
+    except psycopg.Error:  # the next run drops it
+        log.warning("could not drop staging table %s.%s", STAGING_SCHEMA, table)
+
+
+def _reject(
+    conn: psycopg.Connection,
+    result: FileLoadResult,
+    path: Path,
+    sha: str,
+    started_at: datetime,
+    reason: str,
+) -> FileLoadResult:
+    result.status = "rejected"
+    result.reason = reason
+    result.rows_in = result.rows_quarantined = _count_data_lines(path)
+    result.rows_loaded = 0
+    with conn.transaction(), conn.cursor() as cur:
+        _insert_load(cur, result, sha, started_at)
+    return result
+
+
 def _count_data_lines(path: Path) -> int:
-    """Rows in a rejected file (lines after the header), so conservation still holds."""
+    """Rows in a rejected file (non-blank lines after the header), so conservation holds."""
     try:
         with path.open("rb") as f:
             lines = sum(1 for line in f if line.strip())
@@ -406,7 +773,13 @@ def _supersede_earlier(cur: psycopg.Cursor, feed: Feed, period: str | None, load
         [feed.name, period, load_id],
     ).fetchall()
     for (old,) in rows:
-        cur.execute(f"delete from {feed.raw_table} where _load_id = %s", [old])
+        partition = sql.Identifier(staging_table(feed, old))
+        cur.execute(
+            sql.SQL("alter table raw.{} detach partition raw.{}").format(
+                sql.Identifier(feed.name), partition
+            )
+        )
+        cur.execute(sql.SQL("drop table raw.{}").format(partition))
         cur.execute(
             """update audit.file_loads set status = 'superseded', superseded_by = %s,
                    reason = coalesce(reason || '; ', '') || %s

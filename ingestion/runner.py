@@ -15,9 +15,9 @@ import psycopg
 
 from ingestion.ddl import ensure_schema
 from ingestion.feeds import ALL_FEEDS, get_feed
-from ingestion.loader import FileLoadResult, load_file
+from ingestion.loader import FileLoadResult, drop_stale_staging, load_file
 from ingestion.schema import Feed
-from ingestion.validation import GxValidator
+from ingestion.validation import GxValidator, sqlalchemy_url
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,10 @@ def ingest_feed(
     files = pending_files(landing, feed, period)
     if not files:
         return []
-    validator = GxValidator(feed)
+    stale = drop_stale_staging(conn, feed)
+    if stale:
+        log.warning("%s: dropped %d staging table(s) left by an interrupted load", feed.name, stale)
+    validator = GxValidator(feed, sqlalchemy_url(conn))
     results: list[FileLoadResult] = []
     errors: list[str] = []
     for path in files:

@@ -101,11 +101,17 @@ LINEAGE_COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 def raw_table_ddl(feed: Feed) -> str:
-    """``create table if not exists`` for the feed's raw table (typed, plus lineage)."""
+    """``create table if not exists`` for the feed's raw table (typed, plus lineage).
+
+    Partitioned by load: each file's rows are one partition, attached when its load commits
+    and dropped when a corrected delivery supersedes it.
+    """
     cols = [f"    {c.db_name} {c.pg_type}" for c in feed.columns]
     cols += [f"    {name} {ddl}" for name, ddl in LINEAGE_COLUMNS]
     body = ",\n".join(cols)
     return (
-        f"create table if not exists {feed.raw_table} (\n{body}\n);\n"
-        f"create index if not exists {feed.name}__load_idx on {feed.raw_table} (_load_id);\n"
+        f"create table if not exists {feed.raw_table} (\n{body}\n) partition by list (_load_id);\n"
+        f"comment on table {feed.raw_table} is "
+        f"'{feed.system}: {feed.description.replace(chr(39), chr(39) * 2)} "
+        "(one partition per loaded file)';\n"
     )

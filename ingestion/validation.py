@@ -1,13 +1,15 @@
-"""Row-level validation of a delivered file: type parsing, then the feed's Great Expectations suite.
+"""Row-level validation of a delivered file with the feed's Great Expectations suite.
 
-Two passes over each chunk of rows, both vectorised:
+The loader COPYs a file into its own staging table first (types are checked by PostgreSQL
+there: a value that is not a valid date or number is skipped and reported with its line,
+column and value). ``GxValidator`` then runs the feed's suite from
+``expectations/gx/<feed>.json`` (required fields, code lists, patterns, ranges) against
+that staging table, inside PostgreSQL, and returns each unexpected row as a failure naming
+the line, field, value and the expectation that failed.
 
-1. ``parse_chunk`` turns the text columns into typed columns (dates, integers, numbers,
-   booleans). A value that is not of its declared type (``2007-02-30``, ``12x``) fails here,
-   with the value and the reason.
-2. ``GxValidator`` runs the feed's suite from ``expectations/gx/<feed>.json`` (required
-   fields, code lists, patterns, ranges) on the typed chunk and turns each unexpected row
-   into a failure naming the field, the value and the expectation that failed.
+Two passes keep it fast: the whole suite with ``BOOLEAN_ONLY`` (one aggregate scan), then
+``COMPLETE`` results (the failing rows, keyed by ``_line_number``) only for the
+expectations that failed.
 
 The suite JSON is written from the declared schema by ``build_suite`` (``warehouse
 expectations``); a test keeps the committed files in step with the declarations.
@@ -15,24 +17,34 @@ expectations``); a test keeps the committed files in step with the declarations.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import psycopg
+from psycopg import sql
 
-from ingestion.schema import TYPE_REGEX, Feed
+from ingestion.schema import Feed
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations" / "gx"
+LINE_COLUMN = "_line_number"
+COMPLETE = {
+    "result_format": "COMPLETE",
+    "unexpected_index_column_names": [LINE_COLUMN],
+    "return_unexpected_index_query": False,
+    # GX caps the rows it returns from SQL at this number (20 by default)
+    "partial_unexpected_count": 2**31 - 1,
+}
 
 
 @dataclass(frozen=True)
 class RowFailure:
-    """Why one row (by its position in the chunk) cannot be loaded."""
+    """Why one row (by its line in the delivered file) cannot be loaded."""
 
-    index: int
+    line: int
     field: str
     value: str | None
     reason: str
@@ -40,7 +52,11 @@ class RowFailure:
 
 # -- suites -------------------------------------------------------------------------------
 def build_suite(feed: Feed) -> dict[str, Any]:
-    """The GX suite (as JSON) for a feed, derived from its declared schema."""
+    """The GX suite (as JSON) for a feed, derived from its declared schema.
+
+    Columns are named as in the raw table (lower case). Types are not expectations: the
+    typed COPY into the staging table enforces them.
+    """
     expectations: list[dict[str, Any]] = []
 
     def add(kind: str, column: str, rule: str, **kwargs: Any) -> None:
@@ -50,25 +66,25 @@ def build_suite(feed: Feed) -> dict[str, Any]:
 
     for col in feed.columns:
         if col.required:
-            add("expect_column_values_to_not_be_null", col.name, "required field is missing")
+            add("expect_column_values_to_not_be_null", col.db_name, "required field is missing")
         if col.codes is not None:
             add(
                 "expect_column_values_to_be_in_set",
-                col.name,
+                col.db_name,
                 "unknown code",
                 value_set=list(col.codes),
             )
         if col.pattern is not None:
             add(
                 "expect_column_values_to_match_regex",
-                col.name,
+                col.db_name,
                 "does not match the expected format",
                 regex=col.pattern,
             )
         if col.min_value is not None or col.max_value is not None:
             add(
                 "expect_column_values_to_be_between",
-                col.name,
+                col.db_name,
                 "out of range",
                 min_value=col.min_value,
                 max_value=col.max_value,
@@ -101,96 +117,155 @@ def load_suite(feed: Feed) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
-# -- pass 1: types ------------------------------------------------------------------------
-def parse_chunk(feed: Feed, chunk: pd.DataFrame) -> tuple[pd.DataFrame, list[RowFailure]]:
-    """Typed copy of ``chunk`` (text columns, ``None`` for empty) and the type failures."""
-    failures: list[RowFailure] = []
-    typed: dict[str, pd.Series] = {}
-    for col in feed.columns:
-        text = chunk[col.name]
-        present = text.notna()
-        if col.type == "text":
-            typed[col.name] = text
-            continue
-        well_formed = text.str.fullmatch(TYPE_REGEX[col.type]).fillna(False).astype(bool)
-        if col.type == "date":
-            values = pd.to_datetime(text.where(well_formed), format="%Y-%m-%d", errors="coerce")
-            ok = values.notna()
-            typed[col.name] = pd.Series(values.dt.date, index=text.index, dtype=object).where(
-                ok, None
-            )
-            kind = "not a valid date (YYYY-MM-DD)"
-        elif col.type in ("int", "numeric"):
-            values = pd.to_numeric(text.where(well_formed), errors="coerce")
-            ok = values.notna()
-            typed[col.name] = values.astype("Int64" if col.type == "int" else "Float64")
-            kind = "not a whole number" if col.type == "int" else "not a number"
-        else:  # bool
-            ok = well_formed
-            typed[col.name] = text.where(ok).map({"1": True, "0": False}).astype("boolean")
-            kind = "not a boolean (0 or 1)"
-        bad = present & ~ok
-        for idx in bad[bad].index:
-            failures.append(RowFailure(int(idx), col.name, str(text.at[idx]), kind))
-    frame = pd.DataFrame(typed, index=chunk.index)
-    return frame, failures
+def condition_sql(spec: dict[str, Any]) -> sql.Composable:
+    """The SQL condition a row meets when it passes one expectation of our suites."""
+    kind, kwargs = spec["type"], spec["kwargs"]
+    col = sql.Identifier(kwargs["column"])
+    if kind == "expect_column_values_to_not_be_null":
+        return sql.SQL("({} is not null)").format(col)
+    if kind == "expect_column_values_to_be_in_set":
+        return sql.SQL("({0} is null or {0} = any({1}))").format(
+            col, sql.Literal(list(kwargs["value_set"]))
+        )
+    if kind == "expect_column_values_to_match_regex":
+        return sql.SQL("({0} is null or {0} ~ {1})").format(col, sql.Literal(kwargs["regex"]))
+    if kind == "expect_column_values_to_be_between":
+        parts = [sql.SQL("{} is null").format(col)]
+        bounds = []
+        if kwargs.get("min_value") is not None:
+            bounds.append(sql.SQL("{} >= {}").format(col, sql.Literal(kwargs["min_value"])))
+        if kwargs.get("max_value") is not None:
+            bounds.append(sql.SQL("{} <= {}").format(col, sql.Literal(kwargs["max_value"])))
+        parts.append(sql.SQL("({})").format(sql.SQL(" and ").join(bounds)))
+        return sql.SQL("({})").format(sql.SQL(" or ").join(parts))
+    raise ValueError(f"no SQL condition for expectation {kind}")
 
 
-# -- pass 2: Great Expectations -----------------------------------------------------------
+def sqlalchemy_url(conn: psycopg.Connection) -> str:
+    """The SQLAlchemy URL (with a TCP host, as GX requires) of an open connection."""
+    from urllib.parse import quote
+
+    info = conn.info
+    if not info.host or info.host.startswith("/"):
+        raise ValueError("Great Expectations needs a TCP host for PostgreSQL, not a socket")
+    auth = quote(info.user, safe="")
+    if info.password:
+        auth += ":" + quote(info.password, safe="")
+    return f"postgresql+psycopg://{auth}@{info.host}:{info.port}/{quote(info.dbname, safe='')}"
+
+
+# -- validation ---------------------------------------------------------------------------
 class GxValidator:
-    """Runs a feed's GX suite on typed chunks; one ephemeral GX context per validator."""
+    """Runs a feed's GX suite against staging tables; one ephemeral GX context per validator."""
 
-    def __init__(self, feed: Feed) -> None:
+    _ids = itertools.count(1)
+
+    def __init__(self, feed: Feed, url: str) -> None:
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
+        self._gx = gx
         self.feed = feed
         spec = load_suite(feed)
+        self._specs = spec["expectations"]
         self._rules = {
             (e["type"], e["kwargs"]["column"]): e.get("meta", {}).get("rule", e["type"])
-            for e in spec["expectations"]
+            for e in self._specs
         }
+        self._name = spec["name"]
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        source = context.data_sources.add_pandas(f"{feed.name}_files")
-        asset = source.add_dataframe_asset(name=feed.name)
-        self._batch_definition = asset.add_batch_definition_whole_dataframe("chunk")
-        self.suite = gx.ExpectationSuite(
-            name=spec["name"],
+        self._source = context.data_sources.add_postgres(
+            f"{feed.name}_staging", connection_string=url
+        )
+        self._dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+    def _suite(self, specs: list[dict[str, Any]]) -> Any:
+        gx = self._gx
+        return gx.ExpectationSuite(
+            name=self._name,
             expectations=[
                 gx.expectations.registry.get_expectation_impl(e["type"])(**e["kwargs"])
-                for e in spec["expectations"]
+                for e in specs
             ],
         )
 
-    def validate(self, typed: pd.DataFrame, raw: pd.DataFrame) -> list[RowFailure]:
-        """Failures for rows of ``typed``; ``raw`` gives the values as delivered."""
-        frame = typed.reset_index(drop=True)
-        positions = typed.index
-        batch = self._batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        result = batch.validate(self.suite, result_format={"result_format": "COMPLETE"})
+    def validate(self, schema: str, table: str) -> list[RowFailure]:
+        """Failures for rows of ``schema.table`` (which has a ``_line_number`` column).
+
+        Pass 1 runs the whole suite with ``BOOLEAN_ONLY`` (one scan). Pass 2 asks GX for
+        the failing rows of each failed expectation, but on a small table of suspects
+        (rows breaking any failed expectation's condition, in SQL written from the same
+        suite); an expectation that finds nothing there is re-run on the whole table.
+        """
+        first = self._run(schema, table, self._specs, "BOOLEAN_ONLY")
+        failing = [
+            spec for spec, item in zip(self._specs, first.results, strict=True) if not item.success
+        ]
+        if not failing:
+            return []
+        suspects = f"{table}__suspects"
+        with psycopg.connect(self._dsn, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("create table {}.{} as select * from {}.{} where not ({})").format(
+                    sql.Identifier(schema),
+                    sql.Identifier(suspects),
+                    sql.Identifier(schema),
+                    sql.Identifier(table),
+                    sql.SQL(" and ").join(condition_sql(spec) for spec in failing),
+                )
+            )
+            try:
+                result = self._run(schema, suspects, failing, COMPLETE)
+            finally:
+                conn.execute(
+                    sql.SQL("drop table {}.{}").format(
+                        sql.Identifier(schema), sql.Identifier(suspects)
+                    )
+                )
+        items = list(result.results)
+        missed = [spec for spec, item in zip(failing, items, strict=True) if item.success]
+        if missed:  # the SQL condition disagrees with GX: ask GX on the whole table
+            items = [item for item in items if not item.success]
+            items += list(self._run(schema, table, missed, COMPLETE).results)
         failures: list[RowFailure] = []
-        for item in result.results:
+        for item in items:
             config = item.expectation_config
             column = config.kwargs["column"]
-            if item.exception_info and item.exception_info.get("raised_exception"):
-                raise RuntimeError(
-                    f"GX expectation {config.type} on {self.feed.name}.{column} could not run: "
-                    f"{item.exception_info.get('exception_message')}"
-                )
-            for pos in item.result.get("unexpected_index_list") or []:
-                idx = int(positions[int(pos)])
-                value = raw.at[idx, column]
+            reason = self._describe(config.type, column, config.kwargs)
+            for hit in item.result.get("unexpected_index_list") or []:
+                value = hit.get(column)
                 failures.append(
                     RowFailure(
-                        idx,
+                        int(hit[LINE_COLUMN]),
                         column,
-                        None if pd.isna(value) else str(value),
-                        self._describe(config.type, column, config.kwargs),
+                        None if value is None else str(value),
+                        reason,
                     )
                 )
         return failures
+
+    def _run(self, schema: str, table: str, specs: list[dict[str, Any]], result_format: Any) -> Any:
+        name = f"{table}_{next(self._ids)}"
+        asset = self._source.add_table_asset(name=name, table_name=table, schema_name=schema)
+        try:
+            batch = asset.add_batch_definition_whole_table("all").get_batch()
+            result = batch.validate(self._suite(specs), result_format=result_format)
+        finally:
+            self._source.delete_asset(name)
+        self._raise_on_exceptions(result)
+        return result
+
+    def _raise_on_exceptions(self, result: Any) -> None:
+        for item in result.results:
+            info = item.exception_info or {}
+            if info.get("raised_exception"):
+                config = item.expectation_config
+                raise RuntimeError(
+                    f"GX expectation {config.type} on {self.feed.name}."
+                    f"{config.kwargs.get('column')} could not run: {info.get('exception_message')}"
+                )
 
     def _describe(self, kind: str, column: str, kwargs: dict[str, Any]) -> str:
         rule = self._rules.get((kind, column), kind)

@@ -23,7 +23,7 @@ ROW_FAULTS = (
     "wrong_case",
 )
 FILE_FAULTS = ("renamed_column", "missing_column", "empty_file", "truncated_last_line")
-BAD_DATES = ("2007-02-30", "31/12/2007", "2007-13-01", "0000-00-00", "20070615")
+BAD_DATES = ("2007-02-30", "31/12/2007", "2007-13-01", "0000-00-00", "2007-06-31")
 CODE_COLUMNS = ("GENDER", "ETHNICITY", "OFFENCE_CODE", "COURT_CODE", "LA_CODE", "WARD_CODE")
 KEY_COLUMNS = ("OFFENDER_ID", "EVENT_ID", "CRN")
 

@@ -1,9 +1,11 @@
+"""Suites stay in step with the declared schemas; the streaming pass splits files right."""
+
 import json
 
-import pandas as pd
-
+from ingestion import loader
 from ingestion.feeds import ALL_FEEDS, ndelius
-from ingestion.validation import GxValidator, build_suite, parse_chunk, suite_path
+from ingestion.loader import _chunks, _Pass
+from ingestion.validation import build_suite, condition_sql, suite_path
 
 
 def test_committed_gx_suites_match_the_declared_schemas():
@@ -14,57 +16,58 @@ def test_committed_gx_suites_match_the_declared_schemas():
         )
 
 
-def _events(**overrides):
-    row = {
-        "EVENT_ID": "1",
-        "OFFENDER_ID": "7",
-        "EVENT_NUMBER": "1",
-        "OFFENCE_CODE": "THEF",
-        "OFFENCE_DATE": "2007-01-02",
-        "CONVICTION_DATE": "2007-03-04",
-        "COURT_CODE": "MCMAN",
-        "SOFT_DELETED": "0",
-        "ROW_VERSION": "1",
-    }
-    rows = [row]
-    for i, change in enumerate(overrides.get("bad", [])):
-        rows.append({**row, "EVENT_ID": str(i + 2), **change})
-    return pd.DataFrame(rows)
+def test_every_expectation_in_every_suite_has_a_sql_condition():
+    for feed in ALL_FEEDS:
+        for spec in build_suite(feed)["expectations"]:
+            assert condition_sql(spec) is not None
 
 
-def test_type_parsing_catches_impossible_and_misformatted_values():
-    frame = _events(
-        bad=[
-            {"OFFENCE_DATE": "2007-02-30"},
-            {"CONVICTION_DATE": "31/12/2007"},
-            {"EVENT_NUMBER": "12x"},
-            {"SOFT_DELETED": "Y"},
-        ]
-    )
-    _, failures = parse_chunk(ndelius.EVENTS, frame)
-    got = {(f.index, f.field, f.value) for f in failures}
-    assert got == {
-        (1, "OFFENCE_DATE", "2007-02-30"),
-        (2, "CONVICTION_DATE", "31/12/2007"),
-        (3, "EVENT_NUMBER", "12x"),
-        (4, "SOFT_DELETED", "Y"),
-    }
+def _write(tmp_path, lines):
+    path = tmp_path / "ndelius_events_2007-01.csv"
+    path.write_bytes(("\n".join(lines) + "\n").encode())
+    return path
 
 
-def test_gx_suite_flags_missing_unknown_and_out_of_range_rows_only():
-    frame = _events(
-        bad=[
-            {"OFFENCE_CODE": "ZZ9"},
-            {"OFFENDER_ID": None},
-            {"CONVICTION_DATE": "2030-01-01"},
-        ]
-    )
-    typed, failures = parse_chunk(ndelius.EVENTS, frame)
-    assert failures == []
-    failures = GxValidator(ndelius.EVENTS).validate(typed, frame)
-    by_row = {f.index: (f.field, f.reason.split(" (")[0]) for f in failures}
-    assert by_row == {
-        1: ("OFFENCE_CODE", "unknown code"),
-        2: ("OFFENDER_ID", "required field is missing"),
-        3: ("CONVICTION_DATE", "out of range [1990-01-01, 2010-12-31]"),
-    }
+GOOD = "1,7,1,THEF,2007-01-02,2007-03-04,MCMAN,0,1"
+
+
+def test_malformed_and_blank_lines_become_placeholders_with_their_line_numbers(tmp_path):
+    header = ",".join(ndelius.EVENTS.header)
+    path = _write(tmp_path, [header, GOOD, "2,7,1,THEF", "", GOOD.replace("1,", "3,", 1)])
+    stats = _Pass()
+    chunks = list(_chunks(path, 9, stats, chunk_rows=100))
+    assert len(chunks) == 1
+    chunk = chunks[0]
+    assert (chunk.first_line, chunk.last_line) == (2, 5)
+    assert chunk.placeholders == [3, 4]
+    # GIVEN a truncated line and a blank line THEN one malformed record, no row for the blank
+    assert stats.records == 3
+    assert [(line, reason.split(" (")[0]) for line, _, reason in stats.malformed] == [
+        (3, "expected 9 fields, found 4")
+    ]
+    data = b"".join(chunk.parts).splitlines()
+    assert len(data) == 4 and data[1] == data[2] == b"," * 8
+
+
+def test_a_quoted_record_spanning_lines_ends_its_chunk_so_line_numbers_stay_true(tmp_path):
+    header = ",".join(ndelius.EVENTS.header)
+    multi = '2,7,1,THEF,2007-01-02,2007-03-04,"MC\nMAN",0,1'
+    path = _write(tmp_path, [header, GOOD, multi, GOOD.replace("1,", "3,", 1)])
+    stats = _Pass()
+    chunks = list(_chunks(path, 9, stats, chunk_rows=100))
+    assert [(c.first_line, c.last_line, c.records) for c in chunks] == [(2, 4, 2), (5, 5, 1)]
+    assert stats.records == 3 and not stats.malformed
+
+
+def test_large_files_are_cut_into_chunks_of_whole_records(tmp_path, monkeypatch):
+    monkeypatch.setattr(loader, "READ_BYTES", 4096)
+    header = ",".join(ndelius.EVENTS.header)
+    rows = [GOOD.replace("1,", f"{i},", 1) for i in range(1, 1001)]
+    path = _write(tmp_path, [header, *rows])
+    stats = _Pass()
+    chunks = list(_chunks(path, 9, stats, chunk_rows=300))
+    assert len(chunks) > 2
+    assert sum(c.records for c in chunks) == 1000 == stats.records
+    for before, after in zip(chunks, chunks[1:], strict=False):
+        assert after.first_line == before.last_line + 1
+    assert b"".join(b"".join(c.parts) for c in chunks).count(b"\n") == 1000
