@@ -34,6 +34,7 @@ import hashlib
 import logging
 import re
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -674,10 +675,78 @@ def _load_locked(
         with conn.transaction(), conn.cursor() as cur:
             _insert_load(cur, result, sha, started_at, duplicate_of=earlier[0])
         return result
+    with tempfile.TemporaryDirectory(prefix="load-") as tmp:
+        try:
+            source = _as_csv(path, feed, Path(tmp))
+            header = read_header(source, feed)
+        except FileRejected as exc:
+            return _reject(conn, result, path, sha, started_at, str(exc))
+        return _load_source(
+            conn,
+            path,
+            source,
+            feed,
+            sha,
+            header,
+            result,
+            started_at,
+            chunk_rows,
+            validator,
+            after_copy,
+            period,
+        )
+
+
+def _as_csv(path: Path, feed: Feed, tmp: Path) -> Path:
+    """The file to read as CSV: itself, or its first sheet written out (finance workbooks).
+
+    Sheet row numbers are kept, so quarantine line numbers are spreadsheet row numbers.
+    """
+    if feed.file_format != "xlsx":
+        return path
+    from openpyxl import load_workbook
+
     try:
-        header = read_header(path, feed)
-    except FileRejected as exc:
-        return _reject(conn, result, path, sha, started_at, str(exc))
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # zip, XML or format errors: the workbook cannot be read
+        raise FileRejected(f"workbook cannot be read: {type(exc).__name__}: {exc}") from exc
+    try:
+        sheet = book.worksheets[0]
+        target = tmp / (path.stem + ".csv")
+        with target.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            for row in sheet.iter_rows(values_only=True):
+                writer.writerow(["" if v is None else _cell_text(v) for v in row])
+    finally:
+        book.close()
+    if target.stat().st_size == 0:
+        raise FileRejected("workbook's first sheet is empty (no header)")
+    return target
+
+
+def _cell_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    return str(value)
+
+
+def _load_source(
+    conn: psycopg.Connection,
+    path: Path,
+    source: Path,
+    feed: Feed,
+    sha: str,
+    header: list[str],
+    result: FileLoadResult,
+    started_at: datetime,
+    chunk_rows: int,
+    validator: GxValidator | None,
+    after_copy: Callable[[], None] | None,
+    period: str | None,
+) -> FileLoadResult:
+    load_id = result.load_id
     table = staging_table(feed, load_id)
     with conn.transaction(), conn.cursor() as cur:
         _create_staging(cur, feed, table, load_id, path.name)
@@ -686,7 +755,7 @@ def _load_locked(
             stats, failures = _load_rows(
                 conn,
                 feed,
-                path,
+                source,
                 table,
                 header,
                 validator or GxValidator(feed, sqlalchemy_url(conn)),

@@ -28,7 +28,10 @@ def generate(
 
     target = out or settings.landing_dir
     for system_dir in target.glob("*"):
-        for stale in system_dir.glob("*.csv") if system_dir.is_dir() else []:
+        stale_files = (
+            [*system_dir.glob("*.csv"), *system_dir.glob("*.xlsx")] if system_dir.is_dir() else []
+        )
+        for stale in stale_files:
             stale.unlink()  # undelivered leftovers of an earlier generation
     return write(
         target,

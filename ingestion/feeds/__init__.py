@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ingestion.feeds import ndelius
+from ingestion.feeds import ndelius, oasys, partners
 from ingestion.schema import Feed
 
-ALL_FEEDS: tuple[Feed, ...] = (*ndelius.FEEDS,)
+ALL_FEEDS: tuple[Feed, ...] = (*ndelius.FEEDS, *oasys.FEEDS, *partners.FEEDS)
 FEEDS_BY_NAME: dict[str, Feed] = {feed.name: feed for feed in ALL_FEEDS}
 
 

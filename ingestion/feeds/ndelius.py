@@ -80,4 +80,113 @@ EVENTS = Feed(
     ),
 )
 
-FEEDS = (OFFENDERS, EVENTS)
+DATE_RANGE = {"min_value": "1990-01-01", "max_value": "2012-12-31"}
+
+DISPOSALS = Feed(
+    name="ndelius_disposals",
+    system="ndelius",
+    description="Disposals (sentences supervised): type, start, length and termination",
+    file_regex=_period_regex("ndelius_disposals"),
+    unique_key=("DISPOSAL_ID",),
+    columns=(
+        Column("DISPOSAL_ID", "int", required=True, min_value=1),
+        Column("EVENT_ID", "int", required=True, min_value=1),
+        Column("OFFENDER_ID", "int", required=True, min_value=1),
+        Column(
+            "DISPOSAL_TYPE",
+            required=True,
+            codes=codes("ref_disposal_types", "disposal_type_code"),
+        ),
+        Column("START_DATE", "date", required=True, **DATE_RANGE),
+        Column("LENGTH_MONTHS", "int", required=True, min_value=1, max_value=120),
+        Column("TERMINATION_DATE", "date", **DATE_RANGE),
+        Column("TERMINATION_REASON", codes=("COMPLETED", "BREACH", "REVOKED", "DIED", "OTHER")),
+        SOFT_DELETE,
+        ROW_VERSION,
+    ),
+)
+
+REQUIREMENTS = Feed(
+    name="ndelius_requirements",
+    system="ndelius",
+    description="Requirements of a disposal (CJA 2003 s.177) and licence conditions",
+    file_regex=_period_regex("ndelius_requirements"),
+    unique_key=("REQUIREMENT_ID",),
+    columns=(
+        Column("REQUIREMENT_ID", "int", required=True, min_value=1),
+        Column("DISPOSAL_ID", "int", required=True, min_value=1),
+        Column(
+            "REQUIREMENT_TYPE",
+            required=True,
+            codes=codes("ref_requirement_types", "requirement_type_code"),
+        ),
+        Column("LENGTH", "int", required=True, min_value=1, max_value=1000),
+        Column("LENGTH_UNIT", required=True, codes=("HOURS", "DAYS", "SESSIONS", "MONTHS")),
+        Column("START_DATE", "date", required=True, **DATE_RANGE),
+        SOFT_DELETE,
+        ROW_VERSION,
+    ),
+)
+
+TIER_HISTORY = Feed(
+    name="ndelius_tier_history",
+    system="ndelius",
+    description="Management tier history: one row per tier held, from its start date",
+    file_regex=_period_regex("ndelius_tier_history"),
+    unique_key=("TIER_HISTORY_ID",),
+    columns=(
+        Column("TIER_HISTORY_ID", "int", required=True, min_value=1),
+        Column("OFFENDER_ID", "int", required=True, min_value=1),
+        Column("TIER", required=True, codes=("1", "2", "3", "4")),
+        Column("START_DATE", "date", required=True, **DATE_RANGE),
+        Column("CHANGE_REASON", codes=("COMMENCEMENT", "REVIEW", "RISK_CHANGE")),
+        SOFT_DELETE,
+        ROW_VERSION,
+    ),
+)
+
+REGISTRATIONS = Feed(
+    name="ndelius_registrations",
+    system="ndelius",
+    description="Risk of serious harm (RoSH) and MAPPA registrations",
+    file_regex=_period_regex("ndelius_registrations"),
+    unique_key=("REGISTRATION_ID",),
+    columns=(
+        Column("REGISTRATION_ID", "int", required=True, min_value=1),
+        Column("OFFENDER_ID", "int", required=True, min_value=1),
+        Column(
+            "REGISTER_CODE",
+            required=True,
+            codes=("RLRH", "RMRH", "RHRH", "RVHR", "M1", "M2", "M3"),
+        ),
+        Column("START_DATE", "date", required=True, **DATE_RANGE),
+        Column("END_DATE", "date", **DATE_RANGE),
+        SOFT_DELETE,
+        ROW_VERSION,
+    ),
+)
+
+COURT_REPORTS = Feed(
+    name="ndelius_court_reports",
+    system="ndelius",
+    description="Court reports (pre-sentence reports): type, dates and the proposed sentence",
+    file_regex=_period_regex("ndelius_court_reports"),
+    unique_key=("COURT_REPORT_ID",),
+    columns=(
+        Column("COURT_REPORT_ID", "int", required=True, min_value=1),
+        Column("OFFENDER_ID", "int", required=True, min_value=1),
+        Column("EVENT_ID", "int", required=True, min_value=1),
+        Column("REPORT_TYPE", required=True, codes=("SDR", "FDR", "ORAL")),
+        Column("REQUESTED_DATE", "date", required=True, **DATE_RANGE),
+        Column("COMPLETED_DATE", "date", required=True, **DATE_RANGE),
+        Column(
+            "PROPOSED_SENTENCE",
+            required=True,
+            codes=("CO", "SSO", "CUSTODY", "FINE", "DISCHARGE"),
+        ),
+        SOFT_DELETE,
+        ROW_VERSION,
+    ),
+)
+
+FEEDS = (OFFENDERS, EVENTS, DISPOSALS, REQUIREMENTS, TIER_HISTORY, REGISTRATIONS, COURT_REPORTS)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ingestion.schema import Feed
+
 ROW_FAULTS = (
     "bad_date",
     "unknown_code",
@@ -24,8 +26,6 @@ ROW_FAULTS = (
 )
 FILE_FAULTS = ("renamed_column", "missing_column", "empty_file", "truncated_last_line")
 BAD_DATES = ("2007-02-30", "31/12/2007", "2007-13-01", "0000-00-00", "2007-06-31")
-CODE_COLUMNS = ("GENDER", "ETHNICITY", "OFFENCE_CODE", "COURT_CODE", "LA_CODE", "WARD_CODE")
-KEY_COLUMNS = ("OFFENDER_ID", "EVENT_ID", "CRN")
 
 
 class Dirt:
@@ -34,15 +34,17 @@ class Dirt:
         self.rate = rate
         self.counts: dict[str, int] = dict.fromkeys(ROW_FAULTS + FILE_FAULTS, 0)
 
-    def rows(self, header: list[str], rows: list[list[str]]) -> list[list[str]]:
+    def rows(self, feed: Feed, rows: list[list[str]]) -> list[list[str]]:
+        """The rows with about ``rate`` of them given one fault each (codes, keys and dates
+        are taken from the feed's declaration)."""
         if not self.rate or not rows:
             return rows
         out: list[list[str]] = []
         hits = self.rng.random(len(rows)) < self.rate
         kinds = self.rng.integers(0, len(ROW_FAULTS), len(rows))
-        date_cols = [i for i, h in enumerate(header) if h.endswith("_DATE") or h == "DATE_OF_BIRTH"]
-        code_cols = [i for i, h in enumerate(header) if h in CODE_COLUMNS]
-        key_cols = [i for i, h in enumerate(header) if h in KEY_COLUMNS]
+        date_cols = [i for i, c in enumerate(feed.columns) if c.type == "date"]
+        code_cols = [i for i, c in enumerate(feed.columns) if c.codes is not None]
+        key_cols = [i for i, c in enumerate(feed.columns) if c.name in feed.unique_key]
         for row, hit, kind in zip(rows, hits, kinds, strict=True):
             if not hit:
                 out.append(row)
@@ -78,7 +80,7 @@ class Dirt:
         """Spoil one file per file fault (never the same file twice)."""
         if not self.rate:
             return
-        files = sorted(p for p in folder.glob("*.csv") if p.stat().st_size > 0)
+        files = sorted(p for p in folder.glob("*/*.csv") if p.stat().st_size > 0)
         if len(files) < len(FILE_FAULTS):
             return
         chosen = rng.choice(len(files), size=len(FILE_FAULTS), replace=False)

@@ -1,7 +1,17 @@
-"""Synthetic nDelius feeds for the default area (Greater Manchester), 2006/07 to 2008/09.
+"""Synthetic feeds for the default area (Greater Manchester), financial years 2006/07-2008/09.
 
-Deterministic for a seed. Files are written month by month (one delta extract per month
-and feed), so memory grows with the number of offenders, never with the file sizes.
+Deterministic for a seed. The probation side is simulated month by month from April 2005
+(a year of history, so caseload exists on 1 April 2006) to March 2009: offenders are
+sentenced (events, disposals, requirements, court reports), tiered and registered,
+assessed by OASys at the start of their order (and reviewed, and at termination), and some
+are reconvicted. Each month's rows go to one delta extract per feed, as nDelius and OASys
+deliver them; rows that change later (a disposal's termination) are written again, with a
+higher row version, in the month they change. Partner feeds (finance, GMAC, DAT,
+Supporting People) are written by ``ingestion.synthetic.partners``.
+
+The parameters below are tuned so that the figures in ``shared/calibration.md`` come back
+out of the marts. Memory grows with the number of offenders (a few numbers each), never
+with the size of the files, so national scale (16) runs in bounded memory.
 
 ``dirt`` is the share of rows given a realistic fault (see ``ingestion.synthetic.dirt``);
 a few whole files are spoilt too (a renamed column, a missing column, an empty file, a
@@ -11,123 +21,69 @@ truncated last line).
 from __future__ import annotations
 
 import csv
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 
-from ingestion.feeds import ndelius
+from ingestion.feeds import ndelius, oasys
 from ingestion.reference import seed_rows
+from ingestion.schema import Feed
 from ingestion.synthetic.dirt import Dirt
+from ingestion.synthetic.names import FIRST_NAMES_F, FIRST_NAMES_M, SURNAMES
 
-FIRST_MONTH = date(2005, 4, 1)  # a year of history so caseload exists on 1 April 2006
+FIRST_MONTH = date(2004, 4, 1)  # two years of history before the first year reported
 LAST_MONTH = date(2009, 3, 1)
-EVENTS_PER_YEAR = 18_650  # all supervision commencements a year at scale 1
 
-FIRST_NAMES_M = [
-    "John",
-    "David",
-    "Michael",
-    "Paul",
-    "Mark",
-    "Daniel",
-    "James",
-    "Lee",
-    "Craig",
-    "Wayne",
-    "Carl",
-    "Darren",
-    "Jason",
-    "Steven",
-    "Mohammed",
-    "Imran",
-    "Tariq",
-    "Ryan",
-    "Anthony",
-    "Gary",
-    "Kevin",
-    "Dean",
-    "Shaun",
-    "Liam",
-    "Adam",
-]
-FIRST_NAMES_F = [
-    "Sarah",
-    "Lisa",
-    "Michelle",
-    "Joanne",
-    "Claire",
-    "Emma",
-    "Nicola",
-    "Kelly",
-    "Donna",
-    "Stacey",
-    "Leanne",
-    "Amanda",
-    "Samantha",
-    "Gemma",
-    "Nadia",
-    "Aisha",
-]
-SURNAMES = [
-    "Smith",
-    "Jones",
-    "Taylor",
-    "Brown",
-    "Williams",
-    "Wilson",
-    "Johnson",
-    "Davies",
-    "Robinson",
-    "Wright",
-    "Thompson",
-    "Evans",
-    "Walker",
-    "White",
-    "Roberts",
-    "Green",
-    "Hall",
-    "Wood",
-    "Jackson",
-    "Clarke",
-    "Khan",
-    "Hussain",
-    "Ali",
-    "Ahmed",
-    "Patel",
-    "Kelly",
-    "Murphy",
-    "Lees",
-    "Holt",
-    "Ashworth",
-    "Whittaker",
-    "Hughes",
-    "Kaur",
-]
-POSTCODE_AREAS = {
-    "E08000001": "BL",
-    "E08000002": "BL",
-    "E08000003": "M",
-    "E08000004": "OL",
-    "E08000005": "OL",
-    "E08000006": "M",
-    "E08000007": "SK",
-    "E08000008": "SK",
-    "E08000009": "M",
-    "E08000010": "WN",
+# Commencements (disposals starting) per financial year at scale 1, and their type mix.
+COMMENCEMENTS = {2004: 18_600, 2005: 18_600, 2006: 18_648, 2007: 18_431, 2008: 17_700}
+TYPE_MIX = {  # CO, SSO, LIC, PSS, PRE
+    2004: (0.450, 0.265, 0.114, 0.100, 0.071),
+    2005: (0.450, 0.265, 0.114, 0.100, 0.071),
+    2006: (0.450, 0.265, 0.114, 0.100, 0.071),
+    2007: (0.420, 0.250, 0.157, 0.120, 0.053),
+    2008: (0.415, 0.250, 0.163, 0.125, 0.047),
 }
-# Wards where need concentrates (calibration.md, "Geography"): weighted up.
-HOTSPOT_WARDS = {
-    "Harpurhey": 4.0,
-    "Miles Platting and Newton Heath": 4.0,
-    "Bradford": 3.5,
-    "Halliwell": 3.0,
-    "Tonge with the Haulgh": 3.0,
-    "Farnworth": 3.0,
-    "Woodhouse Park": 3.0,
-    "Baguley": 3.0,
+DISPOSAL_TYPES = ("CO", "SSO", "LIC", "PSS", "PRE")
+LENGTHS = {  # months
+    "CO": (3, 6, 6, 9, 12, 12, 18),
+    "SSO": (3, 6, 6, 9, 12, 12),
+    "LIC": (2, 3, 3, 4, 6, 6),
+    "PSS": (2, 3, 3),
+    "PRE": (3, 6, 9),
 }
+EARLY_END_P = 0.22  # terminated early (breach, revocation)
+REPEAT_P = 0.54  # a commencement by someone sentenced before...
+REPEAT_WINDOW = 14_000  # ...among the most recent offenders (at scale 1)...
+REPEAT_GAP_DAYS = 150  # ...still supervised, or not long finished
+TIER_COUNTS = {  # caseload by tier 1..4 and with no tier (calibration.md), as weights
+    2004: (2_077, 3_958, 7_061, 4_155, 67),
+    2005: (2_077, 3_958, 7_061, 4_155, 67),
+    2006: (2_077, 3_958, 7_061, 4_155, 67),
+    2007: (2_756, 4_391, 6_198, 3_990, 33),
+    2008: (2_559, 3_731, 6_447, 3_726, 37),
+}
+TIER_MIX = {fy: tuple(c / sum(counts) for c in counts) for fy, counts in TIER_COUNTS.items()}
+# Requirements: P(sentence has it) for CO/SSO and for licences (conditions).
+COMMUNITY_REQUIREMENTS = {
+    "UPW": 0.57,
+    "PROG": 0.235,
+    "SUPV": 0.40,
+    "CURF": 0.08,
+    "DRR": 0.07,
+    "ATR": 0.04,
+    "ACT": 0.05,
+    "RES": 0.02,
+    "EXCL": 0.01,
+    "PROH": 0.01,
+    "MHTR": 0.005,
+    "ATTC": 0.005,
+}
+LICENCE_CONDITIONS = {"SUPV": 0.80, "RES": 0.30, "EXCL": 0.12, "CURF": 0.10, "DRR": 0.05}
+REQUIREMENT_2008_FACTOR = 0.93  # fewer requirements per order from 2008 (calibration)
+COURT_REPORTS = {2004: 11_000, 2005: 11_000, 2006: 10_700, 2007: 9_598, 2008: 9_454}
 OFFENCE_MIX = {
     "VIOL": 0.21,
     "ROBB": 0.02,
@@ -148,23 +104,93 @@ OFFENCE_MIX = {
     "ABSC": 0.02,
     "OTHR": 0.04,
 }
+RECONVICTION_RATE = 0.016  # a month, for people sentenced in the last two years
+POSTCODE_AREAS = {
+    "E08000001": "BL",
+    "E08000002": "BL",
+    "E08000003": "M",
+    "E08000004": "OL",
+    "E08000005": "OL",
+    "E08000006": "M",
+    "E08000007": "SK",
+    "E08000008": "SK",
+    "E08000009": "M",
+    "E08000010": "WN",
+}
+# Wards where offenders concentrate (calibration.md, "Geography"): weighted up.
+HOTSPOT_WARDS = {
+    "Harpurhey": 5.0,
+    "Miles Platting and Newton Heath": 5.0,
+    "Bradford": 4.5,
+    "Halliwell": 4.0,
+    "Tonge with the Haulgh": 4.0,
+    "Farnworth": 4.0,
+    "Woodhouse Park": 4.0,
+    "Baguley": 4.0,
+}
+
+# OASys: base probability of a need at the start of an order (men, 25-29, tier 2, not
+# white British), then multipliers. Sections as in ref_need_areas.
+NEED_BASE = {
+    3: 0.30,
+    4: 0.60,
+    5: 0.40,
+    6: 0.27,
+    7: 0.50,
+    8: 0.33,
+    9: 0.44,
+    10: 0.32,
+    11: 0.62,
+    12: 0.40,
+}
+FEMALE_NEED = {6: 2.05, 10: 1.72}
+AGE_NEED = {"18-20": 1.15, "21-24": 1.08, "25-29": 1.0, "30-39": 0.93, "40-49": 0.85, "50+": 0.72}
+AGE_EMOTIONAL = {
+    "18-20": 0.80,
+    "21-24": 0.88,
+    "25-29": 0.95,
+    "30-39": 1.05,
+    "40-49": 1.15,
+    "50+": 1.25,
+}
+TIER_NEED = {1: 0.85, 2: 0.95, 3: 1.05, 4: 1.12}
+WHITE_BRITISH_ALCOHOL = 1.22
+SEVERE_P = {1: 0.10, 2: 0.18, 3: 0.28, 4: 0.45}  # share of needs that are severe, by tier
+FALL_P = {4: 0.26}  # need score falls between first and latest assessment
+FALL_P_DEFAULT = 0.43
+PLAN_GAP = {6: 0.30, 11: 0.30, 4: 0.28, 10: 0.23, 7: 0.20}  # needs with no intervention
+PLAN_GAP_DEFAULT = 0.15
+
+
+def _month_after(m: date, n: int = 1) -> date:
+    y, mm = divmod(m.month - 1 + n, 12)
+    return date(m.year + y, mm + 1, 1)
+
+
+def _fy(d: date) -> int:
+    return d.year if d.month >= 4 else d.year - 1
 
 
 def _months() -> list[date]:
     months, m = [], FIRST_MONTH
     while m <= LAST_MONTH:
         months.append(m)
-        m = date(m.year + (m.month == 12), m.month % 12 + 1, 1)
+        m = _month_after(m)
     return months
 
 
-@dataclass
-class _Offenders:
-    """The offender pool, as columns (no per-person objects: it scales to national size)."""
-
-    ids: list[int] = field(default_factory=list)
-    first_event_date: list[date] = field(default_factory=list)
-    event_count: list[int] = field(default_factory=list)
+def _age_band(age: int) -> str:
+    if age < 21:
+        return "18-20"
+    if age < 25:
+        return "21-24"
+    if age < 30:
+        return "25-29"
+    if age < 40:
+        return "30-39"
+    if age < 50:
+        return "40-49"
+    return "50+"
 
 
 @dataclass
@@ -177,6 +203,48 @@ class GenerationReport:
         return sum(self.files.values())
 
 
+@dataclass
+class _People:
+    """The offender pool, as columns (no per-person objects: it scales to national size)."""
+
+    crn: list[str] = field(default_factory=list)
+    dob: list[date] = field(default_factory=list)
+    female: list[bool] = field(default_factory=list)
+    white_british: list[bool] = field(default_factory=list)
+    la: list[str] = field(default_factory=list)
+    postcode: list[str] = field(default_factory=list)
+    initials: list[str] = field(default_factory=list)
+    sanctions: list[int] = field(default_factory=list)
+    supervised_until: list[date] = field(default_factory=list)
+    last_sentenced: list[date] = field(default_factory=list)
+    drug_need: list[bool] = field(default_factory=list)
+    accommodation_need: list[bool] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.crn)
+
+
+class Writer:
+    """One CSV per feed and period, with dirt applied, into ``<out>/<system>/``."""
+
+    def __init__(self, out: Path, dirt: Dirt, report: GenerationReport) -> None:
+        self.out = out
+        self.dirt = dirt
+        self.report = report
+
+    def write(self, feed: Feed, period: str, rows: list[list[str]]) -> Path:
+        folder = self.out / feed.system
+        folder.mkdir(parents=True, exist_ok=True)
+        rows = self.dirt.rows(feed, rows)
+        path = folder / f"{feed.name}_{period}.csv"
+        with path.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(feed.header)
+            writer.writerows(rows)
+        self.report.files[path.name] = len(rows)
+        return path
+
+
 class Generator:
     def __init__(self, out_dir: Path, *, scale: float = 1.0, seed: int = 1, dirt: float = 0.01):
         if scale <= 0:
@@ -185,126 +253,467 @@ class Generator:
             raise ValueError("dirt must be in [0, 0.5)")
         self.out = Path(out_dir)
         self.scale = scale
+        self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.dirt = Dirt(np.random.default_rng(seed + 1), dirt)
         self.report = GenerationReport(self.out)
+        self.writer = Writer(self.out, self.dirt, self.report)
         wards = seed_rows("ref_wards")
         weights = np.array(
             [float(w["population_2007"]) * HOTSPOT_WARDS.get(w["ward_name"], 1.0) for w in wards]
         )
         self.wards = wards
         self.ward_p = weights / weights.sum()
-        las = {la["la_code"]: la for la in seed_rows("ref_local_authorities")}
-        self.white_british = {code: float(la["white_british_share"]) for code, la in las.items()}
+        las = seed_rows("ref_local_authorities")
+        self.white_british = {la["la_code"]: float(la["white_british_share"]) for la in las}
         self.ethnic_codes = [r["ethnicity_code"] for r in seed_rows("ref_ethnicity")]
-        self.courts_by_la: dict[str, list[str]] = {}
+        self.courts_by_la: dict[str, list[str]] = defaultdict(list)
         for court in seed_rows("ref_courts"):
-            self.courts_by_la.setdefault(court["la_code"], []).append(court["court_code"])
+            self.courts_by_la[court["la_code"]].append(court["court_code"])
         self.offence_codes = list(OFFENCE_MIX)
         p = np.array(list(OFFENCE_MIX.values()))
         self.offence_p = p / p.sum()
-        self.pool = _Offenders()
-        self.next_event_id = 1
-        self.home_la: dict[int, str] = {}
+        self.sections = [s for s, _ in oasys.SECTIONS]
+        self.items = dict(oasys.SECTIONS)
+        self.thresholds = {
+            int(r["oasys_section"]): (
+                int(r["need_threshold"] or 0),
+                int(r["severe_threshold"] or 0),
+            )
+            for r in seed_rows("ref_need_areas")
+        }
+        self.people = _People()
+        self.names: list[tuple[str, str]] = []
+        self.ids: dict[str, int] = defaultdict(int)
+        self.pending: dict[tuple[str, date], list[list[str]]] = defaultdict(list)
+
+    def _next(self, kind: str) -> int:
+        self.ids[kind] += 1
+        return self.ids[kind]
 
     # -- people -----------------------------------------------------------------------------
-    def _new_offender(self, when: date) -> list[str]:
+    def _new_offender(self, when: date, rows: list[list[str]]) -> int:
         rng = self.rng
-        offender_id = len(self.pool.ids) + 1
-        self.pool.ids.append(offender_id)
-        self.pool.first_event_date.append(when)
-        self.pool.event_count.append(0)
-        female = rng.random() < 0.14
-        age = int(np.clip(rng.gamma(3.0, 6.0) + 17, 17, 80))
+        p = self.people
+        pid = len(p) + 1
+        female = bool(rng.random() < 0.14)
+        age = int(np.clip(rng.gamma(2.6, 6.5) + 18, 18, 80))
         dob = when - timedelta(days=age * 365 + int(rng.integers(0, 365)))
         ward = self.wards[int(rng.choice(len(self.wards), p=self.ward_p))]
         la = ward["la_code"]
-        self.home_la[offender_id] = la
-        if rng.random() < self.white_british[la] + 0.02:
-            ethnicity = "W1"
-        else:
-            ethnicity = self.ethnic_codes[int(rng.integers(1, len(self.ethnic_codes)))]
+        wb = bool(rng.random() < self.white_british[la] + 0.02)
+        ethnicity = "W1" if wb else self.ethnic_codes[int(rng.integers(1, len(self.ethnic_codes)))]
         prior = int(rng.poisson(3.0)) if rng.random() < 0.7 else 0
         first_sanction = (
             when
             if prior == 0
             else when - timedelta(days=int(rng.integers(200, max(201, (age - 12) * 365))))
         )
-        first = rng.choice(FIRST_NAMES_F if female else FIRST_NAMES_M)
-        postcode = f"{POSTCODE_AREAS[la]}{int(rng.integers(1, 35))} {int(rng.integers(1, 9))}" + (
-            "".join(rng.choice(list("ABDEFGHJLNPQRSTUWXYZ"), 2))
+        first = str(rng.choice(FIRST_NAMES_F if female else FIRST_NAMES_M))
+        surname = str(rng.choice(SURNAMES))
+        postcode = (
+            f"{POSTCODE_AREAS[la]}{int(rng.integers(1, 35))} {int(rng.integers(1, 9))}"
+            + "".join(rng.choice(list("ABDEFGHJLNPQRSTUWXYZ"), 2))
         )
         pnc = f"{when.year - int(rng.integers(0, 8))}/{int(rng.integers(1, 9_999_999)):07d}" + str(
             rng.choice(list("ABCDEFGHJKLMNPQRTUVWXYZ"))
         )
-        return [
-            str(offender_id),
-            f"{chr(65 + offender_id % 26)}{offender_id % 1_000_000:06d}",
-            pnc if prior else "",
-            first,
-            str(rng.choice(SURNAMES)),
-            dob.isoformat(),
-            "F" if female else "M",
-            ethnicity,
-            postcode,
-            ward["ward_code"],
-            la,
-            first_sanction.isoformat(),
-            str(prior),
-            "0",
-            "1",
+        crn = f"{chr(65 + pid % 26)}{pid % 1_000_000:06d}"
+        p.crn.append(crn)
+        p.dob.append(dob)
+        p.female.append(female)
+        p.white_british.append(wb)
+        p.la.append(la)
+        p.postcode.append(postcode)
+        p.initials.append(first[0] + surname[0])
+        self.names.append((first, surname))
+        p.sanctions.append(prior)
+        p.supervised_until.append(when)
+        p.last_sentenced.append(when)
+        p.drug_need.append(False)
+        p.accommodation_need.append(False)
+        rows.append(
+            [
+                str(pid),
+                crn,
+                pnc if prior else "",
+                first,
+                surname,
+                dob.isoformat(),
+                "F" if female else "M",
+                ethnicity,
+                postcode,
+                ward["ward_code"],
+                la,
+                first_sanction.isoformat(),
+                str(prior),
+                "0",
+                "1",
+            ]
+        )
+        return pid
+
+    def _pick_repeat(self, when: date) -> int | None:
+        """Someone supervised now or until recently (concurrent and repeat orders)."""
+        n = len(self.people)
+        if n < 200:
+            return None
+        for _ in range(8):
+            pid = int(self.rng.integers(max(1, n - int(REPEAT_WINDOW * self.scale)), n + 1))
+            if (when - self.people.supervised_until[pid - 1]).days < REPEAT_GAP_DAYS:
+                return pid
+        return None
+
+    # -- one month ----------------------------------------------------------------------------
+    def _month(self, month: date) -> None:
+        rng = self.rng
+        fy = _fy(month)
+        days = (_month_after(month) - month).days
+        out: dict[str, list[list[str]]] = defaultdict(list)
+        # counts are fixed (not drawn) so the year's totals and type mix come out exactly
+        n = int(round(COMMENCEMENTS[fy] * self.scale / 12))
+        mix = np.array(TYPE_MIX[fy]) * n
+        counts = np.floor(mix).astype(int)
+        counts[np.argsort(-(mix - counts))[: n - int(counts.sum())]] += 1
+        types = rng.permutation(np.repeat(np.arange(len(DISPOSAL_TYPES)), counts))
+        starts = rng.integers(0, days, size=n)
+        community_events: list[tuple[int, int, date, str]] = []
+        if month.month == 4:
+            self._tier_reviews(month, out)
+        for t, d in zip(types.tolist(), starts.tolist(), strict=True):
+            start = month + timedelta(days=d)
+            kind = DISPOSAL_TYPES[t]
+            pid = self._pick_repeat(start) if rng.random() < REPEAT_P else None
+            if pid is None:
+                pid = self._new_offender(start, out["offenders"])
+            event_id = self._event(pid, start, kind, out)
+            self._disposal(pid, event_id, start, kind, out)
+            if kind in ("CO", "SSO"):
+                community_events.append((pid, event_id, start, kind))
+        self._reconvictions(month, days, out)
+        self._court_reports(month, community_events, out)
+        period = f"{month:%Y-%m}"
+        for feed in (*ndelius.FEEDS, *oasys.FEEDS):
+            key = feed.name.split("_", 1)[1] if feed.system == "ndelius" else feed.name
+            rows = out.get(key, []) + self.pending.pop((feed.name, month), [])
+            self.writer.write(feed, period, rows)
+
+    def _event(self, pid: int, conviction: date, kind: str, out: dict) -> int:
+        rng = self.rng
+        p = self.people
+        p.sanctions[pid - 1] += 1
+        p.last_sentenced[pid - 1] = conviction
+        event_id = self._next("event")
+        if kind == "LIC":  # convicted earlier, released now
+            conviction = conviction - timedelta(days=int(rng.integers(40, 500)))
+        la = p.la[pid - 1]
+        courts = self.courts_by_la[la] + (["CCMAN"] if rng.random() < 0.2 else [])
+        offence = conviction - timedelta(days=int(rng.gamma(2.0, 40.0)) + 1)
+        out["events"].append(
+            [
+                str(event_id),
+                str(pid),
+                str(p.sanctions[pid - 1]),
+                str(rng.choice(self.offence_codes, p=self.offence_p)),
+                offence.isoformat(),
+                conviction.isoformat(),
+                courts[int(rng.integers(0, len(courts)))],
+                "0",
+                "1",
+            ]
+        )
+        return event_id
+
+    def _disposal(self, pid: int, event_id: int, start: date, kind: str, out: dict) -> None:
+        rng = self.rng
+        p = self.people
+        disposal_id = self._next("disposal")
+        length = int(rng.choice(LENGTHS[kind]))
+        end = start + timedelta(days=int(length * 30.44))
+        reason = "COMPLETED"
+        if rng.random() < EARLY_END_P:
+            end = start + timedelta(days=int(length * 30.44 * rng.uniform(0.2, 0.9)))
+            reason = str(rng.choice(["BREACH", "REVOKED", "OTHER"], p=[0.6, 0.3, 0.1]))
+        row = [str(disposal_id), str(event_id), str(pid), kind, start.isoformat(), str(length)]
+        out["disposals"].append([*row, "", "", "0", "1"])
+        end_month = date(end.year, end.month, 1)
+        if end_month <= LAST_MONTH:
+            self.pending[("ndelius_disposals", end_month)].append(
+                [*row, end.isoformat(), reason, "0", "2"]
+            )
+        p.supervised_until[pid - 1] = max(p.supervised_until[pid - 1], end)
+        tier = self._tier(pid, start, "COMMENCEMENT", out)
+        self._registrations(pid, start, end, tier, out)
+        self._requirements(disposal_id, start, kind, out)
+        if kind in ("CO", "SSO", "LIC") and rng.random() < 0.88:
+            self._assessments(pid, event_id, start, end, tier, out)
+
+    def _tier(self, pid: int, when: date, why: str, out: dict) -> int:
+        mix = TIER_MIX[_fy(when)]
+        k = int(self.rng.choice(5, p=mix))
+        if k == 4:  # no tier recorded
+            return 0
+        out["tier_history"].append(
+            [str(self._next("tier")), str(pid), str(k + 1), when.isoformat(), why, "0", "1"]
+        )
+        return k + 1
+
+    def _tier_reviews(self, month: date, out: dict) -> None:
+        """Cases carried into a new year are re-tiered at their annual review in April."""
+        p = self.people
+        for i in range(len(p)):
+            if p.supervised_until[i] >= month and p.last_sentenced[i] < month:
+                when = month + timedelta(days=int(self.rng.integers(0, 30)))
+                if p.supervised_until[i] >= when:
+                    self._tier(i + 1, when, "REVIEW", out)
+
+    def _registrations(self, pid: int, start: date, end: date, tier: int, out: dict) -> None:
+        rng = self.rng
+        rosh_p = {
+            0: (0.6, 0.4, 0, 0),
+            1: (0.8, 0.2, 0, 0),
+            2: (0.6, 0.38, 0.02, 0),
+            3: (0.35, 0.55, 0.1, 0),
+            4: (0, 0.4, 0.5, 0.1),
+        }[tier]
+        code = ("RLRH", "RMRH", "RHRH", "RVHR")[int(rng.choice(4, p=rosh_p))]
+        out["registrations"].append(
+            [
+                str(self._next("registration")),
+                str(pid),
+                code,
+                start.isoformat(),
+                end.isoformat() if end <= LAST_MONTH else "",
+                "0",
+                "1",
+            ]
+        )
+        if tier == 4 and rng.random() < 0.08:
+            mappa = str(rng.choice(["M1", "M2", "M3"], p=[0.8, 0.17, 0.03]))
+            out["registrations"].append(
+                [str(self._next("registration")), str(pid), mappa, start.isoformat(), "", "0", "1"]
+            )
+
+    def _requirements(self, disposal_id: int, start: date, kind: str, out: dict) -> None:
+        rng = self.rng
+        if kind in ("CO", "SSO"):
+            table = COMMUNITY_REQUIREMENTS
+        elif kind == "LIC":
+            table = LICENCE_CONDITIONS
+        else:
+            return
+        factor = REQUIREMENT_2008_FACTOR if start >= date(2008, 1, 1) else 1.0
+        chosen = [code for code, p in table.items() if rng.random() < p * factor]
+        if not chosen:
+            chosen = ["SUPV"]
+        for code in chosen:
+            if code == "UPW":
+                length, unit = int(rng.choice([40, 60, 80, 100, 120, 150, 200, 240])), "HOURS"
+            elif code == "PROG":
+                length, unit = int(rng.choice([10, 20, 26, 36])), "SESSIONS"
+            elif code == "ATTC":
+                length, unit = int(rng.choice([12, 24, 36])), "HOURS"
+            elif code == "ACT":
+                length, unit = int(rng.choice([20, 30, 60])), "DAYS"
+            else:
+                length, unit = int(rng.choice([3, 6, 12])), "MONTHS"
+            out["requirements"].append(
+                [
+                    str(self._next("requirement")),
+                    str(disposal_id),
+                    code,
+                    str(length),
+                    unit,
+                    start.isoformat(),
+                    "0",
+                    "1",
+                ]
+            )
+
+    def _reconvictions(self, month: date, days: int, out: dict) -> None:
+        """Proven offences that lead to no supervision (fines, custody): reoffending data."""
+        n = len(self.people)
+        if n < 200:
+            return
+        recent = max(1, n - int(30_000 * self.scale))
+        k = int(self.rng.poisson(RECONVICTION_RATE * (n - recent)))
+        for pid in self.rng.integers(recent, n + 1, size=k).tolist():
+            when = month + timedelta(days=int(self.rng.integers(0, days)))
+            if (when - self.people.last_sentenced[pid - 1]).days < 30:
+                continue
+            self._event(pid, when, "OTHER", out)
+
+    def _court_reports(
+        self, month: date, events: list[tuple[int, int, date, str]], out: dict
+    ) -> None:
+        rng = self.rng
+        n = min(len(events), int(rng.poisson(COURT_REPORTS[_fy(month)] * self.scale / 12)))
+        for i in rng.choice(len(events), size=n, replace=False).tolist() if n else []:
+            pid, event_id, sentenced, kind = events[i]
+            if rng.random() < 0.76:
+                proposal = kind
+            else:
+                proposal = str(rng.choice(["CO", "SSO", "CUSTODY", "FINE", "DISCHARGE"]))
+            completed = sentenced - timedelta(days=int(rng.integers(0, 4)))
+            requested = completed - timedelta(days=int(rng.integers(1, 22)))
+            out["court_reports"].append(
+                [
+                    str(self._next("court_report")),
+                    str(pid),
+                    str(event_id),
+                    str(rng.choice(["SDR", "FDR", "ORAL"], p=[0.45, 0.4, 0.15])),
+                    requested.isoformat(),
+                    completed.isoformat(),
+                    proposal,
+                    "0",
+                    "1",
+                ]
+            )
+
+    # -- OASys --------------------------------------------------------------------------------
+    def _assessments(
+        self, pid: int, event_id: int, start: date, end: date, tier: int, out: dict
+    ) -> None:
+        rng = self.rng
+        p = self.people
+        age = (start - p.dob[pid - 1]).days // 365
+        band = _age_band(age)
+        female = p.female[pid - 1]
+        sums: dict[int, int] = {}
+        linked: dict[int, bool] = {}
+        for s in self.sections:
+            prob = NEED_BASE[s] * TIER_NEED.get(tier, 1.0)
+            prob *= AGE_EMOTIONAL[band] if s == 10 else AGE_NEED[band]
+            if female:
+                prob *= FEMALE_NEED.get(s, 1.0)
+            if s == 9 and p.white_british[pid - 1]:
+                prob *= WHITE_BRITISH_ALCOHOL
+            if s == 7 and tier == 4:
+                prob *= 1.15
+            need = bool(rng.random() < min(prob, 0.97))
+            sums[s] = self._section_sum(s, need, tier)
+            linked[s] = need if rng.random() < 0.9 else not need
+        p.drug_need[pid - 1] = sums[8] >= self.thresholds[8][0]
+        p.accommodation_need[pid - 1] = sums[3] >= self.thresholds[3][0]
+        when = start + timedelta(days=int(rng.integers(0, 21)))
+        first_id = self._assessment(pid, event_id, "START", when, sums, linked, out)
+        self._objectives(pid, first_id, when, end, sums, linked, out)
+        follow_ups = []
+        if (end - start).days > 200 and rng.random() < 0.65:
+            follow_ups.append(("REVIEW", start + timedelta(days=int(rng.integers(150, 200)))))
+        if rng.random() < 0.6:
+            follow_ups.append(("TERMINATION", end - timedelta(days=int(rng.integers(0, 10)))))
+        for kind, when in follow_ups:
+            for s in self.sections:
+                cap = 2 * self.items[s]
+                if rng.random() < FALL_P.get(s, FALL_P_DEFAULT):
+                    sums[s] = max(0, sums[s] - int(rng.integers(1, 3)))
+                elif rng.random() < 0.15:
+                    sums[s] = min(cap, sums[s] + 1)
+            month = date(when.year, when.month, 1)
+            if month <= LAST_MONTH and when > start:
+                self._assessment(pid, event_id, kind, when, sums, linked, out, month)
+
+    def _section_sum(self, section: int, need: bool, tier: int) -> int:
+        rng = self.rng
+        cap = 2 * self.items[section]
+        need_at, severe_at = self.thresholds[section]
+        if not need_at:  # no criminogenic score: any level, need comes from "linked"
+            return (
+                int(rng.integers(cap // 2 + 1, cap + 1))
+                if need
+                else int(rng.integers(0, cap // 2 + 1))
+            )
+        if not need:
+            return int(rng.integers(0, need_at))
+        if rng.random() < SEVERE_P.get(tier, 0.2) and severe_at <= cap:
+            return int(rng.integers(severe_at, cap + 1))
+        return int(rng.integers(need_at, max(need_at + 1, severe_at)))
+
+    def _assessment(
+        self,
+        pid: int,
+        event_id: int,
+        kind: str,
+        when: date,
+        sums: dict[int, int],
+        linked: dict[int, bool],
+        out: dict,
+        month: date | None = None,
+    ) -> int:
+        rng = self.rng
+        assessment_id = self._next("assessment")
+        items: list[str] = []
+        for s in self.sections:
+            n = self.items[s]
+            left = sums[s]
+            values = [0] * n
+            for i in rng.permutation(n).tolist():
+                v = min(2, left)
+                values[i] = v
+                left -= v
+            items += [str(v) for v in values]
+        row = [
+            str(assessment_id),
+            self.people.crn[pid - 1],
+            str(event_id),
+            kind,
+            when.isoformat(),
+            *items,
+            *("1" if linked[s] else "0" for s in self.sections),
         ]
+        if month is None:
+            out["oasys_assessments"].append(row)
+        else:  # a later assessment goes out in the month it happens
+            self.pending[("oasys_assessments", month)].append(row)
+        return assessment_id
 
-    # -- files ------------------------------------------------------------------------------
-    def _write(self, name: str, header: list[str], rows: list[list[str]]) -> None:
-        folder = self.out / "ndelius"
-        folder.mkdir(parents=True, exist_ok=True)
-        rows = self.dirt.rows(header, rows)
-        path = folder / name
-        with path.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f, lineterminator="\n")
-            writer.writerow(header)
-            writer.writerows(rows)
-        self.report.files[name] = len(rows)
-
-    def run(self) -> GenerationReport:
-        months = _months()
-        per_month = EVENTS_PER_YEAR * self.scale / 12
-        for month in months:
-            n_events = int(self.rng.poisson(per_month))
-            offenders: list[list[str]] = []
-            events: list[list[str]] = []
-            days = (date(month.year + (month.month == 12), month.month % 12 + 1, 1) - month).days
-            for _ in range(n_events):
-                when = month + timedelta(days=int(self.rng.integers(0, days)))
-                repeat = len(self.pool.ids) > 100 and self.rng.random() < 0.28
-                if repeat:
-                    offender_id = int(self.rng.integers(1, len(self.pool.ids) + 1))
-                else:
-                    offenders.append(self._new_offender(when))
-                    offender_id = len(self.pool.ids)
-                self.pool.event_count[offender_id - 1] += 1
-                la = self.home_la[offender_id]
-                court = self.courts_by_la[la] + (["CCMAN"] if self.rng.random() < 0.2 else [])
-                offence_date = when - timedelta(days=int(self.rng.gamma(2.0, 40.0)) + 1)
-                events.append(
-                    [
-                        str(self.next_event_id),
-                        str(offender_id),
-                        str(self.pool.event_count[offender_id - 1]),
-                        str(self.rng.choice(self.offence_codes, p=self.offence_p)),
-                        offence_date.isoformat(),
-                        when.isoformat(),
-                        str(court[int(self.rng.integers(0, len(court)))]),
-                        "0",
-                        "1",
-                    ]
+    def _objectives(
+        self,
+        pid: int,
+        assessment_id: int,
+        when: date,
+        end: date,
+        sums: dict[int, int],
+        linked: dict[int, bool],
+        out: dict,
+    ) -> None:
+        rng = self.rng
+        for s in self.sections:
+            need_at, _ = self.thresholds[s]
+            is_need = sums[s] >= need_at if need_at else linked[s]
+            if not is_need or s == 5:
+                continue
+            planned = rng.random() >= PLAN_GAP.get(s, PLAN_GAP_DEFAULT)
+            if planned:
+                status = str(
+                    rng.choice(
+                        ["ACHIEVED", "ONGOING", "NOT_ACHIEVED", "NOT_STARTED"],
+                        p=[0.4, 0.3, 0.15, 0.15],
+                    )
                 )
-                self.next_event_id += 1
-            period = f"{month:%Y-%m}"
-            self._write(f"ndelius_offenders_{period}.csv", ndelius.OFFENDERS.header, offenders)
-            self._write(f"ndelius_events_{period}.csv", ndelius.EVENTS.header, events)
-        self.dirt.spoil_files(self.out / "ndelius", self.rng)
+            else:
+                status = "NOT_STARTED"
+            out["oasys_objectives"].append(
+                [
+                    str(self._next("objective")),
+                    str(assessment_id),
+                    self.people.crn[pid - 1],
+                    str(s),
+                    "1" if planned else "0",
+                    status,
+                    when.isoformat(),
+                ]
+            )
+
+    # -- run ------------------------------------------------------------------------------------
+    def run(self) -> GenerationReport:
+        from ingestion.synthetic.partners import PartnerGenerator
+
+        for month in _months():
+            self._month(month)
+        PartnerGenerator(self).run()
+        self.dirt.spoil_files(self.out, self.rng)
         return self.report
 
 

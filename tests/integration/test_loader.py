@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from ingestion.ddl import ensure_schema
-from ingestion.feeds import ndelius
+from ingestion.feeds import ALL_FEEDS, ndelius
 from ingestion.loader import load_file
 from ingestion.runner import ingest_all, ingest_feed
 from warehouse.db import connect
@@ -18,8 +18,7 @@ pytestmark = pytest.mark.integration
 
 def _raw_counts(conn):
     return {
-        f.name: conn.execute(f"select count(*) from {f.raw_table}").fetchone()[0]
-        for f in ndelius.FEEDS
+        f.name: conn.execute(f"select count(*) from {f.raw_table}").fetchone()[0] for f in ALL_FEEDS
     }
 
 
@@ -74,8 +73,8 @@ def test_loading_the_same_files_again_adds_no_rows(dirty_load):
         before = _raw_counts(conn)
         # GIVEN the same files delivered again
         for folder in ("processed", "rejected"):
-            for path in (settings.landing_dir / "ndelius" / folder).iterdir():
-                shutil.copy(path, settings.landing_dir / "ndelius" / path.name)
+            for path in settings.landing_dir.glob(f"*/{folder}/*"):
+                shutil.copy(path, path.parent.parent / path.name)
         # WHEN ingestion runs over the landing folder again
         again = ingest_all(conn, settings.landing_dir)
         # THEN every file is a duplicate and nothing changes
@@ -140,9 +139,9 @@ def test_a_file_that_breaks_the_loader_does_not_stop_the_others(settings, monkey
 
     monkeypatch.setattr(runner, "load_file", flaky)
     with connect(settings, autocommit=True) as conn:
-        with pytest.raises(runner.IngestionError, match="1 of 48"):
+        with pytest.raises(runner.IngestionError, match="1 of 60"):
             ingest_feed(conn, settings.landing_dir, "ndelius_events")
         loaded = conn.execute(
             "select count(*) from audit.file_loads where feed='ndelius_events'"
         ).fetchone()[0]
-    assert loaded == 47
+    assert loaded == 59

@@ -40,3 +40,25 @@ def test_ingest_then_transform_dags_build_the_mart_and_pass_soda(settings):
     with connect(settings) as conn:
         again = conn.execute("select count(*) from raw.ndelius_events where not soft_deleted")
         assert again.fetchone()[0] == raw
+
+
+def test_a_backfill_of_one_past_period_loads_only_that_period(settings):
+    generate(settings, scale=0.03, seed=4, dirt=0)
+    airflow_local.configure(settings)
+    airflow_local.migrate(settings)
+    dag = airflow_local.load_dags()["ingest_ndelius_disposals"]
+    # GIVEN a month's file delivered late WHEN the DAG is triggered for that period only
+    run = dag.test(run_conf={"period": "2006-11"})
+    assert str(run.state) == "success"
+    with connect(settings) as conn:
+        periods = conn.execute(
+            "select distinct period from audit.file_loads where feed = 'ndelius_disposals'"
+        ).fetchall()
+        files = {
+            r[0] for r in conn.execute("select distinct _source_file from raw.ndelius_disposals")
+        }
+    # THEN only that month's file was loaded; the other months stay in landing
+    assert periods == [("2006-11",)]
+    assert files == {"ndelius_disposals_2006-11.csv"}
+    left = list((settings.landing_dir / "ndelius").glob("ndelius_disposals_*.csv"))
+    assert len(left) == 59
