@@ -8,7 +8,7 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 export SODA_CORE_TELEMETRY_ENABLED := false
 
-.PHONY: run test stop lint format airflow docs expectations clean venv
+.PHONY: run test bench stop lint format airflow docs expectations clean venv
 
 venv: $(STAMP)
 
@@ -24,6 +24,9 @@ run: venv  ## start the warehouse, generate data, run every DAG through Airflow,
 
 test: venv  ## unit + integration tests (they start and stop their own PostgreSQL)
 	@$(BIN)/pytest
+
+bench: venv  ## validated ingestion vs plain COPY at scale 1 and 4 -> BENCHMARKS.md
+	@$(BIN)/python -m warehouse.bench
 
 stop: venv  ## stop the local warehouse PostgreSQL (data kept in .warehouse/)
 	@$(BIN)/warehouse db stop

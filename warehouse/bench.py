@@ -1,0 +1,217 @@
+"""``make bench``: validated ingestion against plain COPY, and memory at two scales.
+
+For scale 1 and scale 4: generate the feeds, take the largest CSV feed (by bytes) and join
+its monthly files into one file, then in the same run and the same database
+
+* load it with the loader (GX-validated, quarantine, registry): rows per second, and the
+  loader process's peak memory (each load runs in its own process);
+* COPY the same file into an unindexed table of text columns: rows per second.
+
+Writes ``BENCHMARKS.md`` and prints, last, ``ingest_vs_copy_ratio=<x>
+peak_mem_ratio_scale4_vs_1=<y>`` (the ratio at scale 4, the larger file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from warehouse.settings import PROJECT_ROOT, get_settings
+
+SCALES = (1, 4)
+
+
+def _largest_feed(landing: Path) -> tuple[str, list[Path]]:
+    from ingestion.feeds import ALL_FEEDS
+
+    sizes = {}
+    for feed in ALL_FEEDS:
+        if feed.file_format != "csv":
+            continue
+        files = sorted(p for p in (landing / feed.system).glob("*.csv") if feed.matches(p.name))
+        sizes[feed.name] = (sum(p.stat().st_size for p in files), files)
+    name = max(sizes, key=lambda n: sizes[n][0])
+    return name, sizes[name][1]
+
+
+def _join(files: list[Path], target: Path, width: int) -> int:
+    """One file from many (structurally sound lines only, so plain COPY can read it)."""
+    rows = 0
+    with target.open("wb") as out:
+        for i, path in enumerate(files):
+            with path.open("rb") as f:
+                header = f.readline()
+                if i == 0:
+                    out.write(header)
+                for line in f:
+                    if line.count(b",") == width - 1 and b'"' not in line:
+                        out.write(line if line.endswith(b"\n") else line + b"\n")
+                        rows += 1
+    return rows
+
+
+def _child(feed_name: str, path: str, dsn: str) -> None:
+    """Runs in its own process: one validated load; prints its numbers as JSON."""
+    import psycopg
+
+    from ingestion.ddl import ensure_schema
+    from ingestion.feeds import get_feed
+    from ingestion.loader import load_file
+    from ingestion.validation import GxValidator, sqlalchemy_url
+
+    feed = get_feed(feed_name)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        ensure_schema(conn)
+        validator = GxValidator(feed, sqlalchemy_url(conn))
+        started = time.perf_counter()
+        result = load_file(conn, Path(path), feed, move=False, validator=validator)
+        seconds = time.perf_counter() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "rows_in": result.rows_in,
+                "rows_loaded": result.rows_loaded,
+                "rows_quarantined": result.rows_quarantined,
+                "seconds": seconds,
+                "peak_mb": peak_kb / 1024,
+            }
+        )
+    )
+
+
+def _plain_copy(conn, feed, path: Path) -> tuple[int, float]:  # type: ignore[no-untyped-def]
+    cols = ", ".join(f"{c.db_name} text" for c in feed.columns)
+    conn.execute("drop table if exists public.bench_copy")
+    conn.execute(f"create table public.bench_copy ({cols})")
+    started = time.perf_counter()
+    with conn.cursor() as cur, path.open("rb") as f:
+        with cur.copy("copy public.bench_copy from stdin with (format csv, header true)") as copy:
+            while block := f.read(1 << 20):
+                copy.write(block)
+    seconds = time.perf_counter() - started
+    (rows,) = conn.execute("select count(*) from public.bench_copy").fetchone()
+    conn.execute("drop table public.bench_copy")
+    return rows, seconds
+
+
+def main() -> None:
+    import psycopg
+
+    from ingestion.feeds import get_feed
+    from ingestion.synthetic.generator import generate
+    from warehouse.localdb import LocalPostgres, free_port
+
+    settings = get_settings()
+    rows_out = []
+    work = Path(tempfile.mkdtemp(prefix="bench-", dir=settings.home))
+    os.chmod(work, 0o755)
+    # a throwaway server (durable settings, as in production) for both measurements
+    server = LocalPostgres(
+        root=work / "pg", host="127.0.0.1", port=free_port(), password="bench-only"
+    )
+    server.start()
+    server.ensure_database("bench", "pipeline", "bench-only")
+    dsn = f"postgresql://pipeline:bench-only@127.0.0.1:{server.port}/bench"
+    try:
+        for scale in SCALES:
+            landing = work / f"scale{scale}"
+            started = time.perf_counter()
+            generate(landing, scale=scale, seed=settings.seed, dirt=settings.dirt)
+            gen_seconds = time.perf_counter() - started
+            feed_name, files = _largest_feed(landing)
+            feed = get_feed(feed_name)
+            path = work / f"{feed_name}_2099-{scale:02d}.csv"
+            _join(files, path, len(feed.columns))
+            size_mb = path.stat().st_size / 1e6
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                copies = [_plain_copy(conn, feed, path) for _ in range(3)]
+            copy_rows, copy_seconds = copies[0][0], sorted(s for _, s in copies)[1]
+            out = (
+                subprocess.run(
+                    [sys.executable, "-m", "warehouse.bench", "--child", feed_name, str(path), dsn],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    env={**os.environ, **settings.tool_env()},
+                )
+                .stdout.strip()
+                .splitlines()[-1]
+            )
+            load = json.loads(out)
+            rows_out.append(
+                {
+                    "scale": scale,
+                    "feed": feed_name,
+                    "file_mb": size_mb,
+                    "rows": load["rows_in"],
+                    "generate_s": gen_seconds,
+                    "copy_rows_s": copy_rows / copy_seconds,
+                    "ingest_rows_s": load["rows_in"] / load["seconds"],
+                    "quarantined": load["rows_quarantined"],
+                    "peak_mb": load["peak_mb"],
+                }
+            )
+            shutil.rmtree(landing)
+    finally:
+        server.destroy()
+        shutil.rmtree(work, ignore_errors=True)
+    big, small = rows_out[-1], rows_out[0]
+    ratio = big["ingest_rows_s"] / big["copy_rows_s"]
+    mem_ratio = big["peak_mb"] / small["peak_mb"]
+    _write_markdown(rows_out, ratio, mem_ratio)
+    for r in rows_out:
+        print(
+            f"scale {r['scale']}: {r['feed']} {r['rows']:,} rows ({r['file_mb']:.0f} MB): "
+            f"COPY {r['copy_rows_s']:,.0f} rows/s, validated ingest {r['ingest_rows_s']:,.0f} "
+            f"rows/s ({r['quarantined']:,} quarantined), peak {r['peak_mb']:.0f} MB"
+        )
+    print(f"ingest_vs_copy_ratio={ratio:.2f} peak_mem_ratio_scale4_vs_1={mem_ratio:.2f}")
+
+
+def _write_markdown(rows: list[dict], ratio: float, mem_ratio: float) -> None:
+    path = PROJECT_ROOT / "BENCHMARKS.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    marker = "## Ingestion (make bench)"
+    head = text.split(marker)[0].rstrip() + "\n\n"
+    lines = [
+        marker,
+        "",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
+        f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} cores. "
+        "Largest CSV feed joined into one file; plain COPY is the median of 3 runs into an "
+        "unindexed table of text columns; validated ingest is one load (GX, quarantine, "
+        "registry) in its own process, whose peak RSS is reported.",
+        "",
+        "| scale | feed | rows | MB | generate s | COPY rows/s | ingest rows/s | ratio | quarantined | peak MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['scale']} | {r['feed']} | {r['rows']:,} | {r['file_mb']:.0f} | "
+            f"{r['generate_s']:.0f} | {r['copy_rows_s']:,.0f} | {r['ingest_rows_s']:,.0f} | "
+            f"{r['ingest_rows_s'] / r['copy_rows_s']:.2f} | {r['quarantined']:,} | "
+            f"{r['peak_mb']:.0f} |"
+        )
+    lines += [
+        "",
+        f"Targets: ratio >= 0.5 (measured {ratio:.2f} at scale 4); peak memory scale 4 / "
+        f"scale 1 <= 1.5 (measured {mem_ratio:.2f}).",
+        "",
+    ]
+    path.write_text(head + "\n".join(lines))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        _child(*sys.argv[2:5])
+    else:
+        main()
