@@ -11,6 +11,7 @@ AUDIT_DDL = """
 create schema if not exists audit;
 create schema if not exists raw;
 create schema if not exists landing;
+
 comment on schema landing is
     'Staging tables of loads in progress (one per file); never read from here.';
 

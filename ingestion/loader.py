@@ -32,11 +32,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import queue
 import re
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,7 +53,8 @@ from ingestion.validation import LINE_COLUMN, GxValidator, RowFailure, sqlalchem
 
 log = logging.getLogger(__name__)
 
-CHUNK_ROWS = 150_000  # records per COPY (and per GX validation) in a large file
+CHUNK_ROWS = 100_000  # records per COPY (and per GX validation) in a large file
+COPY_WORKERS = 2  # chunks COPYed at once (PostgreSQL parses each COPY on one core)
 READ_BYTES = 4 << 20
 SEND_BYTES = 1 << 20
 TYPE_NAMES = {
@@ -59,6 +62,7 @@ TYPE_NAMES = {
     "int": "whole number",
     "numeric": "number",
     "bool": "boolean (0 or 1)",
+    "score": "whole number",
 }
 STAGING_SCHEMA = "landing"
 TYPE_SKIP = re.compile(
@@ -109,11 +113,13 @@ class _Pass:
     malformed: list[tuple[int, str, str]] = field(default_factory=list)  # line, record, reason
     fixes: dict[tuple[str, str], int] = field(default_factory=dict)
     placeholders: list[int] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def fix(self, column: str, what: str, count: int = 1) -> None:
         if count:
             key = (column, what)
-            self.fixes[key] = self.fixes.get(key, 0) + count
+            with self._lock:
+                self.fixes[key] = self.fixes.get(key, 0) + count
 
 
 def sha256_of(path: Path) -> str:
@@ -314,7 +320,7 @@ def drop_stale_staging(conn: psycopg.Connection, feed: Feed) -> int:
 
 
 class _Stager:
-    """COPYs chunks into sub-partitions of the staging table and fixes harmless faults."""
+    """COPYs chunks into staging chunk tables over one connection; fixes harmless faults."""
 
     def __init__(
         self, conn: psycopg.Connection, feed: Feed, table: str, header: list[str], stats: _Pass
@@ -327,7 +333,10 @@ class _Stager:
         self.type_failures: list[RowFailure] = []
         self.skipped_reported = 0
         self._chunk_first = 0
-        self.n = 0
+        conn.add_notice_handler(self.on_notice)
+
+    def close(self) -> None:
+        self.conn.remove_notice_handler(self.on_notice)
 
     def on_notice(self, diag: psycopg.errors.Diagnostic) -> None:
         message = diag.message_primary or ""
@@ -349,10 +358,9 @@ class _Stager:
                 return TYPE_NAMES.get(col.type, col.type)
         return "value"
 
-    def stage(self, chunk: _Chunk) -> str:
-        """COPY one chunk into its own sub-partition; returns the sub-partition's name."""
-        self.n += 1
-        part = f"{self.table}_{self.n}"
+    def stage(self, chunk: _Chunk, n: int) -> str:
+        """COPY one chunk into its own table (attached to the staging table at the end)."""
+        part = f"{self.table}_{n}"
         seq = f"{part}_line"
         columns = [h.lower() for h in self.header]
         self._chunk_first = chunk.first_line
@@ -363,11 +371,15 @@ class _Stager:
                 )
             )
             cur.execute(
-                sql.SQL("create table {} partition of {} for values from ({}) to ({})").format(
-                    _ident(STAGING_SCHEMA, part),
-                    _ident(STAGING_SCHEMA, self.table),
-                    sql.Literal(chunk.first_line),
-                    sql.Literal(chunk.last_line + 1),
+                sql.SQL(
+                    "create table {part} (like {parent} including defaults including constraints,"
+                    " check ({line} between {first} and {last}))"
+                ).format(
+                    part=_ident(STAGING_SCHEMA, part),
+                    parent=_ident(STAGING_SCHEMA, self.table),
+                    line=sql.Identifier(LINE_COLUMN),
+                    first=sql.Literal(chunk.first_line),
+                    last=sql.Literal(chunk.last_line),
                 )
             )
             cur.execute(
@@ -446,6 +458,11 @@ class _Stager:
                     self.stats.fix(col.name, "lower-case code upper-cased")
 
 
+def _second_connection(conn: psycopg.Connection) -> psycopg.Connection:
+    params = conn.info.get_parameters()
+    return psycopg.connect(**params, password=conn.info.password, autocommit=True)
+
+
 def _load_rows(
     conn: psycopg.Connection,
     feed: Feed,
@@ -454,46 +471,85 @@ def _load_rows(
     header: list[str],
     validator: GxValidator,
     chunk_rows: int,
-) -> tuple[_Pass, list[RowFailure]]:
-    """COPY the file into staging chunk by chunk, validating each chunk with GX while the
-    next one is copied; returns the pass and every row failure."""
+) -> tuple[_Pass, list[RowFailure], list[tuple[str, int, int]]]:
+    """COPY the file into staging chunk tables, two at a time (a second connection opens
+    for files of more than one chunk), and validate each chunk with GX as soon as it is
+    staged; returns the pass, every row failure and the chunk tables (name, first, last)."""
     stats = _Pass()
-    stager = _Stager(conn, feed, table, header, stats)
-    jobs: list[Future[list[RowFailure]]] = []
-    conn.add_notice_handler(stager.on_notice)
+    stagers: list[_Stager] = [_Stager(conn, feed, table, header, stats)]
+    idle: queue.Queue[_Stager] = queue.Queue()
+    idle.put(stagers[0])
+    extra: list[psycopg.Connection] = []
+    gx_jobs: list[Future[list[RowFailure]]] = []
+    parts: list[Future[tuple[str, int, int]]] = []
+
+    def stage(chunk: _Chunk, n: int) -> tuple[str, int, int]:
+        stager = idle.get()
+        try:
+            return stager.stage(chunk, n), chunk.first_line, chunk.last_line
+        finally:
+            idle.put(stager)
+
+    def validate_when_staged(done: Future[tuple[str, int, int]]) -> None:
+        if done.exception() is None:
+            gx_jobs.append(gx_pool.submit(validator.validate, STAGING_SCHEMA, done.result()[0]))
+
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx") as pool:
-            for chunk in _chunks(path, len(header), stats, chunk_rows):
-                part = stager.stage(chunk)
-                jobs.append(pool.submit(validator.validate, STAGING_SCHEMA, part))
-            failures = _duplicate_keys(conn, feed, table)
-            failures += [f for job in jobs for f in job.result()]
+        with (
+            ThreadPoolExecutor(max_workers=COPY_WORKERS, thread_name_prefix="copy") as copy_pool,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx") as gx_pool,
+        ):
+            for n, chunk in enumerate(_chunks(path, len(header), stats, chunk_rows), start=1):
+                if n == 2 and COPY_WORKERS > 1:
+                    extra.append(_second_connection(conn))
+                    stagers.append(_Stager(extra[-1], feed, table, header, stats))
+                    idle.put(stagers[-1])
+                while sum(not f.done() for f in parts) >= COPY_WORKERS + 1:
+                    wait([f for f in parts if not f.done()], return_when=FIRST_COMPLETED)
+                future = copy_pool.submit(stage, chunk, n)
+                future.add_done_callback(validate_when_staged)
+                parts.append(future)
+            copy_pool.shutdown(wait=True)
+            staged = [f.result() for f in parts]
+            failures = _duplicate_keys(conn, feed, [name for name, _, _ in staged])
+            failures += [f for job in gx_jobs for f in job.result()]
     finally:
-        conn.remove_notice_handler(stager.on_notice)
-    if stager.skipped_reported != len(stager.type_failures):
+        for stager in stagers:
+            stager.close()
+        for extra_conn in extra:
+            extra_conn.close()
+    reported = sum(s.skipped_reported for s in stagers)
+    type_failures = [f for s in stagers for f in s.type_failures]
+    if reported != len(type_failures):
         raise RuntimeError(
-            f"{path.name}: PostgreSQL skipped {stager.skipped_reported} row(s) but reported "
-            f"{len(stager.type_failures)}; the loader needs English server messages "
+            f"{path.name}: PostgreSQL skipped {reported} row(s) but reported "
+            f"{len(type_failures)}; the loader needs English server messages "
             "(lc_messages = 'C' or 'en_*')"
         )
-    failures += stager.type_failures
-    return stats, failures
+    failures += type_failures
+    return stats, failures, staged
 
 
-def _duplicate_keys(conn: psycopg.Connection, feed: Feed, table: str) -> list[RowFailure]:
+def _duplicate_keys(conn: psycopg.Connection, feed: Feed, parts: list[str]) -> list[RowFailure]:
     """Rows whose unique key appeared earlier in the same file: the first line wins."""
-    if not feed.unique_key:
+    if not feed.unique_key or not parts:
         return []
     keys = [feed.column(k).db_name for k in feed.unique_key]
     key_sql = sql.SQL(", ").join(sql.Identifier(k) for k in keys)
+    staged = sql.SQL(" union all ").join(
+        sql.SQL("select {}, {} from {}").format(
+            key_sql, sql.Identifier(LINE_COLUMN), _ident(STAGING_SCHEMA, part)
+        )
+        for part in parts
+    )
     rows = conn.execute(
         sql.SQL(
-            "select {keys}, array_agg({line} order by {line}) from {table} "
+            "select {keys}, array_agg({line} order by {line}) from ({staged}) t "
             "where {not_null} group by {keys} having count(*) > 1"
         ).format(
             keys=key_sql,
             line=sql.Identifier(LINE_COLUMN),
-            table=_ident(STAGING_SCHEMA, table),
+            staged=staged,
             not_null=sql.SQL(" and ").join(
                 sql.SQL("{} is not null").format(sql.Identifier(k)) for k in keys
             ),
@@ -752,7 +808,7 @@ def _load_source(
         _create_staging(cur, feed, table, load_id, path.name)
     try:
         try:
-            stats, failures = _load_rows(
+            stats, failures, staged = _load_rows(
                 conn,
                 feed,
                 source,
@@ -765,6 +821,17 @@ def _load_source(
             detail = str(exc).strip().splitlines()[0]
             raise FileRejected(f"file cannot be read: {detail}") from exc
         with conn.transaction(), conn.cursor() as cur:
+            for part, first, last in staged:
+                cur.execute(
+                    sql.SQL(
+                        "alter table {} attach partition {} for values from ({}) to ({})"
+                    ).format(
+                        _ident(STAGING_SCHEMA, table),
+                        _ident(STAGING_SCHEMA, part),
+                        sql.Literal(first),
+                        sql.Literal(last + 1),
+                    )
+                )
             bad_lines = _write_quarantine(cur, feed, path, load_id, table, stats, failures)
             (loaded,) = cur.execute(
                 sql.SQL("select count(*) from {}").format(_ident(STAGING_SCHEMA, table))

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-ColumnType = Literal["text", "int", "numeric", "date", "bool"]
+ColumnType = Literal["text", "int", "numeric", "date", "bool", "score"]
 
 PG_TYPES: dict[str, str] = {
     "text": "text",
@@ -20,6 +20,7 @@ PG_TYPES: dict[str, str] = {
     "numeric": "numeric",
     "date": "date",
     "bool": "boolean",
+    "score": "smallint",  # an item score: 0, 1 or 2 (one grouped range rule in the suite)
 }
 
 DATE_REGEX = r"^\d{4}-\d{2}-\d{2}$"

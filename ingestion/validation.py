@@ -64,6 +64,7 @@ def build_suite(feed: Feed) -> dict[str, Any]:
             {"type": kind, "kwargs": {"column": column, **kwargs}, "meta": {"rule": rule}}
         )
 
+    grouped = _range_groups(feed)
     for col in feed.columns:
         if col.required:
             add("expect_column_values_to_not_be_null", col.db_name, "required field is missing")
@@ -81,7 +82,7 @@ def build_suite(feed: Feed) -> dict[str, Any]:
                 "does not match the expected format",
                 regex=col.pattern,
             )
-        if col.min_value is not None or col.max_value is not None:
+        if (col.min_value is not None or col.max_value is not None) and col.name not in grouped:
             add(
                 "expect_column_values_to_be_between",
                 col.db_name,
@@ -89,11 +90,39 @@ def build_suite(feed: Feed) -> dict[str, Any]:
                 min_value=col.min_value,
                 max_value=col.max_value,
             )
+    for (low, high), names in sorted(_range_groups_by_bounds(feed).items()):
+        columns = [feed.column(n).db_name for n in names]
+        violation = " or ".join(f"{c} not between {low} and {high}" for c in columns)
+        expectations.append(
+            {
+                "type": "unexpected_rows_expectation",
+                "kwargs": {
+                    "unexpected_rows_query": f"select * from {{batch}} where {violation}",
+                    "description": f"{len(columns)} columns share the range [{low}, {high}]",
+                },
+                "meta": {"rule": "out of range", "columns": columns, "min": low, "max": high},
+            }
+        )
     return {
         "name": f"{feed.name}_suite",
         "expectations": expectations,
         "meta": {"feed": feed.name, "generated_from": "ingestion.feeds (declared schema)"},
     }
+
+
+GROUP_AT = 4  # columns sharing one range: checked by one expectation
+
+
+def _range_groups_by_bounds(feed: Feed) -> dict[tuple[object, object], list[str]]:
+    groups: dict[tuple[object, object], list[str]] = {}
+    for col in feed.columns:
+        if col.type in ("int", "score") and col.min_value is not None and col.max_value is not None:
+            groups.setdefault((col.min_value, col.max_value), []).append(col.name)
+    return {bounds: names for bounds, names in groups.items() if len(names) >= GROUP_AT}
+
+
+def _range_groups(feed: Feed) -> set[str]:
+    return {name for names in _range_groups_by_bounds(feed).values() for name in names}
 
 
 def suite_path(feed: Feed) -> Path:
@@ -120,6 +149,16 @@ def load_suite(feed: Feed) -> dict[str, Any]:
 def condition_sql(spec: dict[str, Any]) -> sql.Composable:
     """The SQL condition a row meets when it passes one expectation of our suites."""
     kind, kwargs = spec["type"], spec["kwargs"]
+    if kind == "unexpected_rows_expectation":
+        meta = spec["meta"]
+        return sql.SQL("({})").format(
+            sql.SQL(" and ").join(
+                sql.SQL("({0} is null or {0} between {1} and {2})").format(
+                    sql.Identifier(c), sql.Literal(meta["min"]), sql.Literal(meta["max"])
+                )
+                for c in meta["columns"]
+            )
+        )
     col = sql.Identifier(kwargs["column"])
     if kind == "expect_column_values_to_not_be_null":
         return sql.SQL("({} is not null)").format(col)
@@ -170,7 +209,7 @@ class GxValidator:
         spec = load_suite(feed)
         self._specs = spec["expectations"]
         self._rules = {
-            (e["type"], e["kwargs"]["column"]): e.get("meta", {}).get("rule", e["type"])
+            (e["type"], e["kwargs"].get("column")): e.get("meta", {}).get("rule", e["type"])
             for e in self._specs
         }
         self._name = spec["name"]
@@ -225,13 +264,22 @@ class GxValidator:
                     )
                 )
         items = list(result.results)
-        missed = [spec for spec, item in zip(failing, items, strict=True) if item.success]
+        missed = [
+            spec
+            for spec, item in zip(failing, items, strict=True)
+            if item.success and spec["type"] != "unexpected_rows_expectation"
+        ]
         if missed:  # the SQL condition disagrees with GX: ask GX on the whole table
             items = [item for item in items if not item.success]
             items += list(self._run(schema, table, missed, COMPLETE).results)
         failures: list[RowFailure] = []
+        grouped = [spec for spec in failing if spec["type"] == "unexpected_rows_expectation"]
+        if grouped:
+            failures += self._grouped_failures(schema, table, grouped)
         for item in items:
             config = item.expectation_config
+            if config.type == "unexpected_rows_expectation":
+                continue
             column = config.kwargs["column"]
             reason = self._describe(config.type, column, config.kwargs)
             for hit in item.result.get("unexpected_index_list") or []:
@@ -244,6 +292,33 @@ class GxValidator:
                         reason,
                     )
                 )
+        return failures
+
+    def _grouped_failures(
+        self, schema: str, table: str, specs: list[dict[str, Any]]
+    ) -> list[RowFailure]:
+        """The rows behind failed grouped range rules (GX returns at most 200 of them, so
+        they are read with the rule's own query), one failure per column out of range."""
+        failures: list[RowFailure] = []
+        with psycopg.connect(self._dsn, autocommit=True) as conn:
+            for spec in specs:
+                meta = spec["meta"]
+                cols = meta["columns"]
+                query = spec["kwargs"]["unexpected_rows_query"].replace(
+                    "{batch}", f'"{schema}"."{table}"'
+                )
+                reason = (
+                    f"{meta['rule']} [{meta['min']}, {meta['max']}] (unexpected_rows_expectation)"
+                )
+                select = sql.SQL("select {}, {} from ({}) t").format(
+                    sql.Identifier(LINE_COLUMN),
+                    sql.SQL(", ").join(sql.Identifier(c) for c in cols),
+                    sql.SQL(query),  # built by build_suite from declared column names
+                )
+                for line, *values in conn.execute(select):
+                    for col, value in zip(cols, values, strict=True):
+                        if value is not None and not meta["min"] <= value <= meta["max"]:
+                            failures.append(RowFailure(int(line), col, str(value), reason))
         return failures
 
     def _run(self, schema: str, table: str, specs: list[dict[str, Any]], result_format: Any) -> Any:

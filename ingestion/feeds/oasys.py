@@ -2,7 +2,8 @@
 
 Monthly CSV extracts. An assessment row carries every item score of sections 3 to 12
 (0 no problem, 1 some, 2 significant) and, per section, whether the assessor linked it to
-offending. Section 5 (finance) and 10 (emotional wellbeing) have no criminogenic-need
+offending. The 36 item scores share one range rule in the GX suite (one expectation, not
+36: GX's cost grows with the number of expectations). Section 5 (finance) and 10 (emotional wellbeing) have no criminogenic-need
 threshold (see ``ref_need_areas``).
 """
 
@@ -44,7 +45,7 @@ ASSESSMENTS = Feed(
         Column(
             "ASSESSMENT_DATE", "date", required=True, min_value="2000-01-01", max_value="2012-12-31"
         ),
-        *(Column(name, "int", min_value=0, max_value=2) for name in ITEM_COLUMNS),
+        *(Column(name, "score", min_value=0, max_value=2) for name in ITEM_COLUMNS),
         *(Column(name, "bool") for name in LINKED_COLUMNS),
     ),
 )

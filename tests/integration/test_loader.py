@@ -145,3 +145,63 @@ def test_a_file_that_breaks_the_loader_does_not_stop_the_others(settings, monkey
             "select count(*) from audit.file_loads where feed='ndelius_events'"
         ).fetchone()[0]
     assert loaded == 59
+
+
+def _quarantine(conn, load_id):
+    return conn.execute(
+        "select line_number, field, value, reason from audit.quarantine where load_id = %s"
+        " order by 1, 2",
+        [load_id],
+    ).fetchall()
+
+
+def test_chunked_parallel_loading_gives_the_same_result_as_one_chunk(settings, monkeypatch):
+    from ingestion import loader
+
+    generate(settings, scale=0.05, seed=13, dirt=0.05)
+    folder = settings.landing_dir / "oasys"
+    path = max(folder.glob("oasys_objectives_*.csv"), key=lambda p: p.stat().st_size)
+    twin = settings.landing_dir / "twin"
+    twin.mkdir()
+    # the same rows under another period, so the registry sees a new file
+    copy = twin / path.name.replace(path.name[-11:-4], "2099-01")
+    copy.write_bytes(path.read_bytes() + b"\n")
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+        one = load_file(conn, path, move=False)
+        # WHEN the same rows load in small chunks, two COPYs at a time
+        monkeypatch.setattr(loader, "READ_BYTES", 2048)
+        many = load_file(conn, copy, move=False, chunk_rows=40)
+        chunks = conn.execute(
+            "select count(*) from pg_inherits where inhparent = to_regclass(%s)",
+            [f"raw.oasys_objectives__{many.load_id}"],
+        ).fetchone()[0]
+        assert chunks > 3
+        assert (one.rows_in, one.rows_loaded, one.rows_quarantined) == (
+            many.rows_in,
+            many.rows_loaded,
+            many.rows_quarantined,
+        )
+        assert _quarantine(conn, one.load_id) == _quarantine(conn, many.load_id)
+        lines = conn.execute(
+            "select _load_id, array_agg(_line_number order by _line_number)"
+            " from raw.oasys_objectives group by 1 order by 1"
+        ).fetchall()
+        assert lines[0][1] == lines[1][1]
+
+
+def test_an_item_score_out_of_range_is_quarantined_by_the_grouped_rule(settings):
+    generate(settings, scale=0.02, seed=17, dirt=0)
+    path = settings.landing_dir / "oasys" / "oasys_assessments_2007-05.csv"
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    row[header.index("S8_3")] = "3"
+    lines[1] = ",".join(row)
+    path.write_text("\n".join(lines) + "\n")
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+        result = load_file(conn, path)
+        got = _quarantine(conn, result.load_id)
+    assert result.rows_quarantined == 1
+    assert got == [(2, "s8_3", "3", "out of range [0, 2] (unexpected_rows_expectation)")]
