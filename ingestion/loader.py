@@ -53,7 +53,8 @@ from ingestion.validation import LINE_COLUMN, GxValidator, RowFailure, sqlalchem
 
 log = logging.getLogger(__name__)
 
-CHUNK_ROWS = 100_000  # records per COPY (and per GX validation) in a large file
+CHUNK_ROWS = 160_000  # records per COPY (and per GX validation) in a large file
+FIX_LIST_LIMIT = 5_000  # more lines than this with spaces or lower case: fix-check every row
 COPY_WORKERS = 2  # chunks COPYed at once (PostgreSQL parses each COPY on one core)
 READ_BYTES = 4 << 20
 SEND_BYTES = 1 << 20
@@ -99,6 +100,16 @@ class _Chunk:
     parts: list[bytes] = field(default_factory=list)
     records: int = 0
     placeholders: list[int] = field(default_factory=list)  # malformed or blank lines
+    # lines holding a space or a lower-case letter (None: too many to list, check all)
+    fix_lines: list[int] | None = field(default_factory=list)
+
+    def may_need_fixing(self, lines: list[int] | None) -> None:
+        if self.fix_lines is None or lines is None:
+            self.fix_lines = None
+        else:
+            self.fix_lines.extend(lines)
+            if len(self.fix_lines) > FIX_LIST_LIMIT:
+                self.fix_lines = None
 
     @property
     def size(self) -> int:
@@ -217,6 +228,12 @@ def _chunks(path: Path, width: int, stats: _Pass, chunk_rows: int) -> Iterator[_
             per_line = np.diff(commas, prepend=0)
             wrong = np.flatnonzero(per_line != width - 1)
             n = len(ends)
+            odd = np.flatnonzero((arr == 32) | (arr == 9) | ((arr >= 97) & (arr <= 122)))
+            if len(odd):
+                odd_lines = np.unique(np.searchsorted(ends, odd)) + first
+                chunk.may_need_fixing(
+                    odd_lines.tolist() if len(odd_lines) <= FIX_LIST_LIMIT else None
+                )
             if len(wrong) == 0:
                 chunk.parts.append(block)
             else:
@@ -238,6 +255,7 @@ def _chunks(path: Path, width: int, stats: _Pass, chunk_rows: int) -> Iterator[_
             chunk.records += n
             chunk.last_line = first + n - 1
         else:
+            chunk.may_need_fixing(None)
             line = first
             lines = block.splitlines(keepends=True)
             i = 0
@@ -269,7 +287,7 @@ def _chunks(path: Path, width: int, stats: _Pass, chunk_rows: int) -> Iterator[_
                 i += span
                 if span > 1:  # line numbers and record positions part here
                     yield chunk
-                    chunk = _Chunk(first_line=line)
+                    chunk = _Chunk(first_line=line, fix_lines=None)
         if chunk.records >= chunk_rows:
             yield chunk
             chunk = _Chunk(first_line=chunk.last_line + 1)
@@ -419,13 +437,15 @@ class _Stager:
                     ),
                     [chunk.placeholders],
                 )
-            self._fix(cur, part)
+            self._fix(cur, part, chunk.fix_lines)
         return part
 
-    def _fix(self, cur: psycopg.Cursor, part: str) -> None:
-        """Strip stray spaces from text fields and upper-case coded ones; count each fix."""
+    def _fix(self, cur: psycopg.Cursor, part: str, lines: list[int] | None) -> None:
+        """Strip stray spaces from text fields and upper-case coded ones; count each fix.
+
+        ``lines``: the only lines that can need it (None: any line may)."""
         text_cols = [c for c in self.feed.columns if c.type == "text"]
-        if not text_cols:
+        if not text_cols or lines == []:
             return
         sets, flags_space, flags_case, where = [], [], [], []
         for col in text_cols:
@@ -440,10 +460,18 @@ class _Stager:
                 if coded
                 else sql.SQL("false")
             )
+        only = (
+            sql.SQL("true")
+            if lines is None
+            else sql.SQL("{} = any({}::integer[])").format(
+                sql.Identifier(LINE_COLUMN), sql.Literal(sorted(set(lines)))
+            )
+        )
         rows = cur.execute(
-            sql.SQL("update {} set {} where {} returning {}, {}").format(
+            sql.SQL("update {} set {} where {} and ({}) returning {}, {}").format(
                 _ident(STAGING_SCHEMA, part),
                 sql.SQL(", ").join(sets),
+                only,
                 sql.SQL(" or ").join(where),
                 sql.SQL(", ").join(flags_space),
                 sql.SQL(", ").join(flags_case),
@@ -473,14 +501,13 @@ def _load_rows(
     chunk_rows: int,
 ) -> tuple[_Pass, list[RowFailure], list[tuple[str, int, int]]]:
     """COPY the file into staging chunk tables, two at a time (a second connection opens
-    for files of more than one chunk), and validate each chunk with GX as soon as it is
-    staged; returns the pass, every row failure and the chunk tables (name, first, last)."""
+    for files of more than one chunk), attach them to the staging table and validate it
+    with GX; returns the pass, every row failure and the chunk tables (name, first, last)."""
     stats = _Pass()
     stagers: list[_Stager] = [_Stager(conn, feed, table, header, stats)]
     idle: queue.Queue[_Stager] = queue.Queue()
     idle.put(stagers[0])
     extra: list[psycopg.Connection] = []
-    gx_jobs: list[Future[list[RowFailure]]] = []
     parts: list[Future[tuple[str, int, int]]] = []
 
     def stage(chunk: _Chunk, n: int) -> tuple[str, int, int]:
@@ -489,10 +516,6 @@ def _load_rows(
             return stager.stage(chunk, n), chunk.first_line, chunk.last_line
         finally:
             idle.put(stager)
-
-    def validate_when_staged(done: Future[tuple[str, int, int]]) -> None:
-        if done.exception() is None:
-            gx_jobs.append(gx_pool.submit(validator.validate, STAGING_SCHEMA, done.result()[0]))
 
     try:
         with (
@@ -506,13 +529,14 @@ def _load_rows(
                     idle.put(stagers[-1])
                 while sum(not f.done() for f in parts) >= COPY_WORKERS + 1:
                     wait([f for f in parts if not f.done()], return_when=FIRST_COMPLETED)
-                future = copy_pool.submit(stage, chunk, n)
-                future.add_done_callback(validate_when_staged)
-                parts.append(future)
+                parts.append(copy_pool.submit(stage, chunk, n))
             copy_pool.shutdown(wait=True)
             staged = [f.result() for f in parts]
-            failures = _duplicate_keys(conn, feed, [name for name, _, _ in staged])
-            failures += [f for job in gx_jobs for f in job.result()]
+            _attach_chunks(conn, table, staged)
+            # GX on the whole file (its cost is mostly per call) while keys are checked
+            gx_job = gx_pool.submit(validator.validate, STAGING_SCHEMA, table)
+            failures = _duplicate_keys(conn, feed, table)
+            failures += gx_job.result()
     finally:
         for stager in stagers:
             stager.close()
@@ -530,26 +554,38 @@ def _load_rows(
     return stats, failures, staged
 
 
-def _duplicate_keys(conn: psycopg.Connection, feed: Feed, parts: list[str]) -> list[RowFailure]:
+def _attach_chunks(
+    conn: psycopg.Connection, table: str, staged: list[tuple[str, int, int]]
+) -> None:
+    """Chunk tables become partitions of the staging table (their CHECK spares a scan)."""
+    with conn.transaction(), conn.cursor() as cur:
+        for part, first, last in staged:
+            cur.execute(
+                sql.SQL("alter table {} attach partition {} for values from ({}) to ({})").format(
+                    _ident(STAGING_SCHEMA, table),
+                    _ident(STAGING_SCHEMA, part),
+                    sql.Literal(first),
+                    sql.Literal(last + 1),
+                )
+            )
+
+
+def _duplicate_keys(conn: psycopg.Connection, feed: Feed, table: str) -> list[RowFailure]:
     """Rows whose unique key appeared earlier in the same file: the first line wins."""
-    if not feed.unique_key or not parts:
+    if not feed.unique_key:
         return []
     keys = [feed.column(k).db_name for k in feed.unique_key]
     key_sql = sql.SQL(", ").join(sql.Identifier(k) for k in keys)
-    staged = sql.SQL(" union all ").join(
-        sql.SQL("select {}, {} from {}").format(
-            key_sql, sql.Identifier(LINE_COLUMN), _ident(STAGING_SCHEMA, part)
-        )
-        for part in parts
-    )
     rows = conn.execute(
         sql.SQL(
-            "select {keys}, array_agg({line} order by {line}) from ({staged}) t "
-            "where {not_null} group by {keys} having count(*) > 1"
+            "with dup as (select {keys} from {table} where {not_null}"
+            " group by {keys} having count(*) > 1)"
+            " select {keys}, array_agg({line} order by {line})"
+            " from {table} join dup using ({keys}) group by {keys}"
         ).format(
             keys=key_sql,
             line=sql.Identifier(LINE_COLUMN),
-            staged=staged,
+            table=_ident(STAGING_SCHEMA, table),
             not_null=sql.SQL(" and ").join(
                 sql.SQL("{} is not null").format(sql.Identifier(k)) for k in keys
             ),
@@ -631,12 +667,16 @@ def _write_quarantine(
     # the record as staged, for failures found after COPY (type failures are not staged)
     cur.execute(
         sql.SQL(
-            "with bad as (delete from {table} t using unnest(%s::integer[]) as b (line)"
-            " where t.{line} = b.line returning t.*)"
+            "with bad as (delete from {table} t where t.{line} = any({lines}::integer[])"
+            " returning t.*)"
             " update audit.quarantine q set record = row_to_json(bad)::text from bad"
             " where q.load_id = %s and q.line_number = bad.{line} and q.record is null"
-        ).format(table=_ident(STAGING_SCHEMA, table), line=sql.Identifier(LINE_COLUMN)),
-        [sorted(bad_lines), load_id],
+        ).format(
+            table=_ident(STAGING_SCHEMA, table),
+            line=sql.Identifier(LINE_COLUMN),
+            lines=sql.Literal(sorted(bad_lines)),  # a constant array: hashed, not scanned
+        ),
+        [load_id],
     )
     return bad_lines
 
@@ -808,7 +848,7 @@ def _load_source(
         _create_staging(cur, feed, table, load_id, path.name)
     try:
         try:
-            stats, failures, staged = _load_rows(
+            stats, failures, _ = _load_rows(
                 conn,
                 feed,
                 source,
@@ -821,17 +861,6 @@ def _load_source(
             detail = str(exc).strip().splitlines()[0]
             raise FileRejected(f"file cannot be read: {detail}") from exc
         with conn.transaction(), conn.cursor() as cur:
-            for part, first, last in staged:
-                cur.execute(
-                    sql.SQL(
-                        "alter table {} attach partition {} for values from ({}) to ({})"
-                    ).format(
-                        _ident(STAGING_SCHEMA, table),
-                        _ident(STAGING_SCHEMA, part),
-                        sql.Literal(first),
-                        sql.Literal(last + 1),
-                    )
-                )
             bad_lines = _write_quarantine(cur, feed, path, load_id, table, stats, failures)
             (loaded,) = cur.execute(
                 sql.SQL("select count(*) from {}").format(_ident(STAGING_SCHEMA, table))

@@ -92,7 +92,9 @@ def build_suite(feed: Feed) -> dict[str, Any]:
             )
     for (low, high), names in sorted(_range_groups_by_bounds(feed).items()):
         columns = [feed.column(n).db_name for n in names]
-        violation = " or ".join(f"{c} not between {low} and {high}" for c in columns)
+        listed = ", ".join(columns)
+        # one greatest()/least() pair, not one comparison a column: far cheaper per row
+        violation = f"greatest({listed}) > {high} or least({listed}) < {low}"
         expectations.append(
             {
                 "type": "unexpected_rows_expectation",
@@ -151,13 +153,9 @@ def condition_sql(spec: dict[str, Any]) -> sql.Composable:
     kind, kwargs = spec["type"], spec["kwargs"]
     if kind == "unexpected_rows_expectation":
         meta = spec["meta"]
-        return sql.SQL("({})").format(
-            sql.SQL(" and ").join(
-                sql.SQL("({0} is null or {0} between {1} and {2})").format(
-                    sql.Identifier(c), sql.Literal(meta["min"]), sql.Literal(meta["max"])
-                )
-                for c in meta["columns"]
-            )
+        listed = sql.SQL(", ").join(sql.Identifier(c) for c in meta["columns"])
+        return sql.SQL("coalesce(greatest({0}) <= {1} and least({0}) >= {2}, true)").format(
+            listed, sql.Literal(meta["max"]), sql.Literal(meta["min"])
         )
     col = sql.Identifier(kwargs["column"])
     if kind == "expect_column_values_to_not_be_null":
