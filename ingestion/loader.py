@@ -324,17 +324,29 @@ def _create_staging(cur: psycopg.Cursor, feed: Feed, table: str, load_id: int, n
     )
 
 
+def _drop_landing(conn: psycopg.Connection, exact: str, pattern: str) -> int:
+    """Drop staging tables and sequences in ``landing`` named ``exact`` or like ``pattern``."""
+    rows = conn.execute(
+        """select c.relname, c.relkind from pg_class c
+           join pg_namespace n on n.oid = c.relnamespace
+           where n.nspname = %s and (c.relname = %s or c.relname like %s)
+             and c.relkind in ('r', 'p', 'S') and not c.relispartition
+           order by c.relkind = 'S'""",
+        [STAGING_SCHEMA, exact, pattern],
+    ).fetchall()
+    for name, kind in rows:
+        what = "sequence" if kind == "S" else "table"
+        conn.execute(
+            sql.SQL("drop {} if exists {} cascade").format(
+                sql.SQL(what), _ident(STAGING_SCHEMA, name)
+            )
+        )
+    return len(rows)
+
+
 def drop_stale_staging(conn: psycopg.Connection, feed: Feed) -> int:
     """Drop staging tables left by killed loads of ``feed`` (never attached)."""
-    rows = conn.execute(
-        """select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
-           where n.nspname = %s and c.relname like %s and c.relkind in ('r', 'p')
-             and not c.relispartition""",
-        [STAGING_SCHEMA, f"{feed.name}\\_\\_%"],
-    ).fetchall()
-    for (name,) in rows:
-        conn.execute(sql.SQL("drop table if exists {}").format(_ident(STAGING_SCHEMA, name)))
-    return len(rows)
+    return _drop_landing(conn, feed.name, f"{feed.name}\\_\\_%")
 
 
 class _Stager:
@@ -895,8 +907,11 @@ def _load_source(
 
 
 def _drop_staging(conn: psycopg.Connection, table: str) -> None:
+    """Drop one load's staging table, chunk tables and sequences."""
     try:
-        conn.execute(sql.SQL("drop table if exists {}").format(_ident(STAGING_SCHEMA, table)))
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.rollback()
+        _drop_landing(conn, table, table.replace("_", "\\_") + "\\_%")
     except psycopg.Error:  # the next run drops it
         log.warning("could not drop staging table %s.%s", STAGING_SCHEMA, table)
 

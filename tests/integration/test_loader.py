@@ -205,3 +205,40 @@ def test_an_item_score_out_of_range_is_quarantined_by_the_grouped_rule(settings)
         got = _quarantine(conn, result.load_id)
     assert result.rows_quarantined == 1
     assert got == [(2, "s8_3", "3", "out of range [0, 2] (unexpected_rows_expectation)")]
+
+
+def test_a_load_killed_between_chunk_copies_leaves_nothing_and_a_rerun_completes(
+    settings, monkeypatch
+):
+    from ingestion import loader
+
+    generate(settings, scale=0.02, seed=19, dirt=0)
+    path = settings.landing_dir / "oasys" / "oasys_objectives_2008-02.csv"
+    monkeypatch.setattr(loader, "READ_BYTES", 512)
+    real_stage = loader._Stager.stage
+    calls = []
+
+    def dies_on_the_third_chunk(self, chunk, n):
+        calls.append(n)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("killed while copying")
+        return real_stage(self, chunk, n)
+
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+        monkeypatch.setattr(loader._Stager, "stage", dies_on_the_third_chunk)
+        with pytest.raises(KeyboardInterrupt):
+            load_file(conn, path, chunk_rows=10)
+        assert conn.execute("select count(*) from raw.oasys_objectives").fetchone()[0] == 0
+        assert conn.execute("select count(*) from audit.file_loads").fetchone()[0] == 0
+        assert path.exists()
+        monkeypatch.setattr(loader._Stager, "stage", real_stage)
+        results = ingest_feed(conn, settings.landing_dir, "oasys_objectives", period="2008-02")
+        left = conn.execute(
+            "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace"
+            " where n.nspname = 'landing'"
+        ).fetchone()[0]
+        count = conn.execute("select count(*) from raw.oasys_objectives").fetchone()[0]
+    assert [r.status for r in results] == ["loaded"]
+    assert count == results[0].rows_loaded > 0
+    assert left == 0, "no staging table or sequence is left behind"
