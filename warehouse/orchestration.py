@@ -54,7 +54,7 @@ def mart_asset(model: str) -> Asset:
     return Asset(name=f"warehouse.marts.{model}", uri=f"warehouse://marts/{model}")
 
 
-MARTS: tuple[str, ...] = ("fct_convictions",)
+MARTS: tuple[str, ...] = ("fct_convictions", "fct_commencements")
 
 
 # -- ingestion ----------------------------------------------------------------------------

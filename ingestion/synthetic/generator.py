@@ -68,9 +68,9 @@ TIER_COUNTS = {  # caseload by tier 1..4 and with no tier (calibration.md), as w
 TIER_MIX = {fy: tuple(c / sum(counts) for c in counts) for fy, counts in TIER_COUNTS.items()}
 # Requirements: P(sentence has it) for CO/SSO and for licences (conditions).
 COMMUNITY_REQUIREMENTS = {
-    "UPW": 0.57,
-    "PROG": 0.235,
-    "SUPV": 0.40,
+    "UPW": 0.5666,
+    "PROG": 0.2436,
+    "SUPV": 0.39,
     "CURF": 0.08,
     "DRR": 0.07,
     "ATR": 0.04,
@@ -81,8 +81,10 @@ COMMUNITY_REQUIREMENTS = {
     "MHTR": 0.005,
     "ATTC": 0.005,
 }
-LICENCE_CONDITIONS = {"SUPV": 0.80, "RES": 0.30, "EXCL": 0.12, "CURF": 0.10, "DRR": 0.05}
-REQUIREMENT_2008_FACTOR = 0.93  # fewer requirements per order from 2008 (calibration)
+LICENCE_CONDITIONS = {"SUPV": 0.66, "RES": 0.26, "EXCL": 0.12, "CURF": 0.10, "DRR": 0.05}
+# fewer unpaid work and programme requirements per order in 2008/09 (calibration)
+REQUIREMENT_2008_FACTOR = {"UPW": 0.907, "PROG": 0.915}
+ALLOTTED_REQUIREMENTS = ("UPW", "PROG")
 COURT_REPORTS = {2004: 11_000, 2005: 11_000, 2006: 10_700, 2007: 9_598, 2008: 9_454}
 OFFENCE_MIX = {
     "VIOL": 0.21,
@@ -380,14 +382,25 @@ class Generator:
         community_events: list[tuple[int, int, date, str]] = []
         if month.month == 4:
             self._tier_reviews(month, out)
-        for t, d in zip(types.tolist(), starts.tolist(), strict=True):
+        # unpaid work and programmes: exact shares of the month's community sentences
+        # (quarterly counts are calibration targets, so they are allotted, not drawn)
+        community = [i for i, t in enumerate(types.tolist()) if DISPOSAL_TYPES[t] in ("CO", "SSO")]
+        allotted: dict[int, set[str]] = defaultdict(set)
+        for code in ALLOTTED_REQUIREMENTS:
+            p = COMMUNITY_REQUIREMENTS[code]
+            if month >= date(2008, 4, 1):
+                p *= REQUIREMENT_2008_FACTOR.get(code, 1.0)
+            k = int(round(p * len(community)))
+            for i in rng.choice(community, size=k, replace=False).tolist() if k else []:
+                allotted[i].add(code)
+        for i, (t, d) in enumerate(zip(types.tolist(), starts.tolist(), strict=True)):
             start = month + timedelta(days=d)
             kind = DISPOSAL_TYPES[t]
             pid = self._pick_repeat(start) if rng.random() < REPEAT_P else None
             if pid is None:
                 pid = self._new_offender(start, out["offenders"])
             event_id = self._event(pid, start, kind, out)
-            self._disposal(pid, event_id, start, kind, out)
+            self._disposal(pid, event_id, start, kind, out, allotted.get(i, set()))
             if kind in ("CO", "SSO"):
                 community_events.append((pid, event_id, start, kind))
         self._reconvictions(month, days, out)
@@ -424,7 +437,9 @@ class Generator:
         )
         return event_id
 
-    def _disposal(self, pid: int, event_id: int, start: date, kind: str, out: dict) -> None:
+    def _disposal(
+        self, pid: int, event_id: int, start: date, kind: str, out: dict, allotted: set[str]
+    ) -> None:
         rng = self.rng
         p = self.people
         disposal_id = self._next("disposal")
@@ -444,7 +459,7 @@ class Generator:
         p.supervised_until[pid - 1] = max(p.supervised_until[pid - 1], end)
         tier = self._tier(pid, start, "COMMENCEMENT", out)
         self._registrations(pid, start, end, tier, out)
-        self._requirements(disposal_id, start, kind, out)
+        self._requirements(disposal_id, start, kind, out, allotted)
         if kind in ("CO", "SSO", "LIC") and rng.random() < 0.88:
             self._assessments(pid, event_id, start, end, tier, out)
 
@@ -494,7 +509,9 @@ class Generator:
                 [str(self._next("registration")), str(pid), mappa, start.isoformat(), "", "0", "1"]
             )
 
-    def _requirements(self, disposal_id: int, start: date, kind: str, out: dict) -> None:
+    def _requirements(
+        self, disposal_id: int, start: date, kind: str, out: dict, allotted: set[str]
+    ) -> None:
         rng = self.rng
         if kind in ("CO", "SSO"):
             table = COMMUNITY_REQUIREMENTS
@@ -502,8 +519,13 @@ class Generator:
             table = LICENCE_CONDITIONS
         else:
             return
-        factor = REQUIREMENT_2008_FACTOR if start >= date(2008, 1, 1) else 1.0
-        chosen = [code for code, p in table.items() if rng.random() < p * factor]
+        chosen = [
+            code
+            for code, p in table.items()
+            if (code in allotted)
+            or (code not in ALLOTTED_REQUIREMENTS or table is LICENCE_CONDITIONS)
+            and rng.random() < p
+        ]
         if not chosen:
             chosen = ["SUPV"]
         for code in chosen:

@@ -19,13 +19,7 @@ final as (
         events.offence_date,
         events.conviction_date,
         cast(date_trunc('month', events.conviction_date) as date) as conviction_month,
-        case
-            when extract(month from events.conviction_date) >= 4
-                then concat(extract(year from events.conviction_date)::int, '/',
-                    lpad(((extract(year from events.conviction_date)::int + 1) % 100)::text, 2, '0'))
-            else concat(extract(year from events.conviction_date)::int - 1, '/',
-                lpad((extract(year from events.conviction_date)::int % 100)::text, 2, '0'))
-        end as financial_year,
+        {{ financial_year('events.conviction_date') }} as financial_year,
         (events.conviction_date - events.offence_date) as days_offence_to_conviction
     from events
     left join offenders
