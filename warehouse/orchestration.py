@@ -170,6 +170,8 @@ sharing DAGs, which are scheduled on the mart assets this DAG produces.
                 load_method=LoadMode.DBT_LS,
                 dbt_deps=False,
                 emit_datasets=False,
+                # a test of two models (relationships) runs after both, in its own task
+                should_detach_multiple_parents_tests=True,
             ),
             operator_args={"install_deps": False},
             default_args=default_args(retries=1),

@@ -12,11 +12,12 @@ pytestmark = pytest.mark.integration
 
 
 def test_ingest_then_transform_dags_build_the_mart_and_pass_soda(settings):
-    generate(settings, scale=0.05, seed=2, dirt=0.01)
+    generate(settings, scale=0.03, seed=2, dirt=0.01)
     airflow_local.configure(settings)
     airflow_local.migrate(settings)
     dags = airflow_local.load_dags()
-    for dag_id in ("ingest_ndelius_offenders", "ingest_ndelius_events", "transform"):
+    ingest = ("offenders", "events", "disposals", "requirements")
+    for dag_id in (*(f"ingest_ndelius_{feed}" for feed in ingest), "transform"):
         run = dags[dag_id].test()
         assert str(run.state) == "success", dag_id
         if dag_id == "transform":
@@ -34,7 +35,7 @@ def test_ingest_then_transform_dags_build_the_mart_and_pass_soda(settings):
     assert quarantined > 0
 
     # a second ingestion run over the same files changes nothing
-    generate(settings, scale=0.05, seed=2, dirt=0.01)
+    generate(settings, scale=0.03, seed=2, dirt=0.01)
     run = dags["ingest_ndelius_events"].test()
     assert str(run.state) == "success"
     with connect(settings) as conn:
