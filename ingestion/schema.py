@@ -36,6 +36,11 @@ TYPE_REGEX: dict[str, str] = {
 }
 
 
+def monthly_csv(feed: str) -> str:
+    """File naming of a monthly CSV delivery: ``<feed>_YYYY-MM.csv`` (group ``period``)."""
+    return rf"{feed}_(?P<period>\d{{4}}-\d{{2}})\.csv"
+
+
 @dataclass(frozen=True)
 class Column:
     """One delivered column (``name`` as in the file's header, upper case)."""

@@ -8,7 +8,7 @@ earlier one in staging).
 from __future__ import annotations
 
 from ingestion.reference import codes
-from ingestion.schema import Column, Feed
+from ingestion.schema import Column, Feed, monthly_csv
 
 CRN_PATTERN = r"^[A-Z]\d{6}$"
 PNC_PATTERN = r"^\d{2,4}/\d{1,7}[A-Z]$"
@@ -17,15 +17,11 @@ SOFT_DELETE = Column("SOFT_DELETED", "bool", required=True)
 ROW_VERSION = Column("ROW_VERSION", "int", required=True, min_value=1)
 
 
-def _period_regex(feed: str) -> str:
-    return rf"{feed}_(?P<period>\d{{4}}-\d{{2}})\.csv"
-
-
 OFFENDERS = Feed(
     name="ndelius_offenders",
     system="ndelius",
     description="Offenders: identity, demographics, home area and criminal history for OGRS3",
-    file_regex=_period_regex("ndelius_offenders"),
+    file_regex=monthly_csv("ndelius_offenders"),
     unique_key=("OFFENDER_ID",),
     columns=(
         Column("OFFENDER_ID", "int", required=True, min_value=1),
@@ -57,7 +53,7 @@ EVENTS = Feed(
     name="ndelius_events",
     system="ndelius",
     description="Events: one conviction (offence, dates, sentencing court) per row",
-    file_regex=_period_regex("ndelius_events"),
+    file_regex=monthly_csv("ndelius_events"),
     unique_key=("EVENT_ID",),
     columns=(
         Column("EVENT_ID", "int", required=True, min_value=1),
@@ -86,7 +82,7 @@ DISPOSALS = Feed(
     name="ndelius_disposals",
     system="ndelius",
     description="Disposals (sentences supervised): type, start, length and termination",
-    file_regex=_period_regex("ndelius_disposals"),
+    file_regex=monthly_csv("ndelius_disposals"),
     unique_key=("DISPOSAL_ID",),
     columns=(
         Column("DISPOSAL_ID", "int", required=True, min_value=1),
@@ -110,7 +106,7 @@ REQUIREMENTS = Feed(
     name="ndelius_requirements",
     system="ndelius",
     description="Requirements of a disposal (CJA 2003 s.177) and licence conditions",
-    file_regex=_period_regex("ndelius_requirements"),
+    file_regex=monthly_csv("ndelius_requirements"),
     unique_key=("REQUIREMENT_ID",),
     columns=(
         Column("REQUIREMENT_ID", "int", required=True, min_value=1),
@@ -132,7 +128,7 @@ TIER_HISTORY = Feed(
     name="ndelius_tier_history",
     system="ndelius",
     description="Management tier history: one row per tier held, from its start date",
-    file_regex=_period_regex("ndelius_tier_history"),
+    file_regex=monthly_csv("ndelius_tier_history"),
     unique_key=("TIER_HISTORY_ID",),
     columns=(
         Column("TIER_HISTORY_ID", "int", required=True, min_value=1),
@@ -149,7 +145,7 @@ REGISTRATIONS = Feed(
     name="ndelius_registrations",
     system="ndelius",
     description="Risk of serious harm (RoSH) and MAPPA registrations",
-    file_regex=_period_regex("ndelius_registrations"),
+    file_regex=monthly_csv("ndelius_registrations"),
     unique_key=("REGISTRATION_ID",),
     columns=(
         Column("REGISTRATION_ID", "int", required=True, min_value=1),
@@ -170,7 +166,7 @@ COURT_REPORTS = Feed(
     name="ndelius_court_reports",
     system="ndelius",
     description="Court reports (pre-sentence reports): type, dates and the proposed sentence",
-    file_regex=_period_regex("ndelius_court_reports"),
+    file_regex=monthly_csv("ndelius_court_reports"),
     unique_key=("COURT_REPORT_ID",),
     columns=(
         Column("COURT_REPORT_ID", "int", required=True, min_value=1),

@@ -10,7 +10,7 @@ threshold (see ``ref_need_areas``).
 from __future__ import annotations
 
 from ingestion.reference import seed_rows
-from ingestion.schema import Column, Feed
+from ingestion.schema import Column, Feed, monthly_csv
 
 CRN_PATTERN = r"^[A-Z]\d{6}$"
 
@@ -27,15 +27,11 @@ ITEM_COLUMNS = tuple(f"S{s}_{i}" for s, n in SECTIONS for i in range(1, n + 1))
 LINKED_COLUMNS = tuple(f"S{s}_LINKED" for s, _ in SECTIONS)
 
 
-def _period_regex(feed: str) -> str:
-    return rf"{feed}_(?P<period>\d{{4}}-\d{{2}})\.csv"
-
-
 ASSESSMENTS = Feed(
     name="oasys_assessments",
     system="oasys",
     description="Assessments (start, review, termination) with item scores for sections 3-12",
-    file_regex=_period_regex("oasys_assessments"),
+    file_regex=monthly_csv("oasys_assessments"),
     unique_key=("ASSESSMENT_ID",),
     columns=(
         Column("ASSESSMENT_ID", "int", required=True, min_value=1),
@@ -54,7 +50,7 @@ OBJECTIVES = Feed(
     name="oasys_objectives",
     system="oasys",
     description="Sentence plan objectives: need area, intervention planned, progress status",
-    file_regex=_period_regex("oasys_objectives"),
+    file_regex=monthly_csv("oasys_objectives"),
     unique_key=("OBJECTIVE_ID",),
     columns=(
         Column("OBJECTIVE_ID", "int", required=True, min_value=1),

@@ -10,7 +10,7 @@ People by name, date of birth and postcode.
 from __future__ import annotations
 
 from ingestion.reference import codes
-from ingestion.schema import Column, Feed
+from ingestion.schema import Column, Feed, monthly_csv
 
 LA = Column("LA_CODE", required=True, codes=codes("ref_local_authorities", "la_code"))
 MONTH = Column("PERIOD", required=True, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -23,10 +23,6 @@ DOB = Column(
     max_value="2000-12-31",
     personal=True,
 )
-
-
-def _monthly(feed: str) -> str:
-    return rf"{feed}_(?P<period>\d{{4}}-\d{{2}})\.csv"
 
 
 FINANCE_LEDGER = Feed(
@@ -51,7 +47,7 @@ FINANCE_ACTIVITY = Feed(
     name="finance_activity",
     system="finance",
     description="Activity volumes by service, district and month (units for unit costs)",
-    file_regex=_monthly("finance_activity"),
+    file_regex=monthly_csv("finance_activity"),
     unique_key=("PERIOD", "SERVICE_CODE", "LA_CODE", "MEASURE"),
     columns=(
         MONTH,
@@ -78,7 +74,7 @@ GMAC_CRIME = Feed(
     name="gmac_crime",
     system="gmac",
     description="Recorded crime by ward, month and offence category (aggregate)",
-    file_regex=_monthly("gmac_crime"),
+    file_regex=monthly_csv("gmac_crime"),
     unique_key=("WARD_CODE", "PERIOD", "CRIME_CATEGORY"),
     columns=(
         Column("WARD_CODE", required=True, codes=codes("ref_wards", "ward_code")),
@@ -96,7 +92,7 @@ DAT_EPISODES = Feed(
     name="dat_episodes",
     system="dat",
     description="Drug and alcohol treatment episodes (NDTMS-like); no CRN",
-    file_regex=_monthly("dat_episodes"),
+    file_regex=monthly_csv("dat_episodes"),
     unique_key=("EPISODE_ID",),
     columns=(
         Column("EPISODE_ID", required=True, pattern=r"^DAT\d{7}$"),
@@ -135,7 +131,7 @@ SP_CLIENTS = Feed(
     name="sp_clients",
     system="supporting_people",
     description="Supporting People client records (housing-related support); no CRN",
-    file_regex=_monthly("sp_clients"),
+    file_regex=monthly_csv("sp_clients"),
     unique_key=("CLIENT_RECORD_ID",),
     columns=(
         Column("CLIENT_RECORD_ID", required=True, pattern=r"^SP\d{7}$"),
@@ -168,7 +164,7 @@ SP_OUTCOMES = Feed(
     name="sp_outcomes",
     system="supporting_people",
     description="Supporting People outcomes per client record and outcome domain",
-    file_regex=_monthly("sp_outcomes"),
+    file_regex=monthly_csv("sp_outcomes"),
     unique_key=("CLIENT_RECORD_ID", "OUTCOME_DOMAIN"),
     columns=(
         Column("CLIENT_RECORD_ID", required=True, pattern=r"^SP\d{7}$"),
