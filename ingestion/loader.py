@@ -53,7 +53,8 @@ from ingestion.validation import LINE_COLUMN, GxValidator, RowFailure, sqlalchem
 
 log = logging.getLogger(__name__)
 
-CHUNK_ROWS = 160_000  # records per COPY (and per GX validation) in a large file
+CHUNK_ROWS = 80_000  # records per COPY (and per GX validation) in a large file
+DUPLICATE_WORK_MEM = "256MB"  # the duplicate-key check sorts every key of a file
 FIX_LIST_LIMIT = 5_000  # more lines than this with spaces or lower case: fix-check every row
 COPY_WORKERS = 2  # chunks COPYed at once (PostgreSQL parses each COPY on one core)
 READ_BYTES = 4 << 20
@@ -588,21 +589,26 @@ def _duplicate_keys(conn: psycopg.Connection, feed: Feed, table: str) -> list[Ro
         return []
     keys = [feed.column(k).db_name for k in feed.unique_key]
     key_sql = sql.SQL(", ").join(sql.Identifier(k) for k in keys)
-    rows = conn.execute(
-        sql.SQL(
-            "with dup as (select {keys} from {table} where {not_null}"
-            " group by {keys} having count(*) > 1)"
-            " select {keys}, array_agg({line} order by {line})"
-            " from {table} join dup using ({keys}) group by {keys}"
-        ).format(
-            keys=key_sql,
-            line=sql.Identifier(LINE_COLUMN),
-            table=_ident(STAGING_SCHEMA, table),
-            not_null=sql.SQL(" and ").join(
-                sql.SQL("{} is not null").format(sql.Identifier(k)) for k in keys
-            ),
-        )
-    ).fetchall()
+    with conn.transaction():
+        # grouping every key of a file: sorted in memory (keys mostly arrive in order, and
+        # this measured ~40 % faster than a hash aggregate of one group per row)
+        conn.execute(sql.SQL("set local work_mem = {}").format(sql.Literal(DUPLICATE_WORK_MEM)))
+        conn.execute("set local enable_hashagg = off")
+        rows = conn.execute(
+            sql.SQL(
+                "with dup as (select {keys} from {table} where {not_null}"
+                " group by {keys} having count(*) > 1)"
+                " select {keys}, array_agg({line} order by {line})"
+                " from {table} join dup using ({keys}) group by {keys}"
+            ).format(
+                keys=key_sql,
+                line=sql.Identifier(LINE_COLUMN),
+                table=_ident(STAGING_SCHEMA, table),
+                not_null=sql.SQL(" and ").join(
+                    sql.SQL("{} is not null").format(sql.Identifier(k)) for k in keys
+                ),
+            )
+        ).fetchall()
     failures = []
     for *key, lines in rows:
         for line in lines[1:]:

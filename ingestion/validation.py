@@ -27,6 +27,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from ingestion import gx_expectations
 from ingestion.schema import Feed
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations" / "gx"
@@ -91,18 +92,16 @@ def build_suite(feed: Feed) -> dict[str, Any]:
                 max_value=col.max_value,
             )
     for (low, high), names in sorted(_range_groups_by_bounds(feed).items()):
-        columns = [feed.column(n).db_name for n in names]
-        listed = ", ".join(columns)
-        # one greatest()/least() pair, not one comparison a column: far cheaper per row
-        violation = f"greatest({listed}) > {high} or least({listed}) < {low}"
+        # one greatest()/least() condition for all of them (see ingestion.gx_expectations)
         expectations.append(
             {
-                "type": "unexpected_rows_expectation",
+                "type": gx_expectations.EXPECTATION,
                 "kwargs": {
-                    "unexpected_rows_query": f"select * from {{batch}} where {violation}",
-                    "description": f"{len(columns)} columns share the range [{low}, {high}]",
+                    "column_list": [feed.column(n).db_name for n in names],
+                    "min_value": low,
+                    "max_value": high,
                 },
-                "meta": {"rule": "out of range", "columns": columns, "min": low, "max": high},
+                "meta": {"rule": "out of range"},
             }
         )
     return {
@@ -151,11 +150,10 @@ def load_suite(feed: Feed) -> dict[str, Any]:
 def condition_sql(spec: dict[str, Any]) -> sql.Composable:
     """The SQL condition a row meets when it passes one expectation of our suites."""
     kind, kwargs = spec["type"], spec["kwargs"]
-    if kind == "unexpected_rows_expectation":
-        meta = spec["meta"]
-        listed = sql.SQL(", ").join(sql.Identifier(c) for c in meta["columns"])
+    if kind == gx_expectations.EXPECTATION:
+        listed = sql.SQL(", ").join(sql.Identifier(c) for c in kwargs["column_list"])
         return sql.SQL("coalesce(greatest({0}) <= {1} and least({0}) >= {2}, true)").format(
-            listed, sql.Literal(meta["max"]), sql.Literal(meta["min"])
+            listed, sql.Literal(kwargs["max_value"]), sql.Literal(kwargs["min_value"])
         )
     col = sql.Identifier(kwargs["column"])
     if kind == "expect_column_values_to_not_be_null":
@@ -244,6 +242,9 @@ class GxValidator:
             return []
         suspects = f"{table}__suspects"
         with psycopg.connect(self._dsn, autocommit=True) as conn:
+            # few rows come out of a long scan: let the planner use parallel workers
+            conn.execute("set parallel_setup_cost = 0")
+            conn.execute("set parallel_tuple_cost = 0")
             conn.execute(
                 sql.SQL("create table {}.{} as select * from {}.{} where not ({})").format(
                     sql.Identifier(schema),
@@ -262,25 +263,20 @@ class GxValidator:
                     )
                 )
         items = list(result.results)
-        missed = [
-            spec
-            for spec, item in zip(failing, items, strict=True)
-            if item.success and spec["type"] != "unexpected_rows_expectation"
-        ]
+        missed = [spec for spec, item in zip(failing, items, strict=True) if item.success]
         if missed:  # the SQL condition disagrees with GX: ask GX on the whole table
             items = [item for item in items if not item.success]
             items += list(self._run(schema, table, missed, COMPLETE).results)
         failures: list[RowFailure] = []
-        grouped = [spec for spec in failing if spec["type"] == "unexpected_rows_expectation"]
-        if grouped:
-            failures += self._grouped_failures(schema, table, grouped)
         for item in items:
             config = item.expectation_config
-            if config.type == "unexpected_rows_expectation":
+            hits = item.result.get("unexpected_index_list") or []
+            if config.type == gx_expectations.EXPECTATION:
+                failures += self._multicolumn_failures(config.kwargs, hits)
                 continue
             column = config.kwargs["column"]
             reason = self._describe(config.type, column, config.kwargs)
-            for hit in item.result.get("unexpected_index_list") or []:
+            for hit in hits:
                 value = hit.get(column)
                 failures.append(
                     RowFailure(
@@ -292,31 +288,18 @@ class GxValidator:
                 )
         return failures
 
-    def _grouped_failures(
-        self, schema: str, table: str, specs: list[dict[str, Any]]
+    def _multicolumn_failures(
+        self, kwargs: dict[str, Any], hits: list[dict[str, Any]]
     ) -> list[RowFailure]:
-        """The rows behind failed grouped range rules (GX returns at most 200 of them, so
-        they are read with the rule's own query), one failure per column out of range."""
-        failures: list[RowFailure] = []
-        with psycopg.connect(self._dsn, autocommit=True) as conn:
-            for spec in specs:
-                meta = spec["meta"]
-                cols = meta["columns"]
-                query = spec["kwargs"]["unexpected_rows_query"].replace(
-                    "{batch}", f'"{schema}"."{table}"'
-                )
-                reason = (
-                    f"{meta['rule']} [{meta['min']}, {meta['max']}] (unexpected_rows_expectation)"
-                )
-                select = sql.SQL("select {}, {} from ({}) t").format(
-                    sql.Identifier(LINE_COLUMN),
-                    sql.SQL(", ").join(sql.Identifier(c) for c in cols),
-                    sql.SQL(query),  # built by build_suite from declared column names
-                )
-                for line, *values in conn.execute(select):
-                    for col, value in zip(cols, values, strict=True):
-                        if value is not None and not meta["min"] <= value <= meta["max"]:
-                            failures.append(RowFailure(int(line), col, str(value), reason))
+        """One failure per column out of range in each row GX reports for a shared range."""
+        low, high = kwargs["min_value"], kwargs["max_value"]
+        reason = f"out of range [{low}, {high}] ({gx_expectations.EXPECTATION})"
+        failures = []
+        for hit in hits:
+            for column in kwargs["column_list"]:
+                value = hit.get(column)
+                if value is not None and not low <= value <= high:
+                    failures.append(RowFailure(int(hit[LINE_COLUMN]), column, str(value), reason))
         return failures
 
     def _run(self, schema: str, table: str, specs: list[dict[str, Any]], result_format: Any) -> Any:

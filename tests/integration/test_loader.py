@@ -204,7 +204,9 @@ def test_an_item_score_out_of_range_is_quarantined_by_the_grouped_rule(settings)
         result = load_file(conn, path)
         got = _quarantine(conn, result.load_id)
     assert result.rows_quarantined == 1
-    assert got == [(2, "s8_3", "3", "out of range [0, 2] (unexpected_rows_expectation)")]
+    assert got == [
+        (2, "s8_3", "3", "out of range [0, 2] (expect_multicolumn_values_to_be_between)")
+    ]
 
 
 def test_a_load_killed_between_chunk_copies_leaves_nothing_and_a_rerun_completes(
