@@ -54,7 +54,10 @@ def mart_asset(model: str) -> Asset:
     return Asset(name=f"warehouse.marts.{model}", uri=f"warehouse://marts/{model}")
 
 
-MARTS: tuple[str, ...] = ("fct_convictions", "fct_commencements")
+# every mart with a Soda contract is an asset the transform DAG produces
+MARTS: tuple[str, ...] = tuple(
+    sorted(p.stem for p in (PROJECT_ROOT / "expectations" / "soda" / "contracts").glob("*.yml"))
+)
 
 
 # -- ingestion ----------------------------------------------------------------------------

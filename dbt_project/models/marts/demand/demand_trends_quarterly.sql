@@ -1,0 +1,73 @@
+{{ config(materialized='view') }}
+-- Demand by district x quarter: commencements (community / licence), requirements by
+-- type group, court reports and concordance, and the caseload in the quarter.
+with
+
+commencements as (
+    select la_code, start_quarter as quarter_start_date,
+        count(*) filter (where sentence_group = 'community') as community_commencements,
+        count(*) filter (where sentence_group = 'licence') as licence_commencements,
+        count(*) as commencements
+    from {{ ref('fct_commencements') }}
+    group by 1, 2
+),
+
+requirements as (
+    select la_code, sentence_start_quarter as quarter_start_date,
+        count(*) as requirements,
+        count(distinct disposal_id) filter (where requirement_type_code = 'UPW'
+            and sentence_group = 'community') as sentences_with_unpaid_work,
+        count(distinct disposal_id) filter (where requirement_type_code = 'PROG'
+            and sentence_group = 'community') as sentences_with_programme
+    from {{ ref('fct_requirements') }}
+    group by 1, 2
+),
+
+reports as (
+    select la_code, completed_quarter as quarter_start_date,
+        count(*) as court_reports,
+        round(avg(is_concordant::integer), 4) as concordance
+    from {{ ref('fct_court_reports') }}
+    group by 1, 2
+),
+
+caseload as (
+    select la_code, cast(date_trunc('quarter', month_start_date) as date) as quarter_start_date,
+        count(distinct offender_id) as caseload
+    from {{ ref('fct_caseload_monthly') }}
+    group by 1, 2
+),
+
+keys as (
+    select la_code, quarter_start_date from commencements
+    union select la_code, quarter_start_date from requirements
+    union select la_code, quarter_start_date from reports
+    union select la_code, quarter_start_date from caseload
+),
+
+dated_keys as (
+    select * from keys where quarter_start_date is not null
+),
+
+final as (
+    select
+        keys.la_code,
+        keys.quarter_start_date,
+        {{ financial_year('keys.quarter_start_date') }} as financial_year,
+        coalesce(commencements.commencements, 0) as commencements,
+        coalesce(commencements.community_commencements, 0) as community_commencements,
+        coalesce(commencements.licence_commencements, 0) as licence_commencements,
+        coalesce(requirements.requirements, 0) as requirements,
+        coalesce(requirements.sentences_with_unpaid_work, 0) as sentences_with_unpaid_work,
+        coalesce(requirements.sentences_with_programme, 0) as sentences_with_programme,
+        coalesce(reports.court_reports, 0) as court_reports,
+        reports.concordance,
+        coalesce(caseload.caseload, 0) as caseload
+    from dated_keys as keys
+    left join commencements using (la_code, quarter_start_date)
+    left join requirements using (la_code, quarter_start_date)
+    left join reports using (la_code, quarter_start_date)
+    left join caseload using (la_code, quarter_start_date)
+)
+
+select * from final

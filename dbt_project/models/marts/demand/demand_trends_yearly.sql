@@ -1,0 +1,38 @@
+{{ config(materialized='view') }}
+-- Demand by district x financial year (caseload = offenders supervised in the year).
+with
+
+quarters as (
+    select * from {{ ref('demand_trends_quarterly') }}
+),
+
+caseload as (
+    select la_code, financial_year, count(distinct offender_id) as caseload
+    from {{ ref('fct_caseload_monthly') }}
+    group by 1, 2
+),
+
+summed as (
+    select
+        la_code,
+        financial_year,
+        sum(commencements) as commencements,
+        sum(community_commencements) as community_commencements,
+        sum(licence_commencements) as licence_commencements,
+        sum(requirements) as requirements,
+        sum(sentences_with_unpaid_work) as sentences_with_unpaid_work,
+        sum(sentences_with_programme) as sentences_with_programme,
+        sum(court_reports) as court_reports
+    from quarters
+    group by 1, 2
+),
+
+final as (
+    select
+        summed.*,
+        coalesce(caseload.caseload, 0) as caseload
+    from summed
+    left join caseload using (la_code, financial_year)
+)
+
+select * from final

@@ -1,0 +1,93 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='offender_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+-- One row per offender x month under supervision (any sentence running on any day of
+-- the month), with the tier held at the month end (0 = no tier recorded) and the sentence
+-- types running. Incremental: offenders with a sentence or tier record loaded since the
+-- last build are rebuilt whole (delete+insert on offender_id).
+with
+
+{% if is_incremental() %}
+changed as (
+    select offender_id from {{ ref('stg_ndelius__disposals') }}
+    where loaded_at > (select coalesce(max(loaded_at), '-infinity') from {{ this }})
+    union
+    select offender_id from {{ ref('stg_ndelius__tier_records') }}
+    where loaded_at > (select coalesce(max(loaded_at), '-infinity') from {{ this }})
+),
+{% endif %}
+
+periods as (
+    select * from {{ ref('int_supervision_periods') }}
+    {% if is_incremental() %}
+    where offender_id in (select offender_id from changed)
+    {% endif %}
+),
+
+loads as (
+    select offender_id, max(loaded_at) as loaded_at
+    from (
+        select offender_id, loaded_at from {{ ref('stg_ndelius__disposals') }}
+        union all
+        select offender_id, loaded_at from {{ ref('stg_ndelius__tier_records') }}
+    ) as both_sources
+    group by offender_id
+),
+
+tiers as (
+    select * from {{ ref('int_offender_tiers') }}
+),
+
+offenders as (
+    select * from {{ ref('int_offenders_current') }}
+),
+
+months as (
+    select
+        periods.offender_id,
+        cast(month as date) as month_start_date,
+        bool_or(periods.sentence_group = 'community') as has_community_sentence,
+        bool_or(periods.sentence_group = 'licence') as has_licence,
+        count(*)::integer as sentences_running
+    from periods
+    cross join lateral generate_series(
+        date_trunc('month', periods.start_date),
+        date_trunc('month', periods.end_date),
+        interval '1 month'
+    ) as month
+    where periods.end_date >= periods.start_date
+    group by periods.offender_id, cast(month as date)
+),
+
+final as (
+    select
+        {{ surrogate_key(['months.offender_id', 'months.month_start_date']) }} as caseload_month_id,
+        months.offender_id,
+        months.month_start_date,
+        cast(months.month_start_date + interval '1 month' - interval '1 day' as date)
+            as month_end_date,
+        {{ financial_year('months.month_start_date') }} as financial_year,
+        coalesce(tiers.tier, 0) as tier,
+        coalesce(offenders.la_code, 'UNKNOWN') as la_code,
+        coalesce(offenders.ward_code, 'UNKNOWN') as ward_code,
+        months.has_community_sentence,
+        months.has_licence,
+        months.sentences_running,
+        loads.loaded_at
+    from months
+    left join tiers
+        on months.offender_id = tiers.offender_id
+        and (months.month_start_date + interval '1 month' - interval '1 day')::date >= tiers.valid_from
+        and (months.month_start_date + interval '1 month' - interval '1 day')::date < tiers.valid_to
+    left join offenders
+        on months.offender_id = offenders.offender_id
+    left join loads
+        on months.offender_id = loads.offender_id
+)
+
+select * from final

@@ -1,0 +1,45 @@
+-- One row per requirement of a sentence (CJA 2003 s.177), with the sentence it belongs to.
+with
+
+requirements as (
+    select * from {{ ref('stg_ndelius__requirements') }}
+    where not is_deleted
+),
+
+periods as (
+    select * from {{ ref('int_supervision_periods') }}
+),
+
+offenders as (
+    select * from {{ ref('int_offenders_current') }}
+),
+
+requirement_types as (
+    select * from {{ ref('ref_requirement_types') }}
+),
+
+final as (
+    select
+        requirements.requirement_id,
+        requirements.disposal_id,
+        coalesce(periods.offender_id, -1) as offender_id,
+        coalesce(requirement_types.requirement_type_code, 'UNKNOWN') as requirement_type_code,
+        coalesce(periods.disposal_type_code, 'UNKNOWN') as disposal_type_code,
+        coalesce(periods.sentence_group, 'unknown') as sentence_group,
+        coalesce(requirements.start_date, periods.start_date) as start_date,
+        periods.start_date as sentence_start_date,
+        cast(date_trunc('quarter', periods.start_date) as date) as sentence_start_quarter,
+        coalesce({{ financial_year('periods.start_date') }}, 'Unknown') as financial_year,
+        requirements.requirement_length,
+        requirements.length_unit,
+        coalesce(offenders.la_code, 'UNKNOWN') as la_code
+    from requirements
+    left join periods
+        on requirements.disposal_id = periods.disposal_id
+    left join offenders
+        on periods.offender_id = offenders.offender_id
+    left join requirement_types
+        on requirements.requirement_type_code = requirement_types.requirement_type_code
+)
+
+select * from final

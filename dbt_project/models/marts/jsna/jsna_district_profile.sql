@@ -1,0 +1,188 @@
+-- The JSNA district profile: one row per district x financial year. Aggregates only.
+with
+
+districts as (
+    select * from {{ ref('dim_district') }} where la_code <> 'UNKNOWN'
+),
+
+years as (
+    select distinct financial_year from {{ ref('fct_caseload_monthly') }}
+    where financial_year between '2006/07' and '2008/09'
+),
+
+crime as (
+    select
+        wards.la_code,
+        {{ financial_year('crimes.period_month') }} as financial_year,
+        sum(crimes.crimes) as recorded_crimes
+    from {{ ref('stg_gmac__recorded_crimes') }} as crimes
+    inner join {{ ref('ref_wards') }} as wards
+        on crimes.ward_code = wards.ward_code
+    group by 1, 2
+),
+
+caseload as (
+    select
+        la_code,
+        financial_year,
+        count(distinct offender_id) as caseload,
+        count(distinct offender_id) filter (where last_tier = 1) as tier_1,
+        count(distinct offender_id) filter (where last_tier = 2) as tier_2,
+        count(distinct offender_id) filter (where last_tier = 3) as tier_3,
+        count(distinct offender_id) filter (where last_tier = 4) as tier_4,
+        count(distinct offender_id) filter (where last_tier = 0) as tier_missing
+    from (
+        select
+            *,
+            last_value(tier) over (
+                partition by offender_id, financial_year order by month_start_date
+                rows between unbounded preceding and unbounded following
+            ) as last_tier
+        from {{ ref('fct_caseload_monthly') }}
+    ) as months
+    group by 1, 2
+),
+
+latest_needs as (
+    select distinct on (offender_id, financial_year, oasys_section)
+        *
+    from {{ ref('fct_assessment_needs') }}
+    where offender_id <> -1
+    order by offender_id, financial_year, oasys_section, assessment_date desc, assessment_id desc
+),
+
+needs as (
+    select
+        la_code,
+        financial_year,
+        count(distinct offender_id) as offenders_assessed,
+        {% for area in ['ACCOM', 'ETE', 'FINANCE', 'RELAT', 'LIFESTYLE', 'DRUGS', 'ALCOHOL', 'EMOTIONAL', 'THINKING', 'ATTITUDES'] %}
+        round(avg(is_need::integer) filter (where need_area_code = '{{ area }}'), 4)
+            as {{ area | lower }}_need_share{{ ',' if not loop.last }}
+        {% endfor %}
+    from latest_needs
+    group by 1, 2
+),
+
+plan_gaps as (
+    select
+        la_code,
+        financial_year,
+        round(avg((not is_intervention_planned)::integer), 4) as sentence_plan_gap_share
+    from {{ ref('fct_sentence_plan_objectives') }}
+    group by 1, 2
+),
+
+dat as (
+    select
+        la_code,
+        {{ financial_year('episode_start_date') }} as financial_year,
+        count(*) as dat_treatment_episodes
+    from {{ ref('stg_dat__treatment_episodes') }}
+    group by 1, 2
+),
+
+supporting_people as (
+    select
+        la_code,
+        {{ financial_year('support_start_date') }} as financial_year,
+        count(*) as supporting_people_episodes
+    from {{ ref('stg_supporting_people__clients') }}
+    group by 1, 2
+),
+
+unit_costs as (
+    select
+        la_code,
+        financial_year,
+        max(benchmark_index) filter (where service_code = 'UPW' and unit_measure = 'UPW_HOURS')
+            as upw_hour_benchmark_index,
+        max(benchmark_index) filter (where service_code = 'PROG' and unit_measure = 'COMPLETIONS')
+            as programme_completion_benchmark_index,
+        max(benchmark_index) filter (where service_code = 'SUPV')
+            as supervision_month_benchmark_index,
+        max(utilisation) filter (where service_code = 'AP') as approved_premises_utilisation
+    from {{ ref('fct_unit_costs') }}
+    where period_type = 'year'
+    group by 1, 2
+),
+
+reoffending as (
+    select
+        dimension_value as la_code,
+        cohort_year as financial_year,
+        binary_rate as reoffending_binary_rate,
+        predicted_binary_rate as reoffending_predicted_rate
+    from {{ ref('fct_reoffending_summary') }}
+    where dimension = 'district'
+),
+
+final as (
+    select
+        {{ surrogate_key(['districts.la_code', 'years.financial_year']) }} as district_profile_id,
+        districts.la_code,
+        districts.la_name,
+        years.financial_year,
+        districts.population_2007 as population,
+        coalesce(crime.recorded_crimes, 0)::integer as recorded_crimes,
+        round(1000.0 * coalesce(crime.recorded_crimes, 0) / districts.population_2007, 2)
+            as recorded_crimes_per_1000,
+        coalesce(caseload.caseload, 0)::integer as caseload,
+        round(1000.0 * coalesce(caseload.caseload, 0) / districts.population_2007, 2)
+            as caseload_per_1000,
+        round(caseload.tier_1::numeric / nullif(caseload.caseload, 0), 4) as tier_1_share,
+        round(caseload.tier_2::numeric / nullif(caseload.caseload, 0), 4) as tier_2_share,
+        round(caseload.tier_3::numeric / nullif(caseload.caseload, 0), 4) as tier_3_share,
+        round(caseload.tier_4::numeric / nullif(caseload.caseload, 0), 4) as tier_4_share,
+        coalesce(needs.offenders_assessed, 0)::integer as offenders_assessed,
+        needs.accom_need_share,
+        needs.ete_need_share,
+        needs.finance_need_share,
+        needs.relat_need_share,
+        needs.lifestyle_need_share,
+        needs.drugs_need_share,
+        needs.alcohol_need_share,
+        needs.emotional_need_share,
+        needs.thinking_need_share,
+        needs.attitudes_need_share,
+        plan_gaps.sentence_plan_gap_share,
+        coalesce(dat.dat_treatment_episodes, 0)::integer as dat_treatment_episodes,
+        round(1000.0 * coalesce(dat.dat_treatment_episodes, 0) / districts.population_2007, 2)
+            as dat_treatment_episodes_per_1000,
+        coalesce(supporting_people.supporting_people_episodes, 0)::integer
+            as supporting_people_episodes,
+        round(
+            1000.0 * coalesce(supporting_people.supporting_people_episodes, 0)
+            / districts.population_2007,
+            2
+        ) as supporting_people_episodes_per_1000,
+        unit_costs.upw_hour_benchmark_index,
+        unit_costs.programme_completion_benchmark_index,
+        unit_costs.supervision_month_benchmark_index,
+        unit_costs.approved_premises_utilisation,
+        reoffending.reoffending_binary_rate,
+        reoffending.reoffending_predicted_rate
+    from districts
+    cross join years
+    left join crime
+        on districts.la_code = crime.la_code and years.financial_year = crime.financial_year
+    left join caseload
+        on districts.la_code = caseload.la_code and years.financial_year = caseload.financial_year
+    left join needs
+        on districts.la_code = needs.la_code and years.financial_year = needs.financial_year
+    left join plan_gaps
+        on districts.la_code = plan_gaps.la_code and years.financial_year = plan_gaps.financial_year
+    left join dat
+        on districts.la_code = dat.la_code and years.financial_year = dat.financial_year
+    left join supporting_people
+        on districts.la_code = supporting_people.la_code
+        and years.financial_year = supporting_people.financial_year
+    left join unit_costs
+        on districts.la_code = unit_costs.la_code
+        and years.financial_year = unit_costs.financial_year
+    left join reoffending
+        on districts.la_code = reoffending.la_code
+        and years.financial_year = reoffending.financial_year
+)
+
+select * from final

@@ -1,0 +1,93 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='assessment_need_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+    )
+}}
+-- One row per OASys assessment x need area: the section score, whether it is a
+-- criminogenic need and a severe need (thresholds from ref_need_areas), and whether the
+-- assessor linked it to offending. Sections without a criminogenic score (financial
+-- management, emotional wellbeing) count as a need when linked to offending.
+-- Incremental: only assessments loaded since the last build are (re)computed.
+with
+
+sections as (
+    select * from {{ ref('int_assessment_sections') }}
+    {% if is_incremental() %}
+    where assessment_id in (
+        select assessment_id from {{ ref('stg_oasys__assessments') }}
+        where loaded_at > (select coalesce(max(loaded_at), '-infinity') from {{ this }})
+    )
+    {% endif %}
+),
+
+loaded as (
+    select assessment_id, loaded_at from {{ ref('stg_oasys__assessments') }}
+),
+
+need_areas as (
+    select * from {{ ref('ref_need_areas') }}
+),
+
+offenders as (
+    select * from {{ ref('int_offenders_current') }}
+),
+
+tiers as (
+    select * from {{ ref('int_offender_tiers') }}
+),
+
+final as (
+    select
+        {{ surrogate_key(['sections.assessment_id', 'sections.oasys_section']) }}
+            as assessment_need_id,
+        sections.assessment_id,
+        coalesce(sections.offender_id, -1) as offender_id,
+        sections.event_id,
+        sections.assessment_type,
+        sections.assessment_date,
+        cast(to_char(sections.assessment_date, 'YYYYMMDD') as integer) as assessment_date_id,
+        {{ financial_year('sections.assessment_date') }} as financial_year,
+        coalesce(need_areas.need_area_code, 'UNKNOWN') as need_area_code,
+        sections.oasys_section,
+        sections.score,
+        need_areas.need_threshold,
+        need_areas.severe_threshold,
+        coalesce(
+            case
+                when need_areas.has_criminogenic_score
+                    then sections.score >= need_areas.need_threshold
+                else sections.is_linked
+            end,
+            false
+        ) as is_need,
+        coalesce(
+            need_areas.has_criminogenic_score
+            and sections.score >= need_areas.severe_threshold,
+            false
+        ) as is_severe_need,
+        coalesce(sections.is_linked, false) as is_linked_to_offending,
+        coalesce(offenders.la_code, 'UNKNOWN') as la_code,
+        coalesce(offenders.ward_code, 'UNKNOWN') as ward_code,
+        coalesce(tiers.tier, 0) as tier_at_assessment,
+        coalesce(offenders.gender_code, 'U') as gender_code,
+        {{ age_band(age_on('offenders.date_of_birth', 'sections.assessment_date')) }} as age_band,
+        coalesce(offenders.ethnicity_group, 'Unknown') as ethnicity_group,
+        coalesce(offenders.is_white_british, false) as is_white_british,
+        loaded.loaded_at
+    from sections
+    inner join loaded
+        on sections.assessment_id = loaded.assessment_id
+    left join need_areas
+        on sections.oasys_section = need_areas.oasys_section
+    left join offenders
+        on sections.offender_id = offenders.offender_id
+    left join tiers
+        on sections.offender_id = tiers.offender_id
+        and sections.assessment_date >= tiers.valid_from
+        and sections.assessment_date < tiers.valid_to
+)
+
+select * from final

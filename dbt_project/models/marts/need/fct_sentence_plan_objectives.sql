@@ -1,0 +1,47 @@
+-- Sentence plan objectives: the path from need identified -> intervention planned ->
+-- outcome (achieved / ongoing / not achieved / not started).
+with
+
+objectives as (
+    select * from {{ ref('stg_oasys__objectives') }}
+),
+
+needs as (
+    select * from {{ ref('fct_assessment_needs') }}
+),
+
+need_areas as (
+    select * from {{ ref('ref_need_areas') }}
+),
+
+final as (
+    select
+        objectives.objective_id,
+        objectives.assessment_id,
+        coalesce(needs.offender_id, -1) as offender_id,
+        coalesce(need_areas.need_area_code, 'UNKNOWN') as need_area_code,
+        objectives.oasys_section,
+        needs.assessment_date,
+        coalesce(needs.financial_year, 'Unknown') as financial_year,
+        coalesce(needs.is_need, false) as is_need_identified,
+        objectives.is_intervention_planned,
+        objectives.objective_status,
+        objectives.objective_status = 'ACHIEVED' as is_achieved,
+        case
+            when not objectives.is_intervention_planned then 'no intervention planned'
+            when objectives.objective_status = 'ACHIEVED' then 'achieved'
+            when objectives.objective_status = 'ONGOING' then 'ongoing'
+            when objectives.objective_status = 'NOT_ACHIEVED' then 'not achieved'
+            else 'not started'
+        end as plan_stage,
+        objectives.status_date,
+        coalesce(needs.la_code, 'UNKNOWN') as la_code
+    from objectives
+    left join need_areas
+        on objectives.oasys_section = need_areas.oasys_section
+    left join needs
+        on objectives.assessment_id = needs.assessment_id
+        and objectives.oasys_section = needs.oasys_section
+)
+
+select * from final

@@ -1,0 +1,128 @@
+-- One row per offender x cohort year (MoJ proven reoffending measure, see domain.md):
+-- reoffences are offences committed on days 1 to 365 after the index date and proven
+-- (convicted) by the end of a further 6-month waiting period. Carries the binary flag,
+-- the count, days to the first reoffence, the most serious reoffence category, and the
+-- OGRS3 1- and 2-year predicted probabilities.
+with
+
+cohort as (
+    select * from {{ ref('int_reoffending_index_events') }}
+),
+
+events as (
+    select * from {{ ref('stg_ndelius__events') }}
+    where not is_deleted
+),
+
+offence_categories as (
+    select * from {{ ref('ref_offence_categories') }}
+),
+
+age_gender as (
+    select * from {{ ref('ref_ogrs3_age_gender') }}
+),
+
+windows as (
+    select
+        cohort.*,
+        cohort.index_date + 365 as follow_up_end_date,
+        cast(cohort.index_date + 365 + interval '6 months' as date) as waiting_end_date
+    from cohort
+),
+
+reoffences as (
+    select
+        windows.offender_id,
+        windows.cohort_year,
+        events.event_id,
+        events.offence_date,
+        events.offence_category_code,
+        offence_categories.seriousness_rank
+    from windows
+    inner join events
+        on windows.offender_id = events.offender_id
+        and events.event_id <> windows.event_id
+        and events.offence_date > windows.index_date
+        and events.offence_date <= windows.follow_up_end_date
+        and events.conviction_date <= windows.waiting_end_date
+    left join offence_categories
+        on events.offence_category_code = offence_categories.offence_category_code
+),
+
+reoffence_summary as (
+    select
+        offender_id,
+        cohort_year,
+        count(*)::integer as reoffence_count,
+        min(offence_date) as first_reoffence_date,
+        (array_agg(offence_category_code order by seriousness_rank nulls last, offence_date))[1]
+            as most_serious_reoffence_category_code
+    from reoffences
+    group by offender_id, cohort_year
+),
+
+ogrs3 as (
+    select
+        windows.offender_id,
+        windows.cohort_year,
+        ln(
+            windows.sanction_count::numeric
+            / greatest(10 + windows.age_at_index - windows.age_at_first_sanction, 1)
+        ) as copas_rate,
+        case when windows.gender_code = 'F' then age_gender.female_param
+            else age_gender.male_param end
+        + case when windows.sanction_count = 1 then 0.12614 else 0.46306 end
+        + coalesce(offence_categories.ogrs3_offence_param, 0) as x_without_copas
+    from windows
+    left join age_gender
+        on windows.age_at_index between age_gender.age_from and age_gender.age_to
+    left join offence_categories
+        on windows.offence_category_code = offence_categories.offence_category_code
+),
+
+final as (
+    select
+        {{ surrogate_key(['windows.offender_id', 'windows.cohort_year']) }} as cohort_member_id,
+        windows.offender_id,
+        windows.cohort_year,
+        windows.index_date,
+        windows.disposal_id as index_disposal_id,
+        windows.disposal_type_code,
+        windows.sentence_group,
+        windows.offence_category_code,
+        windows.la_code,
+        windows.tier,
+        windows.gender_code,
+        windows.age_at_index,
+        {{ age_band('windows.age_at_index') }} as age_band,
+        windows.sanction_count,
+        windows.follow_up_end_date,
+        windows.waiting_end_date,
+        windows.waiting_end_date <= date '{{ var("data_end_date") }}' as is_follow_up_complete,
+        coalesce(reoffence_summary.reoffence_count, 0) as reoffence_count,
+        reoffence_summary.reoffence_count is not null as is_reoffender,
+        reoffence_summary.first_reoffence_date - windows.index_date as days_to_first_reoffence,
+        reoffence_summary.most_serious_reoffence_category_code,
+        round(ogrs3.copas_rate, 4) as copas_rate,
+        round(1 / (1 + exp(-(ogrs3.x_without_copas + 1.25112 * ogrs3.copas_rate + 1.40256))), 4)
+            as ogrs3_1yr_probability,
+        round(1 / (1 + exp(-(ogrs3.x_without_copas + 1.25112 * ogrs3.copas_rate + 2.1217))), 4)
+            as ogrs3_2yr_probability
+    from windows
+    left join reoffence_summary
+        on windows.offender_id = reoffence_summary.offender_id
+        and windows.cohort_year = reoffence_summary.cohort_year
+    left join ogrs3
+        on windows.offender_id = ogrs3.offender_id
+        and windows.cohort_year = ogrs3.cohort_year
+)
+
+select
+    *,
+    case
+        when ogrs3_2yr_probability < 0.50 then 'low'
+        when ogrs3_2yr_probability < 0.75 then 'medium'
+        when ogrs3_2yr_probability < 0.90 then 'high'
+        else 'very high'
+    end as ogrs3_band
+from final
