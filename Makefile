@@ -8,7 +8,7 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 export SODA_CORE_TELEMETRY_ENABLED := false
 
-.PHONY: run test bench stop lint format airflow docs expectations clean venv
+.PHONY: run test bench bench-build calibrate stop lint format airflow docs expectations clean venv
 
 venv: $(STAMP)
 
@@ -28,6 +28,9 @@ test: venv  ## unit + integration tests (they start and stop their own PostgreSQ
 bench: venv  ## validated ingestion vs plain COPY at scale 1 and 4 -> BENCHMARKS.md
 	@$(BIN)/python -m warehouse.bench
 
+bench-build: venv  ## dbt build time, full vs incremental, at scale 1 -> BENCHMARKS.md (SCALES="1 16" for more)
+	@$(BIN)/python -m warehouse.bench_build $(SCALES)
+
 stop: venv  ## stop the local warehouse PostgreSQL (data kept in .warehouse/)
 	@$(BIN)/warehouse db stop
 
@@ -42,6 +45,9 @@ expectations: venv  ## rewrite the GX suites from the declared feed schemas
 
 airflow: venv  ## the Airflow UI on http://localhost:8080 (airflow standalone, local SQLite)
 	@eval "$$($(BIN)/python -m warehouse.airflow_local --exports)" && $(BIN)/airflow standalone
+
+calibrate: venv  ## the calibration figures (target vs actual) from the local warehouse's marts
+	@$(BIN)/warehouse calibrate
 
 docs: venv  ## dbt docs on http://127.0.0.1:8080
 	@$(BIN)/warehouse docs

@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from warehouse.settings import PROJECT_ROOT, get_settings
+from warehouse.settings import get_settings
 
 SCALES = (1, 4)
 RUNS = 3  # each measurement is the median of this many runs
@@ -206,10 +206,9 @@ def main() -> None:
 
 
 def _write_markdown(rows: list[dict], ratio: float, mem_ratio: float) -> None:
-    path = PROJECT_ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    from warehouse.bench_build import replace_section
+
     marker = "## Ingestion (make bench)"
-    head = text.split(marker)[0].rstrip() + "\n\n"
     lines = [
         marker,
         "",
@@ -237,7 +236,7 @@ def _write_markdown(rows: list[dict], ratio: float, mem_ratio: float) -> None:
         f"scale 1 <= 1.5 (measured {mem_ratio:.2f}).",
         "",
     ]
-    path.write_text(head + "\n".join(lines))
+    replace_section(marker, lines)
 
 
 if __name__ == "__main__":

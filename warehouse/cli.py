@@ -135,6 +135,20 @@ def build() -> None:
 
 
 @app.command()
+def calibrate() -> None:
+    """Print the calibration figures (../shared/calibration.md): target vs actual, from the marts."""
+    from warehouse.calibration import measure, table
+    from warehouse.db import connect
+
+    settings = get_settings()
+    with connect(settings) as conn:
+        figures = measure(conn, settings.scale)
+    console.print(table(figures), markup=False, highlight=False)
+    if not all(f.ok for f in figures):
+        raise typer.Exit(1)
+
+
+@app.command()
 def expectations() -> None:
     """Write the Great Expectations suites in expectations/gx/ from the declared feed schemas."""
     from ingestion.feeds import ALL_FEEDS
@@ -206,6 +220,13 @@ def run(
     transform = _run_dag(dags, "transform")
     checked = assert_conservation(settings)
     _print_summary(settings, transform, checked, time.monotonic() - t0)
+    from warehouse.calibration import measure, table
+    from warehouse.db import connect
+
+    with connect(settings) as conn:
+        figures = measure(conn, settings.scale)
+    console.print("\nCalibration (../shared/calibration.md), target vs actual out of the marts:")
+    console.print(table(figures), markup=False, highlight=False)
 
 
 def _task_counts(dag_run: Any) -> dict[str, int]:
