@@ -37,8 +37,9 @@ TYPE_REGEX: dict[str, str] = {
 
 
 def monthly_csv(feed: str) -> str:
-    """File naming of a monthly CSV delivery: ``<feed>_YYYY-MM.csv`` (group ``period``)."""
-    return rf"{feed}_(?P<period>\d{{4}}-\d{{2}})\.csv"
+    """File naming of a monthly CSV delivery: ``<feed>_YYYY-MM.csv`` (group ``period``); a
+    re-delivery of the same period adds a revision, ``<feed>_YYYY-MM_r2.csv``."""
+    return rf"{feed}_(?P<period>\d{{4}}-\d{{2}})(?:_r\d+)?\.csv"
 
 
 @dataclass(frozen=True)

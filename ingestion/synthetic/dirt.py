@@ -25,6 +25,11 @@ ROW_FAULTS = (
     "wrong_case",
 )
 FILE_FAULTS = ("renamed_column", "missing_column", "empty_file", "truncated_last_line")
+# faults that reject the whole file: a corrected re-delivery (<name>_r2.csv) follows
+REDELIVERED = ("renamed_column", "missing_column", "empty_file")
+# faults the loader recovers from without losing the row's values (a duplicate is dropped,
+# its first copy kept; spaces trimmed; codes upper-cased)
+LOSSLESS = ("duplicate_row", "trailing_spaces", "wrong_case")
 BAD_DATES = ("2007-02-30", "31/12/2007", "2007-13-01", "0000-00-00", "2007-06-31")
 
 
@@ -34,9 +39,11 @@ class Dirt:
         self.rate = rate
         self.counts: dict[str, int] = dict.fromkeys(ROW_FAULTS + FILE_FAULTS, 0)
 
-    def rows(self, feed: Feed, rows: list[list[str]]) -> list[list[str]]:
+    def rows(
+        self, feed: Feed, rows: list[list[str]], allowed: tuple[str, ...] = ROW_FAULTS
+    ) -> list[list[str]]:
         """The rows with about ``rate`` of them given one fault each (codes, keys and dates
-        are taken from the feed's declaration)."""
+        are taken from the feed's declaration); ``allowed`` limits the faults used."""
         if not self.rate or not rows:
             return rows
         out: list[list[str]] = []
@@ -50,6 +57,8 @@ class Dirt:
                 out.append(row)
                 continue
             fault = ROW_FAULTS[kind]
+            if fault not in allowed:
+                fault = allowed[int(kind) % len(allowed)]
             row = list(row)
             if fault == "bad_date" and date_cols:
                 row[self._pick(date_cols)] = str(self.rng.choice(BAD_DATES))
@@ -87,6 +96,8 @@ class Dirt:
         for fault, index in zip(FILE_FAULTS, chosen, strict=True):
             path = files[int(index)]
             text = path.read_text(encoding="utf-8")
+            if fault in REDELIVERED:  # the supplier sends the file again, corrected
+                path.with_name(f"{path.stem}_r2{path.suffix}").write_text(text, encoding="utf-8")
             header, _, body = text.partition("\n")
             columns = header.split(",")
             if fault == "renamed_column":

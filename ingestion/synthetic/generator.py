@@ -31,7 +31,7 @@ import numpy as np
 from ingestion.feeds import ndelius, oasys
 from ingestion.reference import seed_rows
 from ingestion.schema import Feed
-from ingestion.synthetic.dirt import Dirt
+from ingestion.synthetic.dirt import LOSSLESS, ROW_FAULTS, Dirt
 from ingestion.synthetic.names import FIRST_NAMES_F, FIRST_NAMES_M, SURNAMES
 
 FIRST_MONTH = date(2004, 4, 1)  # two years of history before the first year reported
@@ -58,7 +58,9 @@ EARLY_END_P = 0.22  # terminated early (breach, revocation)
 REPEAT_P = 0.54  # a commencement by someone sentenced before...
 REPEAT_WINDOW = 14_000  # ...among the most recent offenders (at scale 1)...
 REPEAT_GAP_DAYS = 150  # ...still supervised, or not long finished
-TIER_COUNTS = {  # caseload by tier 1..4 and with no tier (calibration.md), as weights
+TIER_COUNTS = {  # tiers given in a year (quota weights), tuned so that the caseload by
+    # tier at year end comes out as in calibration.md (cases tiered in earlier years and
+    # not yet reviewed carry their old tier, so the weights differ a little from it)
     2004: (2_077, 3_958, 7_061, 4_155, 67),
     2005: (2_077, 3_958, 7_061, 4_155, 67),
     2006: (2_077, 3_958, 7_061, 4_155, 67),
@@ -135,17 +137,17 @@ HOTSPOT_WARDS = {
 # white British), then multipliers. Sections as in ref_need_areas.
 NEED_BASE = {
     3: 0.30,
-    4: 0.60,
+    4: 0.59,
     5: 0.40,
-    6: 0.27,
+    6: 0.325,
     7: 0.50,
     8: 0.33,
     9: 0.44,
     10: 0.32,
-    11: 0.62,
+    11: 0.685,
     12: 0.40,
 }
-FEMALE_NEED = {6: 2.05, 10: 1.72}
+FEMALE_NEED = {6: 2.06, 10: 1.9}
 AGE_NEED = {"18-20": 1.15, "21-24": 1.08, "25-29": 1.0, "30-39": 0.93, "40-49": 0.85, "50+": 0.72}
 AGE_EMOTIONAL = {
     "18-20": 0.80,
@@ -158,8 +160,8 @@ AGE_EMOTIONAL = {
 TIER_NEED = {1: 0.85, 2: 0.95, 3: 1.05, 4: 1.12}
 WHITE_BRITISH_ALCOHOL = 1.22
 SEVERE_P = {1: 0.10, 2: 0.18, 3: 0.28, 4: 0.45}  # share of needs that are severe, by tier
-FALL_P = {4: 0.26}  # need score falls between first and latest assessment
-FALL_P_DEFAULT = 0.43
+FALL_P = {4: 0.26}  # a non-zero need score falls between first and latest assessment
+FALL_P_DEFAULT = 0.42
 PLAN_GAP = {6: 0.30, 11: 0.30, 4: 0.28, 10: 0.23, 7: 0.20}  # needs with no intervention
 PLAN_GAP_DEFAULT = 0.15
 
@@ -237,7 +239,10 @@ class Writer:
     def write(self, feed: Feed, period: str, rows: list[list[str]]) -> Path:
         folder = self.out / feed.system
         folder.mkdir(parents=True, exist_ok=True)
-        rows = self.dirt.rows(feed, rows)
+        # recorded crime is aggregate partnership data: its faults are ones the loader
+        # recovers from, so crime counts (and their small year-on-year changes) survive
+        kinds = LOSSLESS if feed.name == "gmac_crime" else ROW_FAULTS
+        rows = self.dirt.rows(feed, rows, kinds)
         path = folder / f"{feed.name}_{period}.csv"
         with path.open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f, lineterminator="\n")
@@ -285,6 +290,11 @@ class Generator:
             for r in seed_rows("ref_need_areas")
         }
         self.people = _People()
+        self.tier_quota: dict[int, list[int]] = {}  # financial year -> tiers given so far
+        self.tier_year, self.tier_of = 0, {}  # this year's tier (0-3, 4 = none) of each offender
+        self.tiered: set[int] = set()  # offenders given a tier (or left untiered) once
+        self.untiered: set[int] = set()  # offenders never tiered
+        self.missing_now = 0  # untiered offenders supervised in this year so far
         self.names: list[tuple[str, str]] = []
         self.ids: dict[str, int] = defaultdict(int)
         self.pending: dict[tuple[str, date], list[list[str]]] = defaultdict(list)
@@ -464,17 +474,53 @@ class Generator:
             self._assessments(pid, event_id, start, end, tier, out)
 
     def _tier(self, pid: int, when: date, why: str, out: dict) -> int:
-        mix = TIER_MIX[_fy(when)]
-        k = int(self.rng.choice(5, p=mix))
-        if k == 4:  # no tier recorded
+        fy = _fy(when)
+        self._tier_year_starts(fy)
+        if pid in self.untiered:  # never tiered: counted once a year in the "missing" row
+            if pid not in self.tier_of:
+                self.tier_of[pid] = 4
+                self.missing_now += 1
             return 0
+        k = self.tier_of.get(pid)
+        if k is None and pid not in self.tiered:
+            # a new case: left untiered while this year's "missing" count is behind its
+            # target (pro rata through the year), so the small "missing" row holds too
+            self.tiered.add(pid)
+            target = TIER_COUNTS[fy][4] * self.scale * (((when.month - 4) % 12) + 1) / 12
+            if self.missing_now < target:
+                self.untiered.add(pid)
+                self.tier_of[pid] = 4
+                self.missing_now += 1
+                return 0
+        if k is None:
+            # one tier per offender and year, by quota sampling (the tier furthest behind
+            # its share of the year's mix), so the caseload-by-tier figures hold
+            mix = TIER_MIX[fy]
+            given = self.tier_quota.setdefault(fy, [0] * 4)
+            n = sum(given) + 1
+            k = max(range(4), key=lambda t: mix[t] * n - given[t])
+            given[k] += 1
+            self.tier_of[pid] = k
         out["tier_history"].append(
             [str(self._next("tier")), str(pid), str(k + 1), when.isoformat(), why, "0", "1"]
         )
         return k + 1
 
+    def _tier_year_starts(self, fy: int) -> None:
+        """Calls come in date order: keep only this year's tiers; untiered cases carried
+        into the year count in its "missing" row."""
+        if fy == self.tier_year:
+            return
+        self.tier_year, self.tier_of, self.missing_now = fy, {}, 0
+        start = date(fy, 4, 1)
+        for pid in self.untiered:
+            if self.people.supervised_until[pid - 1] >= start:
+                self.tier_of[pid] = 4
+                self.missing_now += 1
+
     def _tier_reviews(self, month: date, out: dict) -> None:
         """Cases carried into a new year are re-tiered at their annual review in April."""
+        self._tier_year_starts(_fy(month))
         p = self.people
         for i in range(len(p)):
             if p.supervised_until[i] >= month and p.last_sentenced[i] < month:
@@ -569,7 +615,10 @@ class Generator:
         self, month: date, events: list[tuple[int, int, date, str]], out: dict
     ) -> None:
         rng = self.rng
-        n = min(len(events), int(rng.poisson(COURT_REPORTS[_fy(month)] * self.scale / 12)))
+        # the year's reports spread evenly over its months (exact, so year-on-year changes hold)
+        total = COURT_REPORTS[_fy(month)] * self.scale
+        i = (month.month - 4) % 12
+        n = min(len(events), int(total * (i + 1) / 12) - int(total * i / 12))
         for i in rng.choice(len(events), size=n, replace=False).tolist() if n else []:
             pid, event_id, sentenced, kind = events[i]
             if rng.random() < 0.76:
@@ -625,11 +674,15 @@ class Generator:
             follow_ups.append(("REVIEW", start + timedelta(days=int(rng.integers(150, 200)))))
         if rng.random() < 0.6:
             follow_ups.append(("TERMINATION", end - timedelta(days=int(rng.integers(0, 10)))))
-        for kind, when in follow_ups:
+        # whether a section's score falls by the latest assessment is decided once (the
+        # fall shows from the first follow-up on); scores that do not fall may rise
+        falls = {s: rng.random() < FALL_P.get(s, FALL_P_DEFAULT) for s in self.sections}
+        for n, (kind, when) in enumerate(follow_ups):
             for s in self.sections:
                 cap = 2 * self.items[s]
-                if rng.random() < FALL_P.get(s, FALL_P_DEFAULT):
-                    sums[s] = max(0, sums[s] - int(rng.integers(1, 3)))
+                if falls[s]:
+                    if n == 0:
+                        sums[s] = max(0, sums[s] - int(rng.integers(1, 3)))
                 elif rng.random() < 0.15:
                     sums[s] = min(cap, sums[s] + 1)
             month = date(when.year, when.month, 1)

@@ -38,3 +38,20 @@ def test_every_feed_gets_files_that_its_declaration_recognises(tmp_path):
     for system in ("dat", "supporting_people"):
         for path in (tmp_path / system).glob("*.csv"):
             assert "CRN" not in path.read_text().splitlines()[0].split(",")
+
+
+def test_dirt_limited_to_lossless_faults_never_loses_a_value():
+    import numpy as np
+
+    from ingestion.feeds import get_feed
+    from ingestion.synthetic.dirt import LOSSLESS, ROW_FAULTS, Dirt
+
+    feed = get_feed("gmac_crime")
+    rows = [["00BNGA", "2008-01", "BURG", "12"] for _ in range(400)]
+    everything, lossless = Dirt(np.random.default_rng(3), 0.5), Dirt(np.random.default_rng(3), 0.5)
+    everything.rows(feed, [list(r) for r in rows])
+    lossless.rows(feed, [list(r) for r in rows], LOSSLESS)
+    # GIVEN the same rows and seed WHEN only lossless faults are allowed THEN no row loses data
+    assert everything.counts["unknown_code"] + everything.counts["missing_key"] > 0
+    assert sum(lossless.counts[k] for k in LOSSLESS) > 150
+    assert all(lossless.counts[k] == 0 for k in ROW_FAULTS if k not in LOSSLESS)
