@@ -241,7 +241,9 @@ class Writer:
         folder.mkdir(parents=True, exist_ok=True)
         # recorded crime is aggregate partnership data: its faults are ones the loader
         # recovers from, so crime counts (and their small year-on-year changes) survive
-        kinds = LOSSLESS if feed.name == "gmac_crime" else ROW_FAULTS
+        # the same for tier history: a lost tier row would turn a case into "no tier
+        # recorded", a figure commissioners read (the calibration's "missing" row)
+        kinds = LOSSLESS if feed.name in ("gmac_crime", "ndelius_tier_history") else ROW_FAULTS
         rows = self.dirt.rows(feed, rows, kinds)
         path = folder / f"{feed.name}_{period}.csv"
         with path.open("w", newline="", encoding="utf-8") as f:
