@@ -85,19 +85,23 @@ class Dirt:
         options = list(options)
         return int(options[int(self.rng.integers(0, len(options)))])
 
-    def spoil_files(self, folder: Path, rng: np.random.Generator) -> None:
-        """Spoil one file per file fault (never the same file twice)."""
+    def spoil_files(self, folder: Path, rng: np.random.Generator) -> dict[str, int]:
+        """Spoil one file per file fault (never the same file twice); returns the corrected
+        re-deliveries written (file name -> data rows)."""
+        redelivered: dict[str, int] = {}
         if not self.rate:
-            return
+            return redelivered
         files = sorted(p for p in folder.glob("*/*.csv") if p.stat().st_size > 0)
         if len(files) < len(FILE_FAULTS):
-            return
+            return redelivered
         chosen = rng.choice(len(files), size=len(FILE_FAULTS), replace=False)
         for fault, index in zip(FILE_FAULTS, chosen, strict=True):
             path = files[int(index)]
             text = path.read_text(encoding="utf-8")
             if fault in REDELIVERED:  # the supplier sends the file again, corrected
-                path.with_name(f"{path.stem}_r2{path.suffix}").write_text(text, encoding="utf-8")
+                again = path.with_name(f"{path.stem}_r2{path.suffix}")
+                again.write_text(text, encoding="utf-8")
+                redelivered[again.name] = max(0, len(text.splitlines()) - 1)
             header, _, body = text.partition("\n")
             columns = header.split(",")
             if fault == "renamed_column":
@@ -117,3 +121,4 @@ class Dirt:
                 text = text[: text.rfind(",")]
             path.write_text(text, encoding="utf-8")
             self.counts[fault] += 1
+        return redelivered

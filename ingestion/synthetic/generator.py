@@ -790,7 +790,7 @@ class Generator:
         for month in _months():
             self._month(month)
         PartnerGenerator(self).run()
-        self.dirt.spoil_files(self.out, self.rng)
+        self.report.files.update(self.dirt.spoil_files(self.out, self.rng))
         return self.report
 
 
