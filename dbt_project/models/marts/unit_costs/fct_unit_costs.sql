@@ -37,36 +37,43 @@ cost_by_period as (
     group by 1, 2, 3, 4
 ),
 
-units_by_period as (
+activity_by_period as (
     select
         periods.period_type,
         periods.period,
-        min(periods.month_start_date) as period_start_date,
-        min(periods.financial_year) as financial_year,
-        activity.service_code,
-        activity.la_code,
-        activity.measure,
-        sum(activity.units) as units
+        periods.month_start_date as period_month,
+        periods.financial_year as period_financial_year,
+        activity.*
     from activity
     inner join periods
         on (periods.period_type = 'month' and activity.month_start_date = periods.month_start_date)
         or (periods.period_type = 'year' and activity.financial_year = periods.period)
-    where activity.measure <> 'BEDS_AVAILABLE'
-    group by 1, 2, 5, 6, 7
+),
+
+units_by_period as (
+    select
+        period_type,
+        period,
+        min(period_month) as period_start_date,
+        min(period_financial_year) as financial_year,
+        service_code,
+        la_code,
+        measure,
+        sum(units) as units
+    from activity_by_period
+    where measure <> 'BEDS_AVAILABLE'
+    group by period_type, period, service_code, la_code, measure
 ),
 
 capacity as (
     select
-        periods.period_type,
-        periods.period,
-        activity.la_code,
-        sum(activity.units) as beds_available
-    from activity
-    inner join periods
-        on (periods.period_type = 'month' and activity.month_start_date = periods.month_start_date)
-        or (periods.period_type = 'year' and activity.financial_year = periods.period)
-    where activity.measure = 'BEDS_AVAILABLE'
-    group by 1, 2, 3
+        period_type,
+        period,
+        la_code,
+        sum(units) as beds_available
+    from activity_by_period
+    where measure = 'BEDS_AVAILABLE'
+    group by period_type, period, la_code
 ),
 
 district as (
