@@ -38,7 +38,7 @@ FIRST_MONTH = date(2004, 4, 1)  # two years of history before the first year rep
 LAST_MONTH = date(2009, 3, 1)
 
 # Commencements (disposals starting) per financial year at scale 1, and their type mix.
-COMMENCEMENTS = {2004: 18_600, 2005: 18_600, 2006: 18_648, 2007: 18_431, 2008: 17_700}
+COMMENCEMENTS = {2004: 18_600, 2005: 17_900, 2006: 18_648, 2007: 18_431, 2008: 17_700}
 TYPE_MIX = {  # CO, SSO, LIC, PSS, PRE
     2004: (0.450, 0.265, 0.114, 0.100, 0.071),
     2005: (0.450, 0.265, 0.114, 0.100, 0.071),
@@ -63,7 +63,7 @@ TIER_COUNTS = {  # tiers given in a year (quota weights), tuned so that the case
     # not yet reviewed carry their old tier, so the weights differ a little from it)
     2004: (2_077, 3_958, 7_061, 4_155, 67),
     2005: (2_077, 3_958, 7_061, 4_155, 67),
-    2006: (2_077, 3_958, 7_061, 4_155, 67),
+    2006: (2_040, 3_958, 7_061, 4_155, 67),
     2007: (2_756, 4_391, 6_198, 3_990, 33),
     2008: (2_559, 3_731, 6_447, 3_726, 37),
 }
@@ -297,6 +297,7 @@ class Generator:
         self.tiered: set[int] = set()  # offenders given a tier (or left untiered) once
         self.untiered: set[int] = set()  # offenders never tiered
         self.missing_now = 0  # untiered offenders supervised in this year so far
+        self.female_need_debt: dict[int, float] = defaultdict(lambda: 0.5)
         self.names: list[tuple[str, str]] = []
         self.ids: dict[str, int] = defaultdict(int)
         self.pending: dict[tuple[str, date], list[list[str]]] = defaultdict(list)
@@ -482,7 +483,13 @@ class Generator:
             if pid not in self.tier_of:
                 self.tier_of[pid] = 4
                 self.missing_now += 1
-            return 0
+            if self.missing_now <= TIER_COUNTS[fy][4] * self.scale:
+                return 0
+            # more untiered cases carried into the year than its "missing" row holds: this
+            # one is tiered now, at its review or new sentence
+            self.untiered.discard(pid)
+            del self.tier_of[pid]
+            self.missing_now -= 1
         k = self.tier_of.get(pid)
         if k is None and pid not in self.tiered:
             # a new case: left untiered while this year's "missing" count is behind its
@@ -663,7 +670,15 @@ class Generator:
                 prob *= WHITE_BRITISH_ALCOHOL
             if s == 7 and tier == 4:
                 prob *= 1.15
-            need = bool(rng.random() < min(prob, 0.97))
+            u = rng.random()
+            if female:
+                # women are few (about 1 in 7 assessments): systematic sampling per section
+                # keeps their need shares at the rate instead of +-1.5 points of chance
+                self.female_need_debt[s] += min(prob, 0.97)
+                need = self.female_need_debt[s] >= 1.0
+                self.female_need_debt[s] -= need
+            else:
+                need = bool(u < min(prob, 0.97))
             sums[s] = self._section_sum(s, need, tier)
             linked[s] = need if rng.random() < 0.9 else not need
         p.drug_need[pid - 1] = sums[8] >= self.thresholds[8][0]
