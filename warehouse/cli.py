@@ -149,6 +149,84 @@ def calibrate() -> None:
 
 
 @app.command()
+def share(
+    agreement: Annotated[
+        str | None, typer.Argument(help="agreement id (a file in agreements/)")
+    ] = None,
+    period: Annotated[str, typer.Option(help="financial year, e.g. 2008-09")] = "2008-09",
+    all_: Annotated[bool, typer.Option("--all", help="every agreement")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="only validate the agreement files")
+    ] = False,
+) -> None:
+    """Write a partner extract (files + manifest) to the outbox and log the delivery."""
+    from warehouse.sharing.agreements import AgreementError, all_agreements, get_agreement
+    from warehouse.sharing.extract import ShareError
+    from warehouse.sharing.extract import share as run_share
+    from warehouse.sharing.pseudonymise import MissingKeyError
+
+    if bool(agreement) == all_:
+        _fail("name one agreement or pass --all")
+    try:
+        agreements = all_agreements() if all_ else [get_agreement(agreement or "")]
+    except AgreementError as exc:
+        _fail(str(exc))
+    if check:
+        console.print(f"{len(agreements)} agreement(s) valid")
+        return
+    settings = get_settings()
+    table = Table(title=f"Deliveries for {period}")
+    for col in ("agreement", "level", "files", "rows", "folder"):
+        table.add_column(col, justify="right" if col in ("files", "rows") else "left")
+    for a in agreements:
+        try:
+            with console.status(f"{a.id}…"):
+                d = run_share(settings, a, period)
+        except (ShareError, MissingKeyError) as exc:
+            _fail(f"{a.id}: {exc}")
+        rows = sum(f["rows"] for f in d.files)
+        table.add_row(a.id, a.level, str(len(d.files)), f"{rows:,}", str(d.folder))
+    console.print(table)
+
+
+@app.command()
+def keys() -> None:
+    """Create local pseudonymisation keys (local warehouse only) for record-level agreements."""
+    from warehouse.sharing.pseudonymise import create_local_keys, env_name
+
+    settings = get_settings()
+    if not settings.is_local:
+        _fail("WAREHOUSE_DSN is set: give each key in the environment (WAREHOUSE_SHARE_KEY_...)")
+    for key_id, path in create_local_keys(settings).items():
+        console.print(f"key {key_id}: {path} (or set {env_name(key_id)})")
+
+
+@app.command()
+def access() -> None:
+    """Create the BI roles and district logins; grant and protect every mart (idempotent)."""
+    from warehouse.access import ensure_access
+
+    settings = get_settings()
+    logins = ensure_access(settings)
+    info = settings.conninfo()
+    table = Table(title=f"BI logins on {info.host}:{info.port}/{info.dbname}")
+    for col in ("role", "sees", "password"):
+        table.add_column(col)
+    for login in logins:
+        where = (
+            "no login (set WAREHOUSE_BI_PASSWORD_...)"
+            if login.password is None
+            else (
+                f"{settings.secrets_dir}/{login.role}_password"
+                if settings.is_local
+                else "(from env)"
+            )
+        )
+        table.add_row(login.role, login.la_code or "every district", where)
+    console.print(table)
+
+
+@app.command()
 def expectations() -> None:
     """Write the Great Expectations suites in expectations/gx/ from the declared feed schemas."""
     from ingestion.feeds import ALL_FEEDS
@@ -195,9 +273,11 @@ def run(
     t0 = time.monotonic()
     if settings.is_local:
         from warehouse.localdb import start_local
+        from warehouse.sharing.pseudonymise import create_local_keys
 
         with console.status("starting the local warehouse PostgreSQL…"):
             start_local(settings)
+            create_local_keys(settings)  # for record-level agreements, outside git
         console.print(f"[1/5] warehouse up on {settings.host}:{settings.port}")
     else:
         console.print("[1/5] using the external warehouse from WAREHOUSE_DSN")

@@ -148,7 +148,8 @@ def make_transform_dag(feed_names: list[str]) -> DAG:
         tags=["layer:transform", "tool:dbt", "tool:soda"],
         doc_md="""
 ### Transform: dbt build, then Soda contracts
-Runs whenever an ingestion DAG updates a raw table. Cosmos renders the dbt project as one
+First the BI roles and district logins are ensured (`warehouse/access.py`); each mart's
+dbt post-hook then re-applies its grants and row-level-security policy. Runs whenever an ingestion DAG updates a raw table. Cosmos renders the dbt project as one
 task per seed and model, each followed by its tests; then every mart's Soda contract
 (`expectations/soda/contracts/`) is verified. A failed contract fails the run and stops the
 sharing DAGs, which are scheduled on the mart assets this DAG produces.
@@ -186,5 +187,78 @@ sharing DAGs, which are scheduled on the mart assets this DAG produces.
 
             return verify_contracts(get_settings()).as_dict()
 
-        dbt >> soda_contracts()
+        @task
+        def bi_access() -> int:
+            """Roles, district logins and access.protect(), which dbt's post-hook calls."""
+            from warehouse.access import ensure_access
+
+            return len(ensure_access(get_settings()))
+
+        bi_access() >> dbt >> soda_contracts()
     return transform
+
+
+# -- sharing ------------------------------------------------------------------------------
+def make_share_dag(agreement_id: str) -> DAG:
+    """One DAG per data sharing agreement, on the agreement's cron schedule: verify the
+    Soda contracts of the marts it reads (a failure stops the delivery), then write,
+    deliver and log the extract."""
+    from warehouse.sharing.agreements import get_agreement
+
+    agreement = get_agreement(agreement_id)
+    marts = sorted({d.mart for d in agreement.datasets})
+
+    @dag(
+        dag_id=f"share_{agreement.id}",
+        schedule=agreement.schedule,
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args(),
+        tags=["layer:sharing", f"partner:{agreement.id}", f"level:{agreement.level}"],
+        params={
+            "period": Param(
+                None,
+                type=["null", "string"],
+                description="Financial year to share, e.g. 2008-09 (default: the run's)",
+            )
+        },
+        doc_md=f"""
+### Share with {agreement.recipient}
+**Purpose**: {agreement.purpose}
+
+**Legal basis**: {agreement.legal_basis}
+
+Level `{agreement.level}`, format `{agreement.format}`, delivery `{agreement.delivery.method}`,
+retention {agreement.retention_days} days. Reads {", ".join(f"`{m}`" for m in marts)}; their
+Soda contracts are verified first and a failure stops the delivery. Agreement file:
+`agreements/{agreement.id}.yml`. By hand: `warehouse share {agreement.id} --period 2008-09`.
+""",
+    )
+    def share() -> None:
+        @task
+        def verify_mart_contracts() -> int:
+            from warehouse.quality import verify_contracts
+
+            return verify_contracts(get_settings(), marts).checks_passed
+
+        @task
+        def write_and_deliver(
+            checks: int, params: dict[str, Any] | None = None, logical_date: Any = None
+        ) -> dict[str, Any]:
+            from warehouse.sharing.extract import period_of, share
+
+            period = (params or {}).get("period") or period_of(logical_date)
+            delivery = share(get_settings(), get_agreement(agreement_id), period)
+            log.info(
+                "%s %s: %d file(s) after %d checks",
+                agreement_id,
+                period,
+                len(delivery.files),
+                checks,
+            )
+            return {"delivery_id": delivery.delivery_id, "folder": str(delivery.folder)}
+
+        write_and_deliver(verify_mart_contracts())
+
+    return share()

@@ -31,6 +31,10 @@ def run_dbt(settings: Settings, *args: str) -> DbtReport:
     from dbt.cli.main import dbtRunner
 
     settings.apply_tool_env()
+    if args and args[0] in ("build", "run"):
+        from warehouse.access import ensure_access
+
+        ensure_access(settings)  # the roles and access.protect() the marts' post-hook calls
     os.environ.setdefault("DBT_LOG_PATH", str(settings.home / "dbt-logs"))
     cli_args = [
         *args,

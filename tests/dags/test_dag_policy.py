@@ -45,3 +45,14 @@ def test_transform_is_scheduled_on_the_raw_assets(dags):
         assert f"warehouse.raw.{feed.name}" in repr(
             dags["transform"].timetable.asset_condition
         ) or (feed.name in schedule)
+
+
+def test_one_share_dag_per_agreement_on_its_cron_gated_by_the_soda_contracts(dags):
+    from warehouse.sharing.agreements import all_agreements
+
+    for agreement in all_agreements():
+        dag = dags[f"share_{agreement.id}"]
+        assert agreement.schedule in repr(dag.timetable), dag.dag_id
+        first = [t for t in dag.tasks if not t.upstream_list]
+        assert [t.task_id for t in first] == ["verify_mart_contracts"], dag.dag_id
+        assert first[0].downstream_task_ids == {"write_and_deliver"}

@@ -2,44 +2,22 @@
 then the calibration figures of ../shared/calibration.md out of the marts, and the
 incremental facts after one more day of files.
 
-One module-scoped warehouse: the build takes minutes, and every test here reads it.
+One warehouse for the session (``default_warehouse`` in conftest.py): the build takes
+minutes, and the sharing and access tests read it too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
-from ingestion.feeds import ALL_FEEDS
 from warehouse.calibration import measure, table
 from warehouse.db import connect
-from warehouse.pipeline import assert_conservation, generate, ingest_feed
+from warehouse.pipeline import ingest_feed
 from warehouse.quality import verify_contracts
 from warehouse.settings import Settings
 from warehouse.transform import run_dbt
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(scope="module")
-def default_warehouse(pg_server, tmp_path_factory) -> Iterator[Settings]:
-    """The default dataset (scale 1, default seed and dirt), ingested and built."""
-    password = "pipeline-test-password"
-    pg_server.ensure_database("calibration", "pipeline", password)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(
-            "WAREHOUSE_DSN",
-            f"postgresql://pipeline:{password}@{pg_server.host}:{pg_server.port}/calibration",
-        )
-        mp.setenv("WAREHOUSE_HOME", str(tmp_path_factory.mktemp("calibration-home")))
-        settings = Settings()
-        generate(settings)
-        for feed in ALL_FEEDS:
-            ingest_feed(settings, feed.name)
-        assert_conservation(settings)
-        run_dbt(settings, "build")
-        yield settings
 
 
 def test_every_mart_builds_with_dbt_tests_and_soda_contracts_passing(default_warehouse):

@@ -1,0 +1,87 @@
+-- Offender x financial year: everyone supervised in the year, with the tier and district of
+-- their last supervised month, their needs at their latest assessment in the year, and the
+-- requirement types of the sentences running in the year. The record-level basis of partner
+-- extracts: the sharing code pseudonymises offender_id per recipient before anything leaves.
+with
+
+caseload as (
+    select distinct on (offender_id, financial_year)
+        offender_id, financial_year, tier, la_code, month_start_date
+    from {{ ref('fct_caseload_monthly') }}
+    order by offender_id, financial_year, month_start_date desc
+),
+
+latest_needs as (
+    select distinct on (offender_id, financial_year, need_area_code)
+        offender_id, financial_year, need_area_code, is_need, is_severe_need
+    from {{ ref('fct_assessment_needs') }}
+    where need_area_code in ('DRUGS', 'ALCOHOL')
+    order by offender_id, financial_year, need_area_code, assessment_date desc, assessment_id desc
+),
+
+needs as (
+    select
+        offender_id,
+        financial_year,
+        bool_or(is_need) filter (where need_area_code = 'DRUGS') as has_drug_need,
+        bool_or(is_severe_need) filter (where need_area_code = 'DRUGS') as has_severe_drug_need,
+        bool_or(is_need) filter (where need_area_code = 'ALCOHOL') as has_alcohol_need
+    from latest_needs
+    group by 1, 2
+),
+
+requirements as (
+    select
+        caseload.offender_id,
+        caseload.financial_year,
+        string_agg(
+            distinct requirements.requirement_type_code, ','
+            order by requirements.requirement_type_code
+        ) as requirement_types
+    from caseload
+    inner join {{ ref('int_supervision_periods') }} as periods
+        on caseload.offender_id = periods.offender_id
+        and periods.start_date < (left(caseload.financial_year, 4) || '-04-01')::date
+            + interval '1 year'
+        and periods.end_date >= (left(caseload.financial_year, 4) || '-04-01')::date
+    inner join {{ ref('fct_requirements') }} as requirements
+        on periods.disposal_id = requirements.disposal_id
+    group by 1, 2
+),
+
+offenders as (
+    select * from {{ ref('dim_offender') }}
+),
+
+final as (
+    select
+        {{ surrogate_key(['caseload.offender_id', 'caseload.financial_year']) }}
+            as offender_year_id,
+        caseload.offender_id,
+        caseload.financial_year,
+        caseload.la_code,
+        caseload.tier,
+        case
+            when caseload.tier in (1, 2) then 'tier 1-2'
+            when caseload.tier in (3, 4) then 'tier 3-4'
+            else 'no tier'
+        end as tier_band,
+        coalesce(offenders.gender_code, 'U') as gender_code,
+        coalesce(offenders.age_band, 'unknown') as age_band,
+        needs.offender_id is not null as is_assessed,
+        coalesce(needs.has_drug_need, false) as has_drug_need,
+        coalesce(needs.has_severe_drug_need, false) as has_severe_drug_need,
+        coalesce(needs.has_alcohol_need, false) as has_alcohol_need,
+        coalesce(requirements.requirement_types, '') as requirement_types
+    from caseload
+    left join needs
+        on caseload.offender_id = needs.offender_id
+        and caseload.financial_year = needs.financial_year
+    left join requirements
+        on caseload.offender_id = requirements.offender_id
+        and caseload.financial_year = requirements.financial_year
+    left join offenders
+        on caseload.offender_id = offenders.offender_id
+)
+
+select * from final

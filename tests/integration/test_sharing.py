@@ -1,0 +1,259 @@
+"""Partner extracts and BI access on the default dataset (built once, see conftest.py).
+
+Privacy is tested like a feature: every output file is scanned for every identifier value
+in the landing files; every published count is checked against the threshold; each BI role
+logs in over TCP with its password and is shown what it can and cannot read.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.integration.conftest import BI_PASSWORD
+from warehouse.db import connect
+from warehouse.sharing.agreements import all_agreements, get_agreement
+from warehouse.sharing.extract import share
+from warehouse.sharing.pseudonymise import MissingKeyError
+from warehouse.transform import run_dbt
+
+pytestmark = pytest.mark.integration
+
+PERIOD = "2008-09"
+MANCHESTER = "E08000003"
+
+
+@pytest.fixture(scope="module")
+def deliveries(default_warehouse):
+    """`warehouse share --all --period 2008-09`, as a function call."""
+    return {a.id: share(default_warehouse, a, PERIOD) for a in all_agreements()}
+
+
+def _cells(path: Path) -> list[list[str]]:
+    """Every value of a delivered file as text, whatever its format."""
+    if path.suffix == ".csv":
+        return list(csv.reader(io.StringIO(path.read_text())))
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        t = pq.read_table(path)
+        return [t.column_names] + [
+            ["" if v is None else str(v) for v in row.values()] for row in t.to_pylist()
+        ]
+    from openpyxl import load_workbook
+
+    ws = load_workbook(path, read_only=True).active
+    return [["" if v is None else str(v) for v in row] for row in ws.iter_rows(values_only=True)]
+
+
+def _identifiers(landing: Path) -> dict[str, set[str]]:
+    """Every direct identifier value in the delivered source files (loaded or rejected)."""
+    wanted = {
+        "CRN": "crn",
+        "PNC_NUMBER": "pnc",
+        "FIRST_NAME": "name",
+        "SURNAME": "name",
+        "DATE_OF_BIRTH": "dob",
+        "POSTCODE": "postcode",
+    }
+    found: dict[str, set[str]] = {k: set() for k in set(wanted.values())}
+    for path in landing.rglob("*.csv"):
+        with path.open(newline="", errors="replace") as f:
+            reader = csv.reader(f)
+            header = [h.strip().upper() for h in next(reader, [])]
+            cols = [(i, wanted[h]) for i, h in enumerate(header) if h in wanted]
+            if not cols:
+                continue
+            for row in reader:
+                for i, kind in cols:
+                    if i < len(row) and row[i].strip():
+                        found[kind].add(row[i].strip().lower())
+    return found
+
+
+def test_share_all_writes_every_agreement_with_a_manifest_and_an_audit_row(
+    default_warehouse, deliveries
+):
+    for agreement_id, d in deliveries.items():
+        manifest = json.loads(d.manifest.read_text())
+        assert manifest["agreement"] == agreement_id and manifest["period"] == PERIOD
+        assert manifest["files"], agreement_id
+        for f in manifest["files"]:
+            path = d.folder / f["file"]
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == f["sha256"]
+            assert len(_cells(path)) - 1 == f["rows"] > 0, (agreement_id, f["file"])
+            assert [c["name"] for c in f["schema"]] == _cells(path)[0]
+        assert SHARE_KEY_NOT_IN(manifest)
+    with connect(default_warehouse) as conn:
+        logged = dict(
+            conn.execute(
+                """select agreement_id, count(*) from audit.extract_deliveries
+                where period = %s group by 1""",
+                [PERIOD],
+            ).fetchall()
+        )
+    assert set(logged) == set(deliveries)
+
+
+def SHARE_KEY_NOT_IN(manifest: dict) -> bool:  # noqa: N802 - reads as the assertion it is
+    from tests.integration.conftest import SHARE_KEY
+
+    return SHARE_KEY not in json.dumps(manifest)
+
+
+def test_no_file_contains_an_identifier_from_the_landing_files(default_warehouse, deliveries):
+    ids = _identifiers(default_warehouse.landing_dir)
+    assert len(ids["crn"]) > 1000 and len(ids["dob"]) > 1000 and ids["name"]  # the scan sees data
+    leaks = []
+    for d in deliveries.values():
+        for path in sorted(d.folder.iterdir()):
+            raw = path.read_bytes().decode("latin-1").lower()
+            leaks += [(path.name, "crn", v) for v in ids["crn"] if v in raw]
+            leaks += [(path.name, "pnc", v) for v in ids["pnc"] if v in raw]
+            if path.suffix == ".json":
+                continue
+            for row in _cells(path):
+                for cell in row:
+                    value = cell.strip().lower()
+                    for kind in ("name", "dob", "postcode"):
+                        if value in ids[kind]:
+                            leaks.append((path.name, kind, value))
+    assert not leaks, leaks[:10]
+
+
+def test_no_aggregate_count_between_1_and_the_threshold_is_shown(deliveries):
+    checked = 0
+    for agreement_id, d in deliveries.items():
+        agreement = get_agreement(agreement_id)
+        if agreement.level != "aggregate":
+            continue
+        for dataset in agreement.datasets:
+            rows = _cells(d.folder / f"{dataset.name}.{agreement.format}")
+            header, body = rows[0], rows[1:]
+            count_cols = dataset.counts or [dataset.table["count"]]
+            for col in count_cols:
+                for row in body:
+                    value = row[header.index(col)]
+                    checked += 1
+                    if value in ("*", ""):
+                        continue
+                    assert not 0 < float(value) < agreement.disclosure.threshold, (
+                        agreement_id,
+                        dataset.name,
+                        col,
+                        value,
+                    )
+    assert checked > 1000
+
+
+def test_the_same_agreement_and_period_twice_gives_byte_identical_files(
+    default_warehouse, deliveries
+):
+    for agreement_id in (
+        "csp_manchester",
+        "dat_manchester",
+        "supporting_people",
+    ):  # csv, parquet, xlsx
+        first = {p.name: p.read_bytes() for p in deliveries[agreement_id].folder.iterdir()}
+        again = share(default_warehouse, get_agreement(agreement_id), PERIOD)
+        assert {p.name: p.read_bytes() for p in again.folder.iterdir()} == first
+
+
+def test_record_level_extract_is_pseudonymised_and_only_the_agreed_rows(
+    default_warehouse, deliveries
+):
+    rows = _cells(deliveries["dat_manchester"].folder / "offenders_with_drug_need.parquet")
+    header, body = rows[0], rows[1:]
+    with connect(default_warehouse) as conn:
+        expected = conn.execute(
+            """select count(*) from marts.fct_offender_year_profile
+            where la_code = %s and has_drug_need and financial_year = '2008/09'""",
+            [MANCHESTER],
+        ).fetchone()[0]
+        ids = {str(i) for (i,) in conn.execute("select offender_id from marts.dim_offender")}
+    assert len(body) == expected > 0
+    pseudonyms = [row[header.index("offender_id")] for row in body]
+    assert len(set(pseudonyms)) == len(pseudonyms)
+    assert all(len(p) == 32 and p not in ids for p in pseudonyms)
+
+
+def test_a_missing_key_stops_a_record_level_extract(default_warehouse, monkeypatch):
+    monkeypatch.delenv("WAREHOUSE_SHARE_KEY_DAT_MANCHESTER")
+    with pytest.raises(MissingKeyError, match="WAREHOUSE_SHARE_KEY_DAT_MANCHESTER"):
+        share(default_warehouse, get_agreement("dat_manchester"), "2007-08")
+    assert not (default_warehouse.outbox_dir / "dat_manchester" / "2007-08").exists()
+
+
+# -- BI access --------------------------------------------------------------------------------
+def _login(settings, role: str) -> psycopg.Connection:
+    info = settings.conninfo()
+    return psycopg.connect(
+        host=info.host, port=info.port, dbname=info.dbname, user=role, password=BI_PASSWORD
+    )
+
+
+def _can_read(conn: psycopg.Connection, relation: str) -> bool:
+    try:
+        conn.execute(f"select 1 from {relation} limit 1").fetchall()
+        return True
+    except psycopg.errors.InsufficientPrivilege:
+        conn.rollback()
+        return False
+
+
+def test_bi_reader_reads_every_mart_and_nothing_else(default_warehouse):
+    with connect(default_warehouse) as conn:
+        relations = conn.execute(
+            """select table_schema, table_name from information_schema.tables
+            where table_schema in ('marts', 'raw', 'staging', 'snapshots', 'audit', 'intermediate')"""
+        ).fetchall()
+        owner_rows = conn.execute("select count(*) from marts.fct_caseload_monthly").fetchone()[0]
+    with _login(default_warehouse, "bi_reader") as conn:
+        for schema, name in relations:
+            readable = _can_read(conn, f'"{schema}"."{name}"')
+            assert readable == (schema == "marts"), (schema, name)
+        assert (
+            conn.execute("select count(*) from marts.fct_caseload_monthly").fetchone()[0]
+            == owner_rows
+        )
+
+
+def test_a_district_login_sees_only_its_district_even_after_a_rebuild(default_warehouse):
+    # GIVEN the marts rebuilt from scratch (a table rebuild drops grants and policies)
+    run_dbt(
+        default_warehouse,
+        "run",
+        "--full-refresh",
+        "--select",
+        "dim_district fct_caseload_monthly demand_trends_yearly jsna_ward_need",
+    )
+    with connect(default_warehouse) as conn:
+        district_tables = [
+            t
+            for (t,) in conn.execute(
+                """select table_name from information_schema.columns
+                where table_schema = 'marts' and column_name = 'la_code'"""
+            )
+        ]
+        own = conn.execute(
+            "select count(*) from marts.fct_caseload_monthly where la_code = %s", [MANCHESTER]
+        ).fetchone()[0]
+    # WHEN Manchester's login reads them
+    with _login(default_warehouse, "bi_manchester") as conn:
+        for table in district_tables:
+            seen = {r[0] for r in conn.execute(f"select distinct la_code from marts.{table}")}
+            # THEN only Manchester's rows, in every mart carrying a district (views too)
+            assert seen <= {MANCHESTER}, (table, seen)
+        assert conn.execute("select count(*) from marts.fct_caseload_monthly").fetchone()[0] == own
+        assert not _can_read(conn, "raw.ndelius_offenders")
+        summary = conn.execute(
+            """select distinct dimension_value from marts.fct_reoffending_summary
+            where dimension = 'district'"""
+        ).fetchall()
+        assert {r[0] for r in summary} <= {MANCHESTER}
