@@ -8,10 +8,12 @@ WORKDIR /opt/project
 COPY pyproject.toml constraints.txt README.md ./
 COPY warehouse ./warehouse
 COPY ingestion ./ingestion
-RUN pip install -c constraints.txt . "apache-airflow-providers-celery" "psycopg2-binary" redis
+# editable: the package finds dags/, dbt_project/, agreements/ beside it (PROJECT_ROOT)
+RUN pip install -c constraints.txt -e . "apache-airflow-providers-celery" "psycopg2-binary" redis
 COPY dags ./dags
 COPY dbt_project ./dbt_project
 COPY expectations ./expectations
+COPY agreements ./agreements
 RUN mkdir -p /opt/airflow /opt/project/.warehouse && chown -R airflow /opt/airflow /opt/project
 USER airflow
 ENTRYPOINT ["airflow"]

@@ -158,6 +158,9 @@ def share(
     check: Annotated[
         bool, typer.Option("--check", help="only validate the agreement files")
     ] = False,
+    purge: Annotated[
+        bool, typer.Option("--purge-expired", help="remove outbox deliveries past retention")
+    ] = False,
 ) -> None:
     """Write a partner extract (files + manifest) to the outbox and log the delivery."""
     from warehouse.sharing.agreements import AgreementError, all_agreements, get_agreement
@@ -165,6 +168,14 @@ def share(
     from warehouse.sharing.extract import share as run_share
     from warehouse.sharing.pseudonymise import MissingKeyError
 
+    if purge:
+        from datetime import date
+
+        from warehouse.sharing.extract import purge_expired
+
+        for folder in purge_expired(get_settings(), date.today()):
+            console.print(f"removed {folder} (past its retention)")
+        return
     if bool(agreement) == all_:
         _fail("name one agreement or pass --all")
     try:

@@ -12,7 +12,7 @@ from warehouse.pipeline import assert_conservation, generate, ingest_feed
 pytestmark = pytest.mark.integration
 
 
-def test_ingest_then_transform_dags_build_the_mart_and_pass_soda(settings):
+def test_ingest_then_transform_dags_build_the_mart_and_pass_soda(settings, monkeypatch):
     generate(settings, scale=0.03, seed=2, dirt=0.01)
     airflow_local.configure(settings)
     airflow_local.migrate(settings)
@@ -29,7 +29,14 @@ def test_ingest_then_transform_dags_build_the_mart_and_pass_soda(settings):
         if dag_id == "transform":
             states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
             assert states["soda_contracts"] == "success"
+            assert states["bi_access"] == "success"
             assert any(t.endswith(".test") for t in states), "tests run after models"
+    # the sharing DAGs: contracts of their marts, then the extract into the outbox
+    monkeypatch.setenv("WAREHOUSE_SHARE_KEY_DAT_MANCHESTER", "k" * 40)
+    for agreement in ("csp_manchester", "dat_manchester"):
+        run = dags[f"share_{agreement}"].test(run_conf={"period": "2008-09"})
+        assert str(run.state) == "success", agreement
+        assert (settings.outbox_dir / agreement / "2008-09" / "manifest.json").is_file()
     assert_conservation(settings)
     with connect(settings) as conn:
         raw = conn.execute(

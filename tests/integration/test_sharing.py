@@ -231,7 +231,7 @@ def test_a_district_login_sees_only_its_district_even_after_a_rebuild(default_wa
         "run",
         "--full-refresh",
         "--select",
-        "dim_district fct_caseload_monthly demand_trends_yearly jsna_ward_need",
+        "dim_district fct_caseload_monthly+",  # + : the views on it are dropped with it
     )
     with connect(default_warehouse) as conn:
         district_tables = [
@@ -257,3 +257,27 @@ def test_a_district_login_sees_only_its_district_even_after_a_rebuild(default_wa
             where dimension = 'district'"""
         ).fetchall()
         assert {r[0] for r in summary} <= {MANCHESTER}
+
+
+def test_deliveries_past_their_retention_are_purged_from_the_outbox(default_warehouse):
+    from datetime import date, timedelta
+
+    from warehouse.sharing.extract import purge_expired
+
+    # GIVEN a delivery whose retention has run out, and one whose has not
+    old = share(default_warehouse, get_agreement("csp_bury"), "2006-07")
+    kept = share(default_warehouse, get_agreement("csp_bolton"), "2006-07")
+    with connect(default_warehouse) as conn:
+        conn.execute(
+            "update audit.extract_deliveries set expires_on = %s where delivery_id = %s",
+            [date.today() - timedelta(days=1), old.delivery_id],
+        )
+    # WHEN the purge runs THEN only the expired folder goes, and the audit row stays
+    assert old.folder in purge_expired(default_warehouse, date.today())
+    assert not old.folder.exists() and kept.folder.exists()
+    with connect(default_warehouse) as conn:
+        purged = conn.execute(
+            "select purged_at is not null from audit.extract_deliveries where delivery_id = %s",
+            [old.delivery_id],
+        ).fetchone()[0]
+    assert purged

@@ -51,6 +51,7 @@ create table if not exists audit.extract_deliveries (
     delivered_at timestamptz not null default now(),
     expires_on date not null
 );
+alter table audit.extract_deliveries add column if not exists purged_at timestamptz;
 """
 
 
@@ -374,3 +375,32 @@ def _deliver(agreement: Agreement, folder: Path) -> str:
     for path in sorted(folder.iterdir()):
         hook.store_file(f"{remote}/{path.name}", str(path))
     return f"sftp://{agreement.delivery.sftp_conn_id}{remote}"
+
+
+def purge_expired(settings: Settings, today: Any) -> list[Path]:
+    """Remove outbox deliveries past their agreement's retention (``expires_on`` before
+    ``today``) and record when; the audit rows stay, so what was shared remains known."""
+    removed = []
+    with connect(settings) as conn:
+        conn.execute(AUDIT_DDL)
+        rows = conn.execute(
+            """select delivery_id, delivered_to from audit.extract_deliveries as d
+            where expires_on < %s and purged_at is null
+                and not exists (  -- a later delivery to the same folder is still retained
+                    select 1 from audit.extract_deliveries as n
+                    where n.delivered_to = d.delivered_to and n.expires_on >= %s
+                )
+            order by delivery_id""",
+            [today, today],
+        ).fetchall()
+        outbox = settings.outbox_dir.resolve()
+        for delivery_id, target in rows:
+            folder = Path(target)
+            if folder.resolve().is_relative_to(outbox) and folder.exists():
+                shutil.rmtree(folder)
+                removed.append(folder)
+            conn.execute(
+                "update audit.extract_deliveries set purged_at = now() where delivery_id = %s",
+                [delivery_id],
+            )
+    return removed
