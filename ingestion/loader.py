@@ -594,18 +594,35 @@ def _duplicate_keys(conn: psycopg.Connection, feed: Feed, table: str) -> list[Ro
         # this measured ~40 % faster than a hash aggregate of one group per row)
         conn.execute(sql.SQL("set local work_mem = {}").format(sql.Literal(DUPLICATE_WORK_MEM)))
         conn.execute("set local enable_hashagg = off")
-        rows = conn.execute(
+        # one scan: a key delivered twice needs only its first and last line; the rare
+        # key seen three or more times is looked up again for all of its lines
+        groups = conn.execute(
             sql.SQL(
-                "with dup as (select {keys} from {table} where {not_null}"
-                " group by {keys} having count(*) > 1)"
-                " select {keys}, array_agg({line} order by {line})"
-                " from {table} join dup using ({keys}) group by {keys}"
+                "select {keys}, min({line}), max({line}), count(*) from {table}"
+                " where {not_null} group by {keys} having count(*) > 1"
             ).format(
                 keys=key_sql,
                 line=sql.Identifier(LINE_COLUMN),
                 table=_ident(STAGING_SCHEMA, table),
                 not_null=sql.SQL(" and ").join(
                     sql.SQL("{} is not null").format(sql.Identifier(k)) for k in keys
+                ),
+            )
+        ).fetchall()
+    rows = [(*g[:-3], [g[-3], g[-2]]) for g in groups if g[-1] == 2]
+    many = [tuple(g[:-3]) for g in groups if g[-1] > 2]
+    if many:
+        rows += conn.execute(
+            sql.SQL(
+                "select {keys}, array_agg({line} order by {line}) from {table}"
+                " join (values {many}) as v ({keys}) using ({keys}) group by {keys}"
+            ).format(
+                keys=key_sql,
+                line=sql.Identifier(LINE_COLUMN),
+                table=_ident(STAGING_SCHEMA, table),
+                many=sql.SQL(", ").join(
+                    sql.SQL("({})").format(sql.SQL(", ").join(sql.Literal(v) for v in key))
+                    for key in many
                 ),
             )
         ).fetchall()
