@@ -588,7 +588,11 @@ def _duplicate_keys(conn: psycopg.Connection, feed: Feed, table: str) -> list[Ro
     if not feed.unique_key:
         return []
     keys = [feed.column(k).db_name for k in feed.unique_key]
-    key_sql = sql.SQL(", ").join(sql.Identifier(k) for k in keys)
+    names = {  # the identifiers both queries below are written with
+        "keys": sql.SQL(", ").join(sql.Identifier(k) for k in keys),
+        "line": sql.Identifier(LINE_COLUMN),
+        "table": _ident(STAGING_SCHEMA, table),
+    }
     with conn.transaction():
         # grouping every key of a file: sorted in memory (keys mostly arrive in order, and
         # this measured ~40 % faster than a hash aggregate of one group per row)
@@ -601,9 +605,7 @@ def _duplicate_keys(conn: psycopg.Connection, feed: Feed, table: str) -> list[Ro
                 "select {keys}, min({line}), max({line}), count(*) from {table}"
                 " where {not_null} group by {keys} having count(*) > 1"
             ).format(
-                keys=key_sql,
-                line=sql.Identifier(LINE_COLUMN),
-                table=_ident(STAGING_SCHEMA, table),
+                **names,
                 not_null=sql.SQL(" and ").join(
                     sql.SQL("{} is not null").format(sql.Identifier(k)) for k in keys
                 ),
@@ -617,9 +619,7 @@ def _duplicate_keys(conn: psycopg.Connection, feed: Feed, table: str) -> list[Ro
                 "select {keys}, array_agg({line} order by {line}) from {table}"
                 " join (values {many}) as v ({keys}) using ({keys}) group by {keys}"
             ).format(
-                keys=key_sql,
-                line=sql.Identifier(LINE_COLUMN),
-                table=_ident(STAGING_SCHEMA, table),
+                **names,
                 many=sql.SQL(", ").join(
                     sql.SQL("({})").format(sql.SQL(", ").join(sql.Literal(v) for v in key))
                     for key in many
