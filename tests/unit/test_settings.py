@@ -28,7 +28,10 @@ def test_dsn_without_host_is_refused():
         Settings(dsn="postgresql:///wh?user=x").conninfo()
 
 
-def test_local_password_is_generated_once_and_private(tmp_path):
+def test_local_password_is_generated_once_and_private(tmp_path, monkeypatch):
+    # GIVEN no external warehouse (an integration fixture earlier in the session may have
+    # pointed WAREHOUSE_DSN at its test database)
+    monkeypatch.delenv("WAREHOUSE_DSN", raising=False)
     s = Settings(home=tmp_path)
     first = s.local_password(create=True)
     assert len(first) >= 24
