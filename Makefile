@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@echo "==> creating $(VENV) with $(PYTHON) and installing pinned packages (constraints.txt)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
-	@$(BIN)/uv pip install --python $(BIN)/python --quiet -c constraints.txt -e '.[dev]'
+	@$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
 run: venv  ## start the warehouse, generate data, run every DAG through Airflow, print a summary
