@@ -327,8 +327,12 @@ def _ident(schema: str, table: str) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
 
 
-def _create_staging(cur: psycopg.Cursor, feed: Feed, table: str, load_id: int, name: str) -> None:
+def _create_staging(cur: psycopg.Cursor, feed: Feed, table: str, load_id: int) -> None:
     """The load's staging table: the raw table's columns, sub-partitioned by line range.
+
+    ``_source_file`` and ``_loaded_at`` are one value for the whole file: they are added at
+    commit (``_stamp``), as column defaults PostgreSQL keeps once in its catalog rather
+    than on every row.
 
     The line number comes first (a partition may order its columns unlike its parent):
     the scans that look rows up by line (fixes, quarantine) then read one column of each
@@ -341,8 +345,6 @@ def _create_staging(cur: psycopg.Cursor, feed: Feed, table: str, load_id: int, n
         sql.SQL("_load_id bigint not null default {} check (_load_id = {})").format(
             sql.Literal(load_id), sql.Literal(load_id)
         ),
-        sql.SQL("_source_file text not null default {}").format(sql.Literal(name)),
-        sql.SQL("_loaded_at timestamptz not null default now()"),
     ]
     cur.execute(
         sql.SQL("create table {} ({}) partition by range ({})").format(
@@ -790,6 +792,28 @@ def _write_quarantine(
             )
 
 
+COMMIT_LOCK = "warehouse:load-commit"
+
+
+def _stamp(cur: psycopg.Cursor, table: str, name: str) -> None:
+    """Give the staged rows their source file and load time, as of this commit.
+
+    The commits of all loads take turns (a transaction-scoped advisory lock), so the load
+    time orders loads as they became visible: a row committed after a reader (an
+    incremental dbt model, say) looked always carries a later ``_loaded_at`` than every
+    row that reader saw, and ``loaded_at > the latest seen`` misses nothing. Adding a
+    column with a constant default writes no rows.
+    """
+    cur.execute("select pg_advisory_xact_lock(hashtext(%s))", [COMMIT_LOCK])
+    (loaded_at,) = cur.execute("select clock_timestamp()").fetchone()
+    cur.execute(
+        sql.SQL(
+            "alter table {} add column _source_file text not null default {},"
+            " add column _loaded_at timestamptz not null default {}"
+        ).format(_ident(STAGING_SCHEMA, table), sql.Literal(name), sql.Literal(loaded_at))
+    )
+
+
 def _attach(cur: psycopg.Cursor, feed: Feed, table: str, load_id: int) -> None:
     """Move the staging table (and its chunk sub-partitions) to ``raw`` and attach it."""
     children = cur.execute(
@@ -954,7 +978,7 @@ def _load_source(
     load_id = result.load_id
     table = staging_table(feed, load_id)
     with conn.transaction(), conn.cursor() as cur:
-        _create_staging(cur, feed, table, load_id, path.name)
+        _create_staging(cur, feed, table, load_id)
     try:
         try:
             rows = _load_rows(
@@ -971,6 +995,7 @@ def _load_source(
             raise FileRejected(f"file cannot be read: {detail}") from exc
         with conn.transaction(), conn.cursor() as cur:
             _write_quarantine(cur, feed, path, load_id, rows)
+            _stamp(cur, table, path.name)
             _attach(cur, feed, table, load_id)
             if after_copy:
                 after_copy()

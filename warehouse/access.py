@@ -18,10 +18,11 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from psycopg import sql
+from psycopg import errors, sql
 
 from warehouse.db import connect
 from warehouse.settings import PROJECT_ROOT, Settings
@@ -123,5 +124,17 @@ def ensure_access(settings: Settings) -> list[Login]:
             where n.nspname = 'marts' and c.relkind in ('r', 'v', 'p', 'm')"""
         ).fetchall()
         for (rel,) in relations:
-            conn.execute("select access.protect(%s::regclass)", [rel])
+            _protect(conn, rel)
     return found
+
+
+def _protect(conn, rel: str, attempts: int = 3) -> None:  # type: ignore[no-untyped-def]
+    """``access.protect(rel)``; retried when it loses a deadlock (to autovacuum, say)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            conn.execute("select access.protect(%s::regclass)", [rel])
+            return
+        except errors.DeadlockDetected:
+            if attempt == attempts:
+                raise
+            time.sleep(attempt)

@@ -45,44 +45,108 @@ def test_calibration_figures_come_back_out_of_the_marts(default_warehouse, capsy
     assert not missed, "calibration figures out of tolerance:\n" + "\n".join(missed)
 
 
-def _fingerprint(settings: Settings, table: str) -> tuple[int, str]:
+def _fingerprints(settings: Settings) -> dict[str, tuple[int, str]]:
+    """Row count and checksum of every mart table (``built_at`` aside: it is when)."""
     with connect(settings) as conn:
-        return conn.execute(
-            f"select count(*), md5(coalesce(string_agg(t::text, '|' order by t::text), ''))"
-            f" from (select * from marts.{table}) t"
-        ).fetchone()
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "select table_name from information_schema.tables"
+                " where table_schema = 'marts' and table_type = 'BASE TABLE'"
+            )
+        ]
+        return {
+            table: conn.execute(
+                "select count(*), md5(coalesce(string_agg(j::text, '|' order by j::text), ''))"
+                f" from (select to_jsonb(t) - 'built_at' as j from marts.{table} t) x"
+            ).fetchone()
+            for table in tables
+        }
 
 
-def test_an_incremental_build_after_a_redelivery_equals_a_full_rebuild(default_warehouse):
-    settings = default_warehouse
-    processed = settings.landing_dir / "ndelius" / "processed"
-    original = (processed / "ndelius_disposals_2009-03.csv").read_text().splitlines()
+def _redeliver(settings: Settings, system: str, name: str, edit) -> int:  # type: ignore[no-untyped-def]
+    """A corrected re-delivery (``_r3``) of a processed file, its rows changed by ``edit``."""
+    original = (settings.landing_dir / system / "processed" / name).read_text().splitlines()
     header = original[0].split(",")
-    start, ended, reason, version = (
-        header.index(c)
-        for c in ("START_DATE", "TERMINATION_DATE", "TERMINATION_REASON", "ROW_VERSION")
+    lines, changed = edit(header, original[1:])
+    (settings.landing_dir / system / name.replace(".csv", "_r3.csv")).write_text(
+        "\n".join([original[0], *lines]) + "\n"
     )
-    # GIVEN a corrected re-delivery of March 2009: twenty sentences ended early
-    lines, changed = [original[0]], 0
-    for line in original[1:]:
-        fields = line.split(",")
-        if changed < 20 and len(fields) == len(header) and fields[start] and not fields[ended]:
-            fields[ended], fields[reason] = fields[start], "REVOKED"
-            fields[version] = str(int(fields[version]) + 1)
-            changed += 1
-        lines.append(",".join(fields))
-    assert changed == 20
-    inbox = settings.landing_dir / "ndelius" / "ndelius_disposals_2009-03_r3.csv"
-    inbox.write_text("\n".join(lines) + "\n")
-    before = _fingerprint(settings, "fct_caseload_monthly")
-    # WHEN it is loaded and the daily (incremental) build runs
-    ingest_feed(settings, "ndelius_disposals")
+    return changed
+
+
+def test_an_incremental_build_after_redeliveries_equals_a_full_rebuild(default_warehouse):
+    settings = default_warehouse
+    with connect(settings) as conn:
+        # offenders with assessments in 2008/09, and another district's ward to move them to
+        movers = conn.execute(
+            "select o.offender_id, o.crn, o.pnc_number, o.first_name, o.surname,"
+            " o.date_of_birth, o.gender_code, o.ethnicity_code, o.postcode, o.first_sanction_date,"
+            " o.previous_sanctions, o.row_version"
+            " from staging.stg_ndelius__offenders o"
+            " where o.la_code = 'E08000003' and o.offender_id in ("
+            "   select offender_id from marts.fct_need_change"
+            "   where latest_financial_year = '2008/09')"
+            " order by o.offender_id limit 20"
+        ).fetchall()
+        (ward,) = conn.execute(
+            "select ward_code from reference.ref_wards where la_code = 'E08000001' limit 1"
+        ).fetchone()
+    assert len(movers) == 20
+
+    def end_sentences_early(header, rows):  # type: ignore[no-untyped-def]
+        start, ended, reason, version = (
+            header.index(c)
+            for c in ("START_DATE", "TERMINATION_DATE", "TERMINATION_REASON", "ROW_VERSION")
+        )
+        out, changed = [], 0
+        for line in rows:
+            fields = line.split(",")
+            if changed < 20 and len(fields) == len(header) and fields[start] and not fields[ended]:
+                fields[ended], fields[reason] = fields[start], "REVOKED"
+                fields[version] = str(int(fields[version]) + 1)
+                changed += 1
+            out.append(",".join(fields))
+        return out, changed
+
+    def move_to_bolton(header, rows):  # type: ignore[no-untyped-def]
+        moved = [
+            ",".join(
+                "" if v is None else str(v)
+                for v in (*m[:9], ward, "E08000001", m[9], m[10], 0, m[11] + 1)
+            )
+            for m in movers
+        ]
+        return [*rows, *moved], len(moved)
+
+    def raise_ete_scores(header, rows):  # type: ignore[no-untyped-def]
+        items = [header.index(f"S4_{i}") for i in range(1, 5)]
+        out, changed = [], 0
+        for line in rows:
+            fields = line.split(",")
+            if changed < 20 and len(fields) == len(header) and fields[items[0]] == "0":
+                for i in items:
+                    fields[i] = "2"
+                changed += 1
+            out.append(",".join(fields))
+        return out, changed
+
+    # GIVEN corrected re-deliveries of March 2009: twenty sentences ended early, twenty
+    # offenders moved from Manchester to Bolton, twenty assessments with higher ETE scores
+    assert (
+        _redeliver(settings, "ndelius", "ndelius_disposals_2009-03.csv", end_sentences_early) == 20
+    )
+    assert _redeliver(settings, "ndelius", "ndelius_offenders_2009-03.csv", move_to_bolton) == 20
+    assert _redeliver(settings, "oasys", "oasys_assessments_2009-03.csv", raise_ete_scores) == 20
+    before = _fingerprints(settings)
+    # WHEN they are loaded and the daily (incremental) build runs
+    for feed in ("ndelius_disposals", "ndelius_offenders", "oasys_assessments"):
+        ingest_feed(settings, feed)
     run_dbt(settings, "build")
-    incremental = {
-        t: _fingerprint(settings, t) for t in ("fct_caseload_monthly", "fct_assessment_needs")
-    }
-    # THEN the incremental facts changed, and equal a full rebuild of the same data
-    assert incremental["fct_caseload_monthly"] != before
+    incremental = _fingerprints(settings)
+    # THEN the incremental facts changed, and every mart equals a full rebuild of the data
+    for mart in ("fct_caseload_monthly", "fct_assessment_needs", "fct_need_change"):
+        assert incremental[mart] != before[mart], f"{mart} did not change"
     run_dbt(settings, "build", "--full-refresh")
-    full = {t: _fingerprint(settings, t) for t in ("fct_caseload_monthly", "fct_assessment_needs")}
-    assert incremental == full
+    full = _fingerprints(settings)
+    assert [t for t in full if incremental[t] != full[t]] == []

@@ -28,7 +28,8 @@ $$;
 
 -- Grants and the district policy for one mart relation. dbt calls it after building each
 -- mart (a rebuilt table has lost its grants and policies), and `warehouse access` calls it
--- for every existing mart.
+-- for every existing mart. It changes only what is missing: on a mart already protected it
+-- takes no lock (an ALTER TABLE there waits for, and can deadlock with, autovacuum).
 create or replace function access.protect(rel regclass)
 returns void
 language plpgsql
@@ -36,16 +37,22 @@ as $$
 declare
     kind "char" := (select relkind from pg_class where oid = rel);
     expr text;
+    reader text;
 begin
-    if exists (select 1 from pg_roles where rolname = 'bi_reader') then
-        execute format('grant select on %s to bi_reader', rel);
-    end if;
-    if exists (select 1 from pg_roles where rolname = 'bi_district') then
-        execute format('grant select on %s to bi_district', rel);
-    end if;
+    foreach reader in array array['bi_reader', 'bi_district'] loop
+        if exists (select 1 from pg_roles where rolname = reader)
+            and not has_table_privilege(reader, rel, 'select') then
+            execute format('grant select on %s to %I', rel, reader);
+        end if;
+    end loop;
     if kind = 'v' then
         -- a view reads its tables with the caller's rights, so their policies apply
-        execute format('alter view %s set (security_invoker = true)', rel);
+        if not exists (
+            select 1 from pg_class
+            where oid = rel and 'security_invoker=true' = any(coalesce(reloptions, '{}'))
+        ) then
+            execute format('alter view %s set (security_invoker = true)', rel);
+        end if;
         return;
     end if;
     if exists (
@@ -60,8 +67,14 @@ begin
     else
         return;
     end if;
-    execute format('alter table %s enable row level security', rel);
-    execute format('drop policy if exists district_scope on %s', rel);
-    execute format('create policy district_scope on %s for select using (%s)', rel, expr);
+    if not (select relrowsecurity from pg_class where oid = rel) then
+        execute format('alter table %s enable row level security', rel);
+    end if;
+    -- the policy follows from the columns; a table rebuilt with other columns has none
+    if not exists (
+        select 1 from pg_policy where polrelid = rel and polname = 'district_scope'
+    ) then
+        execute format('create policy district_scope on %s for select using (%s)', rel, expr);
+    end if;
 end
 $$;

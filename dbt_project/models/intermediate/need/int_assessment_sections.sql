@@ -1,9 +1,30 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='assessment_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+    )
+}}
 -- OASys assessments unpivoted to one row per section: the item sum and the
 -- "linked to offending" flag (the need rules are applied in fct_assessment_needs).
+-- Incremental: assessments loaded since the last build, and those of a CRN whose offender
+-- record arrived since (it gives them their offender_id), are (re)computed.
 with
+
+{% if is_incremental() %}
+changed_crns as (
+    select crn from {{ ref('stg_ndelius__offenders') }}
+    where loaded_at > {{ loaded_since_last_build() }}
+),
+{% endif %}
 
 assessments as (
     select * from {{ ref('stg_oasys__assessments') }}
+    {% if is_incremental() %}
+    where loaded_at > {{ loaded_since_last_build() }}
+        or crn in (select crn from changed_crns)
+    {% endif %}
 ),
 
 offenders as (
@@ -17,6 +38,7 @@ sections as (
         assessments.event_id,
         assessments.assessment_type,
         assessments.assessment_date,
+        assessments.loaded_at,
         section.oasys_section,
         section.score,
         section.is_linked
@@ -39,7 +61,8 @@ sections as (
 final as (
     select
         sections.*,
-        offenders.offender_id
+        offenders.offender_id,
+        {{ build_time() }} as built_at
     from sections
     left join offenders
         on sections.crn = offenders.crn

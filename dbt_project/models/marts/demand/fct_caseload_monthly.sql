@@ -3,22 +3,28 @@
         materialized='incremental',
         unique_key='offender_id',
         incremental_strategy='delete+insert',
-        on_schema_change='fail',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['built_at']}],
     )
 }}
+-- depends_on: {{ ref('stg_ndelius__offenders') }}
 -- One row per offender x month under supervision (any sentence running on any day of
 -- the month), with the tier held at the month end (0 = no tier recorded) and the sentence
--- types running. Incremental: offenders with a sentence or tier record loaded since the
--- last build are rebuilt whole (delete+insert on offender_id).
+-- types running. Incremental: offenders with a sentence, tier record or offender record
+-- (district, ward) loaded since the last build are rebuilt whole (delete+insert on
+-- offender_id).
 with
 
 {% if is_incremental() %}
 changed as (
     select offender_id from {{ ref('stg_ndelius__disposals') }}
-    where loaded_at > (select coalesce(max(loaded_at), '-infinity') from {{ this }})
+    where loaded_at > {{ loaded_since_last_build() }}
     union
     select offender_id from {{ ref('stg_ndelius__tier_records') }}
-    where loaded_at > (select coalesce(max(loaded_at), '-infinity') from {{ this }})
+    where loaded_at > {{ loaded_since_last_build() }}
+    union
+    select offender_id from {{ ref('stg_ndelius__offenders') }}
+    where loaded_at > {{ loaded_since_last_build() }}
 ),
 {% endif %}
 
@@ -36,6 +42,9 @@ loads as (
         union all
         select offender_id, loaded_at from {{ ref('stg_ndelius__tier_records') }}
     ) as both_sources
+    {% if is_incremental() %}
+    where offender_id in (select offender_id from changed)
+    {% endif %}
     group by offender_id
 ),
 
@@ -78,7 +87,8 @@ final as (
         months.has_community_sentence,
         months.has_licence,
         months.sentences_running,
-        loads.loaded_at
+        loads.loaded_at,
+        {{ build_time() }} as built_at
     from months
     left join tiers
         on months.offender_id = tiers.offender_id

@@ -8,11 +8,7 @@ wards as (
 ),
 
 latest_needs as (
-    select distinct on (offender_id, financial_year, oasys_section)
-        *
-    from {{ ref('fct_assessment_needs') }}
-    where offender_id <> -1
-    order by offender_id, financial_year, oasys_section, assessment_date desc, assessment_id desc
+    select * from {{ ref('int_needs_latest_in_year') }}
 ),
 
 counts as (

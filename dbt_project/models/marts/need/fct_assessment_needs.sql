@@ -3,28 +3,37 @@
         materialized='incremental',
         unique_key='assessment_need_id',
         incremental_strategy='delete+insert',
-        on_schema_change='fail',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['built_at']}],
     )
 }}
+-- depends_on: {{ ref('stg_ndelius__offenders') }}
+-- depends_on: {{ ref('stg_ndelius__tier_records') }}
 -- One row per OASys assessment x need area: the section score, whether it is a
 -- criminogenic need and a severe need (thresholds from ref_need_areas), and whether the
 -- assessor linked it to offending. Sections without a criminogenic score (financial
 -- management, emotional wellbeing) count as a need when linked to offending.
--- Incremental: only assessments loaded since the last build are (re)computed.
+-- Incremental: assessments (re)computed since the last build, and those of offenders whose
+-- record or tier history arrived since (district, demographics and tier come from there),
+-- are (re)computed.
 with
+
+{% if is_incremental() %}
+changed_offenders as (
+    select offender_id from {{ ref('stg_ndelius__offenders') }}
+    where loaded_at > {{ loaded_since_last_build() }}
+    union
+    select offender_id from {{ ref('stg_ndelius__tier_records') }}
+    where loaded_at > {{ loaded_since_last_build() }}
+),
+{% endif %}
 
 sections as (
     select * from {{ ref('int_assessment_sections') }}
     {% if is_incremental() %}
-    where assessment_id in (
-        select assessment_id from {{ ref('stg_oasys__assessments') }}
-        where loaded_at > (select coalesce(max(loaded_at), '-infinity') from {{ this }})
-    )
+    where built_at > {{ built_since_last_build() }}
+        or offender_id in (select offender_id from changed_offenders)
     {% endif %}
-),
-
-loaded as (
-    select assessment_id, loaded_at from {{ ref('stg_oasys__assessments') }}
 ),
 
 need_areas as (
@@ -76,10 +85,9 @@ final as (
         {{ age_band(age_on('offenders.date_of_birth', 'sections.assessment_date')) }} as age_band,
         coalesce(offenders.ethnicity_group, 'Unknown') as ethnicity_group,
         coalesce(offenders.is_white_british, false) as is_white_british,
-        loaded.loaded_at
+        sections.loaded_at,
+        {{ build_time() }} as built_at
     from sections
-    inner join loaded
-        on sections.assessment_id = loaded.assessment_id
     left join need_areas
         on sections.oasys_section = need_areas.oasys_section
     left join offenders

@@ -12,11 +12,8 @@ caseload as (
 ),
 
 latest_needs as (
-    select distinct on (offender_id, financial_year, need_area_code)
-        offender_id, financial_year, need_area_code, is_need, is_severe_need
-    from {{ ref('fct_assessment_needs') }}
+    select * from {{ ref('int_needs_latest_in_year') }}
     where need_area_code in ('DRUGS', 'ALCOHOL')
-    order by offender_id, financial_year, need_area_code, assessment_date desc, assessment_id desc
 ),
 
 needs as (

@@ -1,13 +1,38 @@
 -- Sentence plan objectives: the path from need identified -> intervention planned ->
 -- outcome (achieved / ongoing / not achieved / not started).
+{{
+    config(
+        materialized='incremental',
+        unique_key='objective_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['built_at']}],
+    )
+}}
+-- Incremental: objectives loaded since the last build, and those of assessments whose need
+-- rows were (re)built since, are (re)computed.
 with
+
+{% if is_incremental() %}
+changed_assessments as (
+    select distinct assessment_id from {{ ref('fct_assessment_needs') }}
+    where built_at > {{ built_since_last_build() }}
+),
+{% endif %}
 
 objectives as (
     select * from {{ ref('stg_oasys__objectives') }}
+    {% if is_incremental() %}
+    where loaded_at > {{ loaded_since_last_build() }}
+        or assessment_id in (select assessment_id from changed_assessments)
+    {% endif %}
 ),
 
 needs as (
     select * from {{ ref('fct_assessment_needs') }}
+    {% if is_incremental() %}
+    where assessment_id in (select assessment_id from objectives)
+    {% endif %}
 ),
 
 need_areas as (
@@ -35,7 +60,9 @@ final as (
             else 'not started'
         end as plan_stage,
         objectives.status_date,
-        coalesce(needs.la_code, 'UNKNOWN') as la_code
+        coalesce(needs.la_code, 'UNKNOWN') as la_code,
+        objectives.loaded_at,
+        {{ build_time() }} as built_at
     from objectives
     left join need_areas
         on objectives.oasys_section = need_areas.oasys_section

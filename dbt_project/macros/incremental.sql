@@ -1,0 +1,62 @@
+{#
+    Incremental models reprocess what changed since their previous run:
+
+    * input rows loaded since: `loaded_at > loaded_since_last_build()`, the latest load
+      time among the rows the model holds. The loader stamps `_loaded_at` at commit, one
+      commit at a time, so a row that arrived after the previous run read the warehouse
+      always carries a later time than every row that run saw: nothing is missed;
+    * rows of an upstream incremental model rebuilt since:
+      `built_at > built_since_last_build()`. Every incremental model records in `built_at`
+      when the dbt run that wrote the row started (`build_time()`).
+
+    A new table, or one from before the watermark column existed: everything is new.
+#}
+{% macro build_time() -%}
+    cast('{{ run_started_at.isoformat() }}' as timestamptz)
+{%- endmacro %}
+
+{% macro loaded_since_last_build() -%}
+    {{ _latest_in_this('loaded_at') }}
+{%- endmacro %}
+
+{% macro built_since_last_build() -%}
+    {{ _latest_in_this('built_at') }}
+{%- endmacro %}
+
+{% macro _latest_in_this(column) -%}
+    {%- set columns = adapter.get_columns_in_relation(this) if execute else [] -%}
+    {%- if column in columns | map(attribute='name') | list -%}
+    (select coalesce(max({{ column }}), '-infinity') from {{ this }})
+    {%- else -%}
+    cast('-infinity' as timestamptz)
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#
+    Data tests of an incremental mart look at the rows its latest run wrote (the table's
+    other rows passed the same tests when they were written); after a full refresh that is
+    every row. dbt calls this macro for the model a test is attached to (a relationships
+    test's parent is never filtered). A test's own `where` config still wins.
+#}
+{% macro get_where_subquery(relation) -%}
+    {%- set scope = namespace(where=config.get('where', '')) -%}
+    {%- if not scope.where -%}
+        {%- for node in (graph.get('nodes') or {}).values() -%}
+            {%- if node.resource_type == 'model'
+                and node.config.materialized == 'incremental'
+                and node.relation_name == relation | string
+                and 'built_at' in node.columns -%}
+                {%- set scope.where = 'built_at = (select max(built_at) from ' ~ relation ~ ')' -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- if scope.where -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ scope.where }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}
