@@ -23,6 +23,21 @@
     {{ _latest_in_this('built_at') }}
 {%- endmacro %}
 
+{#
+    The keys to reprocess: `key` of the rows of `models` loaded (column `loaded_at`) or
+    rebuilt (column `built_at`) since this model's last build, e.g.
+    `changed_since_last_build('offender_id', ['stg_ndelius__offenders'])`.
+    Call it inside `{% if is_incremental() %}` and name the models in a `depends_on`
+    comment if the model does not ref them elsewhere (dbt reads refs at parse time).
+#}
+{% macro changed_since_last_build(key, models, column='loaded_at') -%}
+    {%- set since = _latest_in_this(column) -%}
+    {%- for model in models %}
+    {% if not loop.first %}union{% endif %}
+    select {{ key }} from {{ ref(model) }} where {{ column }} > {{ since }}
+    {%- endfor %}
+{%- endmacro %}
+
 {% macro _latest_in_this(column) -%}
     {%- set columns = adapter.get_columns_in_relation(this) if execute else [] -%}
     {%- if column in columns | map(attribute='name') | list -%}

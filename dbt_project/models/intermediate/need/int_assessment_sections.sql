@@ -14,8 +14,7 @@ with
 
 {% if is_incremental() %}
 changed_crns as (
-    select crn from {{ ref('stg_ndelius__offenders') }}
-    where loaded_at > {{ loaded_since_last_build() }}
+    {{ changed_since_last_build('crn', ['stg_ndelius__offenders']) }}
 ),
 {% endif %}
 

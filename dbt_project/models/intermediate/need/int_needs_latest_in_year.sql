@@ -15,8 +15,7 @@ with
 
 {% if is_incremental() %}
 changed as (
-    select distinct offender_id from {{ ref('fct_assessment_needs') }}
-    where built_at > {{ built_since_last_build() }}
+    {{ changed_since_last_build('offender_id', ['fct_assessment_needs'], 'built_at') }}
 ),
 {% endif %}
 

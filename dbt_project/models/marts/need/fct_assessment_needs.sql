@@ -20,11 +20,9 @@ with
 
 {% if is_incremental() %}
 changed_offenders as (
-    select offender_id from {{ ref('stg_ndelius__offenders') }}
-    where loaded_at > {{ loaded_since_last_build() }}
-    union
-    select offender_id from {{ ref('stg_ndelius__tier_records') }}
-    where loaded_at > {{ loaded_since_last_build() }}
+    {{ changed_since_last_build(
+        'offender_id', ['stg_ndelius__offenders', 'stg_ndelius__tier_records']
+    ) }}
 ),
 {% endif %}
 
