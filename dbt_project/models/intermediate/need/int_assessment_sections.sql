@@ -2,8 +2,6 @@
     config(
         materialized='incremental',
         unique_key='assessment_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
     )
 }}
 -- OASys assessments unpivoted to one row per section: the item sum and the

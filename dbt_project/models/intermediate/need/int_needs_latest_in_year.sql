@@ -6,8 +6,6 @@
     config(
         materialized='incremental',
         unique_key='offender_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
     )
 }}
 -- Incremental: offenders with assessment needs (re)built since the last build, whole.

@@ -2,8 +2,6 @@
     config(
         materialized='incremental',
         unique_key='offender_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
         indexes=[{'columns': ['built_at']}],
     )
 }}

@@ -6,8 +6,6 @@
     config(
         materialized='incremental',
         unique_key='offender_id',
-        incremental_strategy='delete+insert',
-        on_schema_change='append_new_columns',
     )
 }}
 with
