@@ -128,10 +128,26 @@ Produces the asset `{asset.name}`. Backfill: trigger with `{{"period": "2007-03"
 
 
 # -- transformation -----------------------------------------------------------------------
+def _unit_test_task(dag, task_group, node, task_id, task_args, **_: Any):  # type: ignore[no-untyped-def]
+    """Cosmos renders no task for a dbt unit test; this one runs it (``dbt test --select
+    unit_test:<name>``) once the model it tests is built (Cosmos wires the edge from the
+    unit test's ``depends_on``)."""
+    from cosmos.operators.local import DbtTestLocalOperator
+
+    args = {k: v for k, v in task_args.items() if k not in ("select", "exclude", "selector")}
+    return DbtTestLocalOperator(
+        task_id=task_id,
+        dag=dag,
+        task_group=task_group,
+        select=f"unit_test:{node.unique_id.rsplit('.', 1)[-1]}",
+        **args,
+    )
+
+
 def make_transform_dag(feed_names: list[str]) -> DAG:
     """dbt (Cosmos, LOCAL mode, tests after each model), then the Soda contracts."""
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import ExecutionMode, LoadMode
+    from cosmos.constants import DbtResourceType, ExecutionMode, LoadMode
 
     settings = get_settings()
     schedule = None
@@ -176,6 +192,8 @@ sharing DAGs, which are scheduled on the mart assets this DAG produces.
                 emit_datasets=False,
                 # a test of two models (relationships) runs after both, in its own task
                 should_detach_multiple_parents_tests=True,
+                # dbt unit tests (OASys thresholds, reoffending windows, OGRS3, unit costs)
+                node_converters={DbtResourceType("unit_test"): _unit_test_task},
             ),
             operator_args={"install_deps": False},
             default_args=default_args(retries=1),

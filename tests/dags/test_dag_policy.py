@@ -56,3 +56,22 @@ def test_one_share_dag_per_agreement_on_its_cron_gated_by_the_soda_contracts(dag
         first = [t for t in dag.tasks if not t.upstream_list]
         assert [t.task_id for t in first] == ["verify_mart_contracts"], dag.dag_id
         assert first[0].downstream_task_ids == {"write_and_deliver"}
+
+
+def test_every_dbt_unit_test_runs_in_the_transform_dag_after_its_model(dags):
+    import yaml
+
+    from warehouse.transform import DBT_PROJECT_DIR
+
+    declared = {
+        (unit["name"], unit["model"])
+        for path in (DBT_PROJECT_DIR / "models").rglob("*.yml")
+        for unit in (yaml.safe_load(path.read_text()) or {}).get("unit_tests", [])
+    }
+    assert declared, "no dbt unit tests found"
+    transform = dags["transform"]
+    for name, model in declared:
+        tasks = [t for t in transform.tasks if getattr(t, "select", None) == f"unit_test:{name}"]
+        assert len(tasks) == 1, f"unit test {name}: {len(tasks)} tasks in transform"
+        upstream = tasks[0].get_flat_relative_ids(upstream=True)
+        assert f"dbt.{model}.run" in upstream, f"unit test {name} does not wait for {model}"

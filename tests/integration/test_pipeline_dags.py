@@ -31,6 +31,8 @@ def test_ingest_then_transform_dags_build_the_mart_and_pass_soda(settings, monke
             assert states["soda_contracts"] == "success"
             assert states["bi_access"] == "success"
             assert any(t.endswith(".test") for t in states), "tests run after models"
+            unit = {t: s for t, s in states.items() if t.endswith("_unit_test")}
+            assert len(unit) >= 4 and set(unit.values()) == {"success"}, unit
     # the sharing DAGs: contracts of their marts, then the extract into the outbox
     monkeypatch.setenv("WAREHOUSE_SHARE_KEY_DAT_MANCHESTER", "k" * 40)
     for agreement in ("csp_manchester", "dat_manchester"):
