@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -83,10 +84,6 @@ class LocalPostgres:
     def log_file(self) -> Path:
         return self.root / "server.log"
 
-    @property
-    def socket_dir(self) -> Path:
-        return self.root / "run"
-
     # -- running the binaries -------------------------------------------------------------
     def _run_as(self) -> str | None:
         return "nobody" if os.geteuid() == 0 else None
@@ -109,10 +106,20 @@ class LocalPostgres:
         )
         if check and result.returncode != 0:
             raise LocalPostgresError(
-                f"{exe} failed ({result.returncode}): {result.stderr.strip() or result.stdout}\n"
-                f"server log: {self.log_file}"
+                f"{exe} failed ({result.returncode}): {result.stderr.strip() or result.stdout}"
+                + self.log_tail()
             )
         return result
+
+    def log_tail(self, lines: int = 8) -> str:
+        """The server log's last error lines (why it did not start), and where the log is."""
+        try:
+            text = self.log_file.read_text(errors="replace").splitlines()
+        except OSError:
+            return f"\nserver log: {self.log_file} (not written)"
+        causes = [ln for ln in text if re.search(r"\b(FATAL|PANIC|ERROR|LOG):", ln)][-lines:]
+        shown = "\n  ".join(causes or text[-lines:])
+        return f"\nserver log {self.log_file}:\n  {shown}" if shown else ""
 
     # -- lifecycle ------------------------------------------------------------------------
     def is_initialised(self) -> bool:
@@ -163,12 +170,12 @@ class LocalPostgres:
                 f"port {self.host}:{self.port} is already in use; "
                 "set WAREHOUSE_PORT to a free port (or stop the other server)"
             )
-        self.socket_dir.mkdir(parents=True, exist_ok=True)
-        self._chown(self.socket_dir)
         if not self.log_file.exists():
             self.log_file.touch()
         self._chown(self.log_file)
-        options = f"-h {self.host} -p {self.port} -k {self.socket_dir}"
+        # TCP only: no Unix socket, whose path (at most 107 bytes) would tie the server to
+        # a short clone path; every client here connects by host and port anyway
+        options = f"-h {self.host} -p {self.port} -c unix_socket_directories=''"
         self._pg(
             "pg_ctl",
             "-D",
@@ -194,7 +201,9 @@ class LocalPostgres:
             except psycopg.OperationalError as exc:
                 last = exc
                 time.sleep(0.2)
-        raise LocalPostgresError(f"PostgreSQL did not accept logins within {timeout}s: {last}")
+        raise LocalPostgresError(
+            f"PostgreSQL did not accept logins within {timeout}s: {last}" + self.log_tail()
+        )
 
     def stop(self) -> bool:
         if not self.is_running():
