@@ -10,7 +10,8 @@ services, contracted services' share, and approved-premises occupancy.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -70,6 +71,32 @@ def _split(total: int, weights: np.ndarray) -> np.ndarray:
     if rest:
         base[np.argsort(-(share - base))[:rest]] += 1
     return base
+
+
+FIXED_TIME = (2009, 4, 1, 0, 0, 0)
+
+
+def save_workbook(book: Any, path: Path) -> None:
+    """Save an openpyxl workbook byte-identically for the same content: openpyxl stamps
+    the save time in docProps/core.xml and in every zip entry, so an unchanged ledger
+    would otherwise arrive as a new delivery on every run."""
+    import io
+    import re
+    import zipfile
+
+    buffer = io.BytesIO()
+    book.save(buffer)
+    stamp = "2009-04-01T00:00:00Z"
+    with zipfile.ZipFile(buffer) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                data = re.sub(
+                    rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*", rb"\g<1>" + stamp.encode(), data
+                )
+            info = zipfile.ZipInfo(item.filename, date_time=FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            out.writestr(info, data)
 
 
 class PartnerGenerator:
@@ -168,6 +195,8 @@ class PartnerGenerator:
 
         rng = self.rng
         for fy in (2006, 2007, 2008):
+            if not self.core.writer.wanted(f"{fy}-04", f"{fy + 1}-03"):
+                continue
             rows: list[list[str]] = []
             months = [m for m in self.months if _fy(m) == fy]
             for centre, service, la, annual in self._budget_lines(fy):
@@ -196,7 +225,7 @@ class PartnerGenerator:
             folder = self.core.out / "finance"
             folder.mkdir(parents=True, exist_ok=True)
             name = f"finance_ledger_{fy}-{(fy + 1) % 100:02d}.xlsx"
-            book.save(folder / name)
+            save_workbook(book, folder / name)
             self.core.report.files[name] = len(rows)
 
     def _activity(self, month: date) -> list[list[str]]:
