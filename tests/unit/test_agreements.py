@@ -147,3 +147,107 @@ def test_pseudonyms_are_stable_per_key_and_unlinkable_across_recipients():
     assert a("offender_id", 42) != b("offender_id", 42)
     assert a("offender_id", 42) != a("offender_id", 43)
     assert "42" not in a("offender_id", 42)
+
+
+# -- refusals (issue 12, point 5): each test is an attack that must fail --------------------
+def _table(mart: str, rows: list[str], columns: str, count: str) -> dict:
+    return {
+        "name": "t",
+        "mart": mart,
+        "columns": [*rows, columns, count],
+        "table": {"rows": rows, "columns": columns, "count": count},
+    }
+
+
+@pytest.mark.parametrize("threshold", [1, 3, 5, 7])
+def test_an_agreement_with_threshold_below_the_floor_is_refused(tmp_path, threshold):
+    disclosure = {"threshold": threshold, "rounding": 5, "secondary": True}
+    text = _error(tmp_path, {**AGGREGATE, "disclosure": disclosure})
+    assert "example.yml" in text and f"disclosure.threshold: {threshold} is below" in text
+
+
+@pytest.mark.parametrize("rounding", [1, 2, 4])
+def test_an_aggregate_agreement_with_rounding_below_5_is_refused(tmp_path, rounding):
+    disclosure = {"threshold": 8, "rounding": rounding, "secondary": True}
+    text = _error(tmp_path, {**AGGREGATE, "disclosure": disclosure})
+    assert "example.yml" in text and f"disclosure.rounding: {rounding} is below" in text
+
+
+def test_an_aggregate_agreement_without_secondary_suppression_is_refused(tmp_path):
+    disclosure = {"threshold": 8, "rounding": 5, "secondary": False}
+    text = _error(tmp_path, {**AGGREGATE, "disclosure": disclosure})
+    assert "example.yml" in text and "disclosure.secondary:" in text
+
+
+@pytest.mark.parametrize(
+    ("mart", "column", "count"),
+    [
+        ("fct_reoffending_cohort", "index_date", "reoffence_count"),
+        ("fct_convictions", "offence_date", "days_offence_to_conviction"),
+        ("fct_assessment_needs", "assessment_date", "score"),
+        ("fct_assessment_needs", "assessment_date_id", "score"),
+        ("fct_requirements", "sentence_start_date", "requirement_length"),
+        ("fct_need_change", "latest_assessment_date", "score_change"),
+        ("dim_offender_history", "valid_from_at", "tier"),
+    ],
+)
+def test_an_event_date_in_an_aggregate_table_is_refused(tmp_path, mart, column, count):
+    dataset = _table(mart, [column], "la_code", count)
+    text = _error(tmp_path, {**AGGREGATE, "datasets": [dataset]})
+    assert "example.yml" in text and f"datasets[0] (t).columns: {column!r} is an event date" in text
+
+
+def test_an_exact_age_in_an_aggregate_table_is_refused(tmp_path):
+    dataset = _table("fct_reoffending_cohort", ["age_at_index"], "gender_code", "reoffence_count")
+    text = _error(tmp_path, {**AGGREGATE, "datasets": [dataset]})
+    assert (
+        "example.yml" in text and "datasets[0] (t).columns: 'age_at_index' is an exact age" in text
+    )
+
+
+@pytest.mark.parametrize(
+    ("mart", "column", "count"),
+    [
+        ("fct_reoffending_cohort", "index_disposal_id", "reoffence_count"),
+        ("fct_need_change", "first_assessment_id", "score_change"),
+        ("fct_convictions", "conviction_id", "days_offence_to_conviction"),
+        ("fct_offender_year_profile", "offender_year_id", "tier"),
+    ],
+)
+def test_a_record_key_in_an_aggregate_table_is_refused(tmp_path, mart, column, count):
+    dataset = _table(mart, [column], "la_code", count)
+    text = _error(tmp_path, {**AGGREGATE, "datasets": [dataset]})
+    assert "example.yml" in text and f"datasets[0] (t).columns: {column!r} is a person key" in text
+
+
+def test_an_aggregate_filtered_down_to_one_person_is_refused(tmp_path):
+    dataset = {
+        **_table("fct_reoffending_cohort", ["age_band"], "gender_code", "reoffence_count"),
+        "filter": {"offender_id": 42},
+    }
+    text = _error(tmp_path, {**AGGREGATE, "datasets": [dataset]})
+    assert "example.yml" in text and "datasets[0] (t).filter: 'offender_id' is a person key" in text
+
+
+@pytest.mark.parametrize(
+    ("mart", "columns", "count"),
+    [
+        ("fct_reoffending_cohort", ["la_code", "age_band"], "reoffence_count"),
+        ("fct_offender_year_profile", ["la_code", "age_band"], "tier"),
+        ("dim_offender", ["la_code", "age_band"], "tier"),
+        ("fct_assessment_needs", ["la_code", "need_area_code"], "score"),
+        ("fct_commencements", ["la_code", "disposal_type_code"], "requirement_count"),
+    ],
+)
+def test_a_person_level_mart_as_a_flat_aggregate_dataset_is_refused(tmp_path, mart, columns, count):
+    # one row per person (or record) with its counts rounded is still one row per person
+    dataset = {"name": "flat", "mart": mart, "columns": [*columns, count], "counts": [count]}
+    text = _error(tmp_path, {**AGGREGATE, "datasets": [dataset]})
+    assert "example.yml" in text
+    assert f"datasets[0] (flat).mart: {mart} has one row per person or record" in text
+
+
+def test_a_table_over_a_person_level_mart_by_bands_is_allowed(tmp_path):
+    # the rule above is not "never": counts summed over age band x gender pass
+    dataset = _table("fct_reoffending_cohort", ["age_band"], "gender_code", "reoffence_count")
+    assert load_agreement(_write(tmp_path, {**AGGREGATE, "datasets": [dataset]})).id == "example"
