@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from warehouse.sharing.agreements import (
     AGREEMENTS_DIR,
     AgreementError,
     all_agreements,
+    get_agreement,
     load_agreement,
 )
 from warehouse.sharing.pseudonymise import MissingKeyError, Pseudonymiser, env_name, get_key
@@ -251,3 +253,93 @@ def test_a_table_over_a_person_level_mart_by_bands_is_allowed(tmp_path):
     # the rule above is not "never": counts summed over age band x gender pass
     dataset = _table("fct_reoffending_cohort", ["age_band"], "gender_code", "reoffence_count")
     assert load_agreement(_write(tmp_path, {**AGGREGATE, "datasets": [dataset]})).id == "example"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """An agreements folder with one valid agreement, and valid agreements outside it."""
+    inside = tmp_path / "agreements"
+    inside.mkdir()
+    _write(inside, AGGREGATE)
+    _write(tmp_path, {**AGGREGATE, "id": "outside"})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    _write(elsewhere, {**AGGREGATE, "id": "linked"})
+    return inside
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../outside",
+        "..",
+        "./example",
+        "sub/example",
+        "Example",
+        "example.yml",
+        "ex ample",
+        "example\n",
+        "",
+        "1example",
+        "ex-ample",
+        "example\x00",
+    ],
+)
+def test_a_name_that_is_not_an_agreement_name_is_refused(folder, name):
+    with pytest.raises(AgreementError, match="is not an agreement name"):
+        get_agreement(name, folder)
+
+
+def test_an_absolute_path_as_a_name_is_refused(folder):
+    outside = folder.parent / "outside"
+    with pytest.raises(AgreementError, match="is not an agreement name"):
+        get_agreement(str(outside), folder)
+
+
+def test_a_bad_name_is_refused_before_touching_the_filesystem(folder, monkeypatch):
+    touched: list[str] = []
+
+    def spy(name: str):
+        def refuse(*args, **kwargs):
+            touched.append(name)
+            raise OSError("this test has no filesystem")
+
+        return refuse
+
+    methods = ("exists", "is_file", "is_dir", "is_symlink", "resolve", "glob", "iterdir")
+    with monkeypatch.context() as m:  # undone before pytest needs the filesystem again
+        for method in (*methods, "open", "read_text", "stat", "lstat"):
+            m.setattr(Path, method, spy(method))
+        m.setattr(os, "open", spy("os.open"))
+        try:
+            get_agreement("../outside", folder)
+            outcome: Exception | None = None
+        except Exception as exc:  # inspected below, once the patch is undone
+            outcome = exc
+    assert isinstance(outcome, AgreementError) and "is not an agreement name" in str(outcome)
+    assert touched == []
+
+
+def test_a_symlink_out_of_the_folder_is_refused(folder):
+    (folder / "linked.yml").symlink_to(folder.parent / "elsewhere" / "linked.yml")
+    with pytest.raises(AgreementError, match="linked.yml: not a regular file"):
+        get_agreement("linked", folder)
+    with pytest.raises(AgreementError, match="linked.yml: not a regular file"):
+        all_agreements(folder)
+
+
+def test_a_folder_named_like_an_agreement_is_refused(folder):
+    (folder / "hollow.yml").mkdir()
+    with pytest.raises(AgreementError, match="hollow.yml: not a regular file"):
+        get_agreement("hollow", folder)
+
+
+def test_two_agreements_sharing_a_key_id_are_refused(tmp_path):
+    _write(tmp_path, {**RECORD, "id": "dat_one", "recipient": "One", "key_id": "shared"})
+    _write(tmp_path, {**RECORD, "id": "dat_two", "recipient": "Two", "key_id": "shared"})
+    with pytest.raises(AgreementError) as exc:
+        all_agreements(tmp_path)
+    text = str(exc.value)
+    assert "dat_one.yml" in text and "dat_two.yml" in text and "key_id: 'shared'" in text
+    with pytest.raises(AgreementError, match="key_id: 'shared'"):
+        get_agreement("dat_two", tmp_path)

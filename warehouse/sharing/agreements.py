@@ -5,11 +5,15 @@ datasets (a mart, its columns, a row filter), the level (aggregate, or pseudonym
 record-level), disclosure control, file format, schedule (cron), delivery and retention.
 ``load_agreement`` validates a file against the dbt marts' contracts and the sharing rules
 of ``../shared/domain.md`` and names every problem, with the file and the field.
+``get_agreement`` opens only a regular file directly in ``agreements/`` named by a plain
+agreement name, and ``all_agreements`` also refuses two agreements sharing a ``key_id``.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Collection
 from functools import cache
 from pathlib import Path
@@ -53,6 +57,9 @@ EXACT_AGES = re.compile(r"^(\w+_)?age(_(at|on|when)_\w+|_years|_in_years|_months
 # by conviction, disposal or assessment). In an aggregate agreement such a mart is read only
 # through a ``table:`` (counts summed over rows x columns under disclosure control): a flat
 # dataset would ship its rows, one per person, as they are.
+
+# What ``get_agreement`` accepts as a name: the stem of a file in ``agreements/``.
+AGREEMENT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class AgreementError(ValueError):
@@ -308,13 +315,87 @@ def load_agreement(path: Path) -> Agreement:
     return _parse(path, text)
 
 
+def _checked_name(name: str) -> str:
+    """``name`` if it is a plain agreement name; checked before any file is looked at."""
+    if not isinstance(name, str) or not AGREEMENT_NAME.fullmatch(name):
+        raise AgreementError(
+            f"name {name!r} is not an agreement name: the stem of a file in agreements/, "
+            f"matching ^{AGREEMENT_NAME.pattern}$ (no path, no '..', no extension)"
+        )
+    return name
+
+
+def _read_inside(folder: Path, name: str) -> tuple[Path, str]:
+    """The path and text of ``folder/<name>.yml``, only if it is a regular file directly in
+    the folder: never through a symlink, never a directory, FIFO or device."""
+    file_name = f"{_checked_name(name)}.yml"  # before anything touches the filesystem
+    home = folder.resolve()
+    path = home / file_name
+    if path.is_symlink() or not path.resolve().is_relative_to(home):
+        raise AgreementError(f"{path}: not a regular file in {home} (a symlink)")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)  # O_NOFOLLOW: a symlink swapped in since is refused too
+    except FileNotFoundError:
+        known = ", ".join(p.stem for p in sorted(home.glob("*.yml"))) or "none"
+        raise AgreementError(f"no agreement {name!r} in {home} (known: {known})") from None
+    except OSError as exc:
+        raise AgreementError(f"{path}: not a regular file in {home}: {exc}") from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise AgreementError(f"{path}: not a regular file in {home}")
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read()
+    try:
+        return path, data.decode()
+    except UnicodeDecodeError as exc:
+        raise AgreementError(f"{path}: cannot read the agreement: {exc}") from exc
+
+
+def _key_id_clashes(agreements: list[Agreement]) -> list[str]:
+    """Each recipient has its own key (domain.md): two agreements never share a key_id."""
+    users: dict[str, list[Agreement]] = {}
+    for a in agreements:
+        if a.key_id:
+            users.setdefault(a.key_id, []).append(a)
+    return [
+        f"{' and '.join(str(a.source) for a in sharing)}: key_id: {key_id!r} is used by "
+        f"{len(sharing)} agreements ({'; '.join(a.recipient for a in sharing)}); each "
+        "recipient has its own key, so two partners cannot join their extracts"
+        for key_id, sharing in sorted(users.items())
+        if len(sharing) > 1
+    ]
+
+
 def all_agreements(folder: Path = AGREEMENTS_DIR) -> list[Agreement]:
-    return [load_agreement(p) for p in sorted(folder.glob("*.yml"))]
+    """Every agreement in the folder, each valid, no two sharing a key_id."""
+    agreements = [_parse(*_read_inside(folder, p.stem)) for p in sorted(folder.glob("*.yml"))]
+    clashes = _key_id_clashes(agreements)
+    if clashes:
+        raise AgreementError("\n".join(clashes))
+    return agreements
+
+
+def _key_id_users(folder: Path, key_id: str) -> list[Agreement]:
+    """The readable, valid agreements in the folder naming ``key_id`` (others are skipped:
+    ``all_agreements`` reports them)."""
+    users = []
+    for p in sorted(folder.glob("*.yml")):
+        try:
+            a = _parse(*_read_inside(folder, p.stem))
+        except AgreementError:
+            continue
+        if a.key_id == key_id:
+            users.append(a)
+    return users
 
 
 def get_agreement(name: str, folder: Path = AGREEMENTS_DIR) -> Agreement:
-    path = folder / f"{name}.yml"
-    if not path.exists():
-        known = ", ".join(p.stem for p in sorted(folder.glob("*.yml"))) or "none"
-        raise AgreementError(f"no agreement {name!r} in {folder} (known: {known})")
-    return load_agreement(path)
+    """The agreement in ``folder/<name>.yml``. ``name`` is checked before the filesystem is
+    touched; the file must be a regular file in the folder; its key_id its own."""
+    agreement = _parse(*_read_inside(folder, name))
+    if agreement.key_id:
+        clashes = _key_id_clashes(_key_id_users(folder, agreement.key_id))
+        if clashes:
+            raise AgreementError("\n".join(clashes))
+    return agreement
