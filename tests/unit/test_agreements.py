@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from warehouse.sharing.agreements import (
     AGREEMENTS_DIR,
     AgreementError,
     all_agreements,
+    get_agreement,
     load_agreement,
 )
 from warehouse.sharing.pseudonymise import MissingKeyError, Pseudonymiser, env_name, get_key
@@ -147,3 +149,197 @@ def test_pseudonyms_are_stable_per_key_and_unlinkable_across_recipients():
     assert a("offender_id", 42) != b("offender_id", 42)
     assert a("offender_id", 42) != a("offender_id", 43)
     assert "42" not in a("offender_id", 42)
+
+
+# -- refusals (issue 12, point 5): each test is an attack that must fail --------------------
+def _table(mart: str, rows: list[str], columns: str, count: str) -> dict:
+    return {
+        "name": "t",
+        "mart": mart,
+        "columns": [*rows, columns, count],
+        "table": {"rows": rows, "columns": columns, "count": count},
+    }
+
+
+@pytest.mark.parametrize("threshold", [1, 3, 5, 7])
+def test_an_agreement_with_threshold_below_the_floor_is_refused(tmp_path, threshold):
+    disclosure = {"threshold": threshold, "rounding": 5, "secondary": True}
+    text = _error(tmp_path, {**AGGREGATE, "disclosure": disclosure})
+    assert "example.yml" in text and f"disclosure.threshold: {threshold} is below" in text
+
+
+@pytest.mark.parametrize("rounding", [1, 2, 4])
+def test_an_aggregate_agreement_with_rounding_below_5_is_refused(tmp_path, rounding):
+    disclosure = {"threshold": 8, "rounding": rounding, "secondary": True}
+    text = _error(tmp_path, {**AGGREGATE, "disclosure": disclosure})
+    assert "example.yml" in text and f"disclosure.rounding: {rounding} is below" in text
+
+
+def test_an_aggregate_agreement_without_secondary_suppression_is_refused(tmp_path):
+    disclosure = {"threshold": 8, "rounding": 5, "secondary": False}
+    text = _error(tmp_path, {**AGGREGATE, "disclosure": disclosure})
+    assert "example.yml" in text and "disclosure.secondary:" in text
+
+
+@pytest.mark.parametrize(
+    ("mart", "column", "count"),
+    [
+        ("fct_reoffending_cohort", "index_date", "reoffence_count"),
+        ("fct_convictions", "offence_date", "days_offence_to_conviction"),
+        ("fct_assessment_needs", "assessment_date", "score"),
+        ("fct_assessment_needs", "assessment_date_id", "score"),
+        ("fct_requirements", "sentence_start_date", "requirement_length"),
+        ("fct_need_change", "latest_assessment_date", "score_change"),
+        ("dim_offender_history", "valid_from_at", "tier"),
+    ],
+)
+def test_an_event_date_in_an_aggregate_table_is_refused(tmp_path, mart, column, count):
+    dataset = _table(mart, [column], "la_code", count)
+    text = _error(tmp_path, {**AGGREGATE, "datasets": [dataset]})
+    assert "example.yml" in text and f"datasets[0] (t).columns: {column!r} is an event date" in text
+
+
+def test_an_exact_age_in_an_aggregate_table_is_refused(tmp_path):
+    dataset = _table("fct_reoffending_cohort", ["age_at_index"], "gender_code", "reoffence_count")
+    text = _error(tmp_path, {**AGGREGATE, "datasets": [dataset]})
+    assert (
+        "example.yml" in text and "datasets[0] (t).columns: 'age_at_index' is an exact age" in text
+    )
+
+
+@pytest.mark.parametrize(
+    ("mart", "column", "count"),
+    [
+        ("fct_reoffending_cohort", "index_disposal_id", "reoffence_count"),
+        ("fct_need_change", "first_assessment_id", "score_change"),
+        ("fct_convictions", "conviction_id", "days_offence_to_conviction"),
+        ("fct_offender_year_profile", "offender_year_id", "tier"),
+    ],
+)
+def test_a_record_key_in_an_aggregate_table_is_refused(tmp_path, mart, column, count):
+    dataset = _table(mart, [column], "la_code", count)
+    text = _error(tmp_path, {**AGGREGATE, "datasets": [dataset]})
+    assert "example.yml" in text and f"datasets[0] (t).columns: {column!r} is a person key" in text
+
+
+def test_an_aggregate_filtered_down_to_one_person_is_refused(tmp_path):
+    dataset = {
+        **_table("fct_reoffending_cohort", ["age_band"], "gender_code", "reoffence_count"),
+        "filter": {"offender_id": 42},
+    }
+    text = _error(tmp_path, {**AGGREGATE, "datasets": [dataset]})
+    assert "example.yml" in text and "datasets[0] (t).filter: 'offender_id' is a person key" in text
+
+
+@pytest.mark.parametrize(
+    ("mart", "columns", "count"),
+    [
+        ("fct_reoffending_cohort", ["la_code", "age_band"], "reoffence_count"),
+        ("fct_offender_year_profile", ["la_code", "age_band"], "tier"),
+        ("dim_offender", ["la_code", "age_band"], "tier"),
+        ("fct_assessment_needs", ["la_code", "need_area_code"], "score"),
+        ("fct_commencements", ["la_code", "disposal_type_code"], "requirement_count"),
+    ],
+)
+def test_a_person_level_mart_as_a_flat_aggregate_dataset_is_refused(tmp_path, mart, columns, count):
+    # one row per person (or record) with its counts rounded is still one row per person
+    dataset = {"name": "flat", "mart": mart, "columns": [*columns, count], "counts": [count]}
+    text = _error(tmp_path, {**AGGREGATE, "datasets": [dataset]})
+    assert "example.yml" in text
+    assert f"datasets[0] (flat).mart: {mart} has one row per person or record" in text
+
+
+def test_a_table_over_a_person_level_mart_by_bands_is_allowed(tmp_path):
+    # the rule above is not "never": counts summed over age band x gender pass
+    dataset = _table("fct_reoffending_cohort", ["age_band"], "gender_code", "reoffence_count")
+    assert load_agreement(_write(tmp_path, {**AGGREGATE, "datasets": [dataset]})).id == "example"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """An agreements folder with one valid agreement, and valid agreements outside it."""
+    inside = tmp_path / "agreements"
+    inside.mkdir()
+    _write(inside, AGGREGATE)
+    _write(tmp_path, {**AGGREGATE, "id": "outside"})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    _write(elsewhere, {**AGGREGATE, "id": "linked"})
+    return inside
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../outside",
+        "..",
+        "./example",
+        "sub/example",
+        "Example",
+        "example.yml",
+        "ex ample",
+        "example\n",
+        "",
+        "1example",
+        "ex-ample",
+        "example\x00",
+    ],
+)
+def test_a_name_that_is_not_an_agreement_name_is_refused(folder, name):
+    with pytest.raises(AgreementError, match="is not an agreement name"):
+        get_agreement(name, folder)
+
+
+def test_an_absolute_path_as_a_name_is_refused(folder):
+    outside = folder.parent / "outside"
+    with pytest.raises(AgreementError, match="is not an agreement name"):
+        get_agreement(str(outside), folder)
+
+
+def test_a_bad_name_is_refused_before_touching_the_filesystem(folder, monkeypatch):
+    touched: list[str] = []
+
+    def spy(name: str):
+        def refuse(*args, **kwargs):
+            touched.append(name)
+            raise OSError("this test has no filesystem")
+
+        return refuse
+
+    methods = ("exists", "is_file", "is_dir", "is_symlink", "resolve", "glob", "iterdir")
+    with monkeypatch.context() as m:  # undone before pytest needs the filesystem again
+        for method in (*methods, "open", "read_text", "stat", "lstat"):
+            m.setattr(Path, method, spy(method))
+        m.setattr(os, "open", spy("os.open"))
+        try:
+            get_agreement("../outside", folder)
+            outcome: Exception | None = None
+        except Exception as exc:  # inspected below, once the patch is undone
+            outcome = exc
+    assert isinstance(outcome, AgreementError) and "is not an agreement name" in str(outcome)
+    assert touched == []
+
+
+def test_a_symlink_out_of_the_folder_is_refused(folder):
+    (folder / "linked.yml").symlink_to(folder.parent / "elsewhere" / "linked.yml")
+    with pytest.raises(AgreementError, match="linked.yml: not a regular file"):
+        get_agreement("linked", folder)
+    with pytest.raises(AgreementError, match="linked.yml: not a regular file"):
+        all_agreements(folder)
+
+
+def test_a_folder_named_like_an_agreement_is_refused(folder):
+    (folder / "hollow.yml").mkdir()
+    with pytest.raises(AgreementError, match="hollow.yml: not a regular file"):
+        get_agreement("hollow", folder)
+
+
+def test_two_agreements_sharing_a_key_id_are_refused(tmp_path):
+    _write(tmp_path, {**RECORD, "id": "dat_one", "recipient": "One", "key_id": "shared"})
+    _write(tmp_path, {**RECORD, "id": "dat_two", "recipient": "Two", "key_id": "shared"})
+    with pytest.raises(AgreementError) as exc:
+        all_agreements(tmp_path)
+    text = str(exc.value)
+    assert "dat_one.yml" in text and "dat_two.yml" in text and "key_id: 'shared'" in text
+    with pytest.raises(AgreementError, match="key_id: 'shared'"):
+        get_agreement("dat_two", tmp_path)

@@ -25,11 +25,22 @@ import numpy as np
 
 HIDDEN = None  # a suppressed value; written as "*" in CSV and XLSX, null in Parquet
 
+# The lowest threshold an agreement may set. NHS small-number practice suppresses counts
+# of 1 to 7 (shown as *), so the smallest count ever published is 8 (domain.md, "Sharing
+# data with partners"). An agreement may suppress more (a threshold of 10), never less.
+THRESHOLD_FLOOR = 8
+# The smallest rounding base of an aggregate agreement: the same NHS rule rounds the
+# counts it shows to the nearest 5.
+ROUNDING_FLOOR = 5
+
 
 @dataclass(frozen=True)
 class Controls:
-    threshold: int = 8  # counts 1..threshold-1 are hidden (the NHS rule: 1-7 shown as *)
-    rounding: int = 5  # publish multiples of this (1 = no rounding)
+    """The controls of one agreement. ``protect`` works with any of them (the tests try
+    low thresholds too); which ones an agreement may choose is ``agreements.py``'s rule."""
+
+    threshold: int = THRESHOLD_FLOOR  # counts 1..threshold-1 are hidden
+    rounding: int = ROUNDING_FLOOR  # publish multiples of this (1 = no rounding)
     secondary: bool = True
 
     def problems(self) -> list[str]:
