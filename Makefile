@@ -8,7 +8,7 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 export SODA_CORE_TELEMETRY_ENABLED := false
 
-.PHONY: run test bench bench-build calibrate stop lint format airflow docs expectations clean venv
+.PHONY: run test bench bench-build bench-airflow calibrate stop lint format airflow docs expectations clean venv
 
 venv: $(STAMP)
 
@@ -23,10 +23,13 @@ run: venv  ## start the warehouse, generate data, run every DAG through Airflow,
 	@$(BIN)/warehouse run
 
 test: venv  ## unit + integration tests (they start and stop their own PostgreSQL)
-	@$(BIN)/pytest
+	@$(BIN)/pytest --durations=15
 
 bench: venv  ## validated ingestion vs plain COPY at scale 1 and 4 -> BENCHMARKS.md
 	@$(BIN)/python -m warehouse.bench
+
+bench-airflow: venv  ## the transform DAG through Airflow vs the same dbt build + Soda bare, scale 1 and 4 -> BENCHMARKS.md
+	@$(BIN)/python -m warehouse.bench_airflow $(SCALES)
 
 bench-build: venv  ## dbt build time, full vs incremental, at scale 1 -> BENCHMARKS.md (SCALES="1 16" for more)
 	@$(BIN)/python -m warehouse.bench_build $(SCALES)

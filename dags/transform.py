@@ -1,4 +1,4 @@
-"""Airflow DAG ``transform``: dbt build (Cosmos) then Soda contracts, on the raw-table assets."""
+"""Airflow DAG ``transform``: one dbt build, a task per dbt node, then Soda; on the raw-table assets."""
 
 from ingestion.feeds import ALL_FEEDS
 from warehouse.orchestration import make_transform_dag

@@ -9,6 +9,7 @@ run fails at the end, after every other file was loaded.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -41,8 +42,10 @@ def ingest_feed(
     landing: Path,
     feed_name: str,
     period: str | None = None,
+    on_file: Callable[[FileLoadResult], None] | None = None,
 ) -> list[FileLoadResult]:
-    """Load every pending file of one feed (optionally one period: a backfill)."""
+    """Load every pending file of one feed (optionally one period: a backfill);
+    ``on_file`` hears each file's result as it is loaded."""
     feed = get_feed(feed_name)
     ensure_schema(conn)
     files = pending_files(landing, feed, period)
@@ -57,6 +60,8 @@ def ingest_feed(
     for path in files:
         try:
             results.append(load_file(conn, path, feed, validator=validator))
+            if on_file:
+                on_file(results[-1])
         except Exception as exc:  # a broken file must not stop the others
             log.exception("%s: could not be processed", path.name)
             errors.append(f"{path.name}: {type(exc).__name__}: {exc}")

@@ -27,9 +27,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": os.environ.get("AIRFLOW_LOG_LEVEL", "WARNING"),
-        "AIRFLOW__COSMOS__ENABLE_CACHE": "True",
-        "AIRFLOW__COSMOS__CACHE_DIR": str(home / "cosmos-cache"),
-        # dbt (for Cosmos) and airflow live beside this interpreter, activated or not
+        # dbt and airflow live beside this interpreter, activated or not
         "PATH": os.pathsep.join((str(Path(sys.executable).parent), os.environ.get("PATH", ""))),
         "PYTHONPATH": os.pathsep.join(
             p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p
@@ -75,12 +73,6 @@ def load_dags() -> dict[str, Any]:
         errors = "\n".join(f"{path}: {err}" for path, err in bag.import_errors.items())
         raise RuntimeError(f"DAG import errors:\n{errors}")
     return dict(bag.dags)
-
-
-def test_dag(dag: Any, conf: dict[str, Any] | None = None) -> str:
-    """Run one DAG once, in-process, like ``airflow dags test``; returns the run's state."""
-    run = dag.test(run_conf=conf)
-    return str(getattr(run, "state", "unknown"))
 
 
 if __name__ == "__main__":  # `python -m warehouse.airflow_local --exports`: for `make airflow`

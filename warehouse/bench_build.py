@@ -16,12 +16,14 @@ Writes the "dbt build" section of ``BENCHMARKS.md`` and prints, last,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from warehouse.settings import PROJECT_ROOT, Settings, get_settings
@@ -41,6 +43,18 @@ def replace_section(marker: str, lines: list[str]) -> None:
     else:
         before, tail = text.rstrip() + "\n\n", ""
     path.write_text(before + "\n".join(lines).rstrip() + "\n" + tail)
+
+
+@contextlib.contextmanager
+def work_folder(settings: Settings, prefix: str) -> Iterator[Path]:
+    """A scratch folder under the warehouse home (the server user can enter it)."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=settings.home))
+    os.chmod(work, 0o755)
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _deliver(settings: Settings, scale: float, cache_root: Path) -> None:
@@ -63,15 +77,17 @@ def _deliver(settings: Settings, scale: float, cache_root: Path) -> None:
     )
 
 
-def _measure(scale: float, work: Path, cache_root: Path) -> dict[str, float]:
-    from ingestion.feeds import ALL_FEEDS
+@contextlib.contextmanager
+def throwaway_warehouse(scale: float, work: Path, cache_root: Path) -> Iterator[Settings]:
+    """A new PostgreSQL under ``work`` holding the generated feeds for ``scale`` in its
+    landing folder (nothing ingested yet); ``WAREHOUSE_DSN`` and ``WAREHOUSE_HOME`` point
+    at it until the block ends, then it is removed."""
     from warehouse.localdb import LocalPostgres, free_port
-    from warehouse.pipeline import ingest_feed
-    from warehouse.transform import run_dbt
 
     server = LocalPostgres(
         root=work / f"pg{scale:g}", host="127.0.0.1", port=free_port(), password="bench-only"
     )
+    saved = {k: os.environ.get(k) for k in ("WAREHOUSE_DSN", "WAREHOUSE_HOME")}
     server.start()
     try:
         server.ensure_database("bench", "pipeline", "bench-only")
@@ -81,23 +97,44 @@ def _measure(scale: float, work: Path, cache_root: Path) -> dict[str, float]:
         os.environ["WAREHOUSE_HOME"] = str(work / f"home{scale:g}")
         settings = Settings()
         _deliver(settings, scale, cache_root)
-        held = work / f"held{scale:g}"
-        for path in settings.landing_dir.rglob(f"*{HELD_BACK}*"):
-            target = held / path.relative_to(settings.landing_dir)
+        yield settings
+    finally:
+        server.destroy()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def ingest_all(settings: Settings) -> None:
+    from ingestion.feeds import ALL_FEEDS
+    from warehouse.pipeline import ingest_feed
+
+    for feed in ALL_FEEDS:
+        ingest_feed(settings, feed.name)
+
+
+def _move_tree(source: Path, target_root: Path, pattern: str = "*") -> None:
+    for path in list(source.rglob(pattern)):
+        if path.is_file():
+            target = target_root / path.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(path, target)
-        for feed in ALL_FEEDS:
-            ingest_feed(settings, feed.name)
+
+
+def _measure(scale: float, work: Path, cache_root: Path) -> dict[str, float]:
+    from warehouse.transform import run_dbt
+
+    with throwaway_warehouse(scale, work, cache_root) as settings:
+        held = work / f"held{scale:g}"
+        _move_tree(settings.landing_dir, held, f"*{HELD_BACK}*")
+        ingest_all(settings)
         started = time.perf_counter()
         run_dbt(settings, "build")
         first = time.perf_counter() - started
-        for path in held.rglob("*"):
-            if path.is_file():
-                target = settings.landing_dir / path.relative_to(held)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(path, target)
-        for feed in ALL_FEEDS:
-            ingest_feed(settings, feed.name)
+        _move_tree(held, settings.landing_dir)
+        ingest_all(settings)
         started = time.perf_counter()
         run_dbt(settings, "build")
         incremental = time.perf_counter() - started
@@ -105,25 +142,13 @@ def _measure(scale: float, work: Path, cache_root: Path) -> dict[str, float]:
         run_dbt(settings, "build", "--full-refresh")
         full = time.perf_counter() - started
         return {"scale": scale, "first": first, "incremental": incremental, "full": full}
-    finally:
-        server.destroy()
 
 
 def main(scales: list[float]) -> None:
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="bench-build-", dir=settings.home))
-    os.chmod(work, 0o755)
-    saved = {k: os.environ.get(k) for k in ("WAREHOUSE_DSN", "WAREHOUSE_HOME")}
-    try:
+    with work_folder(settings, "bench-build-") as work:
         results = [_measure(scale, work, settings.home / "bench-data") for scale in scales]
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        shutil.rmtree(work, ignore_errors=True)
     lines = [
         SECTION,
         "",

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
-import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from warehouse.settings import PROJECT_ROOT, Settings, get_settings
+from warehouse.settings import PROJECT_ROOT, get_settings
 
 app = typer.Typer(help="Probation commissioning analytics warehouse.", no_args_is_help=True)
 db_app = typer.Typer(help="The local warehouse PostgreSQL.", no_args_is_help=True)
@@ -258,18 +256,6 @@ def docs() -> None:
 
 
 # -- the whole pipeline through Airflow ---------------------------------------------------
-def _run_dag(dags: dict[str, Any], dag_id: str) -> Any:
-    started = time.monotonic()
-    with console.status(f"Airflow: running DAG [bold]{dag_id}[/]…"):
-        run = dags[dag_id].test()
-    state = str(getattr(run, "state", "unknown"))
-    colour = "green" if state == "success" else "red"
-    console.print(f"  DAG {dag_id}: [{colour}]{state}[/] in {time.monotonic() - started:.0f}s")
-    if state != "success":
-        _fail(f"DAG {dag_id} ended {state}; see the task logs above")
-    return run
-
-
 @app.command()
 def run(
     skip_generate: Annotated[
@@ -277,125 +263,26 @@ def run(
     ] = False,
 ) -> None:
     """Start the warehouse, generate the data and run every DAG through Airflow; print a summary."""
-    from warehouse import airflow_local
-    from warehouse.pipeline import assert_conservation
+    from warehouse import progress
+    from warehouse.display import StageProgress, print_failures, print_summary
+    from warehouse.run import new_run_id, output_to, run_pipeline
 
     settings = get_settings()
-    t0 = time.monotonic()
-    if settings.is_local:
-        from warehouse.localdb import start_local
-        from warehouse.sharing.pseudonymise import create_local_keys
-
-        with console.status("starting the local warehouse PostgreSQL…"):
-            start_local(settings)
-            create_local_keys(settings)  # for record-level agreements, outside git
-        console.print(f"[1/5] warehouse up on {settings.host}:{settings.port}")
-    else:
-        console.print("[1/5] using the external warehouse from WAREHOUSE_DSN")
-    if not skip_generate:
-        from warehouse.pipeline import generate as gen
-
-        with console.status(f"[2/5] generating synthetic feeds (scale {settings.scale})…"):
-            report = gen(settings)
-        console.print(f"[2/5] generated {len(report.files)} files, {report.total_rows:,} rows")
-    with console.status("[3/5] preparing Airflow (SQLite metadata, db migrate)…"):
-        airflow_local.configure(settings)
-        airflow_local.migrate(settings)
-        logging.getLogger("airflow").setLevel(logging.WARNING)
-        dags = airflow_local.load_dags()
-    console.print(f"[3/5] Airflow ready: {len(dags)} DAGs")
-    console.print("[4/5] ingestion DAGs")
-    for dag_id in sorted(d for d in dags if d.startswith("ingest_")):
-        _run_dag(dags, dag_id)
-    console.print("[5/5] transform DAG (dbt via Cosmos, then Soda)")
-    transform = _run_dag(dags, "transform")
-    checked = assert_conservation(settings)
-    _print_summary(settings, transform, checked, time.monotonic() - t0)
-    from warehouse.calibration import measure, table
-    from warehouse.db import connect
-
-    with connect(settings) as conn:
-        figures = measure(conn, settings.scale)
-    console.print("\nCalibration (../shared/calibration.md), target vs actual out of the marts:")
-    console.print(table(figures), markup=False, highlight=False)
-
-
-def _task_counts(dag_run: Any) -> dict[str, int]:
-    counts = {"models": 0, "seeds": 0, "tests": 0, "failed": 0}
-    for ti in dag_run.get_task_instances():
-        state = str(ti.state)
-        if state != "success":
-            counts["failed"] += state in ("failed", "upstream_failed")
-            continue
-        tid = ti.task_id
-        if tid.endswith(".test") or "_test" in tid.rsplit(".", 1)[-1]:
-            counts["tests"] += 1
-        elif tid.endswith("_seed") or tid.endswith(".seed"):
-            counts["seeds"] += 1
-        elif tid.endswith(".run") or tid.endswith("_run"):
-            counts["models"] += 1
-    return counts
-
-
-def _print_summary(settings: Settings, transform: Any, checked: int, seconds: float) -> None:
-    from warehouse.pipeline import summarise
-
-    summary = summarise(settings)
-    table = Table(title="Files (latest load of each delivered file)", show_lines=False)
-    for col in ("file", "status", "rows in", "loaded", "quarantined", "reason"):
-        table.add_column(
-            col, justify="right" if col.startswith(("rows", "loaded", "quar")) else "left"
-        )
-    for f in summary.files:
-        colour = {"loaded": "green", "rejected": "red"}.get(f["status"], "yellow")
-        table.add_row(
-            f["file_name"],
-            f"[{colour}]{f['status']}[/]",
-            f"{f['rows_in']:,}",
-            f"{f['rows_loaded']:,}",
-            f"{f['rows_quarantined']:,}",
-            (f["reason"] or "")[:70],
-        )
-    console.print(table)
-    totals = Table(title="Totals")
-    totals.add_column("what")
-    totals.add_column("count", justify="right")
-    for name, n in {**summary.raw_counts, **summary.mart_counts}.items():
-        totals.add_row(name, f"{n:,}")
-    totals.add_row("rows quarantined", f"{sum(f['rows_quarantined'] for f in summary.files):,}")
-    totals.add_row("files rejected", str(sum(f["status"] == "rejected" for f in summary.files)))
-    console.print(totals)
-    if summary.top_reasons:
-        reasons = Table(title="Most common quarantine reasons")
-        reasons.add_column("reason")
-        reasons.add_column("fields", justify="right")
-        for reason, n in summary.top_reasons:
-            reasons.add_row(reason, f"{n:,}")
-        console.print(reasons)
-    counts = _task_counts(transform)
-    soda = next(
-        (
-            ti.xcom_pull(task_ids="soda_contracts")
-            for ti in transform.get_task_instances()
-            if ti.task_id == "soda_contracts"
-        ),
-        None,
-    )
-    soda_passed = sum(c["passed"] for c in (soda or {}).get("contracts", {}).values())
-    info = settings.conninfo()
-    console.print(
-        f"\n[bold]dbt[/]: {counts['seeds']} seeds and {counts['models']} models built, "
-        f"{counts['tests']} test tasks passed · [bold]Soda[/]: {soda_passed} checks passed · "
-        f"conservation holds for {checked} file loads · {seconds:.0f}s in all"
-    )
-    console.print(
-        f"\n[bold]Outputs[/]: schemas raw, staging, marts, reference and audit in database "
-        f"[cyan]{info.dbname}[/] at {info.host}:{info.port}\n"
-        f"  landing folder: {settings.landing_dir}\n"
-        f'[bold]Connect[/]: psql "$(.venv/bin/warehouse db url)"   '
-        f"(user {info.user}; the password is in {settings.secrets_dir}/)\n"
-        f"[bold]Stop[/]: make stop"
-    )
+    log_file = settings.home / "logs" / new_run_id() / "run.log"
+    with output_to(log_file) as terminal:
+        screen = Console(file=terminal, width=None if terminal.isatty() else 120)
+        where = "local PostgreSQL" if settings.is_local else "WAREHOUSE_DSN"
+        screen.print(f"warehouse run: scale {settings.scale:g}, warehouse {where}")
+        with StageProgress(screen) as display:
+            progress.listen(display)
+            try:
+                result = run_pipeline(settings, skip_generate, log_dir=log_file.parent)
+            finally:
+                progress.stop_listening(display)
+        if not result.ok:
+            print_failures(screen, result)
+            raise typer.Exit(1)
+        print_summary(screen, settings, result)
 
 
 def main() -> None:  # pragma: no cover - console script entry

@@ -8,8 +8,12 @@ transform DAG is scheduled on them and produces the marts.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pendulum
@@ -25,16 +29,23 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 
 def notify_failure(context: dict[str, Any]) -> None:
-    """Failure callback: one clear log line naming the DAG, task and run (no personal data)."""
+    """Failure callback: one clear log line naming the DAG, task and run (no personal data),
+    also heard by ``warehouse run``'s display."""
+    from warehouse import progress
+    from warehouse.run import first_error_line
+
     ti = context.get("task_instance")
+    dag_id, task_id = getattr(ti, "dag_id", "?"), getattr(ti, "task_id", "?")
+    error = first_error_line(context.get("exception"))
     log.error(
         "FAILED dag=%s task=%s run=%s try=%s: %s",
-        getattr(ti, "dag_id", "?"),
-        getattr(ti, "task_id", "?"),
+        dag_id,
+        task_id,
         context.get("run_id"),
         getattr(ti, "try_number", "?"),
-        context.get("exception"),
+        error,
     )
+    progress.advance("failure", dag=dag_id, task=task_id, error=error)
 
 
 def default_args(retries: int = 2) -> dict[str, Any]:
@@ -128,28 +139,66 @@ Produces the asset `{asset.name}`. Backfill: trigger with `{{"period": "2007-03"
 
 
 # -- transformation -----------------------------------------------------------------------
-def _unit_test_task(dag, task_group, node, task_id, task_args, **_: Any):  # type: ignore[no-untyped-def]
-    """Cosmos renders no task for a dbt unit test; this one runs it (``dbt test --select
-    unit_test:<name>``) once the model it tests is built (Cosmos wires the edge from the
-    unit test's ``depends_on``)."""
-    from cosmos.operators.local import DbtTestLocalOperator
+def _dbt_log_dir(context: dict[str, Any]) -> Path:
+    """``$WAREHOUSE_HOME/logs/<run id>/``: ``warehouse run`` names the run for all its DAGs."""
+    settings = get_settings()
+    run_id = os.environ.get("WAREHOUSE_RUN_ID") or str(context.get("run_id") or "manual")
+    return settings.home / "logs" / re.sub(r"[^A-Za-z0-9_.+-]", "_", run_id)
 
-    args = {k: v for k, v in task_args.items() if k not in ("select", "exclude", "selector")}
-    return DbtTestLocalOperator(
-        task_id=task_id,
-        dag=dag,
-        task_group=task_group,
-        select=f"unit_test:{node.unique_id.rsplit('.', 1)[-1]}",
-        **args,
-    )
+
+def _report_task(task_id: str, own: list[str], command: str, select: str, doc: str) -> Any:
+    """A task reporting what the one ``dbt build`` did to ``own`` (a node and the data
+    tests that run after it, a unit test, the source tests). It runs ``dbt <command>
+    --select <select>`` itself on a retry, or when the build did not run them (it skips
+    what follows a failure)."""
+
+    @task(task_id=task_id, doc_md=doc)
+    def report(**context: Any) -> None:
+        from warehouse.transform import FAILED, PASSED, invoke
+
+        ti = context["ti"]
+        results = _build_results(ti)
+        statuses = {uid: tuple(results.get(uid, ("not run", ""))) for uid in own}
+        failed = any(status in FAILED for status, _ in statuses.values())
+        done = all(status in PASSED for status, _ in statuses.values())
+        if ti.try_number > 1 or not (done or failed):
+            log_dir = _dbt_log_dir(context)
+            again = invoke(get_settings(), command, "--select", select, log_dir=log_dir)
+            statuses.update({uid: again.nodes[uid] for uid in own if uid in again.nodes})
+        problems = [f"{uid}: {s} {msg}" for uid, (s, msg) in statuses.items() if s not in PASSED]
+        if problems:
+            raise RuntimeError("dbt: " + "; ".join(problems))
+
+    return report().operator
+
+
+_BUILD_RESULTS: dict[str, dict[str, list[str]]] = {}
+
+
+def build_results(value: str | dict | None) -> dict[str, list[str]]:
+    """The build task's XCom: a JSON string, which Airflow may hand back already parsed."""
+    return value if isinstance(value, dict) else json.loads(value or "{}")
+
+
+def _build_results(ti: Any) -> dict[str, list[str]]:
+    """The build's per-node results (its XCom), read once per DAG run and process: under
+    ``dag.test()`` every task runs in one process, and 75 reads of the same ~30 kB XCom
+    cost ~1 s of the run (a worker process of a real executor reads it once)."""
+    key = f"{ti.dag_id}/{ti.run_id}"
+    if key not in _BUILD_RESULTS:
+        _BUILD_RESULTS.clear()
+        _BUILD_RESULTS[key] = build_results(ti.xcom_pull(task_ids="dbt.build"))
+    return _BUILD_RESULTS[key]
 
 
 def make_transform_dag(feed_names: list[str]) -> DAG:
-    """dbt (Cosmos, LOCAL mode, tests after each model), then the Soda contracts."""
-    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import DbtResourceType, ExecutionMode, LoadMode
+    """One ``dbt build``, one task per seed/model/snapshot reporting it, then Soda."""
+    from airflow.sdk import TaskGroup
+
+    from warehouse.dbt_graph import load_graph
 
     settings = get_settings()
+    graph = load_graph(settings.home / "dbt")
     schedule = None
     for name in feed_names:
         schedule = raw_asset(name) if schedule is None else (schedule | raw_asset(name))
@@ -162,48 +211,8 @@ def make_transform_dag(feed_names: list[str]) -> DAG:
         max_active_runs=1,
         default_args=default_args(retries=1),
         tags=["layer:transform", "tool:dbt", "tool:soda"],
-        doc_md="""
-### Transform: dbt build, then Soda contracts
-First the BI roles and district logins are ensured (`warehouse/access.py`); each mart's
-dbt post-hook then re-applies its grants and row-level-security policy. Runs whenever an ingestion DAG updates a raw table. Cosmos renders the dbt project as one
-task per seed and model, each followed by its tests; then every mart's Soda contract
-(`expectations/soda/contracts/`) is verified. A failed contract fails the run and stops the
-sharing DAGs, which are scheduled on the mart assets this DAG produces.
-""",
+        doc_md=TRANSFORM_DOC,
     ) as transform:
-        dbt = DbtTaskGroup(
-            group_id="dbt",
-            project_config=ProjectConfig(
-                DBT_PROJECT_DIR,
-                install_dbt_deps=False,
-                env_vars=settings.tool_env(),
-            ),
-            profile_config=ProfileConfig(
-                profile_name="probation_warehouse",
-                target_name="warehouse",
-                profiles_yml_filepath=DBT_PROJECT_DIR / "profiles.yml",
-            ),
-            execution_config=ExecutionConfig(
-                execution_mode=ExecutionMode.LOCAL,
-            ),
-            render_config=RenderConfig(
-                load_method=LoadMode.DBT_LS,
-                dbt_deps=False,
-                emit_datasets=False,
-                # a test of two models (relationships) runs after both, in its own task
-                should_detach_multiple_parents_tests=True,
-                # dbt unit tests (OASys thresholds, reoffending windows, OGRS3, unit costs)
-                node_converters={DbtResourceType("unit_test"): _unit_test_task},
-            ),
-            operator_args={"install_deps": False},
-            default_args=default_args(retries=1),
-        )
-
-        @task(outlets=[mart_asset(m) for m in MARTS])
-        def soda_contracts() -> dict[str, Any]:
-            from warehouse.quality import verify_contracts
-
-            return verify_contracts(get_settings()).as_dict()
 
         @task
         def bi_access() -> int:
@@ -212,8 +221,69 @@ sharing DAGs, which are scheduled on the mart assets this DAG produces.
 
             return len(ensure_access(get_settings()))
 
+        with TaskGroup("dbt") as dbt:
+
+            @task(task_id="build")
+            def build(**context: Any) -> str:
+                """``dbt build`` of the whole project in one invocation (seeds, models,
+                snapshots, unit and data tests, in dbt's order); each node's result goes
+                to the node's task below."""
+                from warehouse.transform import invoke
+
+                report = invoke(get_settings(), "build", log_dir=_dbt_log_dir(context))
+                for line in report.failures:
+                    log.error("dbt: %s", line)
+                results = {uid: list(result) for uid, result in report.nodes.items()}
+                _BUILD_RESULTS.clear()
+                _BUILD_RESULTS[f"{context['ti'].dag_id}/{context['ti'].run_id}"] = results
+                return json.dumps(results)  # one string: a nested dict took XCom 2 s
+
+            started = build().operator
+            tasks = {
+                uid: _report_task(
+                    n.name, [uid, *n.tests], "build", n.name, f"dbt {n.resource_type} `{uid}`"
+                )
+                for uid, n in graph.nodes.items()
+            }
+            for uid, node in graph.nodes.items():
+                for upstream in [tasks[d] for d in node.depends_on] or [started]:
+                    upstream >> tasks[uid]
+                for unit in node.unit_tests:  # gates its model, as in dbt build
+                    name = unit.rsplit(".", 1)[1]
+                    doc = f"dbt unit test `{name}` of `{node.name}`"
+                    unit_task = _report_task(
+                        f"unit_test.{name}", [unit], "test", f"unit_test:{name}", doc
+                    )
+                    started >> unit_task >> tasks[uid]
+            if graph.source_tests:
+                doc = "dbt data tests on the raw sources"
+                started >> _report_task("source_tests", graph.source_tests, "test", "source:*", doc)
+
+        @task(outlets=[mart_asset(m) for m in MARTS])
+        def soda_contracts() -> dict[str, Any]:
+            from warehouse.quality import verify_contracts
+
+            return verify_contracts(get_settings()).as_dict()
+
         bi_access() >> dbt >> soda_contracts()
     return transform
+
+
+TRANSFORM_DOC = """
+### Transform: one dbt build, a task per model, then Soda contracts
+Runs whenever an ingestion DAG updates a raw table. First the BI roles and district logins
+are ensured (`warehouse/access.py`; each mart's dbt post-hook re-applies its grants and
+row-level-security policy). Then `dbt.build` runs **one** `dbt build` of the whole project
+(seeds, models, snapshots, unit tests, data tests, in dbt's order, two threads): the work
+costs what it costs without Airflow. One task per seed, model and snapshot follows the dbt
+graph and reports its node and the data tests that ran after it (a failure names the node
+and dbt's message; the log is in `.warehouse/logs/<run id>/dbt.log`). A retried node task,
+or one whose node the build skipped after an upstream failure, builds the node itself
+(`dbt build --select <node>`). Each dbt unit test has a task that gates its model, as in
+`dbt build`. Last, every mart's Soda contract (`expectations/soda/contracts/`) is verified;
+a failed contract fails the run and stops the sharing DAGs, which verify their marts'
+contracts before delivering.
+"""
 
 
 # -- sharing ------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from warehouse import progress
 from warehouse.db import connect
 from warehouse.settings import Settings
 
@@ -22,8 +23,10 @@ def generate(
     scale: float | None = None,
     seed: int | None = None,
     dirt: float | None = None,
+    window: tuple[str, str] | None = None,
 ):  # type: ignore[no-untyped-def]
-    """Write the synthetic feeds into the landing folder (or ``out``)."""
+    """Write the synthetic feeds into the landing folder (or ``out``); ``window`` limits
+    the files written to those months (see ``ingestion.synthetic.generator.generate``)."""
     from ingestion.synthetic.generator import generate as write
 
     target = out or settings.landing_dir
@@ -38,6 +41,8 @@ def generate(
         scale=settings.scale if scale is None else scale,
         seed=settings.seed if seed is None else seed,
         dirt=settings.dirt if dirt is None else dirt,
+        on_file=lambda name: progress.advance("generate"),
+        window=window,
     )
 
 
@@ -45,8 +50,11 @@ def generate(
 def ingest_feed(settings: Settings, feed_name: str, period: str | None = None):  # type: ignore[no-untyped-def]
     from ingestion.runner import ingest_feed as run
 
+    def loaded(result) -> None:  # type: ignore[no-untyped-def]
+        progress.advance("ingest", rows=result.rows_in)
+
     with connect(settings, autocommit=True) as conn:
-        return run(conn, settings.landing_dir, feed_name, period)
+        return run(conn, settings.landing_dir, feed_name, period, on_file=loaded)
 
 
 def assert_conservation(settings: Settings, load_ids: list[int] | None = None) -> int:
@@ -80,6 +88,21 @@ class Summary:
     raw_counts: dict[str, int] = field(default_factory=dict)
     mart_counts: dict[str, int] = field(default_factory=dict)
     top_reasons: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def feeds(self) -> dict[str, dict[str, int]]:
+        """Per feed: files, rejected files, rows in / loaded / quarantined."""
+        out: dict[str, dict[str, int]] = {}
+        for f in self.files:
+            totals = out.setdefault(
+                f["feed"],
+                {"files": 0, "rejected": 0, "rows_in": 0, "rows_loaded": 0, "rows_quarantined": 0},
+            )
+            totals["files"] += 1
+            totals["rejected"] += f["status"] == "rejected"
+            for key in ("rows_in", "rows_loaded", "rows_quarantined"):
+                totals[key] += f[key] or 0
+        return dict(sorted(out.items()))
 
 
 def summarise(settings: Settings) -> Summary:

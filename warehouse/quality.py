@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from warehouse import progress
 from warehouse.settings import PROJECT_ROOT, Settings
 
 SODA_DIR = PROJECT_ROOT / "expectations" / "soda"
@@ -46,15 +47,15 @@ def verify_contracts(settings: Settings, names: list[str] | None = None) -> Cont
 
     settings.apply_tool_env()
     report = ContractReport()
-    for path in contract_files():
-        if names and path.stem not in names:
-            continue
+    paths = [p for p in contract_files() if not names or p.stem in names]
+    for path in paths:
         result = verify_contract_locally(
             data_source_file_path=str(SODA_DIR / "datasource.yml"),
             contract_file_path=str(path),
             variables={"DATABASE": settings.conninfo().dbname},
         )
         report.results[path.stem] = (result.number_of_checks_passed, result.number_of_checks_failed)
+        progress.advance("soda", total=len(paths), checks=result.number_of_checks_passed)
         if not result.is_ok:
             report.problems.append(
                 f"{path.stem}: {result.number_of_checks_failed} check(s) failed"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -231,12 +232,29 @@ class _People:
 class Writer:
     """One CSV per feed and period, with dirt applied, into ``<out>/<system>/``."""
 
-    def __init__(self, out: Path, dirt: Dirt, report: GenerationReport) -> None:
+    def __init__(
+        self,
+        out: Path,
+        dirt: Dirt,
+        report: GenerationReport,
+        on_file: Callable[[str], None] | None = None,
+        window: tuple[str, str] | None = None,
+    ) -> None:
         self.out = out
         self.dirt = dirt
         self.report = report
+        self.on_file = on_file
+        self.window = window
 
-    def write(self, feed: Feed, period: str, rows: list[list[str]]) -> Path:
+    def wanted(self, first_month: str, last_month: str | None = None) -> bool:
+        """Whether a file covering these months (``YYYY-MM``) falls in the window."""
+        if self.window is None:
+            return True
+        return first_month <= self.window[1] and (last_month or first_month) >= self.window[0]
+
+    def write(self, feed: Feed, period: str, rows: list[list[str]]) -> Path | None:
+        if not self.wanted(period):
+            return None
         folder = self.out / feed.system
         folder.mkdir(parents=True, exist_ok=True)
         # recorded crime is aggregate partnership data: its faults are ones the loader
@@ -251,11 +269,22 @@ class Writer:
             writer.writerow(feed.header)
             writer.writerows(rows)
         self.report.files[path.name] = len(rows)
+        if self.on_file:
+            self.on_file(path.name)
         return path
 
 
 class Generator:
-    def __init__(self, out_dir: Path, *, scale: float = 1.0, seed: int = 1, dirt: float = 0.01):
+    def __init__(
+        self,
+        out_dir: Path,
+        *,
+        scale: float = 1.0,
+        seed: int = 1,
+        dirt: float = 0.01,
+        on_file: Callable[[str], None] | None = None,
+        window: tuple[str, str] | None = None,
+    ):
         if scale <= 0:
             raise ValueError("scale must be positive")
         if not 0 <= dirt < 0.5:
@@ -266,7 +295,7 @@ class Generator:
         self.rng = np.random.default_rng(seed)
         self.dirt = Dirt(np.random.default_rng(seed + 1), dirt)
         self.report = GenerationReport(self.out)
-        self.writer = Writer(self.out, self.dirt, self.report)
+        self.writer = Writer(self.out, self.dirt, self.report, on_file, window)
         wards = seed_rows("ref_wards")
         weights = np.array(
             [float(w["population_2007"]) * HOTSPOT_WARDS.get(w["ward_name"], 1.0) for w in wards]
@@ -810,7 +839,17 @@ class Generator:
 
 
 def generate(
-    out_dir: Path, *, scale: float = 1.0, seed: int = 1, dirt: float = 0.01
+    out_dir: Path,
+    *,
+    scale: float = 1.0,
+    seed: int = 1,
+    dirt: float = 0.01,
+    on_file: Callable[[str], None] | None = None,
+    window: tuple[str, str] | None = None,
 ) -> GenerationReport:
-    """Write the synthetic feeds into ``out_dir`` (the landing folder layout)."""
-    return Generator(out_dir, scale=scale, seed=seed, dirt=dirt).run()
+    """Write the synthetic feeds into ``out_dir`` (the landing folder layout); ``on_file``
+    hears each file's name as it is written. ``window=("2008-01", "2008-03")`` simulates
+    the whole period but writes only the files of those months (tests that need a few
+    files: the full set is ~730)."""
+    gen = Generator(out_dir, scale=scale, seed=seed, dirt=dirt, on_file=on_file, window=window)
+    return gen.run()

@@ -58,7 +58,7 @@ def test_one_share_dag_per_agreement_on_its_cron_gated_by_the_soda_contracts(dag
         assert first[0].downstream_task_ids == {"write_and_deliver"}
 
 
-def test_every_dbt_unit_test_runs_in_the_transform_dag_after_its_model(dags):
+def test_every_dbt_unit_test_gates_its_model_in_the_transform_dag(dags):
     import yaml
 
     from warehouse.transform import DBT_PROJECT_DIR
@@ -71,7 +71,31 @@ def test_every_dbt_unit_test_runs_in_the_transform_dag_after_its_model(dags):
     assert declared, "no dbt unit tests found"
     transform = dags["transform"]
     for name, model in declared:
-        tasks = [t for t in transform.tasks if getattr(t, "select", None) == f"unit_test:{name}"]
-        assert len(tasks) == 1, f"unit test {name}: {len(tasks)} tasks in transform"
-        upstream = tasks[0].get_flat_relative_ids(upstream=True)
-        assert f"dbt.{model}.run" in upstream, f"unit test {name} does not wait for {model}"
+        task = transform.get_task(f"dbt.unit_test.{name}")
+        # as in dbt build: the unit test runs after the build starts and before its model
+        assert task.upstream_task_ids == {"dbt.build"}, name
+        assert f"dbt.{model}" in task.downstream_task_ids, f"{name} does not gate {model}"
+
+
+def test_the_transform_dag_has_a_task_per_dbt_node_following_the_dbt_graph(dags):
+    from warehouse.dbt_graph import graph_from_manifest, parse_manifest
+
+    # GIVEN the graph dbt itself parses (not the DAG's cached copy)
+    graph = graph_from_manifest(parse_manifest())
+    transform = dags["transform"]
+    for node in graph.nodes.values():
+        task = transform.get_task(f"dbt.{node.name}")
+        # THEN each seed, model and snapshot has a task after the tasks of its parents
+        parents = {f"dbt.{graph.nodes[d].name}" for d in node.depends_on}
+        assert parents <= task.upstream_task_ids, node.name
+        assert parents or "dbt.build" in task.upstream_task_ids, node.name
+    # and every data test is reported by exactly one task
+    reported = [t for n in graph.nodes.values() for t in n.tests] + graph.source_tests
+    assert len(reported) == len(set(reported)) > 200
+    assert transform.get_task("soda_contracts").upstream_task_ids >= {
+        f"dbt.{n.name}" for n in graph.nodes.values() if not _has_children(graph, n.unique_id)
+    }
+
+
+def _has_children(graph, uid: str) -> bool:  # type: ignore[no-untyped-def]
+    return any(uid in n.depends_on for n in graph.nodes.values())

@@ -75,8 +75,8 @@ def _redeliver(settings: Settings, system: str, name: str, edit) -> int:  # type
     return changed
 
 
-def test_an_incremental_build_after_redeliveries_equals_a_full_rebuild(default_warehouse):
-    settings = default_warehouse
+def test_an_incremental_build_after_redeliveries_equals_a_full_rebuild(warehouse_copy):
+    settings = warehouse_copy
     with connect(settings) as conn:
         # offenders with assessments in 2008/09, and another district's ward to move them to
         movers = conn.execute(
@@ -150,3 +150,35 @@ def test_an_incremental_build_after_redeliveries_equals_a_full_rebuild(default_w
     run_dbt(settings, "build", "--full-refresh")
     full = _fingerprints(settings)
     assert [t for t in full if incremental[t] != full[t]] == []
+
+
+def _subplans(node: dict) -> list[str]:
+    """SubPlans (re-run per outer row) in an EXPLAIN (format json) plan; InitPlans (run
+    once) and hashed SubPlans (one hash table) are fine."""
+    found = []
+    name = node.get("Subplan Name", "")
+    if node.get("Parent Relationship") == "SubPlan" and not name.startswith("hashed"):
+        found.append(f"{name}: {node['Node Type']} of ~{node.get('Plan Rows')} rows")
+    for child in node.get("Plans", []):
+        found += _subplans(child)
+    return found
+
+
+def test_no_incremental_model_plans_a_subquery_rerun_per_row(default_warehouse, tmp_path):
+    # GIVEN each incremental model compiled as the daily run compiles it (its table exists)
+    run_dbt(
+        default_warehouse,
+        "compile",
+        "--select",
+        "config.materialized:incremental,resource_type:model",
+        "--target-path",
+        str(tmp_path),
+    )
+    compiled = sorted((tmp_path / "compiled").rglob("models/**/*.sql"))
+    assert len(compiled) >= 6
+    # WHEN PostgreSQL plans it THEN no subquery is re-run per row: such a plan only works
+    # while the subquery's rows fit in work_mem (it ran for 20+ minutes at scale 16)
+    with connect(default_warehouse) as conn:
+        for path in compiled:
+            plan = conn.execute("explain (format json) " + path.read_text()).fetchone()[0]
+            assert _subplans(plan[0]["Plan"]) == [], path.stem

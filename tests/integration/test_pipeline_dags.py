@@ -1,80 +1,99 @@
-"""The walking skeleton through real Airflow DAGs (dag.test) against a throwaway PostgreSQL."""
+"""The real Airflow DAGs (``dag.test()``, as ``make run`` runs them) against a throwaway
+PostgreSQL: the ingestion DAGs on a slice of a few months, the whole transform DAG once on
+a copy of the built default warehouse, two sharing DAGs after it."""
 
 from __future__ import annotations
 
 import pytest
 
-from ingestion.feeds import ALL_FEEDS
 from warehouse import airflow_local
 from warehouse.db import connect
-from warehouse.pipeline import assert_conservation, generate, ingest_feed
+from warehouse.orchestration import build_results
+from warehouse.pipeline import assert_conservation, generate
+from warehouse.run import RunResult, run_dag
 
 pytestmark = pytest.mark.integration
 
+INGESTED = ("offenders", "events", "disposals", "requirements")
 
-def test_ingest_then_transform_dags_build_the_mart_and_pass_soda(settings, monkeypatch):
-    generate(settings, scale=0.03, seed=2, dirt=0.01)
+
+def _dags(settings):  # type: ignore[no-untyped-def]
     airflow_local.configure(settings)
     airflow_local.migrate(settings)
-    dags = airflow_local.load_dags()
-    ingest = ("offenders", "events", "disposals", "requirements")
-    # the other feeds are loaded by the same function their DAGs call (quicker than
-    # fifteen dag.test() runs): every mart then has rows for its Soda contract
-    for feed in ALL_FEEDS:
-        if feed.name not in {f"ndelius_{name}" for name in ingest}:
-            ingest_feed(settings, feed.name)
-    for dag_id in (*(f"ingest_ndelius_{feed}" for feed in ingest), "transform"):
-        run = dags[dag_id].test()
-        assert str(run.state) == "success", dag_id
-        if dag_id == "transform":
-            states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-            assert states["soda_contracts"] == "success"
-            assert states["bi_access"] == "success"
-            assert any(t.endswith(".test") for t in states), "tests run after models"
-            unit = {t: s for t, s in states.items() if t.endswith("_unit_test")}
-            assert len(unit) >= 4 and set(unit.values()) == {"success"}, unit
-    # the sharing DAGs: contracts of their marts, then the extract into the outbox
-    monkeypatch.setenv("WAREHOUSE_SHARE_KEY_DAT_MANCHESTER", "k" * 40)
+    return airflow_local.load_dags()
+
+
+def test_the_ingestion_dags_load_a_slice_conserve_rows_and_change_nothing_when_rerun(settings):
+    # GIVEN three months of deliveries, a few of them spoilt
+    generate(settings, scale=0.05, seed=2, dirt=0.02, window=("2007-01", "2007-03"))
+    dags = _dags(settings)
+    # WHEN the ingestion DAGs of four nDelius feeds run
+    for feed in INGESTED:
+        run = dags[f"ingest_ndelius_{feed}"].test()
+        assert str(run.state) == "success", feed
+    # THEN every file is recorded with its rows conserved, bad rows quarantined
+    assert assert_conservation(settings) >= 12
+    with connect(settings) as conn:
+        raw = conn.execute("select count(*) from raw.ndelius_events").fetchone()[0]
+        quarantined = conn.execute("select count(*) from audit.quarantine").fetchone()[0]
+    assert raw > 0 and quarantined > 0
+    # and a second run over the same files changes nothing
+    generate(settings, scale=0.05, seed=2, dirt=0.02, window=("2007-01", "2007-03"))
+    run = dags["ingest_ndelius_events"].test()
+    assert str(run.state) == "success"
+    with connect(settings) as conn:
+        assert conn.execute("select count(*) from raw.ndelius_events").fetchone()[0] == raw
+        statuses = conn.execute(
+            "select status, count(*) from audit.file_loads where feed = 'ndelius_events'"
+            " group by 1 order by 1"
+        ).fetchall()
+    assert [s for s, _ in statuses] == ["duplicate", "loaded"]
+
+
+def test_the_transform_dag_builds_every_node_reports_it_and_passes_soda(warehouse_copy):
+    settings = warehouse_copy
+    dags = _dags(settings)
+    transform = dags["transform"]
+    # WHEN the transform DAG runs as `make run` runs it
+    result = RunResult(run_id="test", log_dir=settings.home / "logs")
+    run = run_dag(transform, result)
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    # THEN every task succeeded: the one build, a task per node and unit test, Soda
+    assert result.failures == [] and set(states.values()) == {"success"}, result.failures
+    assert set(states) == set(transform.task_ids)
+    unit = [t for t in states if t.startswith("dbt.unit_test.")]
+    assert len(unit) >= 4
+    build = next(ti for ti in run.get_task_instances() if ti.task_id == "dbt.build")
+    nodes = build_results(build.xcom_pull(task_ids="dbt.build"))
+    assert len(nodes) > 250 and {s for s, _ in nodes.values()} <= {"success", "pass"}
+    # and dbt's log is in the run's log folder
+    assert list((settings.home / "logs").rglob("dbt.log"))
+    # the sharing DAGs then verify their marts' contracts and write the extract
     for agreement in ("csp_manchester", "dat_manchester"):
         run = dags[f"share_{agreement}"].test(run_conf={"period": "2008-09"})
         assert str(run.state) == "success", agreement
         assert (settings.outbox_dir / agreement / "2008-09" / "manifest.json").is_file()
-    assert_conservation(settings)
-    with connect(settings) as conn:
-        raw = conn.execute(
-            "select count(*) from raw.ndelius_events e where not soft_deleted"
-        ).fetchone()[0]
-        mart = conn.execute("select count(*) from marts.fct_convictions").fetchone()[0]
-        quarantined = conn.execute("select count(*) from audit.quarantine").fetchone()[0]
-    assert mart == raw > 0
-    assert quarantined > 0
-
-    # a second ingestion run over the same files changes nothing
-    generate(settings, scale=0.03, seed=2, dirt=0.01)
-    run = dags["ingest_ndelius_events"].test()
-    assert str(run.state) == "success"
-    with connect(settings) as conn:
-        again = conn.execute("select count(*) from raw.ndelius_events where not soft_deleted")
-        assert again.fetchone()[0] == raw
 
 
-def test_a_backfill_of_one_past_period_loads_only_that_period(settings):
-    generate(settings, scale=0.03, seed=4, dirt=0)
-    airflow_local.configure(settings)
-    airflow_local.migrate(settings)
-    dag = airflow_local.load_dags()["ingest_ndelius_disposals"]
-    # GIVEN a month's file delivered late WHEN the DAG is triggered for that period only
-    run = dag.test(run_conf={"period": "2006-11"})
-    assert str(run.state) == "success"
+def test_a_model_that_fails_fails_its_own_task_naming_it_and_the_rest_still_report(
+    warehouse_copy,
+):
+    settings = warehouse_copy
+    transform = _dags(settings)["transform"]
+    # GIVEN a raw table the recorded-crime staging view reads has gone
     with connect(settings) as conn:
-        periods = conn.execute(
-            "select distinct period from audit.file_loads where feed = 'ndelius_disposals'"
-        ).fetchall()
-        files = {
-            r[0] for r in conn.execute("select distinct _source_file from raw.ndelius_disposals")
-        }
-    # THEN only that month's file was loaded; the other months stay in landing
-    assert periods == [("2006-11",)]
-    assert files == {"ndelius_disposals_2006-11.csv"}
-    left = list((settings.landing_dir / "ndelius").glob("ndelius_disposals_*.csv"))
-    assert len(left) == 59
+        conn.execute("alter table raw.gmac_crime rename to gmac_crime_elsewhere")
+        conn.commit()
+    # WHEN the transform DAG runs
+    result = RunResult(run_id="test", log_dir=settings.home / "logs")
+    run = run_dag(transform, result)
+    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    # THEN that model's task failed with dbt's message, its descendants did not run,
+    # the other models' tasks report success, and Soda (after all of them) did not run
+    assert str(run.state) == "failed"
+    assert states["dbt.stg_gmac__recorded_crimes"] == "failed"
+    assert states["dbt.fct_recorded_crime"] == "upstream_failed"
+    assert states["dbt.fct_caseload_monthly"] == "success"
+    assert states["soda_contracts"] == "upstream_failed"
+    failure = next(f for f in result.failures if "stg_gmac__recorded_crimes" in f)
+    assert "gmac_crime" in failure and "does not exist" in failure, failure

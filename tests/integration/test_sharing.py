@@ -224,16 +224,16 @@ def test_bi_reader_reads_every_mart_and_nothing_else(default_warehouse):
         )
 
 
-def test_a_district_login_sees_only_its_district_even_after_a_rebuild(default_warehouse):
+def test_a_district_login_sees_only_its_district_even_after_a_rebuild(warehouse_copy):
     # GIVEN the marts rebuilt from scratch (a table rebuild drops grants and policies)
     run_dbt(
-        default_warehouse,
+        warehouse_copy,
         "run",
         "--full-refresh",
         "--select",
         "dim_district fct_caseload_monthly+",  # + : the views on it are dropped with it
     )
-    with connect(default_warehouse) as conn:
+    with connect(warehouse_copy) as conn:
         district_tables = [
             t
             for (t,) in conn.execute(
@@ -245,7 +245,7 @@ def test_a_district_login_sees_only_its_district_even_after_a_rebuild(default_wa
             "select count(*) from marts.fct_caseload_monthly where la_code = %s", [MANCHESTER]
         ).fetchone()[0]
     # WHEN Manchester's login reads them
-    with _login(default_warehouse, "bi_manchester") as conn:
+    with _login(warehouse_copy, "bi_manchester") as conn:
         for table in district_tables:
             seen = {r[0] for r in conn.execute(f"select distinct la_code from marts.{table}")}
             # THEN only Manchester's rows, in every mart carrying a district (views too)

@@ -17,10 +17,10 @@ changed_crns as (
 {% endif %}
 
 assessments as (
-    select * from {{ ref('stg_oasys__assessments') }}
     {% if is_incremental() %}
-    where loaded_at > {{ loaded_since_last_build() }}
-        or crn in (select crn from changed_crns)
+    {{ new_or_of_changed_keys('stg_oasys__assessments', 'loaded_at', 'crn', 'changed_crns') }}
+    {% else %}
+    select * from {{ ref('stg_oasys__assessments') }}
     {% endif %}
 ),
 

@@ -25,10 +25,10 @@ changed_offenders as (
 {% endif %}
 
 sections as (
-    select * from {{ ref('int_assessment_sections') }}
     {% if is_incremental() %}
-    where built_at > {{ built_since_last_build() }}
-        or offender_id in (select offender_id from changed_offenders)
+    {{ new_or_of_changed_keys('int_assessment_sections', 'built_at', 'offender_id', 'changed_offenders') }}
+    {% else %}
+    select * from {{ ref('int_assessment_sections') }}
     {% endif %}
 ),
 

@@ -18,10 +18,10 @@ changed_assessments as (
 {% endif %}
 
 objectives as (
-    select * from {{ ref('stg_oasys__objectives') }}
     {% if is_incremental() %}
-    where loaded_at > {{ loaded_since_last_build() }}
-        or assessment_id in (select assessment_id from changed_assessments)
+    {{ new_or_of_changed_keys('stg_oasys__objectives', 'loaded_at', 'assessment_id', 'changed_assessments') }}
+    {% else %}
+    select * from {{ ref('stg_oasys__objectives') }}
     {% endif %}
 ),
 

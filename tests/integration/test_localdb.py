@@ -1,0 +1,55 @@
+"""The local PostgreSQL starts wherever the clone lives, and says why when it cannot."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from warehouse.localdb import LocalPostgres, LocalPostgresError, free_port
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def deep_folder():  # type: ignore[no-untyped-def]
+    """A folder over 150 characters deep that the server's user may enter."""
+    base = Path(tempfile.mkdtemp(prefix="deep-"))
+    folder = base / ("clone-" + "d" * 70) / ("src-" + "e" * 70)
+    folder.mkdir(parents=True)
+    for path in (base, folder.parent, folder):
+        path.chmod(0o755)
+    yield folder
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_the_local_server_starts_from_a_folder_150_characters_deep(deep_folder):
+    # GIVEN a clone whose state folder is deeper than a Unix socket path may be (107 bytes)
+    root = deep_folder / ".warehouse" / "postgres"
+    assert len(str(root)) > 150
+    server = LocalPostgres(root=root, host="127.0.0.1", port=free_port(), password="pw")
+    try:
+        # WHEN it starts THEN it takes logins over TCP
+        server.start()
+        with server.connect() as conn:
+            assert conn.execute("select 1").fetchone() == (1,)
+    finally:
+        server.destroy()
+
+
+def test_a_server_that_cannot_start_prints_the_cause_from_its_log(deep_folder):
+    server = LocalPostgres(
+        root=deep_folder / "pg", host="127.0.0.1", port=free_port(), password="pw"
+    )
+    server.init()
+    # GIVEN a setting PostgreSQL refuses
+    with (server.data_dir / "postgresql.conf").open("a") as conf:
+        conf.write("shared_buffers = 'plenty'\n")
+    # WHEN it is started THEN the error carries the log's cause and names the log
+    with pytest.raises(LocalPostgresError) as failure:
+        server.start(timeout=20)
+    message = str(failure.value)
+    assert "shared_buffers" in message and "plenty" in message, message
+    assert str(server.log_file) in message

@@ -1,0 +1,63 @@
+"""The transform DAG's view of the dbt project, and what dbt's messages may carry."""
+
+from __future__ import annotations
+
+from warehouse.dbt_graph import graph_from_manifest, project_fingerprint
+from warehouse.transform import scrub
+
+
+def _node(kind: str, *deps: str) -> dict:
+    return {"resource_type": kind, "name": "", "depends_on": {"nodes": list(deps)}}
+
+
+MANIFEST = {
+    "nodes": {
+        "seed.p.ref_a": {**_node("seed"), "name": "ref_a", "depends_on": {"macros": []}},
+        "model.p.stg_b": {**_node("model", "source.p.raw.b"), "name": "stg_b"},
+        "model.p.dim_a": {**_node("model", "seed.p.ref_a"), "name": "dim_a"},
+        "model.p.fct_b": {**_node("model", "model.p.stg_b", "model.p.dim_a"), "name": "fct_b"},
+        "test.p.unique_dim_a": _node("test", "model.p.dim_a"),
+        # a relationships test of two models runs after both: the later one reports it
+        "test.p.rel_fct_b_dim_a": _node("test", "model.p.dim_a", "model.p.fct_b"),
+        "test.p.not_null_raw_b": _node("test", "source.p.raw.b"),
+    },
+    "unit_tests": {
+        "unit_test.p.fct_b.edges": {"name": "edges", "depends_on": {"nodes": ["model.p.fct_b"]}}
+    },
+}
+
+
+def test_each_buildable_node_follows_its_parents_and_reports_its_tests():
+    graph = graph_from_manifest(MANIFEST)
+    order = list(graph.nodes)
+    assert order.index("seed.p.ref_a") < order.index("model.p.dim_a") < order.index("model.p.fct_b")
+    assert graph.nodes["model.p.fct_b"].depends_on == ["model.p.dim_a", "model.p.stg_b"]
+    assert graph.nodes["model.p.stg_b"].depends_on == []  # sources are not tasks
+    assert graph.nodes["model.p.dim_a"].tests == ["test.p.unique_dim_a"]
+    assert graph.nodes["model.p.fct_b"].tests == ["test.p.rel_fct_b_dim_a"]
+    assert graph.nodes["model.p.fct_b"].unit_tests == ["unit_test.p.fct_b.edges"]
+    assert graph.source_tests == ["test.p.not_null_raw_b"]
+    assert graph.unit_tests == {"edges": "model.p.fct_b"}
+    assert graph.size == 4 + 3 + 1
+
+
+def test_the_fingerprint_changes_when_a_project_file_changes(tmp_path):
+    (tmp_path / "models").mkdir()
+    model = tmp_path / "models" / "a.sql"
+    model.write_text("select 1")
+    (tmp_path / "target").mkdir()
+    before = project_fingerprint(tmp_path)
+    (tmp_path / "target" / "manifest.json").write_text("{}")  # build output: ignored
+    assert project_fingerprint(tmp_path) == before
+    model.write_text("select 2")
+    assert project_fingerprint(tmp_path) != before
+
+
+def test_dbt_messages_keep_identifiers_and_lose_delivered_values():
+    message = 'Database Error in model stg_b (models/stg_b.sql)\n  relation "raw.b" does not exist'
+    assert scrub(message) == (
+        'Database Error in model stg_b (models/stg_b.sql) relation "raw.b" does not exist'
+    )
+    leaked = "Database Error\n invalid input syntax for type date: \"03/02/2008\" near 'A123456'"
+    assert "03/02/2008" not in scrub(leaked) and "A123456" not in scrub(leaked)
+    assert scrub('value "Smith" too long') == 'value "…" too long'

@@ -1,0 +1,177 @@
+"""The dbt project as a graph of buildable nodes, for the transform DAG.
+
+``dbt parse`` writes the manifest; this keeps what the DAG needs from it (each seed, model
+and snapshot, the nodes it depends on, the data tests that run after it and the unit tests
+that gate it) in a small JSON file cached under ``$WAREHOUSE_HOME/dbt/``, keyed by a hash
+of the project's files. Parsing the DAG file then costs a hash of ~150 small files, not a
+dbt invocation (``dbt parse`` runs once per change of the project, ~6 s).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from warehouse.settings import PROJECT_ROOT
+
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+BUILDABLE = ("seed", "model", "snapshot")
+# the profile reads these when dbt parses; parsing never connects, so no real value is
+# needed (and none ends up in a DAG file's environment or in Airflow's database)
+PARSE_ENV = {
+    "WAREHOUSE_PGHOST": "127.0.0.1",
+    "WAREHOUSE_PGPORT": "5432",
+    "WAREHOUSE_PGUSER": "parse-only",
+    "WAREHOUSE_PGPASSWORD": "parse-only",
+    "WAREHOUSE_PGDATABASE": "parse-only",
+}
+
+
+@dataclass
+class Node:
+    """A seed, model or snapshot: one task in the transform DAG."""
+
+    unique_id: str
+    name: str
+    resource_type: str
+    depends_on: list[str] = field(default_factory=list)  # buildable nodes only
+    tests: list[str] = field(default_factory=list)  # data tests reported by this node
+    unit_tests: list[str] = field(default_factory=list)  # unit tests gating it (unique ids)
+
+
+@dataclass
+class DbtGraph:
+    fingerprint: str
+    nodes: dict[str, Node]  # by unique_id, in dbt's topological order
+    source_tests: list[str] = field(default_factory=list)  # tests of sources only
+
+    def node_ids_in_order(self) -> list[str]:
+        return list(self.nodes)
+
+    @property
+    def unit_tests(self) -> dict[str, str]:
+        """Unit test name -> the unique_id of the model it tests."""
+        return {ut.rsplit(".", 1)[1]: uid for uid, n in self.nodes.items() for ut in n.unit_tests}
+
+    @property
+    def size(self) -> int:
+        """Nodes dbt build runs: buildable nodes, data tests and unit tests."""
+        own = sum(1 + len(n.tests) + len(n.unit_tests) for n in self.nodes.values())
+        return own + len(self.source_tests)
+
+
+def project_fingerprint(project_dir: Path = DBT_PROJECT_DIR) -> str:
+    """sha256 over the path and bytes of every project file dbt reads."""
+    digest = hashlib.sha256()
+    for path in sorted(project_dir.rglob("*")):
+        rel = path.relative_to(project_dir)
+        if not path.is_file() or rel.parts[0] in ("target", "logs", "dbt_packages"):
+            continue
+        digest.update(str(rel).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def _topological(nodes: dict[str, Node]) -> list[str]:
+    order: list[str] = []
+    seen: set[str] = set()
+
+    def visit(uid: str) -> None:
+        if uid in seen:
+            return
+        seen.add(uid)
+        for dep in nodes[uid].depends_on:
+            visit(dep)
+        order.append(uid)
+
+    for uid in sorted(nodes):
+        visit(uid)
+    return order
+
+
+def graph_from_manifest(manifest: dict, fingerprint: str = "") -> DbtGraph:
+    """The buildable nodes of a dbt manifest, each with its data tests and unit tests.
+
+    A data test of several models (``relationships``) is reported by the one dbt builds
+    last, since ``dbt build`` runs it only after all of them."""
+    raw = manifest["nodes"]
+    nodes = {
+        uid: Node(uid, n["name"], n["resource_type"])
+        for uid, n in raw.items()
+        if n["resource_type"] in BUILDABLE
+    }
+    for uid, node in nodes.items():
+        node.depends_on = sorted(d for d in raw[uid]["depends_on"].get("nodes", []) if d in nodes)
+    order = _topological(nodes)
+    position = {uid: i for i, uid in enumerate(order)}
+    source_tests = []
+    for uid, n in sorted(raw.items()):
+        parents = [d for d in n["depends_on"].get("nodes", []) if d in nodes]
+        if n["resource_type"] == "test" and parents:
+            nodes[max(parents, key=position.__getitem__)].tests.append(uid)
+        elif n["resource_type"] == "test":
+            source_tests.append(uid)
+    for uid, ut in sorted((manifest.get("unit_tests") or {}).items()):
+        model = next((d for d in ut["depends_on"].get("nodes", []) if d in nodes), None)
+        if model:
+            nodes[model].unit_tests.append(uid)
+    return DbtGraph(fingerprint, {uid: nodes[uid] for uid in order}, source_tests)
+
+
+def parse_manifest(project_dir: Path = DBT_PROJECT_DIR) -> dict:
+    """``dbt parse`` into a throwaway target folder; returns the manifest."""
+    from dbt.cli.main import dbtRunner
+
+    with tempfile.TemporaryDirectory(prefix="dbt-parse-") as target:
+        saved = {k: os.environ.get(k) for k in PARSE_ENV}
+        os.environ.update({k: os.environ.get(k) or v for k, v in PARSE_ENV.items()})
+        try:
+            result = dbtRunner().invoke(
+                [
+                    "parse",
+                    "--quiet",
+                    "--project-dir",
+                    str(project_dir),
+                    "--profiles-dir",
+                    str(project_dir),
+                    "--target-path",
+                    target,
+                    "--log-path",
+                    target,
+                ]
+            )
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+        if not result.success:
+            raise RuntimeError(f"dbt parse failed: {result.exception}")
+        return json.loads((Path(target) / "manifest.json").read_text())
+
+
+def load_graph(cache_dir: Path, project_dir: Path = DBT_PROJECT_DIR) -> DbtGraph:
+    """The project's graph, from the cache when the project has not changed."""
+    fingerprint = project_fingerprint(project_dir)
+    cached = cache_dir / f"graph-{fingerprint[:20]}.json"
+    if cached.exists():
+        data = json.loads(cached.read_text())
+        nodes = {k: Node(**v) for k, v in data["nodes"].items()}
+        return DbtGraph(data["fingerprint"], nodes, data["source_tests"])
+    graph = graph_from_manifest(parse_manifest(project_dir), fingerprint)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for stale in cache_dir.glob("graph-*.json"):
+        stale.unlink(missing_ok=True)
+    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+    payload = {
+        "fingerprint": fingerprint,
+        "nodes": {k: asdict(v) for k, v in graph.nodes.items()},
+        "source_tests": graph.source_tests,
+    }
+    tmp.write_text(json.dumps(payload))
+    tmp.replace(cached)
+    return graph

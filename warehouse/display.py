@@ -1,0 +1,138 @@
+"""What ``warehouse run`` shows a person: one progress bar per stage, then a summary."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from warehouse.run import RunResult
+from warehouse.settings import Settings
+
+STAGES = {
+    "generate": "generate feeds",
+    "ingest": "load files",
+    "dbt": "dbt nodes",
+    "soda": "Soda contracts",
+}
+
+
+class StageProgress:
+    """A ``warehouse.progress`` listener drawing one bar per stage as its work starts."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description:<15}"),
+            BarColumn(bar_width=30),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.tasks: dict[str, Any] = {}
+        self.rows: dict[str, int] = {}
+        self.started: dict[str, float] = {}
+
+    def __enter__(self) -> StageProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def set_total(self, stage: str, total: int) -> None:
+        self._task(stage, total)
+
+    def _task(self, stage: str, total: int | None) -> Any:
+        if stage not in self.tasks:
+            self.started[stage] = time.monotonic()
+            self.tasks[stage] = self.progress.add_task(STAGES[stage], total=total, detail="")
+        elif total is not None:
+            self.progress.update(self.tasks[stage], total=total)
+        return self.tasks[stage]
+
+    def __call__(self, stage: str, n: int, total: int | None, info: dict[str, Any]) -> None:
+        if stage not in STAGES:
+            return
+        task = self._task(stage, total)
+        detail = self.progress.tasks[task].fields.get("detail", "")
+        if "rows" in info:
+            self.rows[stage] = self.rows.get(stage, 0) + int(info["rows"] or 0)
+            rate = self.rows[stage] / max(time.monotonic() - self.started[stage], 1e-6)
+            detail = f"{self.rows[stage]:,} rows, {rate:,.0f} rows/s"
+        self.progress.update(task, advance=n, detail=detail)
+
+
+def print_failures(console: Console, result: RunResult) -> None:
+    console.print("[bold red]The run failed:[/]")
+    for failure in result.failures:
+        console.print(f"  [red]✗[/] {failure}")
+    console.print(f"  full log: {result.log_dir / 'run.log'}  (dbt: {result.log_dir}/dbt.log)")
+
+
+def print_summary(console: Console, settings: Settings, result: RunResult) -> None:
+    """Per feed, then the rejected files and the commonest quarantine reasons, then one
+    line each for dbt, Soda, conservation, calibration and timings."""
+    from warehouse.pipeline import summarise
+
+    summary = summarise(settings)
+    feeds = Table(title="Feeds (latest load of each delivered file)", title_justify="left")
+    for col in ("feed", "files", "rejected", "rows in", "loaded", "quarantined"):
+        feeds.add_column(col, justify="left" if col == "feed" else "right")
+    for feed, f in summary.feeds.items():
+        feeds.add_row(
+            feed,
+            str(f["files"]),
+            str(f["rejected"]) if f["rejected"] else "",
+            f"{f['rows_in']:,}",
+            f"{f['rows_loaded']:,}",
+            f"{f['rows_quarantined']:,}",
+        )
+    console.print(feeds)
+    for f in [f for f in summary.files if f["status"] == "rejected"][:8]:
+        console.print(f"  [red]rejected[/] {f['file_name']}: {(f['reason'] or '')[:90]}")
+    if summary.top_reasons:
+        console.print("Commonest quarantine reasons (fields):")
+        for reason, n in summary.top_reasons[:5]:
+            console.print(f"  {n:>7,}  {reason[:100]}")
+    marts = sum(summary.mart_counts.values())
+    nodes = result.dbt_nodes
+    soda = result.soda.get("contracts", {})
+    console.print(
+        f"[bold]dbt[/]: {sum(nodes.values())} nodes ({', '.join(f'{n} {s}' for s, n in sorted(nodes.items()))}) · "
+        f"{len(summary.mart_counts)} marts, {marts:,} rows"
+    )
+    console.print(
+        f"[bold]Soda[/]: {sum(c['passed'] for c in soda.values())} checks passed, "
+        f"{sum(c['failed'] for c in soda.values())} failed, in {len(soda)} contracts · "
+        f"[bold]conservation[/] holds for {result.loads_checked} file loads"
+    )
+    _print_calibration(console, settings)
+    stages = " · ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items())
+    console.print(f"[bold]pipeline[/]: {result.pipeline_seconds:.0f}s ({stages})")
+    info = settings.conninfo()
+    console.print(
+        f"[bold]Logs[/]: {result.log_dir}/\n"
+        f"[bold]Warehouse[/]: database {info.dbname} at {info.host}:{info.port} · "
+        f'psql "$(.venv/bin/warehouse db url)" · stop: make stop'
+    )
+
+
+def _print_calibration(console: Console, settings: Settings) -> None:
+    from warehouse.calibration import measure
+    from warehouse.db import connect
+
+    with connect(settings) as conn:
+        figures = measure(conn, settings.scale)
+    off = [f for f in figures if not f.ok]
+    colour = "green" if not off else "red"
+    console.print(
+        f"[bold]Calibration[/]: [{colour}]{len(figures) - len(off)} of {len(figures)}[/] "
+        "figures within tolerance, out of the marts (`make calibrate` prints them all)"
+    )
+    for f in off:
+        console.print(f"  [red]off[/] {f.name}: target {f.target}, actual {f.actual}")

@@ -1,0 +1,188 @@
+"""``warehouse run`` (what ``make run`` runs): the whole pipeline through Airflow.
+
+1. the warehouse is up (the local PostgreSQL, or ``WAREHOUSE_DSN``);
+2. the synthetic feeds are generated into the landing folder;
+3. Airflow is ready (SQLite metadata, ``db migrate`` once, the DAGs parsed);
+4. each ingestion DAG runs (``dag.test()``, in this process);
+5. the transform DAG runs (one dbt build, a task per model, Soda contracts);
+then conservation is checked. Everything the tools print (Airflow task logs, dbt, GX,
+Soda) goes to ``$WAREHOUSE_HOME/logs/<run id>/``; the caller shows progress from
+``warehouse.progress`` and a summary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from warehouse import progress
+from warehouse.settings import Settings
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    log_dir: Path
+    seconds: dict[str, float] = field(default_factory=dict)  # stage -> wall time
+    failures: list[str] = field(default_factory=list)  # "dag task: first error line"
+    dbt_nodes: dict[str, int] = field(default_factory=dict)  # status -> nodes
+    soda: dict[str, Any] = field(default_factory=dict)
+    files_generated: int = 0
+    loads_checked: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    @property
+    def pipeline_seconds(self) -> float:
+        return sum(self.seconds.values())
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("run_%Y%m%dT%H%M%SZ")
+
+
+@contextlib.contextmanager
+def output_to(log_file: Path) -> Iterator[IO[str]]:
+    """Send everything written to this process's stdout and stderr (file descriptors 1
+    and 2: Python, Airflow, dbt, GX, Soda and their subprocesses alike) to ``log_file``;
+    yields a stream on the original stdout, for the progress display."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    log_fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    console = os.fdopen(os.dup(saved[0]), "w", buffering=1)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    try:
+        yield console
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, log_fd):
+            os.close(fd)
+        console.close()
+
+
+def first_error_line(exc: BaseException | None) -> str:
+    """The line of an exception a person needs first (a heading ending in ':' takes the
+    line after it too)."""
+    lines = [ln.strip() for ln in str(exc or "").splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__ if exc else "unknown error"
+    return " ".join(lines[:2]) if lines[0].endswith(":") and len(lines) > 1 else lines[0]
+
+
+def run_dag(dag: Any, result: RunResult) -> Any:
+    """One DAG once, in this process. Retries are for unattended runs: here a person is
+    waiting, so a failure is reported at once instead of after the retry delays."""
+    for t in dag.tasks:
+        t.retries = 0
+    listener = _collect_failures(result)
+    progress.listen(listener)
+    try:
+        run = dag.test()
+    finally:
+        progress.stop_listening(listener)
+    state = str(getattr(run, "state", "unknown"))
+    if state != "success" and not any(f.startswith(f"{dag.dag_id} ") for f in result.failures):
+        failed = [ti.task_id for ti in run.get_task_instances() if str(ti.state) == "failed"]
+        result.failures.append(f"{dag.dag_id} {', '.join(failed) or '?'}: ended {state}")
+    return run
+
+
+def _timed(result: RunResult, stage: str) -> contextlib.AbstractContextManager[None]:
+    @contextlib.contextmanager
+    def timer() -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            result.seconds[stage] = result.seconds.get(stage, 0.0) + time.monotonic() - started
+
+    return timer()
+
+
+def _collect_failures(result: RunResult) -> progress.Listener:
+    def listener(stage: str, n: int, total: int | None, info: dict[str, Any]) -> None:
+        if stage == "failure":
+            result.failures.append(f"{info['dag']} {info['task']}: {info['error']}")
+
+    return listener
+
+
+def run_pipeline(
+    settings: Settings, skip_generate: bool = False, log_dir: Path | None = None
+) -> RunResult:
+    """The numbered steps above; the transform does not start after a failed ingestion."""
+    from warehouse import airflow_local
+    from warehouse.pipeline import ConservationError, assert_conservation, generate
+
+    log_dir = log_dir or settings.home / "logs" / new_run_id()
+    result = RunResult(run_id=log_dir.name, log_dir=log_dir)
+    os.environ["WAREHOUSE_RUN_ID"] = result.run_id
+    try:
+        with _timed(result, "warehouse"):
+            if settings.is_local:
+                from warehouse.localdb import start_local
+                from warehouse.sharing.pseudonymise import create_local_keys
+
+                start_local(settings)
+                create_local_keys(settings)  # for record-level agreements, outside git
+        if not skip_generate:
+            with _timed(result, "generate"):
+                result.files_generated = len(generate(settings).files)
+        with _timed(result, "airflow"):
+            airflow_local.configure(settings)
+            airflow_local.migrate(settings)
+            dags = airflow_local.load_dags()
+        with _timed(result, "ingest"):
+            progress.advance("ingest", 0, total=_pending(settings))
+            for dag_id in sorted(d for d in dags if d.startswith("ingest_")):
+                run_dag(dags[dag_id], result)
+        if result.ok:
+            with _timed(result, "transform"):
+                from warehouse.dbt_graph import load_graph
+
+                progress.advance("dbt", 0, total=load_graph(settings.home / "dbt").size)
+                transform = run_dag(dags["transform"], result)
+            result.dbt_nodes, result.soda = _transform_outcome(transform)
+        with _timed(result, "conservation"):
+            try:
+                result.loads_checked = assert_conservation(settings)
+            except ConservationError as exc:
+                result.failures.append(f"conservation: {first_error_line(exc)}")
+    finally:
+        os.environ.pop("WAREHOUSE_RUN_ID", None)
+    return result
+
+
+def _pending(settings: Settings) -> int:
+    from ingestion.feeds import ALL_FEEDS
+    from ingestion.runner import pending_files
+
+    return sum(len(pending_files(settings.landing_dir, feed)) for feed in ALL_FEEDS)
+
+
+def _transform_outcome(run: Any) -> tuple[dict[str, int], dict[str, Any]]:
+    tis = {ti.task_id: ti for ti in run.get_task_instances()}
+    nodes: dict[str, int] = {}
+    built = tis.get("dbt.build")
+    from warehouse.orchestration import build_results
+
+    results = build_results(built.xcom_pull(task_ids="dbt.build") if built else None)
+    for status, _ in results.values():
+        nodes[status] = nodes.get(status, 0) + 1
+    soda = tis.get("soda_contracts")
+    return nodes, (soda.xcom_pull(task_ids="soda_contracts") or {}) if soda else {}
