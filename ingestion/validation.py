@@ -7,9 +7,12 @@ column and value). ``GxValidator`` then runs the feed's suite from
 that staging table, inside PostgreSQL, and returns each unexpected row as a failure naming
 the line, field, value and the expectation that failed.
 
-Two passes keep it fast: the whole suite with ``BOOLEAN_ONLY`` (one aggregate scan), then
-``COMPLETE`` results (the failing rows, keyed by ``_line_number``) only for the
-expectations that failed.
+Two passes keep it fast: GX runs the whole suite with ``BOOLEAN_ONLY`` (one aggregate
+scan) and decides which expectations the file fails; then the failing rows of those
+expectations are read in SQL written from the same suite (``condition_sql``), from a small
+table of suspects. GX is asked for ``COMPLETE`` results only where that SQL finds nothing
+for an expectation GX failed (it never has). Asking GX for the rows cost ~70 ms a file in
+GX's own Python (100 ms for the first pass), over a second for every hundred files.
 
 The suite JSON is written from the declared schema by ``build_suite`` (``warehouse
 expectations``); a test keeps the committed files in step with the declarations.
@@ -176,6 +179,28 @@ def condition_sql(spec: dict[str, Any]) -> sql.Composable:
     raise ValueError(f"no SQL condition for expectation {kind}")
 
 
+def _failing_rows(
+    conn: psycopg.Connection, schema: str, table: str, spec: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The rows of ``schema.table`` failing one expectation: line number and the values
+    of its column(s), in line order (as GX's ``unexpected_index_list`` has them)."""
+    kwargs = spec["kwargs"]
+    columns = [LINE_COLUMN, *(kwargs.get("column_list") or [kwargs["column"]])]
+    query = sql.SQL("select {} from {}.{} where not ({}) order by {}").format(
+        sql.SQL(", ").join(sql.Identifier(c) for c in columns),
+        sql.Identifier(schema),
+        sql.Identifier(table),
+        condition_sql(spec),
+        sql.Identifier(LINE_COLUMN),
+    )
+    return [dict(zip(columns, row, strict=True)) for row in conn.execute(query)]
+
+
+def _spec_of(item: Any) -> dict[str, Any]:
+    config = item.expectation_config
+    return {"type": config.type, "kwargs": dict(config.kwargs)}
+
+
 def sqlalchemy_url(conn: psycopg.Connection) -> str:
     """The SQLAlchemy URL (with a TCP host, as GX requires) of an open connection."""
     from urllib.parse import quote
@@ -255,35 +280,30 @@ class GxValidator:
                 )
             )
             try:
-                result = self._run(schema, suspects, failing, COMPLETE)
+                found = [(spec, _failing_rows(conn, schema, suspects, spec)) for spec in failing]
             finally:
                 conn.execute(
                     sql.SQL("drop table {}.{}").format(
                         sql.Identifier(schema), sql.Identifier(suspects)
                     )
                 )
-        items = list(result.results)
-        missed = [spec for spec, item in zip(failing, items, strict=True) if item.success]
+        missed = [spec for spec, hits in found if not hits]
         if missed:  # the SQL condition disagrees with GX: ask GX on the whole table
-            items = [item for item in items if not item.success]
-            items += list(self._run(schema, table, missed, COMPLETE).results)
+            for item in self._run(schema, table, missed, COMPLETE).results:
+                found.append((_spec_of(item), item.result.get("unexpected_index_list") or []))
         failures: list[RowFailure] = []
-        for item in items:
-            config = item.expectation_config
-            hits = item.result.get("unexpected_index_list") or []
-            if config.type == gx_expectations.EXPECTATION:
-                failures += self._multicolumn_failures(config.kwargs, hits)
+        for spec, hits in found:
+            kwargs = spec["kwargs"]
+            if spec["type"] == gx_expectations.EXPECTATION:
+                failures += self._multicolumn_failures(kwargs, hits)
                 continue
-            column = config.kwargs["column"]
-            reason = self._describe(config.type, column, config.kwargs)
+            column = kwargs["column"]
+            reason = self._describe(spec["type"], column, kwargs)
             for hit in hits:
                 value = hit.get(column)
                 failures.append(
                     RowFailure(
-                        int(hit[LINE_COLUMN]),
-                        column,
-                        None if value is None else str(value),
-                        reason,
+                        int(hit[LINE_COLUMN]), column, None if value is None else str(value), reason
                     )
                 )
         return failures
