@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,9 @@ from rich.table import Table
 
 from warehouse.settings import PROJECT_ROOT, get_settings
 
+# platformdirs (imported by Airflow) warns once per process when run as root without a
+# login session; it is noise on the console of `make run`
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 app = typer.Typer(help="Probation commissioning analytics warehouse.", no_args_is_help=True)
 db_app = typer.Typer(help="The local warehouse PostgreSQL.", no_args_is_help=True)
 app.add_typer(db_app, name="db")

@@ -94,7 +94,8 @@ def print_summary(console: Console, settings: Settings, result: RunResult) -> No
         )
     console.print(feeds)
     for f in [f for f in summary.files if f["status"] == "rejected"][:8]:
-        console.print(f"  [red]rejected[/] {f['file_name']}: {(f['reason'] or '')[:90]}")
+        reason = (f["reason"] or "")[: max(20, 100 - len(f["file_name"]))]
+        console.print(f"  [red]rejected[/] {f['file_name']}: {reason}")
     if summary.top_reasons:
         console.print("Commonest quarantine reasons (fields):")
         for reason, n in summary.top_reasons[:5]:

@@ -36,14 +36,23 @@ def generate(
         )
         for stale in stale_files:
             stale.unlink()  # undelivered leftovers of an earlier generation
-    return write(
+    written = [0]
+
+    def on_file(name: str) -> None:
+        written[0] += 1
+        progress.advance("generate")
+
+    report = write(
         target,
         scale=settings.scale if scale is None else scale,
         seed=settings.seed if seed is None else seed,
         dirt=settings.dirt if dirt is None else dirt,
-        on_file=lambda name: progress.advance("generate"),
+        on_file=on_file,
         window=window,
     )
+    # workbooks and corrected re-deliveries are written outside the per-file hook
+    progress.advance("generate", len(report.files) - written[0], total=len(report.files))
+    return report
 
 
 # -- ingest -------------------------------------------------------------------------------

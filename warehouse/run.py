@@ -140,10 +140,13 @@ def run_pipeline(
 
                 start_local(settings)
                 create_local_keys(settings)  # for record-level agreements, outside git
+        preparing = airflow_local.prepare_in_background(settings)
         if not skip_generate:
             with _timed(result, "generate"):
                 result.files_generated = len(generate(settings).files)
         with _timed(result, "airflow"):
+            if preparing.wait() != 0:
+                raise RuntimeError(f"preparing Airflow failed; see {log_dir / 'run.log'}")
             airflow_local.configure(settings)
             airflow_local.migrate(settings)
             dags = airflow_local.load_dags()
