@@ -502,6 +502,8 @@ class _Stager:
 
     def _fix(self, cur: psycopg.Cursor, part: str, lines: list[int] | None) -> None:
         """Strip stray spaces from text fields and upper-case coded ones; count each fix.
+        A field of spaces only is an empty field: null, as an empty one is (an optional
+        code of spaces was '' before, not a code, and quarantined its row).
 
         ``lines``: the only lines that can need it (None: any line may)."""
         text_cols = [c for c in self.feed.columns if c.type == "text"]
@@ -511,9 +513,11 @@ class _Stager:
         for col in text_cols:
             ident = sql.Identifier(col.db_name)
             coded = col.codes is not None or col.pattern is not None
-            fixed = sql.SQL("upper(btrim({}))" if coded else "btrim({})").format(ident)
+            fixed = sql.SQL(
+                "nullif(upper(btrim({})), '')" if coded else "nullif(btrim({}), '')"
+            ).format(ident)
             sets.append(sql.SQL("{} = {}").format(ident, fixed))
-            where.append(sql.SQL("{} <> {}").format(ident, fixed))
+            where.append(sql.SQL("{} is distinct from {}").format(ident, fixed))
             flags_space.append(sql.SQL("old.{0} <> btrim(old.{0})").format(ident))
             flags_case.append(
                 sql.SQL("btrim(old.{0}) <> upper(btrim(old.{0}))").format(ident)

@@ -31,7 +31,10 @@ def pending_files(landing: Path, feed: Feed, period: str | None = None) -> list[
     folder = landing / feed.system
     if not folder.is_dir():
         return []
-    files = sorted(p for p in folder.iterdir() if p.is_file() and feed.matches(p.name))
+    files = sorted(
+        (p for p in folder.iterdir() if p.is_file() and feed.matches(p.name)),
+        key=lambda p: feed.delivery_order(p.name),
+    )
     if period:
         files = [p for p in files if feed.period_of(p.name) == period]
     return files

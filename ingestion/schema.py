@@ -98,6 +98,16 @@ class Feed:
     def matches(self, file_name: str) -> bool:
         return re.fullmatch(self.file_regex, file_name) is not None
 
+    def delivery_order(self, file_name: str) -> tuple[str, int, str]:
+        """Files load by period, then revision as a number: ``_r10`` after ``_r2`` (as
+        text it sorts first, and the older revision would supersede the newer)."""
+        revision = re.search(r"_r(\d+)\.[A-Za-z]+$", file_name)
+        return (
+            self.period_of(file_name) or "",
+            int(revision.group(1)) if revision else 1,
+            file_name,
+        )
+
 
 LINEAGE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("_load_id", "bigint not null"),

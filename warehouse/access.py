@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from psycopg import errors, sql
 
+from warehouse import secret_files
 from warehouse.db import connect
 from warehouse.settings import PROJECT_ROOT, Settings
 
@@ -58,12 +58,7 @@ def _password(settings: Settings, role: str) -> str | None:
         return env
     if not settings.is_local:
         return None
-    path = settings.secrets_dir / f"{role}_password"
-    if not path.exists():
-        settings.secrets_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(18) + "\n")
-        path.chmod(0o600)
-    return path.read_text().strip()
+    return secret_files.read_or_create(settings.secrets_dir / f"{role}_password", 18)
 
 
 def logins(settings: Settings) -> list[Login]:
@@ -96,20 +91,29 @@ def ensure_access(settings: Settings) -> list[Login]:
         _ensure_role(conn, DISTRICT_GROUP, None)
         for login in found:
             _ensure_role(conn, login.role, login.password)
+            if login.password is not None:  # a role we manage (others keep their settings)
+                _limit(conn, login.role)
             if login.la_code:
+                # inherit the group's grants, but never SET ROLE to it (nor connect with
+                # options=-c role=...): the login stays itself, and RLS keys on the login
                 conn.execute(
-                    sql.SQL("grant {} to {}").format(
+                    sql.SQL("grant {} to {} with inherit true, set false").format(
                         sql.Identifier(DISTRICT_GROUP), sql.Identifier(login.role)
                     )
                 )
-                conn.execute(
-                    """insert into access.district_logins (role_name, la_code) values (%s, %s)
-                    on conflict (role_name) do update set la_code = excluded.la_code""",
-                    [login.role, login.la_code],
-                )
+            conn.execute(
+                """insert into access.district_logins (role_name, la_code) values (%s, %s)
+                on conflict (role_name) do update set la_code = excluded.la_code""",
+                [login.role, login.la_code or "*"],
+            )
         for role in (READER, DISTRICT_GROUP):
             ident = sql.Identifier(role)
             conn.execute(sql.SQL("grant usage on schema access to {}").format(ident))
+            conn.execute(
+                sql.SQL(
+                    "grant execute on function access.can_see_district(text, name) to {}"
+                ).format(ident)
+            )
             conn.execute(
                 sql.SQL("grant connect on database {} to {}").format(
                     sql.Identifier(settings.conninfo().dbname), ident
@@ -126,6 +130,21 @@ def ensure_access(settings: Settings) -> list[Login]:
         for (rel,) in relations:
             _protect(conn, rel)
     return found
+
+
+# A BI query is cut off after this long, and an open transaction left idle after this: a
+# dashboard cannot hold a mart's lock against the nightly build for minutes. (A login may
+# lift its own defaults; the build's lock_timeout is what keeps it from waiting.)
+BI_LIMITS = {"statement_timeout": "5min", "idle_in_transaction_session_timeout": "2min"}
+
+
+def _limit(conn, role: str) -> None:  # type: ignore[no-untyped-def]
+    for setting, value in BI_LIMITS.items():
+        conn.execute(
+            sql.SQL("alter role {} set {} = {}").format(
+                sql.Identifier(role), sql.Identifier(setting), sql.Literal(value)
+            )
+        )
 
 
 def _protect(conn, rel: str, attempts: int = 3) -> None:  # type: ignore[no-untyped-def]

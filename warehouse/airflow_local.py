@@ -36,7 +36,9 @@ def airflow_env(settings: Settings) -> dict[str, str]:
 
 
 def configure(settings: Settings) -> None:
-    settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    # the metadata database holds connections and logs: readable by this user only
+    settings.airflow_home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings.airflow_home.chmod(0o700)
     os.environ.update(airflow_env(settings))
     if str(PROJECT_ROOT) not in sys.path:
         sys.path.insert(0, str(PROJECT_ROOT))

@@ -248,18 +248,58 @@ class LocalPostgres:
 
 
 def for_settings(settings) -> LocalPostgres:  # type: ignore[no-untyped-def]
-    """The project's local warehouse server, as configured by ``Settings``."""
+    """The project's local warehouse server, as configured by ``Settings``. Its superuser
+    (``postgres``) has a secret of its own (``secrets/superuser_password``); the pipeline
+    role, which every job uses, is not a superuser."""
+    from warehouse import secret_files
+
+    path = settings.secrets_dir / "superuser_password"
+    if (settings.pgdata / "data" / "PG_VERSION").exists() and not path.exists():
+        # a cluster made by an earlier version gave its superuser the pipeline's password;
+        # start_local gives it its own
+        secret_files.write(path, settings.local_password(create=True))
     return LocalPostgres(
         root=settings.pgdata,
         host=settings.host,
         port=settings.port,
-        password=settings.local_password(create=True),
+        password=secret_files.read_or_create(path),
     )
 
 
 def start_local(settings) -> LocalPostgres:  # type: ignore[no-untyped-def]
     """Start (initialising on first use) the local warehouse and make sure its database exists."""
+    from warehouse import secret_files
+
     server = for_settings(settings)
     server.start()
-    server.ensure_database(settings.database, settings.user, settings.local_password())
+    path = settings.secrets_dir / "superuser_password"
+    pending = path.with_name(path.name + ".next")
+    if pending.exists():  # a rotation that stopped between its two steps: finish it
+        server.password = _finish_rotation(server, pending, path)
+    pipeline_password = settings.local_password(create=True)
+    if server.password == pipeline_password:
+        import secrets
+
+        secret_files.write(pending, secrets.token_urlsafe(24))  # kept before it is used
+        server.password = _finish_rotation(server, pending, path)
+    server.ensure_database(settings.database, settings.user, pipeline_password)
     return server
+
+
+def _finish_rotation(server: LocalPostgres, pending: Path, path: Path) -> str:
+    """Give the superuser the password in ``pending`` (if it does not have it yet), then
+    make it the kept one: the new password is on disk before the server has it."""
+    from warehouse import secret_files
+
+    new = secret_files.read(pending) or ""
+    try:
+        with server.connect(autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("alter role {} password {}").format(
+                    sql.Identifier(server.superuser), sql.Literal(new)
+                )
+            )
+    except psycopg.OperationalError:  # the old password no longer works: new one is set
+        pass
+    pending.replace(path)
+    return new

@@ -33,10 +33,11 @@ def notify_failure(context: dict[str, Any]) -> None:
     also heard by ``warehouse run``'s display."""
     from warehouse import progress
     from warehouse.run import first_error_line
+    from warehouse.transform import scrub
 
     ti = context.get("task_instance")
     dag_id, task_id = getattr(ti, "dag_id", "?"), getattr(ti, "task_id", "?")
-    error = first_error_line(context.get("exception"))
+    error = scrub(first_error_line(context.get("exception")))
     log.error(
         "FAILED dag=%s task=%s run=%s try=%s: %s",
         dag_id,
@@ -154,17 +155,28 @@ def _report_task(task_id: str, own: list[str], command: str, select: str, doc: s
 
     @task(task_id=task_id, doc_md=doc)
     def report(**context: Any) -> None:
-        from warehouse.transform import FAILED, PASSED, invoke
+        from warehouse.transform import PASSED, invoke
 
         ti = context["ti"]
         results = _build_results(ti)
         statuses = {uid: tuple(results.get(uid, ("not run", ""))) for uid in own}
-        failed = any(status in FAILED for status, _ in statuses.values())
-        done = all(status in PASSED for status, _ in statuses.values())
-        if ti.try_number > 1 or not (done or failed):
+        if ti.try_number > 1 or all(status == "not run" for status, _ in statuses.values()):
+            # a retry does the work itself, in a target folder of its own (node tasks
+            # of a real executor may retry at the same time)
             log_dir = _dbt_log_dir(context)
-            again = invoke(get_settings(), command, "--select", select, log_dir=log_dir)
+            target = log_dir / f"target-{ti.task_id}-{ti.try_number}"
+            again = invoke(
+                get_settings(),
+                command,
+                "--select",
+                select,
+                "--target-path",
+                str(target),
+                log_dir=log_dir,
+            )
             statuses.update({uid: again.nodes[uid] for uid in own if uid in again.nodes})
+        # "skipped": dbt did not build it after a failure upstream (a failing source test,
+        # say); that failure's own task names the cause, and a retry builds it
         problems = [f"{uid}: {s} {msg}" for uid, (s, msg) in statuses.items() if s not in PASSED]
         if problems:
             raise RuntimeError("dbt: " + "; ".join(problems))
@@ -255,6 +267,8 @@ def make_transform_dag(feed_names: list[str]) -> DAG:
                         f"unit_test.{name}", [unit], "test", f"unit_test:{name}", doc
                     )
                     started >> unit_task >> tasks[uid]
+                    for parent in node.depends_on:  # after the model's inputs, as in dbt
+                        tasks[parent] >> unit_task
             if graph.source_tests:
                 doc = "dbt data tests on the raw sources"
                 started >> _report_task("source_tests", graph.source_tests, "test", "source:*", doc)

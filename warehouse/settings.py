@@ -9,7 +9,6 @@ generated on first start and kept in ``$WAREHOUSE_HOME/secrets/`` (git-ignored).
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -94,17 +93,12 @@ class Settings(BaseSettings):
 
     def local_password(self, create: bool = False) -> str:
         """The local warehouse's password (generated once, kept outside git)."""
+        from warehouse import secret_files
+
         path = self.secrets_dir / "warehouse_password"
-        if path.exists():
-            return path.read_text().strip()
         if not create:
-            return ""
-        self.secrets_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.secrets_dir, 0o700)
-        password = secrets.token_urlsafe(24)
-        path.write_text(password + "\n")
-        os.chmod(path, 0o600)
-        return password
+            return secret_files.read(path) or ""
+        return secret_files.read_or_create(path)
 
     def conninfo(self) -> ConnInfo:
         """Connection details for the pipeline role, local or external."""

@@ -38,18 +38,33 @@ class DbtReport:
         return [f"{uid}: {msg}" for uid, (status, msg) in self.nodes.items() if status in FAILED]
 
 
+# quoted names PostgreSQL gives after these words are identifiers, not delivered values
+IDENTIFIER_BEFORE = re.compile(
+    r"(relation|column|table|schema|constraint|index|function|type|view|database|role)\s*$",
+    re.IGNORECASE,
+)
+
+
 def scrub(message: str | None) -> str:
     """dbt's message in one line (the heading and its cause), delivered values masked: a
-    database error may quote a value (``invalid input syntax for type date: "…"``), and
-    this text reaches logs and Airflow's XCom. Lower-case identifiers stay readable."""
-    lines = [ln.strip() for ln in (message or "").splitlines() if ln.strip()][:2]
+    database error may quote a value (``invalid input syntax for type date: "…"``,
+    ``DETAIL: Key (crn)=(…)``), and this text reaches logs and Airflow's XCom. Quoted
+    names after ``relation``, ``column``, ... stay readable."""
+    lines = [
+        ln.strip()
+        for ln in (message or "").splitlines()
+        if ln.strip() and not ln.strip().upper().startswith(("DETAIL", "HINT", "CONTEXT", "LINE "))
+    ][:2]
+    text = " ".join(lines)
 
     def mask(match: re.Match[str]) -> str:
-        inner = match.group(2)
-        keep = re.fullmatch(r"[a-z_][a-z0-9_.]*", inner) and match.group(1) == '"'
-        return match.group(0) if keep else f"{match.group(1)}…{match.group(1)}"
+        quote, inner = match.group(1), match.group(2)
+        named = IDENTIFIER_BEFORE.search(text[: match.start()]) and quote == '"'
+        keep = named and re.fullmatch(r"[a-z_][a-z0-9_.]*", inner)
+        return match.group(0) if keep else f"{quote}…{quote}"
 
-    return re.sub(r"(['\"])(.*?)\1", mask, " ".join(lines))[:300]
+    text = re.sub(r"(['\"])(.*?)\1", mask, text)
+    return re.sub(r"=\([^)]*\)", "=(…)", text)[:300]
 
 
 def _node_finished(event: Any) -> None:
@@ -69,8 +84,10 @@ def invoke(settings: Settings, *args: str, log_dir: Path | None = None) -> DbtRe
     cli_args = [
         *args,
         # dbt's console lines would go through Airflow's task logger one by one (~3 s of
-        # a 20 s build); they are all in dbt.log, and errors still reach the console
-        "--quiet",
+        # a 20 s build) and its error lines may quote a delivered value: all of it is in
+        # dbt.log; the failures come back in the report, scrubbed
+        "--log-level",
+        "none",
         "--project-dir",
         str(DBT_PROJECT_DIR),
         "--profiles-dir",

@@ -72,9 +72,16 @@ def test_every_dbt_unit_test_gates_its_model_in_the_transform_dag(dags):
     transform = dags["transform"]
     for name, model in declared:
         task = transform.get_task(f"dbt.unit_test.{name}")
-        # as in dbt build: the unit test runs after the build starts and before its model
-        assert task.upstream_task_ids == {"dbt.build"}, name
-        assert f"dbt.{model}" in task.downstream_task_ids, f"{name} does not gate {model}"
+        model_task = transform.get_task(f"dbt.{model}")
+        # as in dbt build: the unit test runs after its model's inputs and before the model
+        inputs = (
+            model_task.upstream_task_ids
+            - {task.task_id}
+            - {t for t in model_task.upstream_task_ids if t.startswith("dbt.unit_test.")}
+        )
+        assert "dbt.build" in task.upstream_task_ids, name
+        assert inputs <= task.upstream_task_ids, name
+        assert task.task_id in model_task.upstream_task_ids, f"{name} does not gate {model}"
 
 
 def test_the_transform_dag_has_a_task_per_dbt_node_following_the_dbt_graph(dags):

@@ -247,3 +247,29 @@ def test_a_load_killed_between_chunk_copies_leaves_nothing_and_a_rerun_completes
     assert [r.status for r in results] == ["loaded"]
     assert count == results[0].rows_loaded > 0
     assert left == 0, "no staging table or sequence is left behind"
+
+
+def test_an_optional_code_of_spaces_only_loads_as_empty_not_as_a_bad_code(settings):
+    generate(settings, scale=0.02, seed=23, dirt=0, window=("2007-04", "2007-04"))
+    path = settings.landing_dir / "ndelius" / "ndelius_offenders_2007-04.csv"
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    # GIVEN a row whose optional ethnicity and ward codes are spaces only
+    row = lines[1].split(",")
+    row[header.index("ETHNICITY")] = "   "
+    row[header.index("WARD_CODE")] = " "
+    lines[1] = ",".join(row)
+    path.write_text("\n".join(lines) + "\n")
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+        result = load_file(conn, path)
+        # THEN the row loads with both fields empty (null), and the fix is recorded
+        assert result.rows_quarantined == 0
+        loaded = conn.execute(
+            "select ethnicity, ward_code from raw.ndelius_offenders where _line_number = 2"
+        ).fetchone()
+        fixes = conn.execute(
+            "select count(*) from audit.load_fixes where fix = 'stray spaces removed'"
+        ).fetchone()[0]
+    assert loaded == (None, None)
+    assert fixes >= 1

@@ -88,12 +88,16 @@ def test_a_model_that_fails_fails_its_own_task_naming_it_and_the_rest_still_repo
     result = RunResult(run_id="test", log_dir=settings.home / "logs")
     run = run_dag(transform, result)
     states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-    # THEN that model's task failed with dbt's message, its descendants did not run,
-    # the other models' tasks report success, and Soda (after all of them) did not run
+    # THEN the source tests' task fails with dbt's message, the model dbt then skipped
+    # fails its own task (it was not built), its descendants do not run, the other
+    # models' tasks report success, and Soda (after all of them) does not run
     assert str(run.state) == "failed"
+    assert states["dbt.source_tests"] == "failed"
     assert states["dbt.stg_gmac__recorded_crimes"] == "failed"
     assert states["dbt.fct_recorded_crime"] == "upstream_failed"
     assert states["dbt.fct_caseload_monthly"] == "success"
     assert states["soda_contracts"] == "upstream_failed"
-    failure = next(f for f in result.failures if "stg_gmac__recorded_crimes" in f)
-    assert "gmac_crime" in failure and "does not exist" in failure, failure
+    cause = next(f for f in result.failures if f.startswith("transform dbt.source_tests"))
+    assert 'relation "raw.gmac_crime" does not exist' in cause, cause
+    skipped = next(f for f in result.failures if "dbt.stg_gmac__recorded_crimes" in f)
+    assert "skipped" in skipped, skipped

@@ -61,3 +61,5 @@ def test_dbt_messages_keep_identifiers_and_lose_delivered_values():
     leaked = "Database Error\n invalid input syntax for type date: \"03/02/2008\" near 'A123456'"
     assert "03/02/2008" not in scrub(leaked) and "A123456" not in scrub(leaked)
     assert scrub('value "Smith" too long') == 'value "…" too long'
+    assert scrub('invalid input syntax for type integer: "unknown"').endswith(': "…"')
+    assert "X123456" not in scrub("duplicate key\nDETAIL: Key (crn)=(X123456) already exists")

@@ -71,3 +71,21 @@ def test_large_files_are_cut_into_chunks_of_whole_records(tmp_path, monkeypatch)
     for before, after in zip(chunks, chunks[1:], strict=False):
         assert after.first_line == before.last_line + 1
     assert b"".join(b"".join(c.parts) for c in chunks).count(b"\n") == 1000
+
+
+def test_revisions_load_in_numeric_order_after_the_original():
+    from ingestion.feeds import get_feed
+
+    feed = get_feed("ndelius_events")
+    names = [
+        "ndelius_events_2008-01_r10.csv",
+        "ndelius_events_2008-02.csv",
+        "ndelius_events_2008-01_r2.csv",
+        "ndelius_events_2008-01.csv",
+    ]
+    assert sorted(names, key=feed.delivery_order) == [
+        "ndelius_events_2008-01.csv",
+        "ndelius_events_2008-01_r2.csv",
+        "ndelius_events_2008-01_r10.csv",
+        "ndelius_events_2008-02.csv",
+    ]

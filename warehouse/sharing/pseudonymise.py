@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import secrets
 from pathlib import Path
 
 from warehouse.settings import Settings
@@ -48,11 +47,10 @@ def local_key_path(settings: Settings, key_id: str) -> Path:
 
 def create_local_key(settings: Settings, key_id: str) -> Path:
     """A random key for the local warehouse (kept outside git), unless one exists."""
+    from warehouse import secret_files
+
     path = local_key_path(settings, key_id)
-    if not path.exists():
-        settings.secrets_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48) + "\n")
-        path.chmod(0o600)
+    secret_files.read_or_create(path, 48)
     return path
 
 

@@ -1,30 +1,35 @@
 -- BI access: what the project's roles may read. Run by `warehouse access` (and before every
 -- dbt build); idempotent. The roles themselves are created by warehouse/access.py.
 --   bi_reader    USAGE + SELECT on marts only (nothing in raw, staging, snapshots, audit)
---   bi_district  group of the district-scoped logins; row-level security on every mart
---                carrying a district shows each login only its own local authority
+--   bi_district  group of the district-scoped logins (membership without SET: a login can
+--                never become the group); row-level security on every mart carrying a
+--                district shows each login only its own local authority
 create schema if not exists access;
 
+-- which districts each login sees: its own LA code, or '*' for every district (bi_reader).
+-- A role that is not here sees no district's rows (default deny).
 create table if not exists access.district_logins (
     role_name text primary key,
     la_code text not null
 );
 
--- true when the role may see rows of this district: district logins see their own LA,
--- every other role that holds SELECT (bi_reader) sees all. SECURITY DEFINER so logins
--- never need to read the mapping table itself.
-create or replace function access.can_see_district(code text, who name)
+-- true when the connected login may see rows of this district. It asks about the login
+-- of the session (session_user), whatever role the session has set or the caller passes:
+-- `who` is ignored (policies written by earlier versions pass current_user). SECURITY
+-- DEFINER so logins need not read the mapping; it answers only for the caller's own login.
+create or replace function access.can_see_district(code text, who name default null)
 returns boolean
 language sql
 stable
 security definer
 set search_path = pg_catalog, access
 as $$
-    select not exists (select 1 from access.district_logins where role_name = who)
-        or exists (
-            select 1 from access.district_logins where role_name = who and la_code = code
-        )
+    select exists (
+        select 1 from access.district_logins
+        where role_name = session_user and (la_code = code or la_code = '*')
+    )
 $$;
+revoke all on function access.can_see_district(text, name) from public;
 
 -- Grants and the district policy for one mart relation. dbt calls it after building each
 -- mart (a rebuilt table has lost its grants and policies), and `warehouse access` calls it
