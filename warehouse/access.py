@@ -109,11 +109,16 @@ def ensure_access(settings: Settings) -> list[Login]:
         for role in (READER, DISTRICT_GROUP):
             ident = sql.Identifier(role)
             conn.execute(sql.SQL("grant usage on schema access to {}").format(ident))
-            conn.execute(
-                sql.SQL(
-                    "grant execute on function access.can_see_district(text, name) to {}"
-                ).format(ident)
-            )
+            for function in (
+                "can_see_district(text, name)",
+                "sees_all_districts()",
+                "own_district()",
+            ):
+                conn.execute(
+                    sql.SQL("grant execute on function access.{} to {}").format(
+                        sql.SQL(function), ident
+                    )
+                )
             conn.execute(
                 sql.SQL("grant connect on database {} to {}").format(
                     sql.Identifier(settings.conninfo().dbname), ident

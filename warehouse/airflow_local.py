@@ -44,15 +44,27 @@ def configure(settings: Settings) -> None:
         sys.path.insert(0, str(PROJECT_ROOT))
 
 
+def _metadata_url(settings: Settings) -> str:
+    """The metadata database this process uses: Airflow binds its engine when first
+    imported, so once it is imported a later ``configure`` does not move it."""
+    loaded = sys.modules.get("airflow.settings")
+    url = getattr(loaded, "SQL_ALCHEMY_CONN", None) if loaded else None
+    return url or airflow_env(settings)["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+
+
 def migrate(settings: Settings) -> None:
-    """``airflow db migrate`` once per Airflow version (a marker file remembers it)."""
+    """``airflow db migrate`` once per Airflow version and metadata database (a marker file
+    remembers it)."""
+    import hashlib
     import importlib.metadata
 
+    url = _metadata_url(settings)
     version = importlib.metadata.version("apache-airflow-core")
-    marker = settings.airflow_home / f".migrated-{version}"
+    digest = hashlib.sha256(url.encode()).hexdigest()[:12]
+    marker = settings.airflow_home / f".migrated-{version}-{digest}"
     if marker.exists():
         return
-    env = {**os.environ, **airflow_env(settings)}
+    env = {**os.environ, **airflow_env(settings), "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": url}
     airflow = str(Path(sys.executable).parent / "airflow")
     result = subprocess.run(
         [airflow, "db", "migrate"],
@@ -63,6 +75,7 @@ def migrate(settings: Settings) -> None:
     )
     if result.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed:\n{result.stderr[-4000:]}")
+    settings.airflow_home.mkdir(mode=0o700, parents=True, exist_ok=True)
     marker.touch()
 
 
@@ -94,7 +107,7 @@ if __name__ == "__main__":  # `--exports` for `make airflow`; `--prepare` for `m
     from warehouse.settings import get_settings
 
     _settings = get_settings()
-    _settings.airflow_home.mkdir(parents=True, exist_ok=True)
+    _settings.airflow_home.mkdir(mode=0o700, parents=True, exist_ok=True)
     if "--prepare" in sys.argv:
         from warehouse.dbt_graph import load_graph
 

@@ -88,6 +88,8 @@ def invoke(settings: Settings, *args: str, log_dir: Path | None = None) -> DbtRe
         # dbt.log; the failures come back in the report, scrubbed
         "--log-level",
         "none",
+        "--log-level-file",
+        "debug",
         "--project-dir",
         str(DBT_PROJECT_DIR),
         "--profiles-dir",

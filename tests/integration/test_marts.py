@@ -45,7 +45,7 @@ def test_calibration_figures_come_back_out_of_the_marts(default_warehouse, capsy
     assert not missed, "calibration figures out of tolerance:\n" + "\n".join(missed)
 
 
-def _fingerprints(settings: Settings) -> dict[str, tuple[int, str]]:
+def _fingerprints(settings: Settings) -> dict[str, tuple[int, object]]:
     """Row count and checksum of every mart table (``built_at`` aside: it is when)."""
     with connect(settings) as conn:
         tables = [
@@ -55,9 +55,10 @@ def _fingerprints(settings: Settings) -> dict[str, tuple[int, str]]:
                 " where table_schema = 'marts' and table_type = 'BASE TABLE'"
             )
         ]
+        # an order-free checksum: the sum of every row's 64-bit hash (no sort of 3 M rows)
         return {
             table: conn.execute(
-                "select count(*), md5(coalesce(string_agg(j::text, '|' order by j::text), ''))"
+                "select count(*), coalesce(sum(hashtextextended(j::text, 0)::numeric), 0)"
                 f" from (select to_jsonb(t) - 'built_at' as j from marts.{table} t) x"
             ).fetchone()
             for table in tables
