@@ -281,3 +281,12 @@ def test_deliveries_past_their_retention_are_purged_from_the_outbox(default_ware
             [old.delivery_id],
         ).fetchone()[0]
     assert purged
+
+
+def test_delivered_files_are_readable_by_the_owner_only(default_warehouse, deliveries):
+    for delivery in deliveries.values():
+        assert delivery.folder.stat().st_mode & 0o077 == 0, delivery.folder
+        for path in delivery.folder.iterdir():
+            # created 0600 (the manifest too), never readable by group or others
+            assert path.stat().st_mode & 0o777 == 0o600, path
+    assert default_warehouse.outbox_dir.stat().st_mode & 0o077 == 0

@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -209,13 +210,20 @@ def _text(v: object, aggregate: bool) -> str:
     return str(v)
 
 
+def _private(path: Path, data: bytes) -> None:
+    """Write a delivered file readable by this user only: created 0600, never chmod-ed."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
 def _write_csv(path: Path, cols, rows, aggregate: bool) -> None:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)
     for r in rows:
         w.writerow([_text(v, aggregate) for v in r])
-    path.write_bytes(buf.getvalue().encode())
+    _private(path, buf.getvalue().encode())
 
 
 def _write_parquet(path: Path, cols, rows, aggregate: bool) -> None:
@@ -224,7 +232,9 @@ def _write_parquet(path: Path, cols, rows, aggregate: bool) -> None:
 
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in cols]
     data = {c: [_plain(v) for v in values] for c, values in zip(cols, columns, strict=True)}
-    pq.write_table(pa.table(data), path, compression="zstd")
+    buf = io.BytesIO()
+    pq.write_table(pa.table(data), buf, compression="zstd")
+    _private(path, buf.getvalue())
 
 
 def _plain(v):
@@ -252,7 +262,8 @@ def _write_xlsx(path: Path, cols, rows, aggregate: bool) -> None:
     tmp = io.BytesIO()
     wb.save(tmp)
     # openpyxl stamps each zip entry with the current time: rewrite them with a fixed one
-    with zipfile.ZipFile(tmp) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+    out = io.BytesIO()
+    with zipfile.ZipFile(tmp) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             data = src.read(info.filename)
             if info.filename == "docProps/core.xml":  # openpyxl stamps the save time here
@@ -261,6 +272,7 @@ def _write_xlsx(path: Path, cols, rows, aggregate: bool) -> None:
                 )
             entry = zipfile.ZipInfo(info.filename, (1980, 1, 1, 0, 0, 0))
             dst.writestr(entry, data, zipfile.ZIP_DEFLATED)
+    _private(path, out.getvalue())
 
 
 WRITERS = {"csv": _write_csv, "parquet": _write_parquet, "xlsx": _write_xlsx}
@@ -281,7 +293,9 @@ def share(settings: Settings, agreement: Agreement, period: str) -> Delivery:
     final = settings.outbox_dir / agreement.id / period
     work = final.with_name(final.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    settings.outbox_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    settings.outbox_dir.chmod(0o700)
+    work.mkdir(mode=0o700, parents=True)
     files = []
     with connect(settings) as conn:
         for d in agreement.datasets:
@@ -333,7 +347,7 @@ def share(settings: Settings, agreement: Agreement, period: str) -> Delivery:
             "key_fingerprint": key_fp,
         }
         manifest_path = work / "manifest.json"
-        manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+        _private(manifest_path, (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode())
         shutil.rmtree(final, ignore_errors=True)
         work.rename(final)
         delivered_to = _deliver(agreement, final)
