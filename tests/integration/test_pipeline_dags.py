@@ -4,6 +4,8 @@ a copy of the built default warehouse, two sharing DAGs after it."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from warehouse import airflow_local
@@ -73,6 +75,18 @@ def test_the_transform_dag_builds_every_node_reports_it_and_passes_soda(warehous
         run = dags[f"share_{agreement}"].test(run_conf={"period": "2008-09"})
         assert str(run.state) == "success", agreement
         assert (settings.outbox_dir / agreement / "2008-09" / "manifest.json").is_file()
+    # and no password or key is in Airflow's metadata (serialized DAGs, XCom, rendered
+    # fields) or in any log the runs wrote
+    from warehouse.sharing.pseudonymise import get_key
+
+    secrets = [settings.conninfo().password.encode(), get_key("dat_manchester", settings).encode()]
+    url = airflow_local._metadata_url(settings)  # the SQLite file Airflow writes here
+    metadata = Path(url.removeprefix("sqlite:///")).parent
+    assert (metadata / "airflow.db").is_file(), url
+    for folder in (metadata, settings.home / "logs", settings.home / "dbt-logs"):
+        for path in (p for p in folder.rglob("*") if p.is_file()):
+            data = path.read_bytes()
+            assert not any(secret in data for secret in secrets), path
 
 
 def test_a_model_that_fails_fails_its_own_task_naming_it_and_the_rest_still_report(
