@@ -79,7 +79,11 @@ def test_the_transform_dag_builds_every_node_reports_it_and_passes_soda(warehous
     # fields) or in any log the runs wrote
     from warehouse.sharing.pseudonymise import get_key
 
-    secrets = [settings.conninfo().password.encode(), get_key("dat_manchester", settings).encode()]
+    key = get_key("dat_manchester", settings)
+    secrets = [
+        settings.conninfo().password.encode(),
+        key if isinstance(key, bytes) else key.encode(),
+    ]
     url = airflow_local._metadata_url(settings)  # the SQLite file Airflow writes here
     metadata = Path(url.removeprefix("sqlite:///")).parent
     assert (metadata / "airflow.db").is_file(), url
