@@ -17,14 +17,18 @@ larger of the ratios of the medians measured at the two scales.
 
 from __future__ import annotations
 
-import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
-from warehouse.bench_build import ingest_all, replace_section, throwaway_warehouse, work_folder
+from warehouse.bench_build import (
+    ingest_all,
+    measured_on,
+    replace_section,
+    throwaway_warehouse,
+    work_folder,
+)
 from warehouse.settings import Settings, get_settings
 
 SECTION = "## Airflow overhead (make bench-airflow)"
@@ -73,9 +77,7 @@ def main(scales: list[float]) -> None:
     lines = [
         SECTION,
         "",
-        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
-        f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} cores. "
-        "Same warehouse state (feeds ingested, first build done), alternating "
+        measured_on() + "Same warehouse state (feeds ingested, first build done), alternating "
         f"{', '.join(ORDER)}; medians. Bare = `dbt build` + Soda contracts; Airflow = the "
         "`transform` DAG as `make run` runs it (`dag.test()`: BI access, one `dbt build`, "
         "a task per seed/model/snapshot and unit test, Soda).",

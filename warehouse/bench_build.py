@@ -32,6 +32,14 @@ HELD_BACK = "2009-03"  # the period of the files delivered "today"
 SECTION = "## dbt build (make bench-build)"
 
 
+def measured_on() -> str:
+    """When and on what a benchmark ran (the first sentence of its section)."""
+    return (
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
+        f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} cores. "
+    )
+
+
 def replace_section(marker: str, lines: list[str]) -> None:
     """Replace one ``## `` section of BENCHMARKS.md (or append it), keeping the others."""
     path = PROJECT_ROOT / "BENCHMARKS.md"
@@ -152,9 +160,8 @@ def main(scales: list[float]) -> None:
     lines = [
         SECTION,
         "",
-        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on "
-        f"{platform.platform()}, Python {platform.python_version()}, {os.cpu_count()} cores. "
-        f"`dbt build` = seeds, snapshot, every model, unit and data tests. The files of "
+        measured_on()
+        + f"`dbt build` = seeds, snapshot, every model, unit and data tests. The files of "
         f"{HELD_BACK} are held back, the rest ingested and built (first build); then the "
         "held-back files are ingested (the new day's deliveries) and the daily run "
         "(`dbt build`, incremental facts) is timed against `dbt build --full-refresh` of the "
