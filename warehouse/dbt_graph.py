@@ -49,9 +49,6 @@ class DbtGraph:
     nodes: dict[str, Node]  # by unique_id, in dbt's topological order
     source_tests: list[str] = field(default_factory=list)  # tests of sources only
 
-    def node_ids_in_order(self) -> list[str]:
-        return list(self.nodes)
-
     @property
     def unit_tests(self) -> dict[str, str]:
         """Unit test name -> the unique_id of the model it tests."""

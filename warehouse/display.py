@@ -44,9 +44,6 @@ class StageProgress:
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
-    def set_total(self, stage: str, total: int) -> None:
-        self._task(stage, total)
-
     def _task(self, stage: str, total: int | None) -> Any:
         if stage not in self.tasks:
             self.started[stage] = time.monotonic()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,7 +164,3 @@ def summarise(settings: Settings) -> Summary:
             ).fetchall()
         ]
     return summary
-
-
-def clean_landing(settings: Settings) -> None:
-    shutil.rmtree(settings.landing_dir, ignore_errors=True)
