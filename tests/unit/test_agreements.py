@@ -343,3 +343,64 @@ def test_two_agreements_sharing_a_key_id_are_refused(tmp_path):
     assert "dat_one.yml" in text and "dat_two.yml" in text and "key_id: 'shared'" in text
     with pytest.raises(AgreementError, match="key_id: 'shared'"):
         get_agreement("dat_two", tmp_path)
+
+
+def _profile(**dataset) -> dict:
+    base = {**AGGREGATE["datasets"][0], **dataset}
+    return {**AGGREGATE, "datasets": [base]}
+
+
+@pytest.mark.parametrize(
+    "dataset, message",
+    [
+        # a share read from the mart beside its rounded count gives the count back
+        (
+            {"columns": ["la_code", "caseload", "tier_1_share"]},
+            "'tier_1_share' is a figure (numeric) but neither a count, a rate, a mean nor public",
+        ),
+        # a rate must be computed from what the file publishes
+        (
+            {
+                "columns": ["la_code", "caseload", "tier_1_share"],
+                "rates": {"tier_1_share": {"of": "tier_1_caseload", "per": "caseload"}},
+            },
+            "rates.tier_1_share: 'tier_1_caseload' is not a published count",
+        ),
+        (
+            {
+                "columns": ["la_code", "caseload", "tier_1_caseload", "tier_1_share"],
+                "counts": ["caseload", "tier_1_caseload"],
+                "rates": {"tier_1_share": {"of": "tier_1_caseload"}},
+            },
+            "rates.tier_1_share: needs exactly one of per (a ratio) or minus",
+        ),
+        (
+            {
+                "columns": ["la_code", "caseload", "reoffending_predicted_rate"],
+                "means": {"reoffending_predicted_rate": "reoffending_cohort_size"},
+            },
+            "means.reoffending_predicted_rate: 'reoffending_cohort_size' is not one of",
+        ),
+        (
+            {
+                "columns": ["la_code", "caseload", "population"],
+                "counts": ["caseload", "population"],
+                "public": ["population"],
+            },
+            "'population' is declared twice",
+        ),
+    ],
+)
+def test_every_figure_of_an_aggregate_extract_says_how_it_is_controlled(tmp_path, dataset, message):
+    text = _error(tmp_path, _profile(**dataset))
+    assert "example.yml" in text and message in text
+
+
+def test_a_share_computed_from_published_counts_is_accepted(tmp_path):
+    doc = _profile(
+        columns=["la_code", "population", "caseload", "tier_1_caseload", "tier_1_share"],
+        counts=["caseload", "tier_1_caseload"],
+        public=["population"],
+        rates={"tier_1_share": {"of": "tier_1_caseload", "per": "caseload"}},
+    )
+    assert load_agreement(_write(tmp_path, doc)).datasets[0].rates["tier_1_share"].per == "caseload"

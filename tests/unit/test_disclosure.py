@@ -12,7 +12,7 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from warehouse.sharing.disclosure import Controls, protect, round_half_up
+from warehouse.sharing.disclosure import Controls, protect, protect_lines, round_half_up
 
 counts = st.integers(min_value=1, max_value=6).flatmap(
     lambda n_cols: st.lists(
@@ -85,7 +85,7 @@ def _pinned_exactly(grid) -> list[tuple]:
     ]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(counts, controls)
 def test_no_small_count_is_shown(table, c):
     grid = protect(table, c)
@@ -93,7 +93,7 @@ def test_no_small_count_is_shown(table, c):
     assert not [v for v in shown if 0 < v < c.threshold]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(counts, controls)
 def test_no_hidden_cell_can_be_recovered_from_the_totals(table, c):
     grid = protect(table, c)
@@ -130,3 +130,67 @@ def test_without_secondary_suppression_a_hidden_cell_is_recoverable():
 def test_rounding_that_would_show_a_count_below_the_threshold_is_refused():
     assert Controls(threshold=7, rounding=5).problems()  # 7 would be shown as 5
     assert not Controls(threshold=8, rounding=5).problems()
+
+
+# -- the attacker's integer programme on random breakdowns (tests/attacker.py) -------------------
+def _attack(values, lines, published, c):
+    from tests.attacker import Model
+
+    m = Model()
+    for i, v in enumerate(published):
+        m.observe((i,), "*" if v is None else str(v), c)
+    for total, parts in lines:
+        m.equal((total,), [(p,) for p in parts])
+    return m
+
+
+breakdowns = st.lists(  # one population split several ways: [[values of split 1], ...]
+    st.lists(st.one_of(st.integers(0, 9), st.integers(0, 120)), min_size=1, max_size=6),
+    min_size=1,
+    max_size=4,
+)
+
+
+def _stacked(splits: list[list[int]]) -> tuple[list[int], list]:
+    """The area's count first, then each split's counts (each adding up to the area)."""
+    total = max(sum(s) for s in splits)
+    values, lines = [total], []
+    for s in splits:
+        s = [*s[:-1], s[-1] + total - sum(s)]  # make every split add up to the same total
+        lines.append((0, list(range(len(values), len(values) + len(s)))))
+        values += s
+    return values, lines
+
+
+@settings(max_examples=120, deadline=None)
+@given(breakdowns, controls.filter(lambda c: c.rounding == 5))
+def test_no_breakdown_cell_is_narrowed_by_integer_programming(splits, c):
+    values, lines = _stacked(splits)
+    published = protect_lines(values, lines, c)
+    narrowed, recovered = _attack(values, lines, published, c).exposed()
+    assert narrowed == [] and recovered == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(counts, controls.filter(lambda c: c.rounding == 5))
+def test_no_grid_cell_is_narrowed_by_integer_programming(table, c):
+    grid = protect(table, c)
+    n_rows, n_cols = len(table), len(table[0])
+    flat = [*(v for row in grid.cells for v in row), *grid.row_totals, *grid.col_totals, grid.total]
+    row_t, col_t, total = n_rows * n_cols, n_rows * n_cols + n_rows, len(flat) - 1
+    lines = [(row_t + r, [r * n_cols + k for k in range(n_cols)]) for r in range(n_rows)]
+    lines += [(col_t + k, [r * n_cols + k for r in range(n_rows)]) for k in range(n_cols)]
+    lines += [(total, list(range(row_t, col_t))), (total, list(range(col_t, total)))]
+    narrowed, recovered = _attack(None, lines, flat, c).exposed()
+    assert narrowed == [] and recovered == []
+
+
+def test_without_secondary_suppression_the_attacker_narrows_a_breakdown():
+    # the area (53) split two ways; one split has a 3 beside a 50: alone, the * is pinned
+    values, lines = [53, 3, 50, 20, 33], [(0, [1, 2]), (0, [3, 4])]
+    c = Controls(threshold=8, rounding=1, secondary=False)
+    narrowed, _ = _attack(values, lines, protect_lines(values, lines, c), c).exposed()
+    assert narrowed == [((1,), 3, 3)]
+    c = Controls(threshold=8, rounding=1, secondary=True)
+    narrowed, _ = _attack(values, lines, protect_lines(values, lines, c), c).exposed()
+    assert narrowed == []

@@ -73,6 +73,36 @@ class Delivery(BaseModel):
     remote_path: str | None = None
 
 
+class Rate(BaseModel):
+    """A figure an aggregate extract computes from the figures it publishes, never reads
+    from the mart (a rate read from the mart beside a rounded count gives the count back):
+    ``of / per * scale``, or ``of - minus``, rounded to ``digits``; with ``within``, the
+    ratio of the sums of ``of`` and ``per`` over the published rows sharing those columns
+    (an area figure beside its districts)."""
+
+    model_config = ConfigDict(extra="forbid")
+    of: str
+    per: str | None = None
+    minus: str | None = None
+    scale: int = Field(default=1, gt=0)
+    digits: int = Field(default=4, ge=0, le=8)
+    within: list[str] | None = None
+
+    def inputs(self) -> list[str]:
+        return [c for c in (self.of, self.per, self.minus) if c]
+
+
+class Breakdown(BaseModel):
+    """Rows of one population stacked in a flat file: the row whose ``by`` column holds
+    ``total`` counts everyone; the rows of each ``partitions`` value split them (each
+    person in exactly one). Secondary suppression runs across these margins."""
+
+    model_config = ConfigDict(extra="forbid")
+    by: str  # the column naming the breakdown (e.g. dimension: area, district, tier, ...)
+    total: str  # its value on the row counting everyone (e.g. area)
+    partitions: list[str] = Field(min_length=1)  # breakdowns that split the total
+
+
 class Dataset(BaseModel):
     """One file of a delivery: rows of one mart, some of its columns."""
 
@@ -82,8 +112,11 @@ class Dataset(BaseModel):
     columns: list[str] = Field(min_length=1)
     filter: dict[str, str | int | list[str | int]] = {}
     period_column: str | None = None  # holds the financial year, e.g. '2008/09'
-    counts: list[str] = []  # counts under disclosure control (aggregate level)
-    rates: dict[str, str] = {}  # rate column -> the count it is derived from
+    counts: list[str] = []  # counts of people or events under disclosure control
+    rates: dict[str, Rate] = {}  # computed from the published figures (see Rate)
+    means: dict[str, str] = {}  # a mean over the people a count counts -> that count
+    public: list[str] = []  # figures not about people (population, money, beds): as they are
+    breakdown: Breakdown | None = None
     table: dict[str, Any] | None = None  # {rows: [...], columns: col, count: col}
     pseudonymise: list[str] = []  # record level: person keys replaced by HMAC pseudonyms
     order_by: list[str] = []
@@ -200,7 +233,11 @@ def _referred(d: Dataset) -> dict[str, list[str]]:
         "filter": list(d.filter),
         "period_column": [d.period_column] if d.period_column else [],
         "counts": d.counts,
-        "rates": [*d.rates, *d.rates.values()],
+        "rates": [*d.rates, *(c for r in d.rates.values() for c in r.inputs())]
+        + [c for r in d.rates.values() for c in r.within or []],
+        "means": [*d.means, *d.means.values()],
+        "public": d.public,
+        "breakdown": [d.breakdown.by] if d.breakdown else [],
         "table": [c for c in table_cols if c],
         "pseudonymise": d.pseudonymise,
         "order_by": d.order_by,
@@ -219,7 +256,17 @@ def _column_problems(where: str, d: Dataset, known: set[str]) -> list[str]:
     for col in d.columns:
         if DIRECT_IDENTIFIERS.match(col):
             out.append(f"{where}.columns: {col!r} is a direct identifier and is never shared")
-    for field in ("counts", "rates", "table", "pseudonymise", "order_by"):
+    fields = (
+        "counts",
+        "rates",
+        "means",
+        "public",
+        "breakdown",
+        "table",
+        "pseudonymise",
+        "order_by",
+    )
+    for field in fields:
         for col in referred[field]:
             if col in known and col not in d.columns:
                 out.append(f"{where}.{field}: {col!r} is not among the dataset's columns")
@@ -243,12 +290,51 @@ def _aggregate_problems(where: str, d: Dataset) -> list[str]:
                 out.append(f"{where}.{field}: {col!r} {reason} in an aggregate extract")
     if not (d.counts or d.table):
         out.append(f"{where}: an aggregate dataset declares its counts or its table")
+    out += _figure_problems(where, d)
     if record_keys and not d.table:
         out.append(
             f"{where}.mart: {d.mart} has one row per person or record (it carries "
             f"{', '.join(sorted(record_keys))}): an aggregate dataset from it must be a "
             "table: (counts summed over rows x columns)"
         )
+    return out
+
+
+NUMERIC_TYPES = re.compile(
+    r"^(smallint|integer|int|bigint|numeric.*|decimal.*|real|double.*|float.*)$"
+)
+
+
+def _figure_problems(where: str, d: Dataset) -> list[str]:
+    """Every figure of a flat aggregate dataset says what it is, so none is published
+    uncontrolled: a count (suppressed and rounded), a rate computed from the published
+    figures, a mean published only with its population's count, or a public figure."""
+    if d.table:
+        return []
+    types = {c["name"]: str(c.get("data_type", "")) for c in _contracts().get(d.mart, [])}
+    labelled = {*d.counts, *d.rates, *d.means, *d.public}
+    out = [
+        f"{where}.columns: {col!r} is a figure ({types[col]}) but neither a count, a rate, "
+        "a mean nor public: say which, so it is controlled"
+        for col in d.columns
+        if NUMERIC_TYPES.match(types.get(col, "")) and col not in labelled
+    ]
+    for col in sorted(set(d.counts) & (set(d.rates) | set(d.means) | set(d.public))):
+        out.append(f"{where}.counts: {col!r} is declared twice (a count and something else)")
+    known = set(d.counts) | set(d.means) | set(d.public)
+    for name, rate in d.rates.items():
+        if (rate.per is None) == (rate.minus is None):
+            out.append(f"{where}.rates.{name}: needs exactly one of per (a ratio) or minus")
+        for col in rate.inputs():
+            if col not in known:
+                out.append(
+                    f"{where}.rates.{name}: {col!r} is not a published count, mean, public "
+                    "figure or an earlier rate (a rate is computed from what is published)"
+                )
+        known.add(name)
+    for mean, count in d.means.items():
+        if count not in d.counts:
+            out.append(f"{where}.means.{mean}: {count!r} is not one of the dataset's counts")
     return out
 
 

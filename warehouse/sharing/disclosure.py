@@ -7,23 +7,42 @@ and grand total. Three steps, each configured per agreement:
    ``*``). Zeros are shown: they disclose nothing about a person. A total is a count too.
 2. **Secondary suppression**: more cells are hidden until no hidden cell can be worked out
    exactly from the published cells and totals. Hidden cells are unknowns of the linear
-   system "each row and column adds up to its total"; a hidden cell is recoverable exactly
-   when the system pins it down, i.e. when it has no component in the system's null space.
-   Each round hides the smallest published count in the line of a recoverable cell.
+   system "each line adds up to its total" (a line: a row or column of a grid, or the
+   breakdown of one population by district, tier, gender, ...); a hidden cell is
+   recoverable exactly when the system pins it down, i.e. when it has no component in the
+   system's null space. Each round hides the smallest published count in the line of a
+   recoverable cell.
 3. **Rounding**: published counts (cells and totals, independently) go to the nearest
    multiple of ``rounding`` (halves up), so differencing published figures is unreliable.
 
-The rules are checked in ``tests/unit/test_disclosure.py`` with hypothesis on random
-tables, by solving the published system again from the outside.
+``protect_lines`` does this for any counts and lines; ``protect`` for a grid with its
+margins. The rules are checked in ``tests/unit/test_disclosure.py`` with hypothesis on
+random tables, by solving the published system again from the outside, and
+``tests/integration/test_disclosure_attack.py`` attacks every delivery of a period with
+integer linear programming.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-HIDDEN = None  # a suppressed value; written as "*" in CSV and XLSX, null in Parquet
+HIDDEN = None  # a suppressed value in a Grid or the result of protect_lines
+
+
+class _Suppressed:
+    """A suppressed figure in an extract's rows, unlike ``None`` (not applicable): written
+    as ``*`` in CSV and XLSX, and in Parquet as null with a ``<column>_suppressed`` flag."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "SUPPRESSED"
+
+
+SUPPRESSED = _Suppressed()
 
 # The lowest threshold an agreement may set. NHS small-number practice suppresses counts
 # of 1 to 7 (shown as *), so the smallest count ever published is 8 (domain.md, "Sharing
@@ -72,57 +91,121 @@ class Grid:
     total: int | None
 
 
-def _unknowns(hidden: np.ndarray, row_h: np.ndarray, col_h: np.ndarray, tot_h: bool):
-    """Index every hidden value (cells first, then row totals, column totals, total)."""
-    index: dict[tuple, int] = {}
-    for r, c in zip(*np.nonzero(hidden), strict=True):
-        index[("cell", int(r), int(c))] = len(index)
-    for r in np.nonzero(row_h)[0]:
-        index[("row", int(r))] = len(index)
-    for c in np.nonzero(col_h)[0]:
-        index[("col", int(c))] = len(index)
-    if tot_h:
-        index[("total",)] = len(index)
-    return index
+Line = tuple[int, Sequence[int]]  # (index of the total, indices of the parts adding up to it)
 
 
-def recoverable(hidden: np.ndarray, row_h: np.ndarray, col_h: np.ndarray, tot_h: bool) -> set:
-    """The hidden values that the published values and the additivity pin down exactly."""
-    index = _unknowns(hidden, row_h, col_h, tot_h)
-    if not index:
-        return set()
-    n_rows, n_cols = hidden.shape
-    equations = []
-    for r in range(n_rows):  # row r: sum of its cells - its total = 0
-        eq = np.zeros(len(index))
-        for c in range(n_cols):
-            if hidden[r, c]:
-                eq[index[("cell", r, c)]] = 1
-        if row_h[r]:
-            eq[index[("row", r)]] = -1
-        equations.append(eq)
-    for c in range(n_cols):
-        eq = np.zeros(len(index))
-        for r in range(n_rows):
-            if hidden[r, c]:
-                eq[index[("cell", r, c)]] = 1
-        if col_h[c]:
-            eq[index[("col", c)]] = -1
-        equations.append(eq)
-    for margin, kind in ((row_h, "row"), (col_h, "col")):  # the totals add up to the total
-        eq = np.zeros(len(index))
-        for i in np.nonzero(margin)[0]:
-            eq[index[(kind, int(i))]] = 1
-        if tot_h:
-            eq[index[("total",)]] = -1
-        equations.append(eq)
-    a = np.array(equations)
+def protect_lines(values: Sequence[int], lines: Sequence[Line], controls: Controls) -> list:
+    """Suppress (primary, then secondary across ``lines``) and round counts; ``None`` marks a
+    hidden count. ``lines`` say which counts add up to which: e.g. the area's count and
+    its ten districts, and the same area count with its five tiers."""
+    v = np.asarray(values, dtype=np.int64)
+    hidden = (v > 0) & (v < controls.threshold)
+    if controls.secondary and lines:
+        while True:
+            leaks = pinned(hidden, lines)
+            if not leaks:  # none solvable exactly: can one be narrowed (rounding, bounds)?
+                leaks = narrowed(v, hidden, lines, controls)
+            if not leaks:
+                break
+            _hide_partner(leaks, v, hidden, lines)
+    return [
+        None if h else round_half_up(int(x), controls.rounding)
+        for x, h in zip(v, hidden, strict=True)
+    ]
+
+
+def pinned(hidden: np.ndarray, lines: Sequence[Line]) -> list[int]:
+    """The hidden counts that the published ones and the lines' additivity pin down exactly."""
+    unknowns = np.flatnonzero(hidden)
+    if not len(unknowns):
+        return []
+    pos = {int(i): k for k, i in enumerate(unknowns)}
+    a = np.zeros((len(lines), len(unknowns)))
+    for j, (total, parts) in enumerate(lines):
+        for p in parts:
+            if p in pos:
+                a[j, pos[p]] += 1
+        if total in pos:
+            a[j, pos[total]] -= 1
     # null space of A: the directions hidden values can move without changing anything
     _, s, vt = np.linalg.svd(a)
     rank = int((s > 1e-9).sum())
     null = vt[rank:]
-    pinned = np.abs(null).sum(axis=0) < 1e-9 if len(null) else np.ones(len(index), bool)
-    return {key for key, i in index.items() if pinned[i]}
+    fixed = np.abs(null).sum(axis=0) < 1e-9 if len(null) else np.ones(len(unknowns), bool)
+    return [int(unknowns[k]) for k in np.flatnonzero(fixed)]
+
+
+def attacker_bounds(value: int, is_hidden: bool, c: Controls) -> tuple[int, float]:
+    """What a published figure tells a recipient about its true count: a suppressed one is
+    at least 1 (zeros are shown); a rounded one is within the rounding, and 0 or at least
+    the threshold (a smaller count would have been suppressed)."""
+    if is_hidden:
+        return 1, np.inf
+    shown = round_half_up(value, c.rounding)
+    if shown == 0:
+        return 0, 0
+    lo = max(shown - c.rounding // 2, c.threshold, 0)
+    return lo, shown + c.rounding - 1 - c.rounding // 2
+
+
+def narrowed(v: np.ndarray, hidden: np.ndarray, lines: Sequence[Line], c: Controls) -> list:
+    """The hidden counts a recipient can confine to fewer values than the ``*`` allows
+    (1 .. threshold-1), by the linear programme "the lines add up; each published count is
+    within its rounding and 0 or at least the threshold; each hidden one at least 1". The
+    lines' constraint matrices (a total with its parts; a grid with its margins) are network
+    matrices, so with integer bounds the ranges are those of the integer programme.
+    (Rounded counts pinned to one value: checked by the tests' integer programme.)"""
+    from scipy.optimize import linprog
+
+    involved = sorted({i for total, parts in lines for i in (total, *parts)})
+    targets = [i for i in involved if hidden[i]]
+    if not targets:
+        return []
+    pos = {i: k for k, i in enumerate(involved)}
+    a = np.zeros((len(lines), len(involved)))
+    for j, (total, parts) in enumerate(lines):
+        for p in parts:
+            a[j, pos[p]] += 1
+        a[j, pos[total]] -= 1
+    bounds = [attacker_bounds(int(v[i]), bool(hidden[i]), c) for i in involved]
+    out = []
+    for i in targets:
+        ends = []
+        for sign in (1, -1):
+            objective = np.zeros(len(involved))
+            objective[pos[i]] = sign
+            res = linprog(objective, A_eq=a, b_eq=np.zeros(len(lines)), bounds=bounds)
+            ends.append(sign * res.fun if res.status == 0 else None)  # 3: no upper bound
+        if ends[0] is None:  # unsolved (never seen): count it as narrowed, to be safe
+            out.append(i)
+        elif ends[1] is not None and (
+            np.floor(ends[1] + 1e-6) - np.ceil(ends[0] - 1e-6) + 1 < c.threshold - 1
+        ):
+            out.append(i)
+    return out
+
+
+def _hide_partner(leaks: list[int], v: np.ndarray, hidden: np.ndarray, lines) -> None:
+    """Hide one more count so a pinned one can no longer be solved for: the smallest
+    published non-zero part in a line of a pinned count; a total only when those lines
+    have no published part left; everything when nothing else is left."""
+    totals = {total for total, _ in lines}
+    for leaves_only in (True, False):
+        best = None
+        for leak in leaks:
+            for total, parts in lines:
+                if leak != total and leak not in parts:
+                    continue
+                for i in (*parts, total):
+                    if hidden[i] or (leaves_only and i in totals):
+                        continue
+                    key = (v[i] == 0, v[i], i)  # zeros last: they protect little
+                    if best is None or key < best:
+                        best = key
+        if best is not None:
+            hidden[best[2]] = True
+            return
+    hidden[:] = True
 
 
 def protect(counts: list[list[int]], controls: Controls) -> Grid:
@@ -130,70 +213,19 @@ def protect(counts: list[list[int]], controls: Controls) -> Grid:
     values = np.array(counts, dtype=np.int64).reshape(len(counts), -1 if counts else 0)
     if values.size == 0:
         return Grid([[] for _ in counts], [0] * len(counts), [], 0)
-    row_tot, col_tot, total = values.sum(axis=1), values.sum(axis=0), int(values.sum())
-
-    def small(x):
-        return (x > 0) & (x < controls.threshold)
-
-    hidden, row_h, col_h = small(values), small(row_tot), small(col_tot)
-    tot_h = bool(small(np.array(total)))
-    if controls.secondary:
-        while True:
-            leaks = recoverable(hidden, row_h, col_h, tot_h)
-            if not leaks:
-                break
-            _hide_partner(leaks, values, hidden, row_h, col_h)
-            if hidden.all() and row_h.all() and col_h.all():
-                tot_h = True  # nothing left to hide but the total itself
-
-    def show(value, is_hidden):
-        return HIDDEN if is_hidden else round_half_up(int(value), controls.rounding)
-
     n_rows, n_cols = values.shape
+    # one vector: the cells row by row, then the row totals, the column totals, the total
+    flat = [*values.ravel(), *values.sum(axis=1), *values.sum(axis=0), int(values.sum())]
+    row_t, col_t, total = n_rows * n_cols, n_rows * n_cols + n_rows, len(flat) - 1
+    lines: list[Line] = [
+        (row_t + r, [r * n_cols + c for c in range(n_cols)]) for r in range(n_rows)
+    ]
+    lines += [(col_t + c, [r * n_cols + c for r in range(n_rows)]) for c in range(n_cols)]
+    lines += [(total, range(row_t, row_t + n_rows)), (total, range(col_t, col_t + n_cols))]
+    out = protect_lines(flat, lines, controls)
     return Grid(
-        cells=[[show(values[r, c], hidden[r, c]) for c in range(n_cols)] for r in range(n_rows)],
-        row_totals=[show(row_tot[r], row_h[r]) for r in range(n_rows)],
-        col_totals=[show(col_tot[c], col_h[c]) for c in range(n_cols)],
-        total=show(total, tot_h),
+        cells=[out[r * n_cols : (r + 1) * n_cols] for r in range(n_rows)],
+        row_totals=out[row_t : row_t + n_rows],
+        col_totals=out[col_t : col_t + n_cols],
+        total=out[total],
     )
-
-
-def _lines(leak, n_rows: int) -> list[tuple[str, int]]:
-    if leak[0] == "cell":
-        return [("row", leak[1]), ("col", leak[2])]
-    if leak[0] in ("row", "col"):
-        return [(leak[0], leak[1])]
-    return [("row", r) for r in range(n_rows)]
-
-
-def _hide_partner(leaks, values, hidden, row_h, col_h) -> None:
-    """Hide one more value so a pinned one can no longer be solved for: the smallest
-    published non-zero count in the row or column of a pinned value; a total only when
-    those lines have no published cell left."""
-    n_rows, n_cols = values.shape
-    for leak in sorted(leaks):
-        best = None
-        for kind, i in _lines(leak, n_rows):
-            cells = (
-                [(i, c) for c in range(n_cols)]
-                if kind == "row"
-                else [(r, i) for r in range(n_rows)]
-            )
-            for rc in cells:
-                if hidden[rc]:
-                    continue
-                key = (values[rc] == 0, values[rc], rc)  # zeros last: they protect little
-                if best is None or key < best[0]:
-                    best = (key, rc)
-        if best is not None:
-            hidden[best[1]] = True
-            return
-    for leak in sorted(leaks):  # every cell of these lines is hidden: hide a line's total
-        for kind, i in _lines(leak, n_rows):
-            margin = row_h if kind == "row" else col_h
-            if not margin[i]:
-                margin[i] = True
-                return
-    hidden[:] = True  # still pinned: hide every cell and margin
-    row_h[:] = True
-    col_h[:] = True

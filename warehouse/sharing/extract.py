@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import zipfile
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +26,13 @@ from psycopg import sql
 
 from warehouse.db import connect
 from warehouse.settings import PROJECT_ROOT, Settings
-from warehouse.sharing.agreements import Agreement, Dataset
-from warehouse.sharing.disclosure import Controls, protect, round_half_up
+from warehouse.sharing.agreements import Agreement, Dataset, Rate
+from warehouse.sharing.disclosure import SUPPRESSED, Controls, protect, protect_lines
 from warehouse.sharing.pseudonymise import Pseudonymiser, fingerprint, get_key
 
 TOTAL = "Total"
-HIDDEN_TEXT = "*"
+HIDDEN_TEXT = "*"  # a suppressed figure in CSV and XLSX; empty means not applicable
+SUPPRESSED_SUFFIX = "_suppressed"  # Parquet: the figure is null and <column>_suppressed true
 
 AUDIT_DDL = """
 create schema if not exists audit;
@@ -140,25 +141,85 @@ def _pseudonymised(d: Dataset, cols: list[str], rows: list[tuple], p: Pseudonymi
 
 
 def _controlled_flat(d: Dataset, cols: list[str], rows: list[tuple], c: Controls):
+    """Counts suppressed (primary, then secondary across the breakdown's margins) and
+    rounded; means hidden with their count; rates computed from what is published."""
     idx = {col: i for i, col in enumerate(cols)}
-    out = []
-    for row in rows:
-        values = list(row)
-        hidden = set()
-        for col in d.counts:
-            v = values[idx[col]]
-            if v is None:
-                continue
-            if 0 < v < c.threshold:
-                values[idx[col]] = None
-                hidden.add(col)
-            else:
-                values[idx[col]] = round_half_up(int(v), c.rounding)
-        for rate, count in d.rates.items():
-            if count in hidden:
-                values[idx[rate]] = None
-        out.append(tuple(values))
-    return out
+    data = [list(r) for r in rows]
+    lines = _breakdown_lines(d, idx, data)
+    for col in d.counts:
+        j = idx[col]
+        present = [i for i, r in enumerate(data) if r[j] is not None]  # null: not applicable
+        local = {row: k for k, row in enumerate(present)}
+        local_lines = [
+            (local[t], [local[p] for p in parts if p in local]) for t, parts in lines if t in local
+        ]
+        safe = protect_lines([int(data[i][j]) for i in present], local_lines, c)
+        for i, v in zip(present, safe, strict=True):
+            data[i][j] = SUPPRESSED if v is None else v
+    for mean, count in d.means.items():
+        for r in data:
+            if r[idx[count]] is SUPPRESSED:
+                r[idx[mean]] = SUPPRESSED
+    for name, rate in d.rates.items():
+        _compute_rate(name, rate, idx, data)
+    return [tuple(r) for r in data]
+
+
+def _breakdown_lines(d: Dataset, idx: dict[str, int], data: list[list]) -> list:
+    """(total row, part rows) for each partition of the breakdown, within each period."""
+    b = d.breakdown
+    if b is None:
+        return []
+    groups: dict[Any, dict[str, list[int]]] = {}
+    for i, r in enumerate(data):
+        period = r[idx[d.period_column]] if d.period_column else None
+        groups.setdefault(period, {}).setdefault(r[idx[b.by]], []).append(i)
+    lines = []
+    for by_value in groups.values():
+        for total in by_value.get(b.total, []):
+            lines += [(total, by_value.get(p, [])) for p in b.partitions]
+    return lines
+
+
+def _compute_rate(name: str, rate: Rate, idx: dict[str, int], data: list[list]) -> None:
+    """Fill column ``name`` of every row from the published figures (see ``Rate``)."""
+    quantum = Decimal(1).scaleb(-rate.digits)
+    if rate.within is not None:
+        sums: dict[tuple, list[Decimal]] = {}
+        for r in data:
+            of, per = r[idx[rate.of]], r[idx[rate.per or ""]]
+            if _number(of) and _number(per):
+                key = tuple(r[idx[k]] for k in rate.within)
+                total = sums.setdefault(key, [Decimal(0), Decimal(0)])
+                total[0] += Decimal(of)
+                total[1] += Decimal(per)
+        for r in data:
+            of_sum, per_sum = sums.get(tuple(r[idx[k]] for k in rate.within), (0, 0))
+            r[idx[name]] = (
+                (Decimal(of_sum) * rate.scale / per_sum).quantize(quantum, ROUND_HALF_UP)
+                if per_sum
+                else None
+            )
+        return
+    for r in data:
+        inputs = [r[idx[col]] for col in rate.inputs()]
+        if any(v is SUPPRESSED for v in inputs):
+            r[idx[name]] = SUPPRESSED
+        elif any(v is None for v in inputs):
+            r[idx[name]] = None
+        elif rate.minus is not None:
+            r[idx[name]] = (Decimal(inputs[0]) - Decimal(inputs[1])).quantize(
+                quantum, ROUND_HALF_UP
+            )
+        elif inputs[1] == 0:
+            r[idx[name]] = None  # a rate of nobody is not applicable
+        else:
+            value = Decimal(inputs[0]) * rate.scale / Decimal(inputs[1])
+            r[idx[name]] = value.quantize(quantum, ROUND_HALF_UP)
+
+
+def _number(v: Any) -> bool:
+    return v is not None and v is not SUPPRESSED
 
 
 def _controlled_table(d: Dataset, cols: list[str], rows: list[tuple], c: Controls):
@@ -180,7 +241,7 @@ def _controlled_table(d: Dataset, cols: list[str], rows: list[tuple], c: Control
     def record(row_key, col_key, value):
         named = dict(zip(row_cols, row_key, strict=True))
         named[col_col] = col_key
-        named[count_col] = value
+        named[count_col] = SUPPRESSED if value is None else value
         return tuple(named[col] for col in cols)
 
     out = []
@@ -195,14 +256,23 @@ def _controlled_table(d: Dataset, cols: list[str], rows: list[tuple], c: Control
     return out
 
 
+def _controlled_columns(d: Dataset) -> list[str]:
+    """The columns of an aggregate dataset that may hold a suppressed figure."""
+    if d.table:
+        return [d.table["count"]]
+    return [c for c in d.columns if c in {*d.counts, *d.rates, *d.means}]
+
+
 def _sort_key(v):
     return tuple((x is None, str(x)) for x in v) if isinstance(v, tuple) else (v is None, str(v))
 
 
 # -- writing --------------------------------------------------------------------------------
-def _text(v: object, aggregate: bool) -> str:
+def _text(v: object) -> str:
+    if v is SUPPRESSED:
+        return HIDDEN_TEXT
     if v is None:
-        return HIDDEN_TEXT if aggregate else ""
+        return ""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, Decimal):
@@ -217,35 +287,40 @@ def _private(path: Path, data: bytes) -> None:
         f.write(data)
 
 
-def _write_csv(path: Path, cols, rows, aggregate: bool) -> None:
+def _write_csv(path: Path, cols, rows, controlled) -> None:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(cols)
     for r in rows:
-        w.writerow([_text(v, aggregate) for v in r])
+        w.writerow([_text(v) for v in r])
     _private(path, buf.getvalue().encode())
 
 
-def _write_parquet(path: Path, cols, rows, aggregate: bool) -> None:
+def _write_parquet(path: Path, cols, rows, controlled) -> None:
+    """Nulls are 'not applicable'; a suppressed figure is null with ``<col>_suppressed``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in cols]
-    data = {c: [_plain(v) for v in values] for c, values in zip(cols, columns, strict=True)}
+    data = {}
+    for c, values in zip(cols, columns, strict=True):
+        data[c] = [_plain(v) for v in values]
+        if c in controlled:
+            data[c + SUPPRESSED_SUFFIX] = [v is SUPPRESSED for v in values]
     buf = io.BytesIO()
     pq.write_table(pa.table(data), buf, compression="zstd")
     _private(path, buf.getvalue())
 
 
 def _plain(v):
-    if v is None:
+    if v is None or v is SUPPRESSED:
         return None
     if isinstance(v, Decimal):
         return float(v)
     return v if isinstance(v, (int, float, bool, str)) else str(v)
 
 
-def _write_xlsx(path: Path, cols, rows, aggregate: bool) -> None:
+def _write_xlsx(path: Path, cols, rows, controlled) -> None:
     from datetime import datetime
 
     from openpyxl import Workbook
@@ -255,7 +330,7 @@ def _write_xlsx(path: Path, cols, rows, aggregate: bool) -> None:
     ws.title = path.stem[:31]
     ws.append(cols)
     for r in rows:
-        ws.append([HIDDEN_TEXT if v is None and aggregate else _plain(v) for v in r])
+        ws.append([HIDDEN_TEXT if v is SUPPRESSED else _plain(v) for v in r])
     fixed = datetime(2000, 1, 1)
     wb.properties.created = wb.properties.modified = fixed
     wb.properties.creator = "probation-warehouse"
@@ -276,6 +351,16 @@ def _write_xlsx(path: Path, cols, rows, aggregate: bool) -> None:
 
 
 WRITERS = {"csv": _write_csv, "parquet": _write_parquet, "xlsx": _write_xlsx}
+
+
+def _file_schema(cols, types, controlled, fmt: str) -> list[tuple[str, str]]:
+    """(name, type) of each column of the written file: Parquet adds the suppressed flags."""
+    out = []
+    for c, t in zip(cols, types, strict=True):
+        out.append((c, t))
+        if fmt == "parquet" and c in controlled:
+            out.append((c + SUPPRESSED_SUFFIX, "boolean"))
+    return out
 
 
 def _sha256(path: Path) -> str:
@@ -311,7 +396,8 @@ def share(settings: Settings, agreement: Agreement, period: str) -> Delivery:
             else:
                 rows = _controlled_flat(d, cols, rows, agreement.disclosure)
             path = work / f"{d.name}.{agreement.format}"
-            WRITERS[agreement.format](path, cols, rows, agreement.level == "aggregate")
+            controlled = _controlled_columns(d) if agreement.level == "aggregate" else []
+            WRITERS[agreement.format](path, cols, rows, controlled)
             files.append(
                 {
                     "file": path.name,
@@ -320,7 +406,10 @@ def share(settings: Settings, agreement: Agreement, period: str) -> Delivery:
                     "rows": len(rows),
                     "bytes": path.stat().st_size,
                     "sha256": _sha256(path),
-                    "schema": [{"name": c, "type": t} for c, t in zip(cols, types, strict=True)],
+                    "schema": [
+                        {"name": c, "type": t}
+                        for c, t in _file_schema(cols, types, controlled, agreement.format)
+                    ],
                 }
             )
         manifest = {
@@ -337,7 +426,11 @@ def share(settings: Settings, agreement: Agreement, period: str) -> Delivery:
                 "threshold": agreement.disclosure.threshold,
                 "rounding": agreement.disclosure.rounding,
                 "secondary_suppression": agreement.disclosure.secondary,
-                "hidden_shown_as": HIDDEN_TEXT,
+                "suppressed_shown_as": f"null, with <column>{SUPPRESSED_SUFFIX} true"
+                if agreement.format == "parquet"
+                else HIDDEN_TEXT,
+                "not_applicable_shown_as": "null" if agreement.format == "parquet" else "empty",
+                "rates": "computed from the published (suppressed and rounded) counts",
             },
             "format": agreement.format,
             "retention_days": agreement.retention_days,

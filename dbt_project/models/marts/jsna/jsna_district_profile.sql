@@ -1,4 +1,7 @@
 -- The JSNA district profile: one row per district x financial year. Aggregates only.
+-- Each share comes with the counts it is made of, so an extract can publish the counts
+-- under disclosure control and compute the shares from what it publishes.
+{%- set need_areas = ['ACCOM', 'ETE', 'FINANCE', 'RELAT', 'LIFESTYLE', 'DRUGS', 'ALCOHOL', 'EMOTIONAL', 'THINKING', 'ATTITUDES'] %}
 with
 
 districts as (
@@ -52,9 +55,11 @@ needs as (
         la_code,
         financial_year,
         count(distinct offender_id) as offenders_assessed,
-        {% for area in ['ACCOM', 'ETE', 'FINANCE', 'RELAT', 'LIFESTYLE', 'DRUGS', 'ALCOHOL', 'EMOTIONAL', 'THINKING', 'ATTITUDES'] %}
+        {% for area in need_areas %}
         round(avg(is_need::integer) filter (where need_area_code = '{{ area }}'), 4)
-            as {{ area | lower }}_need_share{{ ',' if not loop.last }}
+            as {{ area | lower }}_need_share,
+        count(distinct offender_id) filter (where need_area_code = '{{ area }}' and is_need)
+            as {{ area | lower }}_need_offenders{{ ',' if not loop.last }}
         {% endfor %}
     from latest_needs
     group by 1, 2
@@ -64,7 +69,9 @@ plan_gaps as (
     select
         la_code,
         financial_year,
-        round(avg((not is_intervention_planned)::integer), 4) as sentence_plan_gap_share
+        round(avg((not is_intervention_planned)::integer), 4) as sentence_plan_gap_share,
+        count(*) as sentence_plan_objectives,
+        count(*) filter (where not is_intervention_planned) as sentence_plan_gaps
     from {{ ref('fct_sentence_plan_objectives') }}
     group by 1, 2
 ),
@@ -107,6 +114,8 @@ reoffending as (
     select
         dimension_value as la_code,
         cohort_year as financial_year,
+        cohort_size as reoffending_cohort_size,
+        reoffenders,
         binary_rate as reoffending_binary_rate,
         predicted_binary_rate as reoffending_predicted_rate
     from {{ ref('fct_reoffending_summary') }}
@@ -130,6 +139,9 @@ final as (
         round(caseload.tier_2::numeric / nullif(caseload.caseload, 0), 4) as tier_2_share,
         round(caseload.tier_3::numeric / nullif(caseload.caseload, 0), 4) as tier_3_share,
         round(caseload.tier_4::numeric / nullif(caseload.caseload, 0), 4) as tier_4_share,
+        {% for tier in [1, 2, 3, 4] %}
+        coalesce(caseload.tier_{{ tier }}, 0)::integer as tier_{{ tier }}_caseload,
+        {% endfor %}
         coalesce(needs.offenders_assessed, 0)::integer as offenders_assessed,
         needs.accom_need_share,
         needs.ete_need_share,
@@ -141,7 +153,13 @@ final as (
         needs.emotional_need_share,
         needs.thinking_need_share,
         needs.attitudes_need_share,
+        {% for area in need_areas %}
+        coalesce(needs.{{ area | lower }}_need_offenders, 0)::integer
+            as {{ area | lower }}_need_offenders,
+        {% endfor %}
         plan_gaps.sentence_plan_gap_share,
+        coalesce(plan_gaps.sentence_plan_objectives, 0)::integer as sentence_plan_objectives,
+        coalesce(plan_gaps.sentence_plan_gaps, 0)::integer as sentence_plan_gaps,
         coalesce(dat.dat_treatment_episodes, 0)::integer as dat_treatment_episodes,
         round(1000.0 * coalesce(dat.dat_treatment_episodes, 0) / districts.population_2007, 2)
             as dat_treatment_episodes_per_1000,
@@ -156,6 +174,8 @@ final as (
         unit_costs.programme_completion_benchmark_index,
         unit_costs.supervision_month_benchmark_index,
         unit_costs.approved_premises_utilisation,
+        reoffending.reoffending_cohort_size,
+        reoffending.reoffenders as reoffending_reoffenders,
         reoffending.reoffending_binary_rate,
         reoffending.reoffending_predicted_rate
     from districts

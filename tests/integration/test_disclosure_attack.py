@@ -1,0 +1,248 @@
+"""Attack every aggregate delivery of a period as a recipient holding all of them would.
+
+The attacker reads the published files (every aggregate agreement, every file), knows how
+they are made (which counts add up to which, which rates are computed from which counts,
+the threshold and rounding of each agreement: they are in the manifests) and solves for
+each suppressed or rounded count its feasible range by integer linear programming
+(scipy ``milp``): the smallest and largest true value consistent with everything
+published. What the attacker uses:
+
+- a published count R rounded to base b: the true count is in [R - b//2, R + b - 1 - b//2],
+  and is 0 or at least the threshold (smaller counts would have been suppressed);
+- a suppressed count (``*``): at least 1 (zeros are shown);
+- every table adds up along its rows and columns to its totals;
+- the reoffending breakdown: the districts, tiers, genders and age bands each add up to the
+  area (one-way margins with the same total always fit some table of district x tier x
+  gender x age band counts, so the finer cells would add no constraint on the sums);
+  reoffenders <= cohort size and <= reoffences in every row; a requirement type's row is
+  at most the area's;
+- the same count published twice (a CSP's reoffending cohort and the regional
+  commissioner's district row) is one unknown; parts are at most their whole (a tier's
+  caseload, a need's offenders, plan gaps; outcomes achieved <= needs identified).
+
+A suppressed count is *narrowed* when its feasible range holds fewer values than the
+``*`` itself allows (1 .. threshold-1); a rounded count is *recovered* when its range is a
+single value. The test asserts neither happens, and that the true values (from an
+uncontrolled run of the same agreements) lie in every range, so the model is sound.
+Every rate and share in the files must be the declared function of the published figures
+(then it tells the attacker nothing more than they are).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.attacker import Model
+from warehouse.sharing.agreements import Agreement, all_agreements
+from warehouse.sharing.disclosure import Controls
+from warehouse.sharing.extract import TOTAL, share
+
+pytestmark = pytest.mark.integration
+
+PERIOD = "2008-09"
+REOFFENDING_DIMENSIONS = ("district", "tier", "gender", "age_band")
+
+
+# -- reading what was published ---------------------------------------------------------------
+def _rows(path: Path) -> list[dict[str, str]]:
+    if path.suffix == ".csv":
+        return list(csv.DictReader(io.StringIO(path.read_text())))
+    from openpyxl import load_workbook
+
+    ws = load_workbook(path, read_only=True).active
+    values = [["" if v is None else str(v) for v in row] for row in ws.iter_rows(values_only=True)]
+    return [dict(zip(values[0], row, strict=True)) for row in values[1:]]
+
+
+def _published(agreement: Agreement, folder: Path) -> dict[str, list[dict[str, str]]]:
+    manifest = json.loads((folder / "manifest.json").read_text())
+    return {f["dataset"]: _rows(folder / f["file"]) for f in manifest["files"]}
+
+
+# -- what the attacker knows about each file ------------------------------------------------------
+def _table(m: Model, name: tuple, d, rows, c: Controls, observe=True) -> None:
+    """A grid with its Total row and column: every line adds up to its total."""
+    spec = d.table
+    row_cols, col_col, count = spec["rows"], spec["columns"], spec["count"]
+    grid: dict[tuple, dict[str, str]] = defaultdict(dict)
+    for r in rows:
+        grid[tuple(r[k] for k in row_cols)][r[col_col]] = r[count]
+    total_row = tuple(TOTAL for _ in row_cols)
+    for rk, line in grid.items():
+        for ck, text in line.items():
+            m.observe((*name, rk, ck), text, c)
+    columns = [ck for ck in grid[total_row] if ck != TOTAL]
+    for rk in grid:
+        m.equal((*name, rk, TOTAL), [(*name, rk, ck) for ck in columns])
+    for ck in [*columns, TOTAL]:
+        m.equal((*name, total_row, ck), [(*name, rk, ck) for rk in grid if rk != total_row])
+
+
+def _reoffending(m: Model, rows, c: Controls) -> None:
+    measures = ("cohort_size", "reoffenders", "reoffences")
+    for r in rows:
+        for measure in measures:
+            m.observe(("reoffending", measure, r["dimension"], r["dimension_value"]), r[measure], c)
+        group = ("reoffending", "cohort_size", r["dimension"], r["dimension_value"])
+        reoffenders = ("reoffending", "reoffenders", r["dimension"], r["dimension_value"])
+        m.at_most(reoffenders, group)
+        m.at_most(reoffenders, ("reoffending", "reoffences", *reoffenders[2:]))
+    for measure in measures:
+        area = ("reoffending", measure, "area", "All")
+        for dim in REOFFENDING_DIMENSIONS:
+            parts = [r["dimension_value"] for r in rows if r["dimension"] == dim]
+            m.equal(area, [("reoffending", measure, dim, v) for v in parts])
+        for r in rows:
+            if r["dimension"] == "requirement_type":
+                m.at_most(("reoffending", measure, "requirement_type", r["dimension_value"]), area)
+
+
+def _district_profile(m: Model, d, rows, c: Controls) -> None:
+    for r in rows:
+        la = r["la_code"]
+        for col in d.counts:
+            key = ("profile", la, col)
+            if col == "reoffending_cohort_size":  # the regional commissioner's district row
+                key = ("reoffending", "cohort_size", "district", la)
+            elif col == "reoffending_reoffenders":
+                key = ("reoffending", "reoffenders", "district", la)
+            m.observe(key, r[col], c)
+        for tier in range(1, 5):
+            m.at_most(("profile", la, f"tier_{tier}_caseload"), ("profile", la, "caseload"))
+        for col in d.counts:
+            if col.endswith("_need_offenders"):
+                m.at_most(("profile", la, col), ("profile", la, "offenders_assessed"))
+        m.at_most(
+            ("profile", la, "sentence_plan_gaps"), ("profile", la, "sentence_plan_objectives")
+        )
+
+
+def _flat(m: Model, a: Agreement, d, rows, c: Controls) -> None:
+    for r in rows:
+        key = tuple(r[k] for k in d.columns if k not in {*d.counts, *d.rates, *d.means, *d.public})
+        for col in d.counts:
+            m.observe((a.id, d.name, key, col), r[col], c)
+
+
+def attack(agreements: list[Agreement], folders: dict[str, Path]) -> Model:
+    m = Model()
+    for a in agreements:
+        c = a.disclosure
+        for d in a.datasets:
+            rows = _published(a, folders[a.id])[d.name]
+            if d.table:
+                _table(m, (a.id, d.name), d, rows, c)
+            elif d.mart == "fct_reoffending_summary":
+                _reoffending(m, rows, c)
+            elif d.mart == "jsna_district_profile":
+                _district_profile(m, d, rows, c)
+            else:
+                _flat(m, a, d, rows, c)
+        if a.id == "supporting_people":  # an outcome is achieved only for a need identified
+            needs = [k for k in m.index if k[:2] == (a.id, "needs_identified")]
+            for k in needs:
+                m.at_most((a.id, "outcomes_achieved", *k[2:]), k)
+    return m
+
+
+# -- rates: functions of the published figures ---------------------------------------------------
+def _number(text: str) -> Decimal | None:
+    return None if text in ("", "*") else Decimal(text)
+
+
+def _rate_problems(a: Agreement, rows_by_dataset) -> list[str]:
+    out = []
+    for d in a.datasets:
+        rows = rows_by_dataset[d.name]
+        for name, rate in d.rates.items():
+            q = Decimal(1).scaleb(-rate.digits)
+            sums: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+            if rate.within:
+                for r in rows:
+                    of, per = _number(r[rate.of]), _number(r[rate.per])
+                    if of is not None and per is not None:
+                        s = sums[tuple(r[k] for k in rate.within)]
+                        s[0] += of
+                        s[1] += per
+            for r in rows:
+                if rate.within:
+                    of, per = sums[tuple(r[k] for k in rate.within)]
+                    expected = (of * rate.scale / per).quantize(q, ROUND_HALF_UP) if per else None
+                else:
+                    inputs = [r[col] for col in rate.inputs()]
+                    if "*" in inputs:
+                        expected = "*"
+                    elif "" in inputs:
+                        expected = None
+                    elif rate.minus:
+                        expected = (Decimal(inputs[0]) - Decimal(inputs[1])).quantize(q)
+                    elif Decimal(inputs[1]) == 0:
+                        expected = None
+                    else:
+                        value = Decimal(inputs[0]) * rate.scale / Decimal(inputs[1])
+                        expected = value.quantize(q, ROUND_HALF_UP)
+                got = r[name]
+                got_value = "*" if got == "*" else _number(got)
+                if got_value != expected:
+                    out.append(f"{a.id}/{d.name}: {name} = {got!r}, from the published {expected}")
+        for mean, count in d.means.items():
+            for r in rows:
+                if r[count] == "*" and r[mean] != "*":
+                    out.append(f"{a.id}/{d.name}: {mean} shown beside a suppressed {count}")
+    return out
+
+
+# -- the test ---------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def published(default_warehouse):
+    """Every aggregate agreement for the period, as delivered, and the same uncontrolled."""
+    agreements = [a for a in all_agreements() if a.level == "aggregate"]
+    folders = {a.id: share(default_warehouse, a, PERIOD).folder for a in agreements}
+    raw = Controls(threshold=1, rounding=1, secondary=False)
+    truth = {}
+    for a in agreements:
+        open_copy = a.model_copy(update={"id": f"uncontrolled_{a.id}", "disclosure": raw})
+        truth[a.id] = share(default_warehouse, open_copy, PERIOD).folder
+    yield agreements, folders, truth
+    for folder in truth.values():
+        for f in folder.iterdir():
+            f.unlink()
+
+
+def test_no_rate_tells_more_than_the_published_counts(published):
+    agreements, folders, _ = published
+    problems = [p for a in agreements for p in _rate_problems(a, _published(a, folders[a.id]))]
+    assert problems == []
+
+
+def test_no_suppressed_or_rounded_count_is_recovered_or_narrowed(published, capsys):
+    agreements, folders, truth_folders = published
+    model = attack(agreements, folders)
+    narrowed, recovered = model.exposed()
+    truth_model = attack(
+        [a.model_copy(update={"disclosure": Controls(1, 1, False)}) for a in agreements],
+        truth_folders,
+    )
+    ranges = model.ranges()
+    unsound = [
+        (key, truth_model.lo[i], ranges[key])
+        for key, i in truth_model.index.items()
+        if key in ranges and not ranges[key][0] <= truth_model.lo[i] <= ranges[key][1]
+    ]
+    hidden = sum(1 for kind, _ in model.targets.values() if kind == "suppressed")
+    with capsys.disabled():
+        print(
+            f"\ndisclosure attack {PERIOD}: {len(model.targets)} cells attacked "
+            f"({hidden} suppressed, {len(model.targets) - hidden} rounded) over "
+            f"{len(agreements)} agreements; narrowed {len(narrowed)}, recovered "
+            f"{len(recovered)}"
+        )
+    assert unsound == [], "the attack model contradicts the true values"
+    assert narrowed == [] and recovered == []
