@@ -1,8 +1,36 @@
--- Runs once when the warehouse container's data volume is created.
--- bi_reader: read-only BI role (USAGE + SELECT on marts only; granted by the pipeline after
--- each build). Its password comes from BI_READER_PASSWORD via the entrypoint's psql.
-\set bi_password `echo "$BI_READER_PASSWORD"`
+-- Runs once, as the superuser postgres, when the warehouse container's data volume is created
+-- (connected to the database POSTGRES_DB). Passwords are read from the environment with
+-- \getenv, so they never appear in a command line or in this file.
+--   pipeline   owns the warehouse database and runs every job; NOT a superuser. CREATEROLE
+--              because `warehouse access` (warehouse/access.py) creates the BI roles.
+--   bi_reader  read-only BI login (USAGE + SELECT on marts; re-granted after each build).
+\set ON_ERROR_STOP on
+\getenv pipeline_password WAREHOUSE_PASSWORD
+\getenv bi_password WAREHOUSE_BI_PASSWORD_BI_READER
+\if :{?pipeline_password}
+\else
+    \set pipeline_password ''
+\endif
+\if :{?bi_password}
+\else
+    \set bi_password ''
+\endif
+select :'pipeline_password' = '' or :'bi_password' = '' as missing \gset
+\if :missing
+    do $$ begin
+        raise exception 'WAREHOUSE_PASSWORD and WAREHOUSE_BI_PASSWORD_BI_READER must be set';
+    end $$;
+\endif
+
+create role pipeline with login createrole nosuperuser nocreatedb noreplication nobypassrls
+    password :'pipeline_password';
+select format('alter database %I owner to pipeline', current_database()) \gexec
+
+-- bi_reader is created BY pipeline: since PostgreSQL 16 a CREATEROLE role may alter (set the
+-- password and limits of) only the roles it administers, which are the roles it created.
+set role pipeline;
 create role bi_reader with login password :'bi_password';
-create schema if not exists marts authorization pipeline;
+create schema if not exists marts;
 grant usage on schema marts to bi_reader;
-alter default privileges for role pipeline in schema marts grant select on tables to bi_reader;
+alter default privileges in schema marts grant select on tables to bi_reader;
+reset role;

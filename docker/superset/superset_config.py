@@ -1,5 +1,6 @@
-"""Superset settings for the compose stack. Add the warehouse as a database in the UI with
-postgresql://bi_reader:<BI_READER_PASSWORD>@warehouse:5432/warehouse (read-only role)."""
+"""Superset settings for the compose stack. Superset receives only its own secret key and the
+read-only ``bi_reader`` connection (``SUPERSET_WAREHOUSE_URI``, TLS required); register it
+once with ``superset set-database-uri`` (see the README)."""
 
 import os
 
