@@ -122,6 +122,32 @@ def test_record_level_without_pseudonymisation_is_refused(tmp_path):
     assert "person key 'offender_id' must be pseudonymised" in text
 
 
+@pytest.mark.parametrize("k", [0, 1, 3, 4])
+def test_a_record_level_agreement_with_k_below_5_is_refused(tmp_path, k):
+    text = _error(tmp_path, {**RECORD, "k_anonymity": k})
+    assert "example.yml" in text and f"k_anonymity: {k} is below the floor of 5" in text
+
+
+@pytest.mark.parametrize("k", [5, 11])
+def test_k_of_5_or_more_is_accepted_and_5_is_the_default(tmp_path, k):
+    assert load_agreement(_write(tmp_path, {**RECORD, "k_anonymity": k})).k_anonymity == k
+    assert load_agreement(_write(tmp_path, RECORD)).k_anonymity == 5
+
+
+@pytest.mark.parametrize(
+    ("generalise", "message"),
+    [
+        ({"tier_band": [{"round": 5}]}, "tier_band: {'round': 5}: a step is"),
+        ({"offender_id": [{"keep_items": ["x"]}]}, "offender_id: not a released column"),
+        ({"gender_code": [{"bands": {"F": "*"}}]}, "gender_code: not a released column"),
+    ],
+)
+def test_a_bad_generalisation_rule_is_refused_with_the_column_named(tmp_path, generalise, message):
+    dataset = {**RECORD["datasets"][0], "generalise": generalise}
+    text = _error(tmp_path, {**RECORD, "datasets": [dataset]})
+    assert f"datasets[0] (offenders).generalise.{message}" in text
+
+
 def test_a_person_key_in_an_aggregate_extract_is_refused(tmp_path):
     dataset = {
         "name": "x",
