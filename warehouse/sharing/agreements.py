@@ -90,6 +90,8 @@ class Dataset(BaseModel):
     order_by: list[str] = []
     # record level: column -> generalisation steps, coarser and coarser (anonymity.py)
     generalise: dict[str, list[dict[str, Any]]] = {}
+    # record level: columns the purpose needs, generalised but never withheld
+    never_withhold: list[str] = []
 
 
 class Agreement(BaseModel):
@@ -308,8 +310,11 @@ def _anonymity_problems(a: Agreement) -> list[str]:
         )
     for i, d in enumerate(a.datasets):
         where = f"datasets[{i}] ({d.name}).generalise"
-        if d.generalise and a.level != "pseudonymised":
+        if (d.generalise or d.never_withhold) and a.level != "pseudonymised":
             out.append(f"{where}: only record-level (pseudonymised) datasets are generalised")
+        for col in d.never_withhold:
+            if col not in d.columns or col in d.pseudonymise:
+                out.append(f"datasets[{i}] ({d.name}).never_withhold: {col!r} is not released")
         for col, rules in sorted(d.generalise.items()):
             if col not in d.columns or col in d.pseudonymise:
                 out.append(f"{where}.{col}: not a released column of the dataset")

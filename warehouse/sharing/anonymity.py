@@ -6,14 +6,19 @@ combination of quasi-identifier values it releases is shared by at least k of it
 no row can be narrowed down to fewer than k people.
 
 ``anonymise`` gets the rows, the quasi-identifier columns, k and a generalisation ladder per
-column (a chain of ever coarser versions of the column: bands, a shorter list, and last of
-all the column withheld, every value null). Steps are global (a column is generalised the
-same way in every row) and chosen greedily: while more than ``budget`` of the rows sit in
-classes smaller than k, take the step that removes the most "deficit" (sum over small classes
-of k - size) per bit of information lost (the drop in the column's entropy over the rows).
-Then every row still in a class smaller than k is **dropped** (not blanked: a blanked row
-would be the one person an attacker cannot place in a big class, see README). Every step is
-deterministic (ties go to the earlier column), so the same input gives the same output.
+column (a chain of ever coarser versions of the column: bands, a shorter list and, last, the
+column withheld, every value null, unless the purpose needs the column). Generalisation is
+global (a column is generalised the same way in every row). Which step of each ladder: every
+combination of levels is tried (a few hundred for an extract of a handful of columns) and the
+one is taken that leaves at most ``budget`` of the rows in classes smaller than k and keeps
+the most information (the entropy of each released column over the released rows, summed,
+times the share of rows released: what the recipient can still count). Above
+``SEARCH_LIMIT`` combinations it falls back to greedy steps (most risk removed per bit lost).
+Then every row still in a class smaller than k is **dropped**, not blanked: the rows in small
+classes are exactly the people an attacker holding the marts can work out (they can redo the
+generalisation on the marts), so a blanked row would tie its pseudonym to that small set.
+Deterministic (ties: fewer steps, then the earlier columns less generalised): the same input
+gives the same output, whatever its order.
 
 Generalisation steps, as declared in an agreement's ``generalise:`` (one list per column):
 
@@ -26,6 +31,7 @@ and, after the declared steps, always: the column withheld (null in every row).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -34,6 +40,7 @@ from typing import Any
 
 K_FLOOR = 5  # the smallest k an agreement may ask for (issue 12: "at least 5")
 DEFAULT_BUDGET = 0.05  # share of rows that may be dropped instead of generalising further
+SEARCH_LIMIT = 20_000  # combinations of levels searched exhaustively; more: greedy steps
 WITHHELD = "withheld"
 
 
@@ -55,8 +62,11 @@ def _bands(mapping: dict[str, str]) -> Step:
     def apply(v: Any) -> Any:
         return v if v is None else table.get(str(v), v)
 
-    bands = sorted(set(table.values()), key=str)
-    return Step(f"bands {'/'.join(str(b) for b in bands)}", apply)
+    merged: dict[str, list[str]] = {}
+    for value, band in sorted(table.items()):
+        merged.setdefault(str(band), []).append(value)
+    name = "; ".join(f"{', '.join(vs)} -> {b}" for b, vs in sorted(merged.items()))
+    return Step(name, apply)
 
 
 def _keep_items(items: Sequence[str]) -> Step:
@@ -84,9 +94,10 @@ def step_from_rule(rule: dict[str, Any]) -> Step:
     )
 
 
-def ladder(rules: Sequence[dict[str, Any]] = ()) -> list[Step]:
-    """The declared steps, then the column withheld."""
-    return [*(step_from_rule(r) for r in rules), Step(WITHHELD, lambda v: None)]
+def ladder(rules: Sequence[dict[str, Any]] = (), withhold: bool = True) -> list[Step]:
+    """The declared steps, then (unless the purpose needs the column) the column withheld."""
+    last = [Step(WITHHELD, lambda v: None)] if withhold else []
+    return [*(step_from_rule(r) for r in rules), *last]
 
 
 @dataclass
@@ -139,6 +150,67 @@ def _entropy(values: Sequence[Any]) -> float:
     return -sum(c / n * math.log2(c / n) for c in Counter(values).values()) if n else 0.0
 
 
+def _classes(chain: dict[str, list[list[Any]]], levels: dict[str, int], n: int) -> list[tuple]:
+    cols = [chain[c][lv] for c, lv in levels.items()]
+    return list(zip(*cols, strict=True)) if cols else [()] * n
+
+
+def _information(chain, levels: dict[str, int], combos: list[tuple], k: int, n: int) -> float:
+    """What the recipient can still count: the entropy of each column over the rows that
+    would be released, summed, times the share of rows released."""
+    sizes = Counter(combos)
+    kept = [i for i, combo in enumerate(combos) if sizes[combo] >= k]
+    if not kept:
+        return 0.0
+    bits = sum(_entropy([chain[c][lv][i] for i in kept]) for c, lv in levels.items())
+    return bits * len(kept) / n
+
+
+def _search(chain, qis: list[str], n: int, k: int, budget: float) -> dict[str, int]:
+    """Every combination of levels; the one within the budget that keeps the most
+    information (ties: fewer steps, then the earlier columns less generalised). When none
+    is within the budget: the one with the fewest rows in classes smaller than k."""
+    best_key, best = None, None
+    for node in itertools.product(*(range(len(chain[c])) for c in qis)):
+        levels = dict(zip(qis, node, strict=True))
+        combos = _classes(chain, levels, n)
+        at_risk, _ = _deficit(combos, k)
+        over = max(0, at_risk - math.floor(budget * n))
+        info = round(_information(chain, levels, combos, k, n), 9)
+        key = (over, -info, sum(node), node)
+        if best_key is None or key < best_key:
+            best_key, best = key, levels
+    return best if best is not None else {}
+
+
+def _greedy(chain, qis: list[str], n: int, k: int, budget: float) -> dict[str, int]:
+    """One step at a time (for lattices too big to search): while more than the budget of
+    rows sit in classes smaller than k, the step that removes the most deficit (sum over
+    small classes of k - size) per bit lost (drop in the column's entropy); ties: the
+    earlier column. Stops when no single step merges a small class."""
+    levels = {c: 0 for c in qis}
+    at_risk, deficit = _deficit(_classes(chain, levels, n), k)
+    while at_risk > budget * n:
+        best = None
+        for c in qis:
+            if levels[c] + 1 >= len(chain[c]):
+                continue
+            trial = {**levels, c: levels[c] + 1}
+            _, new_deficit = _deficit(_classes(chain, trial, n), k)
+            gain = deficit - new_deficit
+            if gain <= 0:
+                continue
+            loss = _entropy(chain[c][levels[c]]) - _entropy(chain[c][levels[c] + 1])
+            score = gain / max(loss, 1e-9)
+            if best is None or score > best[0] + 1e-12:
+                best = (score, c)
+        if best is None:
+            break
+        levels[best[1]] += 1
+        at_risk, deficit = _deficit(_classes(chain, levels, n), k)
+    return levels
+
+
 def anonymise(
     rows: Sequence[tuple],
     columns: Sequence[str],
@@ -146,44 +218,32 @@ def anonymise(
     k: int,
     ladders: dict[str, list[Step]] | None = None,
     budget: float = DEFAULT_BUDGET,
+    search_limit: int = SEARCH_LIMIT,
 ) -> Result:
-    """``rows`` (tuples in ``columns`` order) made k-anonymous on ``quasi_identifiers``."""
+    """``rows`` (tuples in ``columns`` order) made k-anonymous on ``quasi_identifiers``.
+    A column without a ladder in ``ladders`` is kept as it is or withheld."""
     if k < 1:
         raise AnonymityError(f"k={k}: at least 1")
     ladders = ladders or {}
     qis = list(quasi_identifiers)
     qi_index = [list(columns).index(c) for c in qis]
-    steps = {c: ladders.get(c) or ladder() for c in qis}
-    # the current value of each quasi-identifier, column by column
-    current = {c: [r[i] for r in rows] for c, i in zip(qis, qi_index, strict=True)}
-    levels = {c: 0 for c in qis}
+    steps = {c: ladders[c] if c in ladders else ladder() for c in qis}
+    # each column at each level: chain[c][0] as is, chain[c][j] after its first j steps
+    chain: dict[str, list[list[Any]]] = {}
+    for c, i in zip(qis, qi_index, strict=True):
+        chain[c] = [[r[i] for r in rows]]
+        for step in steps[c]:
+            chain[c].append([step.apply(v) for v in chain[c][-1]])
     n = len(rows)
+    lattice = math.prod(len(chain[c]) for c in qis)
+    if lattice <= search_limit:
+        levels = _search(chain, qis, n, k, budget)
+    else:
+        levels = _greedy(chain, qis, n, k, budget)
+    current = {c: chain[c][levels[c]] for c in qis}
 
     def classes(cur: dict[str, list[Any]]) -> list[tuple]:
         return list(zip(*(cur[c] for c in qis), strict=True)) if qis else [()] * n
-
-    at_risk, deficit = _deficit(classes(current), k)
-    while at_risk > budget * n:
-        best = None
-        for c in qis:  # the earlier column wins a tie: deterministic
-            if levels[c] >= len(steps[c]):
-                continue
-            step = steps[c][levels[c]]
-            values = [step.apply(v) for v in current[c]]
-            _, new_deficit = _deficit(classes({**current, c: values}), k)
-            gain = deficit - new_deficit
-            if gain <= 0:
-                continue
-            loss = _entropy(current[c]) - _entropy(values)
-            score = gain / max(loss, 1e-9)
-            if best is None or score > best[0] + 1e-12:
-                best = (score, c, values)
-        if best is None:  # no single step merges a small class any more: suppress the rest
-            break
-        _, c, values = best
-        current[c] = values
-        levels[c] += 1
-        at_risk, deficit = _deficit(classes(current), k)
 
     combos = classes(current)
     sizes = Counter(combos)

@@ -26,7 +26,8 @@ from psycopg import sql
 
 from warehouse.db import connect
 from warehouse.settings import PROJECT_ROOT, Settings
-from warehouse.sharing.agreements import Agreement, Dataset
+from warehouse.sharing.agreements import Agreement, Dataset, quasi_identifiers
+from warehouse.sharing.anonymity import anonymise, ladder
 from warehouse.sharing.disclosure import Controls, protect, round_half_up
 from warehouse.sharing.pseudonymise import Pseudonymiser, fingerprint, get_key
 
@@ -137,6 +138,17 @@ def _pseudonymised(d: Dataset, cols: list[str], rows: list[tuple], p: Pseudonymi
         out.append(tuple(values))
     # sorted on the pseudonyms: the order reveals nothing about the source keys
     return sorted(out, key=lambda r: tuple("" if v is None else str(v) for v in r))
+
+
+def _k_anonymous(d: Dataset, cols: list[str], rows: list[tuple], k: int):
+    """The rows generalised, then suppressed, until every combination of the columns a
+    recipient could also know is shared by at least k rows; and the report for the manifest."""
+    qis = quasi_identifiers(d)
+    ladders = {c: ladder(d.generalise.get(c, []), c not in d.never_withhold) for c in qis}
+    result = anonymise(rows, cols, qis, k, ladders)
+    # sorted again: a generalised row sorts among the others by its released values only
+    released = sorted(result.rows, key=lambda r: tuple("" if v is None else str(v) for v in r))
+    return released, result.manifest()
 
 
 def _controlled_flat(d: Dataset, cols: list[str], rows: list[tuple], c: Controls):
@@ -300,8 +312,10 @@ def share(settings: Settings, agreement: Agreement, period: str) -> Delivery:
     with connect(settings) as conn:
         for d in agreement.datasets:
             cols, types, rows = _query(conn, d, fy)
+            anonymity = None
             if agreement.level == "pseudonymised":
                 rows = _pseudonymised(d, cols, rows, pseudonymiser)
+                rows, anonymity = _k_anonymous(d, cols, rows, agreement.k_anonymity)
                 pseudo = set(d.pseudonymise)
                 types = ["text" if c in pseudo else t for c, t in zip(cols, types, strict=True)]
             elif d.table:
@@ -321,6 +335,7 @@ def share(settings: Settings, agreement: Agreement, period: str) -> Delivery:
                     "bytes": path.stat().st_size,
                     "sha256": _sha256(path),
                     "schema": [{"name": c, "type": t} for c, t in zip(cols, types, strict=True)],
+                    **({"anonymity": anonymity} if anonymity else {}),
                 }
             )
         manifest = {
