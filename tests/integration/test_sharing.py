@@ -262,6 +262,21 @@ def test_a_bi_login_joining_the_dat_extract_to_the_marts_singles_no_one_out(
     assert min(matches) >= entry["anonymity"]["k_required"]
 
 
+def test_the_dat_extracts_of_two_periods_share_no_pseudonym(default_warehouse, deliveries):
+    """A stable pseudonym would link a person's rows of two years: a longer quasi-identifier
+    than each file is k-anonymous on (measured: 38-69 people singled out per pair of years)."""
+    import pyarrow.parquet as pq
+
+    def pseudonyms(delivery) -> set[str]:
+        path = delivery.folder / "offenders_with_drug_need.parquet"
+        return set(pq.read_table(path, columns=["offender_id"]).column(0).to_pylist())
+
+    earlier = share(default_warehouse, get_agreement("dat_manchester"), "2006-07")
+    this_year = pseudonyms(deliveries["dat_manchester"])
+    assert this_year and pseudonyms(earlier)
+    assert not this_year & pseudonyms(earlier)
+
+
 def test_a_missing_key_stops_a_record_level_extract(default_warehouse, monkeypatch):
     monkeypatch.delenv("WAREHOUSE_SHARE_KEY_DAT_MANCHESTER")
     with pytest.raises(MissingKeyError, match="WAREHOUSE_SHARE_KEY_DAT_MANCHESTER"):

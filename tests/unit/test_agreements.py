@@ -177,6 +177,13 @@ def test_pseudonyms_are_stable_per_key_and_unlinkable_across_recipients():
     assert "42" not in a("offender_id", 42)
 
 
+def test_pseudonyms_of_two_periods_cannot_be_linked():
+    key = b"a" * 32
+    y1, y2 = Pseudonymiser(key, scope="2007-08"), Pseudonymiser(key, scope="2008-09")
+    assert y1("offender_id", 42) == Pseudonymiser(key, "2007-08")("offender_id", 42)
+    assert y1("offender_id", 42) != y2("offender_id", 42) != Pseudonymiser(key)("offender_id", 42)
+
+
 # -- refusals (issue 12, point 5): each test is an attack that must fail --------------------
 def _table(mart: str, rows: list[str], columns: str, count: str) -> dict:
     return {

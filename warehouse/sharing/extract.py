@@ -301,7 +301,8 @@ def share(settings: Settings, agreement: Agreement, period: str) -> Delivery:
     pseudonymiser = key_fp = None
     if agreement.level == "pseudonymised":
         key = get_key(agreement.key_id or "", settings)
-        pseudonymiser, key_fp = Pseudonymiser(key), fingerprint(key)
+        # per period: a person's rows of two deliveries cannot be linked (anonymity.py)
+        pseudonymiser, key_fp = Pseudonymiser(key, scope=period), fingerprint(key)
     final = settings.outbox_dir / agreement.id / period
     work = final.with_name(final.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
