@@ -148,6 +148,13 @@ def test_a_bad_generalisation_rule_is_refused_with_the_column_named(tmp_path, ge
     assert f"datasets[0] (offenders).generalise.{message}" in text
 
 
+def test_never_withhold_names_a_released_column(tmp_path):
+    dataset = {**RECORD["datasets"][0], "never_withhold": ["offender_id", "tier_band"]}
+    text = _error(tmp_path, {**RECORD, "datasets": [dataset]})
+    assert "datasets[0] (offenders).never_withhold: 'offender_id' is not released" in text
+    assert "'tier_band' is not released" not in text
+
+
 def test_a_person_key_in_an_aggregate_extract_is_refused(tmp_path):
     dataset = {
         "name": "x",
