@@ -122,6 +122,39 @@ def test_record_level_without_pseudonymisation_is_refused(tmp_path):
     assert "person key 'offender_id' must be pseudonymised" in text
 
 
+@pytest.mark.parametrize("k", [0, 1, 3, 4])
+def test_a_record_level_agreement_with_k_below_5_is_refused(tmp_path, k):
+    text = _error(tmp_path, {**RECORD, "k_anonymity": k})
+    assert "example.yml" in text and f"k_anonymity: {k} is below the floor of 5" in text
+
+
+@pytest.mark.parametrize("k", [5, 11])
+def test_k_of_5_or_more_is_accepted_and_5_is_the_default(tmp_path, k):
+    assert load_agreement(_write(tmp_path, {**RECORD, "k_anonymity": k})).k_anonymity == k
+    assert load_agreement(_write(tmp_path, RECORD)).k_anonymity == 5
+
+
+@pytest.mark.parametrize(
+    ("generalise", "message"),
+    [
+        ({"tier_band": [{"round": 5}]}, "tier_band: {'round': 5}: a step is"),
+        ({"offender_id": [{"keep_items": ["x"]}]}, "offender_id: not a released column"),
+        ({"gender_code": [{"bands": {"F": "*"}}]}, "gender_code: not a released column"),
+    ],
+)
+def test_a_bad_generalisation_rule_is_refused_with_the_column_named(tmp_path, generalise, message):
+    dataset = {**RECORD["datasets"][0], "generalise": generalise}
+    text = _error(tmp_path, {**RECORD, "datasets": [dataset]})
+    assert f"datasets[0] (offenders).generalise.{message}" in text
+
+
+def test_never_withhold_names_a_released_column(tmp_path):
+    dataset = {**RECORD["datasets"][0], "never_withhold": ["offender_id", "tier_band"]}
+    text = _error(tmp_path, {**RECORD, "datasets": [dataset]})
+    assert "datasets[0] (offenders).never_withhold: 'offender_id' is not released" in text
+    assert "'tier_band' is not released" not in text
+
+
 def test_a_person_key_in_an_aggregate_extract_is_refused(tmp_path):
     dataset = {
         "name": "x",
@@ -149,6 +182,13 @@ def test_pseudonyms_are_stable_per_key_and_unlinkable_across_recipients():
     assert a("offender_id", 42) != b("offender_id", 42)
     assert a("offender_id", 42) != a("offender_id", 43)
     assert "42" not in a("offender_id", 42)
+
+
+def test_pseudonyms_of_two_periods_cannot_be_linked():
+    key = b"a" * 32
+    y1, y2 = Pseudonymiser(key, scope="2007-08"), Pseudonymiser(key, scope="2008-09")
+    assert y1("offender_id", 42) == Pseudonymiser(key, "2007-08")("offender_id", 42)
+    assert y1("offender_id", 42) != y2("offender_id", 42) != Pseudonymiser(key)("offender_id", 42)
 
 
 # -- refusals (issue 12, point 5): each test is an attack that must fail --------------------

@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from warehouse.settings import PROJECT_ROOT
+from warehouse.sharing.anonymity import K_FLOOR, AnonymityError, step_from_rule
 from warehouse.sharing.disclosure import ROUNDING_FLOOR, THRESHOLD_FLOOR, Controls
 
 AGREEMENTS_DIR = PROJECT_ROOT / "agreements"
@@ -120,6 +121,10 @@ class Dataset(BaseModel):
     table: dict[str, Any] | None = None  # {rows: [...], columns: col, count: col}
     pseudonymise: list[str] = []  # record level: person keys replaced by HMAC pseudonyms
     order_by: list[str] = []
+    # record level: column -> generalisation steps, coarser and coarser (anonymity.py)
+    generalise: dict[str, list[dict[str, Any]]] = {}
+    # record level: columns the purpose needs, generalised but never withheld
+    never_withhold: list[str] = []
 
 
 class Agreement(BaseModel):
@@ -136,6 +141,7 @@ class Agreement(BaseModel):
     delivery: Delivery = Delivery()
     retention_days: int = Field(gt=0)
     key_id: str | None = None  # names the recipient's pseudonymisation key (never the key)
+    k_anonymity: int = K_FLOOR  # record level: every released class has at least k rows
     source: Path | None = None
 
 
@@ -170,6 +176,20 @@ def person_level_marts() -> dict[str, frozenset[str]]:
             }
             out[mart] = frozenset(keys | primary)
     return out
+
+
+@cache
+def bi_visible_columns() -> frozenset[str]:
+    """Every column of a mart a BI login can read. bi_reader reads every mart
+    (warehouse/sql/access.sql grants SELECT on each one), so: every contract column."""
+    return frozenset(c for cols in mart_columns().values() for c in cols)
+
+
+def quasi_identifiers(d: Dataset) -> list[str]:
+    """The released columns a recipient could also know: every column of the dataset that a
+    BI-visible mart holds, except the pseudonymised keys (the recipient cannot map them)."""
+    visible = bi_visible_columns()
+    return [c for c in d.columns if c in visible and c not in d.pseudonymise]
 
 
 def _person_level(col: str, record_keys: Collection[str]) -> str | None:
@@ -365,8 +385,40 @@ def _dataset_problems(a: Agreement) -> list[str]:
     return out
 
 
+def _anonymity_problems(a: Agreement) -> list[str]:
+    """k at or above the floor; generalisation rules on released columns, well formed."""
+    out: list[str] = []
+    if a.k_anonymity < K_FLOOR:
+        out.append(
+            f"k_anonymity: {a.k_anonymity} is below the floor of {K_FLOOR} (every row of a "
+            f"record-level extract is shared by at least {K_FLOOR} rows on what a recipient "
+            "could also know)"
+        )
+    for i, d in enumerate(a.datasets):
+        where = f"datasets[{i}] ({d.name}).generalise"
+        if (d.generalise or d.never_withhold) and a.level != "pseudonymised":
+            out.append(f"{where}: only record-level (pseudonymised) datasets are generalised")
+        for col in d.never_withhold:
+            if col not in d.columns or col in d.pseudonymise:
+                out.append(f"datasets[{i}] ({d.name}).never_withhold: {col!r} is not released")
+        for col, rules in sorted(d.generalise.items()):
+            if col not in d.columns or col in d.pseudonymise:
+                out.append(f"{where}.{col}: not a released column of the dataset")
+            for rule in rules:
+                try:
+                    step_from_rule(rule)
+                except AnonymityError as exc:
+                    out.append(f"{where}.{col}: {exc}")
+    return out
+
+
 def _problems(a: Agreement) -> list[str]:
-    return [*_agreement_problems(a), *_disclosure_problems(a), *_dataset_problems(a)]
+    return [
+        *_agreement_problems(a),
+        *_disclosure_problems(a),
+        *_dataset_problems(a),
+        *_anonymity_problems(a),
+    ]
 
 
 def _parse(path: Path, text: str) -> Agreement:

@@ -104,7 +104,10 @@ def protect_lines(values: Sequence[int], lines: Sequence[Line], controls: Contro
         while True:
             leaks = pinned(hidden, lines)
             if not leaks:  # none solvable exactly: can one be narrowed (rounding, bounds)?
-                leaks = narrowed(v, hidden, lines, controls)
+                leaks, recovered = exposed(v, hidden, lines, controls)
+                if recovered and not leaks:
+                    hidden[recovered] = True  # a rounded count pinned to one value
+                    continue
             if not leaks:
                 break
             _hide_partner(leaks, v, hidden, lines)
@@ -148,19 +151,15 @@ def attacker_bounds(value: int, is_hidden: bool, c: Controls) -> tuple[int, floa
     return lo, shown + c.rounding - 1 - c.rounding // 2
 
 
-def narrowed(v: np.ndarray, hidden: np.ndarray, lines: Sequence[Line], c: Controls) -> list:
-    """The hidden counts a recipient can confine to fewer values than the ``*`` allows
-    (1 .. threshold-1), by the linear programme "the lines add up; each published count is
-    within its rounding and 0 or at least the threshold; each hidden one at least 1". The
-    lines' constraint matrices (a total with its parts; a grid with its margins) are network
-    matrices, so with integer bounds the ranges are those of the integer programme.
-    (Rounded counts pinned to one value: checked by the tests' integer programme.)"""
-    from scipy.optimize import linprog
-
+def exposed(v: np.ndarray, hidden: np.ndarray, lines: Sequence[Line], c: Controls):
+    """(narrowed, recovered): the hidden counts a recipient can confine to fewer values than
+    the ``*`` allows (1 .. threshold-1), and the rounded non-zero counts pinned to one
+    value, by the linear programme "the lines add up; each published count is within its
+    rounding and 0 or at least the threshold; each hidden one at least 1". The lines'
+    constraint matrices (a total with its parts; a grid with its margins) are network
+    matrices, so with integer bounds these ranges are the integer programme's. Rounded
+    counts are checked once no hidden one is narrowed (it is the costlier pass)."""
     involved = sorted({i for total, parts in lines for i in (total, *parts)})
-    targets = [i for i in involved if hidden[i]]
-    if not targets:
-        return []
     pos = {i: k for k, i in enumerate(involved)}
     a = np.zeros((len(lines), len(involved)))
     for j, (total, parts) in enumerate(lines):
@@ -168,21 +167,33 @@ def narrowed(v: np.ndarray, hidden: np.ndarray, lines: Sequence[Line], c: Contro
             a[j, pos[p]] += 1
         a[j, pos[total]] -= 1
     bounds = [attacker_bounds(int(v[i]), bool(hidden[i]), c) for i in involved]
-    out = []
-    for i in targets:
+
+    def span(i: int) -> tuple[float, float] | None:
+        from scipy.optimize import linprog
+
         ends = []
         for sign in (1, -1):
             objective = np.zeros(len(involved))
             objective[pos[i]] = sign
             res = linprog(objective, A_eq=a, b_eq=np.zeros(len(lines)), bounds=bounds)
             ends.append(sign * res.fun if res.status == 0 else None)  # 3: no upper bound
-        if ends[0] is None:  # unsolved (never seen): count it as narrowed, to be safe
-            out.append(i)
-        elif ends[1] is not None and (
-            np.floor(ends[1] + 1e-6) - np.ceil(ends[0] - 1e-6) + 1 < c.threshold - 1
-        ):
-            out.append(i)
-    return out
+        if ends[0] is None:
+            return None  # unsolved (never seen): counted as exposed, to be safe
+        return np.ceil(ends[0] - 1e-6), np.inf if ends[1] is None else np.floor(ends[1] + 1e-6)
+
+    narrowed = []
+    for i in (i for i in involved if hidden[i]):
+        r = span(i)
+        if r is None or r[1] - r[0] + 1 < c.threshold - 1:
+            narrowed.append(i)
+    if narrowed or c.rounding == 1:  # unrounded counts are published exactly anyway
+        return narrowed, []
+    recovered = []
+    for i in (i for i in involved if not hidden[i] and v[i] != 0):
+        r = span(i)
+        if r is None or r[0] == r[1]:
+            recovered.append(i)
+    return [], recovered
 
 
 def _hide_partner(leaks: list[int], v: np.ndarray, hidden: np.ndarray, lines) -> None:

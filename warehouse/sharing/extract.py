@@ -26,7 +26,8 @@ from psycopg import sql
 
 from warehouse.db import connect
 from warehouse.settings import PROJECT_ROOT, Settings
-from warehouse.sharing.agreements import Agreement, Dataset, Rate
+from warehouse.sharing.agreements import Agreement, Dataset, Rate, quasi_identifiers
+from warehouse.sharing.anonymity import anonymise, ladder
 from warehouse.sharing.disclosure import SUPPRESSED, Controls, protect, protect_lines
 from warehouse.sharing.pseudonymise import Pseudonymiser, fingerprint, get_key
 
@@ -138,6 +139,17 @@ def _pseudonymised(d: Dataset, cols: list[str], rows: list[tuple], p: Pseudonymi
         out.append(tuple(values))
     # sorted on the pseudonyms: the order reveals nothing about the source keys
     return sorted(out, key=lambda r: tuple("" if v is None else str(v) for v in r))
+
+
+def _k_anonymous(d: Dataset, cols: list[str], rows: list[tuple], k: int):
+    """The rows generalised, then suppressed, until every combination of the columns a
+    recipient could also know is shared by at least k rows; and the report for the manifest."""
+    qis = quasi_identifiers(d)
+    ladders = {c: ladder(d.generalise.get(c, []), c not in d.never_withhold) for c in qis}
+    result = anonymise(rows, cols, qis, k, ladders)
+    # sorted again: a generalised row sorts among the others by its released values only
+    released = sorted(result.rows, key=lambda r: tuple("" if v is None else str(v) for v in r))
+    return released, result.manifest()
 
 
 def _controlled_flat(d: Dataset, cols: list[str], rows: list[tuple], c: Controls):
@@ -374,7 +386,8 @@ def share(settings: Settings, agreement: Agreement, period: str) -> Delivery:
     pseudonymiser = key_fp = None
     if agreement.level == "pseudonymised":
         key = get_key(agreement.key_id or "", settings)
-        pseudonymiser, key_fp = Pseudonymiser(key), fingerprint(key)
+        # per period: a person's rows of two deliveries cannot be linked (anonymity.py)
+        pseudonymiser, key_fp = Pseudonymiser(key, scope=period), fingerprint(key)
     final = settings.outbox_dir / agreement.id / period
     work = final.with_name(final.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
@@ -385,8 +398,10 @@ def share(settings: Settings, agreement: Agreement, period: str) -> Delivery:
     with connect(settings) as conn:
         for d in agreement.datasets:
             cols, types, rows = _query(conn, d, fy)
+            anonymity = None
             if agreement.level == "pseudonymised":
                 rows = _pseudonymised(d, cols, rows, pseudonymiser)
+                rows, anonymity = _k_anonymous(d, cols, rows, agreement.k_anonymity)
                 pseudo = set(d.pseudonymise)
                 types = ["text" if c in pseudo else t for c, t in zip(cols, types, strict=True)]
             elif d.table:
@@ -410,6 +425,7 @@ def share(settings: Settings, agreement: Agreement, period: str) -> Delivery:
                         {"name": c, "type": t}
                         for c, t in _file_schema(cols, types, controlled, agreement.format)
                     ],
+                    **({"anonymity": anonymity} if anonymity else {}),
                 }
             )
         manifest = {

@@ -92,13 +92,18 @@ def fingerprint(key: bytes) -> str:
 
 
 class Pseudonymiser:
-    def __init__(self, key: bytes) -> None:
+    """``scope`` (extracts pass the period) makes pseudonyms unlinkable across scopes too: a
+    person's rows of two years, linked by a stable pseudonym, would be a longer
+    quasi-identifier than the one each file is k-anonymous on (see anonymity.py)."""
+
+    def __init__(self, key: bytes, scope: str = "") -> None:
         self._key = key
+        self._prefix = f"{scope}\x1e" if scope else ""
 
     def __call__(self, column: str, value: object) -> str | None:
-        """Same value and column -> same pseudonym for this recipient; unlinkable across
-        recipients (different keys) and across columns."""
+        """Same value, column and scope -> same pseudonym for this recipient; unlinkable
+        across recipients (different keys), columns and scopes."""
         if value is None:
             return None
-        message = f"{column}\x1f{value}".encode()
+        message = f"{self._prefix}{column}\x1f{value}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()[:32]
