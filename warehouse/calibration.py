@@ -380,6 +380,95 @@ def _finance(c: _Checks) -> None:
     c.share("approved premises occupancy 2008/09", 92, occupancy)
 
 
+# -- reoffending (complete cohorts 2005/06 to 2007/08) ----------------------------------------
+REOFFENDING_COHORTS = ("2005/06", "2006/07", "2007/08")
+
+
+def _auc(scores: list[float], outcomes: list[bool]) -> float | None:
+    """Area under the ROC curve: the chance a reoffender has the higher score (ties half),
+    by ranks (Mann-Whitney U)."""
+    from scipy.stats import rankdata
+
+    pos = sum(outcomes)
+    neg = len(outcomes) - pos
+    if not pos or not neg:
+        return None
+    ranks = rankdata(scores)
+    rank_sum = sum(r for r, y in zip(ranks, outcomes, strict=True) if y)
+    return float((rank_sum - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def _range(c: _Checks, name: str, lo: float, hi: float, got: float | None, fmt: str) -> None:
+    shown = "none" if got is None else fmt.format(got)
+    target = f"{fmt.format(lo)} to {fmt.format(hi)}"
+    c.claim(name, target, shown, got is not None and lo <= got <= hi)
+
+
+def _reoffending(c: _Checks) -> None:
+    for year in REOFFENDING_COHORTS:
+        rows = c.conn.execute(
+            """select ogrs3_1yr_probability::float, is_reoffender, la_code, tier, gender_code,
+                ogrs3_band, reoffence_count
+            from marts.fct_reoffending_cohort
+            where cohort_year = %s and is_follow_up_complete
+                and ogrs3_1yr_probability is not null""",
+            [year],
+        ).fetchall()
+        if not rows:
+            c.claim(f"reoffending {year}: complete cohort", "present", "none", False)
+            continue
+        scores = [r[0] for r in rows]
+        outcomes = [bool(r[1]) for r in rows]
+        rate = sum(outcomes) / len(rows)
+        ratio = rate / (sum(scores) / len(rows))
+        _range(c, f"reoffending {year}: binary rate", 0.30, 0.45, rate, "{:.1%}")
+        _range(c, f"reoffending {year}: OGRS3 AUC", 0.75, 0.82, _auc(scores, outcomes), "{:.3f}")
+        _range(c, f"reoffending {year}: actual / predicted", 0.85, 1.15, ratio, "{:.2f}")
+
+        def rate_by(key: int, rows=rows) -> dict:
+            groups: dict = {}
+            for r in rows:
+                groups.setdefault(r[key], []).append(r)
+            return {
+                k: (sum(bool(x[1]) for x in g) / len(g), sum(x[0] for x in g) / len(g))
+                for k, g in groups.items()
+            }
+
+        districts = {k: a / p for k, (a, p) in rate_by(2).items() if k != "UNKNOWN"}
+        inside = all(0.70 <= v <= 1.30 for v in districts.values())
+        sides = {v > 1 for v in districts.values()}
+        c.claim(
+            f"reoffending {year}: actual / predicted by district",
+            "0.70 to 1.30, both sides of 1",
+            f"{min(districts.values()):.2f} to {max(districts.values()):.2f}",
+            inside and len(sides) == 2,
+        )
+        bands = rate_by(5)
+        order = [b for b in ("low", "medium", "high", "very high") if b in bands]
+        band_rates = [bands[b][0] for b in order]
+        c.claim(
+            f"reoffending {year}: rate by OGRS3 band",
+            "strictly rising",
+            ", ".join(f"{r:.0%}" for r in band_rates),
+            len(order) == 4
+            and all(a < b for a, b in zip(band_rates, band_rates[1:], strict=False)),
+        )
+        tiers = rate_by(3)
+        t = {k: tiers.get(k, (None,))[0] for k in (1, 3, 4)}
+        c.claim(
+            f"reoffending {year}: rate by tier",
+            "tier 4 > tier 3 > tier 1",
+            ", ".join(f"{k}: {'none' if v is None else f'{v:.0%}'}" for k, v in t.items()),
+            None not in t.values() and t[4] > t[3] > t[1],
+        )
+        reoffenders = [r[6] for r in rows if r[1]]
+        frequency = sum(reoffenders) / len(reoffenders) if reoffenders else None
+        _range(c, f"reoffending {year}: reoffences per reoffender", 2.0, 3.5, frequency, "{:.2f}")
+        genders = rate_by(4)
+        gap = genders["M"][0] - genders["F"][0] if "M" in genders and "F" in genders else None
+        _range(c, f"reoffending {year}: women below men by", 0.03, 0.10, gap, "{:.1%}")
+
+
 STEPS: tuple[Callable[[_Checks], None], ...] = (
     _caseload,
     _commencements,
@@ -391,6 +480,7 @@ STEPS: tuple[Callable[[_Checks], None], ...] = (
     _geography,
     _crime,
     _finance,
+    _reoffending,
 )
 
 

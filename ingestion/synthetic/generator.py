@@ -21,6 +21,7 @@ truncated last line).
 from __future__ import annotations
 
 import csv
+import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -110,6 +111,29 @@ OFFENCE_MIX = {
     "OTHR": 0.04,
 }
 RECONVICTION_RATE = 0.016  # a month, for people sentenced in the last two years
+# Reoffending follows risk (calibration.md, "Reoffending"): at each MoJ index event (the
+# first community order, SSO or licence start of a financial year) the outcome of the
+# one-year follow-up is drawn from the offender's OGRS3 1-year probability, shifted on the
+# logit scale by what OGRS3 does not see: tier, drug and accommodation need, sex and the
+# district (a small local effect, so actual/predicted differs by district).
+TIER_LOGIT = {0: 0.0, 1: -0.35, 2: -0.1, 3: 0.1, 4: 0.3}
+NEED_LOGIT = {"drugs": 0.15, "accommodation": 0.15}
+FEMALE_LOGIT = -0.15
+BASE_LOGIT = -0.1  # centres the effects above, so actual/predicted stays near 1
+DISTRICT_LOGIT = {
+    "E08000001": 0.10,
+    "E08000002": -0.12,
+    "E08000003": 0.14,
+    "E08000004": -0.05,
+    "E08000005": 0.08,
+    "E08000006": 0.02,
+    "E08000007": -0.16,
+    "E08000008": -0.08,
+    "E08000009": -0.10,
+    "E08000010": 0.06,
+}
+PRIOR_SANCTIONS_MEAN = 9.0  # of those with a history (negative binomial, size 1)
+EXTRA_REOFFENCES = 1.3  # a reoffender's further proven reoffences in the year (Poisson mean)
 POSTCODE_AREAS = {
     "E08000001": "BL",
     "E08000002": "BL",
@@ -184,6 +208,19 @@ def _months() -> list[date]:
     return months
 
 
+def _age_on(birth: date, day: date) -> int:
+    """Whole years (PostgreSQL's ``extract(year from age(day, birth))``)."""
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def _one_year_after(day: date) -> date:
+    """The same date a year later (29 February -> 28 February)."""
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:
+        return day.replace(year=day.year + 1, day=28)
+
+
 def _age_band(age: int) -> str:
     if age < 21:
         return "18-20"
@@ -224,6 +261,11 @@ class _People:
     last_sentenced: list[date] = field(default_factory=list)
     drug_need: list[bool] = field(default_factory=list)
     accommodation_need: list[bool] = field(default_factory=list)
+    first_sanction: list[date] = field(default_factory=list)
+    last_offence: list[str] = field(default_factory=list)  # category of the latest event
+    last_conviction: list[date] = field(default_factory=list)
+    # the follow-up years drawn "no reoffence" (index, end]: no offence may fall in one
+    clean: dict[int, list[tuple[date, date]]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.crn)
@@ -252,7 +294,13 @@ class Writer:
             return True
         return first_month <= self.window[1] and (last_month or first_month) >= self.window[0]
 
-    def write(self, feed: Feed, period: str, rows: list[list[str]]) -> Path | None:
+    drawn_dirt: Dirt | None = None
+
+    def write(
+        self, feed: Feed, period: str, rows: list[list[str]], drawn: list[list[str]] = ()
+    ) -> Path | None:
+        """``drawn``: rows appended after ``rows`` with dirt from ``drawn_dirt``, so adding
+        them leaves the dirt of every other row (and file) as it was."""
         if not self.wanted(period):
             return None
         folder = self.out / feed.system
@@ -263,6 +311,8 @@ class Writer:
         # recorded", a figure commissioners read (the calibration's "missing" row)
         kinds = LOSSLESS if feed.name in ("gmac_crime", "ndelius_tier_history") else ROW_FAULTS
         rows = self.dirt.rows(feed, rows, kinds)
+        if drawn:
+            rows += (self.drawn_dirt or self.dirt).rows(feed, list(drawn), kinds)
         path = folder / f"{feed.name}_{period}.csv"
         with path.open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f, lineterminator="\n")
@@ -293,9 +343,14 @@ class Generator:
         self.scale = scale
         self.seed = seed
         self.rng = np.random.default_rng(seed)
+        # criminal histories and reoffending outcomes draw from their own stream, so the
+        # caseload, needs and the other calibrated figures do not move with them
+        self.risk_rng = np.random.default_rng(seed + 2)
         self.dirt = Dirt(np.random.default_rng(seed + 1), dirt)
         self.report = GenerationReport(self.out)
         self.writer = Writer(self.out, self.dirt, self.report, on_file, window)
+        # the drawn reoffences get their dirt from their own stream too (see risk_rng)
+        self.writer.drawn_dirt = Dirt(np.random.default_rng(seed + 3), dirt)
         wards = seed_rows("ref_wards")
         weights = np.array(
             [float(w["population_2007"]) * HOTSPOT_WARDS.get(w["ward_name"], 1.0) for w in wards]
@@ -330,6 +385,16 @@ class Generator:
         self.names: list[tuple[str, str]] = []
         self.ids: dict[str, int] = defaultdict(int)
         self.pending: dict[tuple[str, date], list[list[str]]] = defaultdict(list)
+        self.indexed: set[tuple[int, int]] = set()  # (offender, financial year) with an index
+        self.reoffences: dict[date, list[tuple[date, int, date]]] = defaultdict(list)
+        self.ogrs3_offence = {
+            r["offence_category_code"]: float(r["ogrs3_offence_param"])
+            for r in seed_rows("ref_offence_categories")
+        }
+        self.ogrs3_age = [
+            (int(r["age_from"]), int(r["age_to"]), float(r["male_param"]), float(r["female_param"]))
+            for r in seed_rows("ref_ogrs3_age_gender")
+        ]
 
     def _next(self, kind: str) -> int:
         self.ids[kind] += 1
@@ -347,11 +412,19 @@ class Generator:
         la = ward["la_code"]
         wb = bool(rng.random() < self.white_british[la] + 0.02)
         ethnicity = "W1" if wb else self.ethnic_codes[int(rng.integers(1, len(self.ethnic_codes)))]
-        prior = int(rng.poisson(3.0)) if rng.random() < 0.7 else 0
+        # The draws an earlier version made for the criminal history, kept so every later
+        # draw of the main stream (and the figures calibrated on them) stays as it was;
+        # the history comes from the reoffending stream: most have one, women lighter ones.
+        if int(rng.poisson(3.0)) if rng.random() < 0.7 else 0:
+            rng.integers(200, max(201, (age - 12) * 365))
+        risk = self.risk_rng
+        mean_prior = PRIOR_SANCTIONS_MEAN * (0.6 if female else 1.0)
+        prior = int(risk.negative_binomial(1, 1 / (1 + mean_prior))) if risk.random() < 0.8 else 0
+        first_age = min(age - 1, 13 + int(risk.gamma(2.0, 3.0)))
         first_sanction = (
             when
             if prior == 0
-            else when - timedelta(days=int(rng.integers(200, max(201, (age - 12) * 365))))
+            else dob + timedelta(days=first_age * 365 + int(risk.integers(0, 365)))
         )
         first = str(rng.choice(FIRST_NAMES_F if female else FIRST_NAMES_M))
         surname = str(rng.choice(SURNAMES))
@@ -376,6 +449,9 @@ class Generator:
         p.last_sentenced.append(when)
         p.drug_need.append(False)
         p.accommodation_need.append(False)
+        p.first_sanction.append(first_sanction)
+        p.last_offence.append("")
+        p.last_conviction.append(when)
         rows.append(
             [
                 str(pid),
@@ -445,31 +521,43 @@ class Generator:
             self._disposal(pid, event_id, start, kind, out, allotted.get(i, set()))
             if kind in ("CO", "SSO"):
                 community_events.append((pid, event_id, start, kind))
+        for conviction, pid, offence in sorted(self.reoffences.pop(month, [])):
+            self._event(pid, conviction, "OTHER", out, offence=offence)
         self._reconvictions(month, days, out)
         self._court_reports(month, community_events, out)
         period = f"{month:%Y-%m}"
         for feed in (*ndelius.FEEDS, *oasys.FEEDS):
             key = feed.name.split("_", 1)[1] if feed.system == "ndelius" else feed.name
             rows = out.get(key, []) + self.pending.pop((feed.name, month), [])
-            self.writer.write(feed, period, rows)
+            self.writer.write(feed, period, rows, out.get(f"drawn_{key}", []))
 
-    def _event(self, pid: int, conviction: date, kind: str, out: dict) -> int:
-        rng = self.rng
+    def _event(
+        self, pid: int, conviction: date, kind: str, out: dict, offence: date | None = None
+    ) -> int:
+        """A conviction. A drawn reoffence (``offence`` given) uses the reoffending stream
+        and leaves ``last_sentenced`` (which the main stream's choices read) alone."""
         p = self.people
+        rng = self.rng if offence is None else self.risk_rng
         p.sanctions[pid - 1] += 1
-        p.last_sentenced[pid - 1] = conviction
+        if offence is None:
+            p.last_sentenced[pid - 1] = conviction
         event_id = self._next("event")
         if kind == "LIC":  # convicted earlier, released now
             conviction = conviction - timedelta(days=int(rng.integers(40, 500)))
         la = p.la[pid - 1]
         courts = self.courts_by_la[la] + (["CCMAN"] if rng.random() < 0.2 else [])
-        offence = conviction - timedelta(days=int(rng.gamma(2.0, 40.0)) + 1)
-        out["events"].append(
+        if offence is None:
+            offence = conviction - timedelta(days=int(rng.gamma(2.0, 40.0)) + 1)
+        offence = self._outside_clean_years(pid, offence)
+        category = str(rng.choice(self.offence_codes, p=self.offence_p))
+        p.last_offence[pid - 1] = category
+        p.last_conviction[pid - 1] = conviction
+        out["events" if offence is None else "drawn_events"].append(
             [
                 str(event_id),
                 str(pid),
                 str(p.sanctions[pid - 1]),
-                str(rng.choice(self.offence_codes, p=self.offence_p)),
+                category,
                 offence.isoformat(),
                 conviction.isoformat(),
                 courts[int(rng.integers(0, len(courts)))],
@@ -504,6 +592,68 @@ class Generator:
         self._requirements(disposal_id, start, kind, out, allotted)
         if kind in ("CO", "SSO", "LIC") and rng.random() < 0.88:
             self._assessments(pid, event_id, start, end, tier, out)
+        if kind in ("CO", "SSO", "LIC") and (pid, _fy(start)) not in self.indexed:
+            self.indexed.add((pid, _fy(start)))
+            self._follow_up(pid, start, tier)
+
+    # -- reoffending ----------------------------------------------------------------------------
+    def _ogrs3_1yr(self, pid: int, index: date) -> float | None:
+        """OGRS3 as the warehouse computes it (fct_reoffending_cohort), at the index event."""
+        p = self.people
+        offence = self.ogrs3_offence.get(p.last_offence[pid - 1])
+        if offence is None:
+            return None
+        dob, female = p.dob[pid - 1], p.female[pid - 1]
+        age_now = _age_on(dob, p.last_conviction[pid - 1])
+        age_first = _age_on(dob, p.first_sanction[pid - 1])
+        sanctions = max(p.sanctions[pid - 1], 1)
+        copas = math.log(sanctions / max(10 + age_now - age_first, 1))
+        age_param = next(
+            (w if female else m for lo, hi, m, w in self.ogrs3_age if lo <= age_now <= hi),
+            self.ogrs3_age[-1][3] if female else self.ogrs3_age[-1][2],
+        )
+        x = age_param + (0.12614 if sanctions == 1 else 0.46306) + 1.25112 * copas + offence
+        return 1 / (1 + math.exp(-(x + 1.40256)))
+
+    def _outside_clean_years(self, pid: int, offence: date) -> date:
+        """An offence falling in a follow-up year drawn "no reoffence" was committed
+        before that year began (proven later, it is not a reoffence of that cohort)."""
+        windows = self.people.clean.get(pid, ())
+        moved = True
+        while moved:
+            moved = False
+            for start, end in windows:
+                if start < offence <= end:
+                    offence = start - timedelta(days=int(self.risk_rng.integers(1, 60)))
+                    moved = True
+        return offence
+
+    def _follow_up(self, pid: int, index: date, tier: int) -> None:
+        """Draw whether the year after an index event holds a proven reoffence, from OGRS3
+        and what it does not see; schedule the reoffences (convicted within the waiting
+        period mostly) or keep the year clean."""
+        rng, p = self.risk_rng, self.people
+        risk = self._ogrs3_1yr(pid, index)
+        if risk is None:
+            risk = 0.35
+        logit = math.log(risk / (1 - risk)) + BASE_LOGIT + TIER_LOGIT.get(tier, 0.0)
+        logit += NEED_LOGIT["drugs"] * p.drug_need[pid - 1]
+        logit += NEED_LOGIT["accommodation"] * p.accommodation_need[pid - 1]
+        logit += FEMALE_LOGIT * p.female[pid - 1] + DISTRICT_LOGIT.get(p.la[pid - 1], 0.0)
+        end = _one_year_after(index)
+        clean = p.clean.setdefault(pid, [])
+        clean[:] = [w for w in clean if w[1] > index - timedelta(days=730)]
+        if rng.random() >= 1 / (1 + math.exp(-logit)):
+            clean.append((index, end))
+            return
+        first = max([index, *(until for _, until in clean)])  # after any year drawn clean
+        span = (end - first).days
+        for _ in range(1 + int(rng.poisson(EXTRA_REOFFENCES))):
+            offence = first + timedelta(days=1 + int(rng.integers(0, max(span, 1))))
+            conviction = offence + timedelta(days=1 + int(rng.gamma(2.0, 30.0)))
+            self.reoffences[date(conviction.year, conviction.month, 1)].append(
+                (conviction, pid, offence)
+            )
 
     def _tier(self, pid: int, when: date, why: str, out: dict) -> int:
         fy = _fy(when)

@@ -10,7 +10,9 @@ published. What the attacker uses:
 - a published count R rounded to base b: the true count is in [R - b//2, R + b - 1 - b//2],
   and is 0 or at least the threshold (smaller counts would have been suppressed);
 - a suppressed count (``*``): at least 1 (zeros are shown);
-- every table adds up along its rows and columns to its totals;
+- every table adds up along its rows and columns to its totals (a table whose row total is
+  a distinct count, e.g. offenders with any need, adds up along its columns; each of a
+  row's cells is at most its distinct total);
 - the reoffending breakdown: the districts, tiers, genders and age bands each add up to the
   area (one-way margins with the same total always fit some table of district x tier x
   gender x age band counts, so the finer cells would add no constraint on the sums);
@@ -79,9 +81,15 @@ def _table(m: Model, name: tuple, d, rows, c: Controls, observe=True) -> None:
         for ck, text in line.items():
             m.observe((*name, rk, ck), text, c)
     columns = [ck for ck in grid[total_row] if ck != TOTAL]
+    distinct = spec.get("row_total")
     for rk in grid:
-        m.equal((*name, rk, TOTAL), [(*name, rk, ck) for ck in columns])
-    for ck in [*columns, TOTAL]:
+        if distinct:  # each column's people are among the row's distinct total
+            for ck in columns:
+                if ck != distinct:
+                    m.at_most((*name, rk, ck), (*name, rk, distinct))
+        else:
+            m.equal((*name, rk, TOTAL), [(*name, rk, ck) for ck in columns])
+    for ck in columns if distinct else [*columns, TOTAL]:
         m.equal((*name, total_row, ck), [(*name, rk, ck) for rk in grid if rk != total_row])
 
 

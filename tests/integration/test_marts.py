@@ -76,6 +76,38 @@ def _redeliver(settings: Settings, system: str, name: str, edit) -> int:  # type
     return changed
 
 
+def test_no_reoffending_rate_is_shown_for_an_incomplete_cohort(default_warehouse):
+    """Issue 14: the reporting marts hold complete cohorts only (every member's follow-up
+    and waiting period ended by the data end date); the person-level fact keeps the others,
+    flagged; the district profile names the cohort its rates come from."""
+    with connect(default_warehouse) as conn:
+        complete = {
+            year
+            for (year,) in conn.execute(
+                """select cohort_year from marts.fct_reoffending_cohort group by 1
+                having bool_and(is_follow_up_complete)"""
+            )
+        }
+        incomplete = {
+            year
+            for (year,) in conn.execute(
+                """select cohort_year from marts.fct_reoffending_cohort group by 1
+                having not bool_and(is_follow_up_complete)"""
+            )
+        }
+        summary = {
+            y for (y,) in conn.execute("select cohort_year from marts.fct_reoffending_summary")
+        }
+        profile = conn.execute(
+            """select financial_year, reoffending_cohort_year, reoffending_binary_rate
+            from marts.jsna_district_profile"""
+        ).fetchall()
+    assert incomplete and complete  # the default data ends inside a follow-up
+    assert summary == complete
+    for year, cohort, rate in profile:
+        assert rate is None or (cohort in complete and cohort <= year), (year, cohort)
+
+
 def test_an_incremental_build_after_redeliveries_equals_a_full_rebuild(warehouse_copy):
     settings = warehouse_copy
     with connect(settings) as conn:

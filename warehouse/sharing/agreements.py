@@ -59,6 +59,8 @@ EXACT_AGES = re.compile(r"^(\w+_)?age(_(at|on|when)_\w+|_years|_in_years|_months
 # through a ``table:`` (counts summed over rows x columns under disclosure control): a flat
 # dataset would ship its rows, one per person, as they are.
 
+TABLE_KEYS = {"rows", "columns", "count", "row_total"}
+
 # What ``get_agreement`` accepts as a name: the stem of a file in ``agreements/``.
 AGREEMENT_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -113,12 +115,19 @@ class Dataset(BaseModel):
     columns: list[str] = Field(min_length=1)
     filter: dict[str, str | int | list[str | int]] = {}
     period_column: str | None = None  # holds the financial year, e.g. '2008/09'
+    # "latest": the latest period up to the one asked for that the mart holds (e.g. the
+    # latest complete reoffending cohort: the year's own cohort is followed up later)
+    period_match: Literal["equal", "latest"] = "equal"
     counts: list[str] = []  # counts of people or events under disclosure control
     rates: dict[str, Rate] = {}  # computed from the published figures (see Rate)
     means: dict[str, str] = {}  # a mean over the people a count counts -> that count
     public: list[str] = []  # figures not about people (population, money, beds): as they are
     breakdown: Breakdown | None = None
-    table: dict[str, Any] | None = None  # {rows: [...], columns: col, count: col}
+    # {rows: [...], columns: col, count: col}: counts with a summed Total row and column;
+    # with row_total: <a value of the columns column> that value holds each row's total of
+    # distinct people (a person counted under several columns is one person), so there
+    # is no summed Total column
+    table: dict[str, Any] | None = None
     pseudonymise: list[str] = []  # record level: person keys replaced by HMAC pseudonyms
     order_by: list[str] = []
     # record level: column -> generalisation steps, coarser and coarser (anonymity.py)
@@ -290,8 +299,8 @@ def _column_problems(where: str, d: Dataset, known: set[str]) -> list[str]:
         for col in referred[field]:
             if col in known and col not in d.columns:
                 out.append(f"{where}.{field}: {col!r} is not among the dataset's columns")
-    if d.table and set(d.table) != {"rows", "columns", "count"}:
-        out.append(f"{where}.table: needs exactly rows, columns and count")
+    if d.table and not {"rows", "columns", "count"} <= set(d.table) <= TABLE_KEYS:
+        out.append(f"{where}.table: needs rows, columns and count (and may name a row_total)")
     elif d.table and sorted(d.columns) != sorted(referred["table"]):
         out.append(f"{where}.columns: a table's columns are its rows, columns and count")
     return out

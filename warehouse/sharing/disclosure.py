@@ -219,8 +219,10 @@ def _hide_partner(leaks: list[int], v: np.ndarray, hidden: np.ndarray, lines) ->
     hidden[:] = True
 
 
-def protect(counts: list[list[int]], controls: Controls) -> Grid:
-    """Suppress (primary, then secondary) and round a grid of counts with its margins."""
+def protect(counts: list[list[int]], controls: Controls, row_totals: bool = True) -> Grid:
+    """Suppress (primary, then secondary) and round a grid of counts with its margins.
+    ``row_totals=False``: the columns do not add up across a row (a person counted in
+    several), so only the column totals are published (``row_totals``/``total`` None)."""
     values = np.array(counts, dtype=np.int64).reshape(len(counts), -1 if counts else 0)
     if values.size == 0:
         return Grid([[] for _ in counts], [0] * len(counts), [], 0)
@@ -233,6 +235,8 @@ def protect(counts: list[list[int]], controls: Controls) -> Grid:
     ]
     lines += [(col_t + c, [r * n_cols + c for r in range(n_rows)]) for c in range(n_cols)]
     lines += [(total, range(row_t, row_t + n_rows)), (total, range(col_t, col_t + n_cols))]
+    if not row_totals:
+        lines = [line for line in lines if col_t <= line[0] < total]
     out = protect_lines(flat, lines, controls)
     return Grid(
         cells=[out[r * n_cols : (r + 1) * n_cols] for r in range(n_rows)],

@@ -108,7 +108,14 @@ def _query(conn, d: Dataset, fy: str) -> tuple[list[str], list[str], list[tuple]
         values = wanted if isinstance(wanted, list) else [wanted]
         conditions.append(sql.SQL("{}::text = any(%s)").format(sql.Identifier(col)))
         params.append([str(v) for v in values])
-    if d.period_column:
+    if d.period_column and d.period_match == "latest":
+        conditions.append(
+            sql.SQL("{col} = (select max({col}) from marts.{mart} where {col} <= %s)").format(
+                col=sql.Identifier(d.period_column), mart=sql.Identifier(d.mart)
+            )
+        )
+        params.append(fy)
+    elif d.period_column:
         conditions.append(sql.SQL("{} = %s").format(sql.Identifier(d.period_column)))
         params.append(fy)
     order = d.order_by or d.columns
@@ -235,7 +242,8 @@ def _number(v: Any) -> bool:
 
 
 def _controlled_table(d: Dataset, cols: list[str], rows: list[tuple], c: Controls):
-    """A grid (row keys x one column key) of counts, with totals, under full control."""
+    """A grid (row keys x one column key) of counts, with totals, under full control
+    (without a summed Total column when the table names its ``row_total``)."""
     spec = d.table or {}
     row_cols, col_col, count_col = list(spec["rows"]), spec["columns"], spec["count"]
     idx = {col: i for i, col in enumerate(cols)}
@@ -248,7 +256,8 @@ def _controlled_table(d: Dataset, cols: list[str], rows: list[tuple], c: Control
         grid[ri[tuple(r[idx[k]] for k in row_cols)]][ci[r[idx[col_col]]]] += int(
             r[idx[count_col]] or 0
         )
-    safe = protect(grid, c)
+    distinct_total = spec.get("row_total")
+    safe = protect(grid, c, row_totals=distinct_total is None)
 
     def record(row_key, col_key, value):
         named = dict(zip(row_cols, row_key, strict=True))
@@ -260,11 +269,13 @@ def _controlled_table(d: Dataset, cols: list[str], rows: list[tuple], c: Control
     for i, rk in enumerate(row_keys):
         for j, ck in enumerate(col_keys):
             out.append(record(rk, ck, safe.cells[i][j]))
-        out.append(record(rk, TOTAL, safe.row_totals[i]))
+        if distinct_total is None:
+            out.append(record(rk, TOTAL, safe.row_totals[i]))
     total_key = tuple(TOTAL for _ in row_cols)
     for j, ck in enumerate(col_keys):
         out.append(record(total_key, ck, safe.col_totals[j]))
-    out.append(record(total_key, TOTAL, safe.total))
+    if distinct_total is None:
+        out.append(record(total_key, TOTAL, safe.total))
     return out
 
 

@@ -1,8 +1,8 @@
 {{ config(indexes=[{"columns": ["offender_id", "cohort_year"], "unique": true}]) }}
 -- The MoJ cohort: offenders who start a community order / SSO or a licence in a
 -- financial year; the first such start in the year is the index event. Carries what
--- OGRS3 needs at the index date: age, age at first sanction, sanctions so far (including
--- the current one) and the current offence category.
+-- OGRS3 needs: age at the index date and at the current conviction, age at first
+-- sanction, sanctions so far (including the current one) and the current offence category.
 with
 
 periods as (
@@ -62,6 +62,9 @@ final as (
         coalesce(offenders.la_code, 'UNKNOWN') as la_code,
         coalesce(tiers.tier, 0) as tier,
         {{ age_on('offenders.date_of_birth', 'firsts.index_date') }} as age_at_index,
+        -- OGRS3 (as HMPPS computes it) uses the age at the current conviction
+        {{ age_on('offenders.date_of_birth', 'index_event.conviction_date') }}
+            as age_at_conviction,
         {{ age_on('offenders.date_of_birth', 'offenders.first_sanction_date') }}
             as age_at_first_sanction,
         -- sanctions before the offender's records began + convictions up to the index date

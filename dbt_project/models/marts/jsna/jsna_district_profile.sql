@@ -110,16 +110,22 @@ unit_costs as (
     group by 1, 2
 ),
 
+-- the latest complete reoffending cohort up to the year (the follow-up of the year's own
+-- cohort ends later): reoffending_cohort_year says which
 reoffending as (
-    select
-        dimension_value as la_code,
-        cohort_year as financial_year,
+    select distinct on (summary.dimension_value, years.financial_year)
+        summary.dimension_value as la_code,
+        years.financial_year,
+        summary.cohort_year as reoffending_cohort_year,
         cohort_size as reoffending_cohort_size,
         reoffenders,
         binary_rate as reoffending_binary_rate,
         predicted_binary_rate as reoffending_predicted_rate
-    from {{ ref('fct_reoffending_summary') }}
-    where dimension = 'district'
+    from {{ ref('fct_reoffending_summary') }} as summary
+    inner join years
+        on summary.cohort_year <= years.financial_year
+    where summary.dimension = 'district'
+    order by summary.dimension_value, years.financial_year, summary.cohort_year desc
 ),
 
 final as (
@@ -174,6 +180,7 @@ final as (
         unit_costs.programme_completion_benchmark_index,
         unit_costs.supervision_month_benchmark_index,
         unit_costs.approved_premises_utilisation,
+        reoffending.reoffending_cohort_year,
         reoffending.reoffending_cohort_size,
         reoffending.reoffenders as reoffending_reoffenders,
         reoffending.reoffending_binary_rate,

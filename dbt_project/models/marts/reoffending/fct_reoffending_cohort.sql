@@ -1,6 +1,8 @@
 -- One row per offender x cohort year (MoJ proven reoffending measure, see domain.md):
--- reoffences are offences committed on days 1 to 365 after the index date and proven
--- (convicted) by the end of a further 6-month waiting period. Carries the binary flag,
+-- reoffences are offences committed in the calendar year after the index date and proven
+-- (convicted) by the end of a further 6-month waiting period. OGRS3 as HMPPS computes it:
+-- the Copas rate and age-gender term use the age at the current conviction; an offence
+-- category without a parameter (unknown) has no score (ogrs3_band 'no score'). Carries the binary flag,
 -- the count, days to the first reoffence, the most serious reoffence category, and the
 -- OGRS3 1- and 2-year predicted probabilities.
 with
@@ -25,8 +27,11 @@ age_gender as (
 windows as (
     select
         cohort.*,
-        cohort.index_date + 365 as follow_up_end_date,
-        cast(cohort.index_date + 365 + interval '6 months' as date) as waiting_end_date
+        -- one calendar year (a year spanning 29 February keeps its last day), then the
+        -- 6-month waiting period for convictions
+        cast(cohort.index_date + interval '1 year' as date) as follow_up_end_date,
+        cast(cohort.index_date + interval '1 year 6 months' as date) as waiting_end_date,
+        coalesce(cohort.age_at_conviction, cohort.age_at_index) as ogrs3_age
     from cohort
 ),
 
@@ -67,15 +72,16 @@ ogrs3 as (
         windows.cohort_year,
         ln(
             windows.sanction_count::numeric
-            / greatest(10 + windows.age_at_index - windows.age_at_first_sanction, 1)
+            / greatest(10 + windows.ogrs3_age - windows.age_at_first_sanction, 1)
         ) as copas_rate,
+        -- an offence category without an OGRS3 parameter (unknown) gives no score
         case when windows.gender_code = 'F' then age_gender.female_param
             else age_gender.male_param end
         + case when windows.sanction_count = 1 then 0.12614 else 0.46306 end
-        + coalesce(offence_categories.ogrs3_offence_param, 0) as x_without_copas
+        + offence_categories.ogrs3_offence_param as x_without_copas
     from windows
     left join age_gender
-        on windows.age_at_index between age_gender.age_from and age_gender.age_to
+        on windows.ogrs3_age between age_gender.age_from and age_gender.age_to
     left join offence_categories
         on windows.offence_category_code = offence_categories.offence_category_code
 ),
@@ -120,6 +126,7 @@ final as (
 select
     *,
     case
+        when ogrs3_2yr_probability is null then 'no score'
         when ogrs3_2yr_probability < 0.50 then 'low'
         when ogrs3_2yr_probability < 0.75 then 'medium'
         when ogrs3_2yr_probability < 0.90 then 'high'

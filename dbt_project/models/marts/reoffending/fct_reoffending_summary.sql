@@ -1,10 +1,17 @@
--- Actual vs predicted (OGRS3) proven reoffending by cohort year, for the whole area and
+-- Actual vs predicted (OGRS3) proven reoffending by complete cohort year, for the whole area and
 -- by district, tier, gender, age band and requirement type: cohort size, reoffenders,
 -- binary rate, predicted 1-year rate, frequency per offender and per reoffender.
 with
 
+-- complete cohorts only: a cohort whose follow-up and waiting period have not ended has
+-- no rate yet (its members are in fct_reoffending_cohort with is_follow_up_complete false)
 cohort as (
     select * from {{ ref('fct_reoffending_cohort') }}
+    where cohort_year in (
+        select cohort_year from {{ ref('fct_reoffending_cohort') }}
+        group by cohort_year
+        having bool_and(is_follow_up_complete)
+    )
 ),
 
 requirements as (
@@ -40,6 +47,7 @@ final as (
         sum(reoffence_count)::integer as reoffences,
         round(avg(is_reoffender::integer), 4) as binary_rate,
         round(avg(ogrs3_1yr_probability), 4) as predicted_binary_rate,
+        count(*) filter (where ogrs3_1yr_probability is null)::integer as unscored_offenders,
         round(avg(is_reoffender::integer) - avg(ogrs3_1yr_probability), 4)
             as actual_minus_predicted,
         round(sum(reoffence_count)::numeric / count(*), 4) as reoffences_per_offender,
