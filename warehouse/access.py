@@ -214,6 +214,16 @@ def ensure_access(settings: Settings) -> list[Login]:
                         sql.Identifier(DISTRICT_GROUP), sql.Identifier(login.role)
                     )
                 )
+        # a district login (and its group) is a member of nothing else: a role granted to
+        # it by hand (bi_reader, say) would widen what it reads
+        members = [lg.role for lg in found if lg.la_code]
+        for role, member in conn.execute(
+            """select m.roleid::regrole::text, m.member::regrole::text from pg_auth_members m
+            where (m.member::regrole::text = any(%(members)s) and m.roleid::regrole::text <> %(group)s)
+                or m.member::regrole::text = %(group)s""",
+            {"members": members, "group": DISTRICT_GROUP},
+        ).fetchall():
+            conn.execute(sql.SQL("revoke {} from {}").format(sql.SQL(role), sql.SQL(member)))
         with conn.transaction():
             conn.execute("delete from access.district_logins")
             for login in found:

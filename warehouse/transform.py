@@ -30,6 +30,8 @@ class DbtReport:
     counts: dict[str, int] = field(default_factory=dict)  # "model:success" -> n
     # unique_id -> (status, first line of dbt's message, quoted values masked)
     nodes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # unique_id -> times it was built again after a lock timeout
+    lock_retries: dict[str, int] = field(default_factory=dict)
 
     def count(self, resource: str, status: str | None = None) -> int:
         return sum(
@@ -121,6 +123,8 @@ def invoke(settings: Settings, *args: str, log_dir: Path | None = None) -> DbtRe
             settings.dbt_lock_retries,
         )
         time.sleep(wait)
+        for uid in locked:
+            report.lock_retries[uid] = report.lock_retries.get(uid, 0) + 1
         report.merge(_invoke_once(settings, *retry_args(args, locked), log_dir=log_dir))
     for uid in report.lock_timeouts:
         status, msg = report.nodes[uid]
