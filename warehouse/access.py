@@ -1,11 +1,15 @@
 """BI access: the roles the project creates, and what each may read.
 
+What each role reads, and which rows, is declared once in ``access_matrix.yml`` (role x
+mart x row scope). ``ensure_access`` loads it into ``access.mart_access``;
+``access.protect()`` (``sql/access.sql``), which each mart's dbt post-hook calls, grants
+and writes the row-level-security policies from that table, so they survive rebuilds; the
+unit and integration tests read the same file.
+
 - ``pipeline`` (the warehouse owner): owns raw, staging and marts; runs every job.
-- ``bi_reader``: a login for BI tools; USAGE and SELECT on ``marts`` only.
-- ``bi_<district>`` logins (members of the ``bi_district`` group): SELECT on ``marts``, and
-  PostgreSQL row-level security on every mart carrying a district shows each only its own
-  local authority's rows. dbt re-applies grants and policies after each mart it builds
-  (``access.protect`` from a post-hook), so they survive rebuilds.
+- ``bi_reader``: trust analysts; person-level and aggregate marts, every row.
+- ``bi_<district>`` logins (members of the ``bi_district`` group, without SET): aggregate
+  and reference marts only, their own local authority's rows.
 
 Passwords: locally generated once and kept in ``$WAREHOUSE_HOME/secrets/`` (git-ignored);
 against an external warehouse they come from ``WAREHOUSE_BI_PASSWORD_<ROLE>``; a role
@@ -28,6 +32,8 @@ from warehouse.db import connect
 from warehouse.settings import PROJECT_ROOT, Settings
 
 ACCESS_SQL = Path(__file__).parent / "sql" / "access.sql"
+MATRIX_FILE = Path(__file__).parent / "access_matrix.yml"
+README = PROJECT_ROOT / "README.md"
 LA_SEED = PROJECT_ROOT / "dbt_project" / "seeds" / "ref_local_authorities.csv"
 READER = "bi_reader"
 DISTRICT_GROUP = "bi_district"
@@ -40,6 +46,103 @@ class Login:
     password: str | None  # None: no login (no password configured)
 
 
+@dataclass(frozen=True)
+class Scope:
+    """A row scope of the matrix: the policy expression, and the columns it needs."""
+
+    using: str | None  # None: no SELECT at all
+    columns: tuple[str, ...] = ()
+    doc: str = ""
+
+
+OWN = "(select access.own_district())"  # an InitPlan: once per query, not once per row
+SCOPES: dict[str, Scope] = {
+    "all": Scope("true", doc="every row"),
+    "own_district": Scope(f"la_code = {OWN}", ("la_code",), "own district (`la_code`)"),
+    "own_district_and_area": Scope(
+        f"dimension <> 'district' or dimension_value = {OWN}",
+        ("dimension", "dimension_value"),
+        "own district + area-wide rows",
+    ),
+    "none": Scope(None, doc="no access"),
+}
+LEVELS = ("person", "aggregate", "reference")
+
+
+class MatrixError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Matrix:
+    roles: dict[str, dict[str, object]]  # role -> {who, person_level}
+    marts: dict[str, dict[str, str]]  # mart -> role -> scope name
+    levels: dict[str, str]  # mart -> person / aggregate / reference
+
+    def scope(self, mart: str, role: str) -> Scope:
+        return SCOPES[self.marts[mart][role]]
+
+
+def load_matrix(path: Path = MATRIX_FILE) -> Matrix:
+    """The access matrix, checked for shape: every mart names a level and every role, with a
+    known scope, and a person-level mart is readable only by a role with ``person_level``.
+    (That the marts are exactly dbt's, and that the levels match their contracts, is the
+    drift test's job: tests/unit/test_access_matrix.py.)"""
+    import yaml
+
+    raw = yaml.safe_load(path.read_text())
+    roles = dict(raw["roles"])
+    marts: dict[str, dict[str, str]] = {}
+    levels: dict[str, str] = {}
+    problems = []
+    for mart, entry in raw["marts"].items():
+        entry = dict(entry)
+        level = entry.pop("level", None)
+        if level not in LEVELS:
+            problems.append(f"{mart}: level {level!r} is not one of {', '.join(LEVELS)}")
+        if set(entry) != set(roles):
+            problems.append(f"{mart}: names roles {sorted(entry)}, the matrix has {sorted(roles)}")
+        for role, scope in entry.items():
+            if scope not in SCOPES:
+                problems.append(f"{mart}.{role}: unknown scope {scope!r}")
+            elif (
+                level == "person"
+                and SCOPES[scope].using is not None
+                and not roles.get(role, {}).get("person_level")
+            ):
+                problems.append(f"{mart}.{role}: person-level mart for an aggregate-only role")
+        marts[mart], levels[mart] = entry, level
+    if problems:
+        raise MatrixError(f"{path.name}: " + "; ".join(problems))
+    return Matrix(roles=roles, marts=marts, levels=levels)
+
+
+def render_markdown(matrix: Matrix | None = None) -> str:
+    """The matrix as the README's table (tests/unit/test_access_matrix.py keeps it current)."""
+    m = matrix or load_matrix()
+    roles = list(m.roles)
+    lines = [
+        "| mart | level | " + " | ".join(f"`{r}`" for r in roles) + " |",
+        "|---|---|" + "---|" * len(roles),
+    ]
+    for level in LEVELS:
+        for mart in sorted(mt for mt, lv in m.levels.items() if lv == level):
+            cells = [SCOPES[m.marts[mart][r]].doc for r in roles]
+            lines.append(f"| `{mart}` | {level} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+README_START = "<!-- access-matrix: generated from warehouse/access_matrix.yml -->\n"
+README_END = "<!-- /access-matrix -->\n"
+
+
+def readme_with_matrix(text: str, matrix: Matrix | None = None) -> str:
+    """``text`` (the README) with the generated table between its markers."""
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    return head + README_START + render_markdown(matrix) + README_END + tail
+
+
 def district_role(la_name: str) -> str:
     """``Bolton`` -> ``bi_bolton``; ``Trafford`` -> ``bi_trafford``."""
     return "bi_" + re.sub(r"[^a-z0-9]+", "_", la_name.lower()).strip("_")
@@ -50,6 +153,11 @@ def _districts() -> list[tuple[str, str]]:
 
     with LA_SEED.open(newline="") as f:
         return [(r["la_code"], r["la_name"]) for r in csv.DictReader(f)]
+
+
+def district_codes() -> dict[str, str]:
+    """Each district login and its local authority code: ``{"bi_bolton": "E08000001", ...}``."""
+    return {district_role(name): code for code, name in _districts()}
 
 
 def _password(settings: Settings, role: str) -> str | None:
@@ -84,9 +192,14 @@ def _ensure_role(conn, role: str, password: str | None) -> None:  # type: ignore
 
 
 def ensure_access(settings: Settings) -> list[Login]:
-    """Create the roles, the district mapping and the policies on every existing mart."""
+    """Create the roles, the district mapping and the matrix; protect every existing mart."""
     found = logins(settings)
+    matrix = load_matrix()
     with connect(settings, autocommit=True) as conn:
+        # a BI query holding a mart must delay this, never hold it (see _protect)
+        conn.execute(
+            sql.SQL("set lock_timeout = {}").format(sql.Literal(settings.dbt_lock_timeout))
+        )
         conn.execute(ACCESS_SQL.read_text())
         _ensure_role(conn, DISTRICT_GROUP, None)
         for login in found:
@@ -101,32 +214,44 @@ def ensure_access(settings: Settings) -> list[Login]:
                         sql.Identifier(DISTRICT_GROUP), sql.Identifier(login.role)
                     )
                 )
-            conn.execute(
-                """insert into access.district_logins (role_name, la_code) values (%s, %s)
-                on conflict (role_name) do update set la_code = excluded.la_code""",
-                [login.role, login.la_code or "*"],
-            )
-        for role in (READER, DISTRICT_GROUP):
-            ident = sql.Identifier(role)
-            conn.execute(sql.SQL("grant usage on schema access to {}").format(ident))
-            for function in (
-                "can_see_district(text, name)",
-                "sees_all_districts()",
-                "own_district()",
-            ):
-                conn.execute(
-                    sql.SQL("grant execute on function access.{} to {}").format(
-                        sql.SQL(function), ident
+        # a district login (and its group) is a member of nothing else: a role granted to
+        # it by hand (bi_reader, say) would widen what it reads
+        members = [lg.role for lg in found if lg.la_code]
+        for role, member in conn.execute(
+            """select m.roleid::regrole::text, m.member::regrole::text from pg_auth_members m
+            where (m.member::regrole::text = any(%(members)s) and m.roleid::regrole::text <> %(group)s)
+                or m.member::regrole::text = %(group)s""",
+            {"members": members, "group": DISTRICT_GROUP},
+        ).fetchall():
+            conn.execute(sql.SQL("revoke {} from {}").format(sql.SQL(role), sql.SQL(member)))
+        with conn.transaction():
+            conn.execute("delete from access.district_logins")
+            for login in found:
+                if login.la_code:
+                    conn.execute(
+                        "insert into access.district_logins (role_name, la_code) values (%s, %s)",
+                        [login.role, login.la_code],
                     )
-                )
-            conn.execute(
-                sql.SQL("grant connect on database {} to {}").format(
-                    sql.Identifier(settings.conninfo().dbname), ident
-                )
-            )
+            conn.execute("delete from access.mart_access")
+            for mart, scopes in matrix.marts.items():
+                for role, scope in scopes.items():
+                    if SCOPES[scope].using is not None:
+                        conn.execute(
+                            """insert into access.mart_access (mart, role_name, scope, using_expr)
+                            values (%s, %s, %s, %s)""",
+                            [mart, role, scope, SCOPES[scope].using],
+                        )
+        dbname = sql.Identifier(settings.conninfo().dbname)
         conn.execute("create schema if not exists marts")
-        for role in (READER, DISTRICT_GROUP):
-            conn.execute(sql.SQL("grant usage on schema marts to {}").format(sql.Identifier(role)))
+        for role in matrix.roles:
+            ident = sql.Identifier(role)
+            conn.execute(sql.SQL("grant connect on database {} to {}").format(dbname, ident))
+            conn.execute(sql.SQL("grant usage on schema marts to {}").format(ident))
+            # nothing in `access` for BI roles but the one function the policies call
+            conn.execute(sql.SQL("revoke all on schema access from {}").format(ident))
+        group = sql.Identifier(DISTRICT_GROUP)
+        conn.execute(sql.SQL("grant usage on schema access to {}").format(group))
+        conn.execute(sql.SQL("grant execute on function access.own_district() to {}").format(group))
         relations = conn.execute(
             """select c.oid::regclass::text from pg_class c
             join pg_namespace n on n.oid = c.relnamespace
@@ -134,6 +259,10 @@ def ensure_access(settings: Settings) -> list[Login]:
         ).fetchall()
         for (rel,) in relations:
             _protect(conn, rel)
+        # the helpers of earlier versions, now that no policy uses them: each answered
+        # about the session's own login only, but one function is the least to trust
+        conn.execute("drop function if exists access.can_see_district(text, name)")
+        conn.execute("drop function if exists access.sees_all_districts()")
     return found
 
 
@@ -153,12 +282,17 @@ def _limit(conn, role: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def _protect(conn, rel: str, attempts: int = 3) -> None:  # type: ignore[no-untyped-def]
-    """``access.protect(rel)``; retried when it loses a deadlock (to autovacuum, say)."""
+    """``access.protect(rel)``; retried when it loses a deadlock (to autovacuum, say) or
+    times out waiting for a lock (a BI query on a mart whose grants must change)."""
     for attempt in range(1, attempts + 1):
         try:
             conn.execute("select access.protect(%s::regclass)", [rel])
             return
-        except errors.DeadlockDetected:
+        except (errors.DeadlockDetected, errors.LockNotAvailable):
             if attempt == attempts:
                 raise
             time.sleep(attempt)
+
+
+if __name__ == "__main__":  # python -m warehouse.access: rewrite the README's matrix table
+    README.write_text(readme_with_matrix(README.read_text()))

@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     database: str = "warehouse"
     user: str = "pipeline"
 
+    dbt_lock_timeout: str = "10s"
+    """How long a dbt model (and ``warehouse access``) waits for a mart's lock, e.g. behind a
+    BI query, before the statement is cancelled (a PostgreSQL interval: ``10s``, ``500ms``)."""
+    dbt_lock_retries: int = 3
+    """How many times a model whose lock wait timed out is built again."""
+    dbt_lock_backoff: float = 15.0
+    """Seconds before the first such retry, doubled for each next one: with the defaults a
+    BI query delays a mart by at most ~2 min (4 x 10 s waits + 15 + 30 + 60 s pauses)."""
+
     seed: int = 20090331
     scale: float = 1.0
     dirt: float = 0.01
@@ -136,6 +145,7 @@ class Settings(BaseSettings):
             "WAREHOUSE_PGUSER": info.user,
             "WAREHOUSE_PGPASSWORD": info.password,
             "WAREHOUSE_PGDATABASE": info.dbname,
+            "WAREHOUSE_DBT_LOCK_TIMEOUT": self.dbt_lock_timeout,
             "AIRFLOW_CONN_WAREHOUSE": info.url("postgresql"),
             "DO_NOT_TRACK": "1",
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",

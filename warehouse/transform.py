@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,10 @@ from warehouse import progress
 from warehouse.settings import PROJECT_ROOT, Settings
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+log = logging.getLogger(__name__)
 FAILED = ("error", "fail", "runtime error")
+# PostgreSQL's message when a statement's lock wait reached lock_timeout (SQLSTATE 55P03)
+LOCK_TIMEOUT = "canceling statement due to lock timeout"
 PASSED = ("success", "pass", "warn")
 
 
@@ -25,6 +30,8 @@ class DbtReport:
     counts: dict[str, int] = field(default_factory=dict)  # "model:success" -> n
     # unique_id -> (status, first line of dbt's message, quoted values masked)
     nodes: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # unique_id -> times it was built again after a lock timeout
+    lock_retries: dict[str, int] = field(default_factory=dict)
 
     def count(self, resource: str, status: str | None = None) -> int:
         return sum(
@@ -32,6 +39,23 @@ class DbtReport:
             for key, n in self.counts.items()
             if key.split(":")[0] == resource and (status is None or key.split(":")[1] == status)
         )
+
+    @property
+    def lock_timeouts(self) -> list[str]:
+        """The nodes that failed because a lock wait timed out (a BI query held the mart)."""
+        return [
+            uid
+            for uid, (status, msg) in self.nodes.items()
+            if status in FAILED and LOCK_TIMEOUT in msg
+        ]
+
+    def merge(self, other: DbtReport) -> None:
+        """Take ``other``'s result for each node it ran (a retry), and recount."""
+        self.nodes.update(other.nodes)
+        self.counts = {}
+        for uid, (status, _) in self.nodes.items():
+            key = f"{uid.split('.', 1)[0]}:{status}"
+            self.counts[key] = self.counts.get(key, 0) + 1
 
     @property
     def failures(self) -> list[str]:
@@ -75,8 +99,71 @@ def _node_finished(event: Any) -> None:
 def invoke(settings: Settings, *args: str, log_dir: Path | None = None) -> DbtReport:
     """``dbt <args>`` against the configured warehouse; every node's status in the report.
 
-    Raises ``DbtFailed`` only when dbt itself could not run (parse or connection error);
-    a failed model or test is in ``report.failures``."""
+    A model whose table swap waited longer than ``settings.dbt_lock_timeout`` for its lock
+    (a BI query reading the mart) is built again, with what it skipped, up to
+    ``settings.dbt_lock_retries`` times after a backoff: a BI query can delay a mart by
+    minutes, never hold it. Raises ``DbtFailed`` only when dbt itself could not run (parse
+    or connection error); a failed model or test is in ``report.failures``."""
+    report = _invoke_once(settings, *args, log_dir=log_dir)
+    retried = 0
+    while (
+        report.lock_timeouts
+        and args
+        and args[0] in ("build", "run")
+        and (retried < settings.dbt_lock_retries)
+    ):
+        locked = report.lock_timeouts
+        wait = settings.dbt_lock_backoff * 2**retried
+        retried += 1
+        log.warning(
+            "dbt: lock timeout on %s; building again in %.0f s (retry %d of %d)",
+            ", ".join(_name(uid) for uid in locked),
+            wait,
+            retried,
+            settings.dbt_lock_retries,
+        )
+        time.sleep(wait)
+        for uid in locked:
+            report.lock_retries[uid] = report.lock_retries.get(uid, 0) + 1
+        report.merge(_invoke_once(settings, *retry_args(args, locked), log_dir=log_dir))
+    for uid in report.lock_timeouts:
+        status, msg = report.nodes[uid]
+        report.nodes[uid] = (
+            status,
+            f"lock timeout on {_name(uid)}: a session held the table past "
+            f"{settings.dbt_lock_timeout} on each of {retried + 1} attempts "
+            f"(see pg_stat_activity / pg_locks); {msg}"[:300],
+        )
+    return report
+
+
+def _name(unique_id: str) -> str:
+    """``model.probation_warehouse.dim_tier`` -> ``dim_tier``."""
+    return unique_id.rsplit(".", 1)[-1]
+
+
+def retry_args(args: tuple[str, ...], failed: list[str]) -> list[str]:
+    """``args`` with its selection narrowed to the ``failed`` nodes and what they skipped
+    (their descendants, within the original selection): ``build --select a b`` with ``b``
+    failed -> ``build --select b+,a b+,b``."""
+    out: list[str] = []
+    selected: list[str] = []
+    in_select = False
+    for arg in args:
+        if arg in ("--select", "-s", "--models", "-m"):
+            in_select = True
+        elif in_select and not arg.startswith("-"):
+            selected.append(arg)
+        else:
+            in_select = False
+            out.append(arg)
+    names = [f"{_name(uid)}+" for uid in failed]
+    narrowed = [f"{n},{s}" for n in names for s in selected] if selected else names
+    return [*out, "--select", *narrowed]
+
+
+def _invoke_once(settings: Settings, *args: str, log_dir: Path | None = None) -> DbtReport:
+    """One ``dbt <args>``; every node's status in the report."""
     from dbt.cli.main import dbtRunner
 
     settings.apply_tool_env()

@@ -1,18 +1,47 @@
-"""District scoping attacked as a hostile district login would: every role it can reach,
-every connection option, every function it can call. Each attack must fail."""
+"""The access matrix (warehouse/access_matrix.yml), checked cell by cell as each login, and
+attacked as a hostile district login would: every role it can reach, every connection
+option, every function and table it can see. Each attack must fail.
+
+The expected rows of a cell come from the same YAML: the scope's policy expression with
+the login's own district in place of ``access.own_district()``, counted as the owner."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import psycopg
 import pytest
+from psycopg import sql
 
 from tests.integration.conftest import BI_PASSWORD, bi_roles
-from warehouse.access import BI_LIMITS, READER
+from warehouse.access import (
+    BI_LIMITS,
+    DISTRICT_GROUP,
+    OWN,
+    READER,
+    district_codes,
+    ensure_access,
+    load_matrix,
+)
 from warehouse.db import connect
+from warehouse.settings import Settings
+from warehouse.transform import DbtFailed, run_dbt
 
 pytestmark = pytest.mark.integration
 
-DISTRICT_LOGINS = [r for r in bi_roles() if r != READER]
+MATRIX = load_matrix()
+LOGINS = bi_roles()  # bi_reader and the ten district logins
+DISTRICT_LOGINS = [r for r in LOGINS if r != READER]
+CELLS = [(login, mart) for login in LOGINS for mart in sorted(MATRIX.marts)]
+
+
+def matrix_role(login: str) -> str:
+    """The matrix's role for a login: bi_reader itself, or the district group."""
+    return READER if login == READER else DISTRICT_GROUP
+
+
+OWN_CODES: dict[str, str | None] = {READER: None, **district_codes()}
 
 
 def _connect(settings, role: str, **kwargs) -> psycopg.Connection:  # type: ignore[no-untyped-def]
@@ -23,84 +52,342 @@ def _connect(settings, role: str, **kwargs) -> psycopg.Connection:  # type: igno
         dbname=info.dbname,
         user=role,
         password=BI_PASSWORD,
-        autocommit=True,
+        autocommit=kwargs.pop("autocommit", True),
         **kwargs,
     )
 
 
-def _district_tables(settings) -> list[str]:  # type: ignore[no-untyped-def]
+def expected_rows(owner_conn, login: str, mart: str) -> int | None:  # type: ignore[no-untyped-def]
+    """Rows the matrix lets ``login`` read in ``mart`` (None: no SELECT at all)."""
+    using = MATRIX.scope(mart, matrix_role(login)).using
+    if using is None:
+        return None
+    where = using.replace(OWN, sql.Literal(OWN_CODES[login]).as_string(owner_conn))
+    return owner_conn.execute(f"select count(*) from marts.{mart} where {where}").fetchone()[0]
+
+
+def observed_rows(conn, mart: str) -> int | None:  # type: ignore[no-untyped-def]
+    """Rows a login's connection reads from ``mart`` (None: permission denied)."""
+    try:
+        return conn.execute(f"select count(*) from marts.{mart}").fetchone()[0]
+    except psycopg.errors.InsufficientPrivilege as e:
+        # no SELECT on the mart; any other refusal (a policy's function, say) is a fault
+        if e.diag.message_primary != f"permission denied for table {mart}":
+            raise
+        return None
+
+
+def foreign_rows(conn, login: str, mart: str) -> int:  # type: ignore[no-untyped-def]
+    """Rows of another district that ``conn`` reads from ``mart`` under its scope."""
+    scope = MATRIX.marts[mart][matrix_role(login)]
+    own = OWN_CODES[login]
+    if scope == "own_district":
+        query = "select count(*) from marts.{} where la_code is distinct from %s"
+    elif scope == "own_district_and_area":
+        query = (
+            "select count(*) from marts.{} "
+            "where dimension = 'district' and dimension_value is distinct from %s"
+        )
+    else:
+        return 0
+    return conn.execute(sql.SQL(query).format(sql.Identifier(mart)), [own]).fetchone()[0]
+
+
+def violations(settings, login: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Every cell of ``login``'s matrix row where what it reads differs from the matrix."""
+    found = []
+    with connect(settings) as owner, _connect(settings, login) as conn:
+        for mart in sorted(MATRIX.marts):
+            want, got = expected_rows(owner, login, mart), observed_rows(conn, mart)
+            if got != want:
+                found.append(f"{login} reads {got} rows of {mart}, the matrix says {want}")
+            elif got is not None and foreign_rows(conn, login, mart):
+                found.append(f"{login} reads another district's rows of {mart}")
+    return found
+
+
+# -- the matrix, cell by cell ---------------------------------------------------------------
+@pytest.mark.parametrize("login, mart", CELLS)
+def test_each_login_reads_each_mart_exactly_as_the_matrix_says(default_warehouse, login, mart):
+    with connect(default_warehouse) as owner, _connect(default_warehouse, login) as conn:
+        want = expected_rows(owner, login, mart)
+        got = observed_rows(conn, mart)
+        assert got == want, f"{login} reads {got} rows of {mart}; the matrix says {want}"
+        if want is not None:
+            assert foreign_rows(conn, login, mart) == 0
+
+
+def test_the_district_logins_together_read_every_district_row_of_their_marts(
+    default_warehouse,
+):
+    # the scoped cells are not vacuous: what the ten logins read adds up to every row
+    # carrying one of their districts
+    scoped = [m for m, s in MATRIX.marts.items() if s[DISTRICT_GROUP] == "own_district"]
+    codes = [OWN_CODES[login] for login in DISTRICT_LOGINS]
+    with connect(default_warehouse) as owner:
+        want = {
+            m: owner.execute(
+                f"select count(*) from marts.{m} where la_code = any(%s)", [codes]
+            ).fetchone()[0]
+            for m in scoped
+        }
+    got = dict.fromkeys(scoped, 0)
+    for login in DISTRICT_LOGINS:
+        with _connect(default_warehouse, login) as conn:
+            for m in scoped:
+                got[m] += observed_rows(conn, m) or 0
+    assert got == want and all(want.values())
+
+
+def test_district_logins_read_no_person_level_mart_and_bi_reader_reads_them_all(
+    default_warehouse,
+):
+    person = sorted(m for m, level in MATRIX.levels.items() if level == "person")
+    assert "dim_offender" in person and "fct_assessment_needs" in person
+    with _connect(default_warehouse, "bi_bolton") as conn:
+        assert all(observed_rows(conn, m) is None for m in person)
+    with _connect(default_warehouse, READER) as conn:
+        assert all(observed_rows(conn, m) for m in person)
+
+
+# -- attacks by every district login --------------------------------------------------------
+def _access_objects(settings) -> tuple[list[tuple[str, int]], list[str]]:  # type: ignore[no-untyped-def]
+    """Every function in schema access (name, argument count) and every table or view."""
     with connect(settings) as conn:
-        return [
+        functions = conn.execute(
+            """select p.proname, p.pronargs from pg_proc p
+            join pg_namespace n on n.oid = p.pronamespace where n.nspname = 'access'"""
+        ).fetchall()
+        tables = [
             t
             for (t,) in conn.execute(
-                """select table_name from information_schema.columns
-                where table_schema = 'marts' and column_name = 'la_code' order by 1"""
+                """select c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+                where n.nspname = 'access' and c.relkind in ('r', 'v', 'm', 'p')"""
             )
         ]
-
-
-@pytest.fixture(scope="module")
-def own_codes(default_warehouse) -> dict[str, str]:
-    with connect(default_warehouse) as conn:
-        return dict(conn.execute("select role_name, la_code from access.district_logins"))
+    return functions, tables
 
 
 @pytest.mark.parametrize("login", DISTRICT_LOGINS)
-def test_no_district_login_reaches_another_district_by_role_option_or_function(
-    default_warehouse, own_codes, login
-):
-    own = own_codes[login]
-    tables = _district_tables(default_warehouse)
+def test_no_district_login_widens_its_access_by_role_option_or_function(default_warehouse, login):
+    own = OWN_CODES[login]
+    other = next(r for r in DISTRICT_LOGINS if r != login)
+    functions, tables = _access_objects(default_warehouse)
+    assert {"own_district", "protect"} <= {f for f, _ in functions}
+    assert {"district_logins", "mart_access"} <= set(tables)
     with _connect(default_warehouse, login) as conn:
-        # ATTACK 1: become the group role (or any role) the login is a member of
-        for role in ("bi_district", READER, "pipeline"):
+        # ATTACK 1: become a role it is a member of (the group), or any other role
+        for role in (DISTRICT_GROUP, READER, other, "pipeline", "postgres"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute(f"set role {role}")
-        # ATTACK 2: ask the scoping functions about other logins or districts
-        assert conn.execute(
-            "select access.can_see_district('E08000001', 'bi_reader')"
-        ).fetchone() == (own == "E08000001",)
-        assert conn.execute(
-            "select access.sees_all_districts(), access.own_district()"
-        ).fetchone() == (False, own)
-        others = conn.execute(
-            "select count(*) filter (where access.can_see_district(la_code, %s)) "
-            "from (select distinct la_code from marts.dim_district) d",
-            [READER],
-        ).fetchone()[0]
-        assert others <= 1
-        # ATTACK 3: read every mart carrying a district: only its own rows come back
+                conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql.SQL("set session authorization {}").format(sql.Identifier(role)))
+        assert conn.execute("select session_user, current_user").fetchone() == (login, login)
+        # ATTACK 2: call every function in schema access (NULL arguments will do: the
+        # privilege is checked first); only own_district() runs, and answers its own district
+        for name, nargs in functions:
+            call = sql.SQL("select access.{}({})").format(
+                sql.Identifier(name), sql.SQL(", ").join([sql.NULL] * nargs)
+            )
+            if name == "own_district":
+                assert conn.execute(call).fetchone() == (own,)
+            else:
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(call)
+        # ... and no SECURITY DEFINER function anywhere but own_district() is callable
+        definers = conn.execute(
+            """select p.oid::regprocedure::text from pg_proc p
+            join pg_namespace n on n.oid = p.pronamespace
+            where p.prosecdef and n.nspname not in ('pg_catalog', 'information_schema')
+                and has_function_privilege(p.oid, 'execute')"""
+        ).fetchall()
+        assert definers == [("access.own_district()",)]
+        # ATTACK 3: read the mapping and the matrix
         for table in tables:
-            seen = {r[0] for r in conn.execute(f"select distinct la_code from marts.{table}")}
-            assert seen <= {own}, (login, table, seen)
-        # and its BI limits are in force
-        assert (
-            conn.execute("show statement_timeout").fetchone()[0] == BI_LIMITS["statement_timeout"]
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql.SQL("select * from access.{}").format(sql.Identifier(table)))
+        # ATTACK 4: read the policies and role settings (public catalogs): no district code
+        # or login in them, so they map nobody to a district
+        codes = {c for c in OWN_CODES.values() if c}
+        catalog = " ".join(
+            str(row)
+            for query in (
+                "select policyname, roles, qual from pg_policies where schemaname = 'marts'",
+                "select setconfig from pg_db_role_setting",
+            )
+            for row in conn.execute(query)
         )
-    # ATTACK 4: connect with the group role as a connection option
-    with pytest.raises(psycopg.OperationalError):
-        _connect(default_warehouse, login, options="-c role=bi_district").close()
+        assert not [c for c in codes if c in catalog]
+        assert not [r for r in DISTRICT_LOGINS if r in catalog]
+        # after all of it, the login still reads exactly its matrix row
+    assert violations(default_warehouse, login) == []
+    # ATTACK 5: connect as the group, bi_reader or another login through a startup option
+    for option in (
+        f"-c role={DISTRICT_GROUP}",
+        f"-c role={READER}",
+        f"-c role={other}",
+        f"-c session_authorization={READER}",
+    ):
+        try:
+            conn = _connect(default_warehouse, login, options=option)
+        except psycopg.OperationalError:
+            continue  # refused at connection: the attack failed
+        with conn:
+            identity = conn.execute("select session_user, current_user").fetchone()
+            assert identity == (login, login), (option, identity)
+            assert observed_rows(conn, "dim_offender") is None
 
 
-def test_an_unmapped_role_sees_no_district_rows(default_warehouse):
-    # GIVEN a new login granted SELECT on the marts but never mapped to a district
-    with connect(default_warehouse, autocommit=True) as conn:
-        conn.execute("drop role if exists bi_newcomer")
-        conn.execute(f"create role bi_newcomer login password '{BI_PASSWORD}' in role bi_district")
-    try:
-        with _connect(default_warehouse, "bi_newcomer") as conn:
-            rows = conn.execute("select count(*) from marts.fct_caseload_monthly").fetchone()[0]
-        # THEN the default is deny
-        assert rows == 0
-    finally:
-        with connect(default_warehouse, autocommit=True) as conn:
-            conn.execute("drop role bi_newcomer")
-
-
-def test_bi_reader_still_sees_every_district(default_warehouse):
-    query = "select count(*), count(distinct la_code) from marts.fct_caseload_monthly"
-    with connect(default_warehouse) as conn:
-        everything = conn.execute(query).fetchone()
+def test_bi_reader_cannot_become_anyone_else_either(default_warehouse):
     with _connect(default_warehouse, READER) as conn:
-        assert conn.execute(query).fetchone() == everything
-    assert everything[1] >= 10
+        for role in (DISTRICT_GROUP, "bi_bolton", "pipeline"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(sql.SQL("set role {}").format(sql.Identifier(role)))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("select * from access.district_logins")
+
+
+# -- default deny, and a stray grant undone --------------------------------------------------
+def test_an_unmapped_or_hand_granted_role_sees_no_row(warehouse_copy):
+    # GIVEN a new member of bi_district that is not mapped to a district, and a new login
+    # granted SELECT on a mart by hand
+    with connect(warehouse_copy, autocommit=True) as conn:
+        conn.execute(f"create role bi_newcomer login password '{BI_PASSWORD}'")
+        conn.execute("grant bi_district to bi_newcomer with inherit true, set false")
+        conn.execute(f"create role bi_stranger login password '{BI_PASSWORD}'")
+        conn.execute("grant usage on schema marts to bi_stranger")
+        conn.execute("grant select on marts.jsna_district_profile to bi_stranger")
+    # THEN neither sees a row: no district for the first, no policy for the second
+    with _connect(warehouse_copy, "bi_newcomer") as conn:
+        assert observed_rows(conn, "jsna_district_profile") == 0
+        assert conn.execute("select access.own_district()").fetchone() == (None,)
+        assert observed_rows(conn, "dim_offender") is None
+    with _connect(warehouse_copy, "bi_stranger") as conn:
+        assert observed_rows(conn, "jsna_district_profile") == 0
+    # and the next `warehouse access` revokes the hand-made grant
+    ensure_access(warehouse_copy)
+    with _connect(warehouse_copy, "bi_stranger") as conn:
+        assert observed_rows(conn, "jsna_district_profile") is None
+
+
+def test_a_person_level_mart_granted_to_district_logins_is_caught_then_revoked(warehouse_copy):
+    # GIVEN someone grants a person-level mart to the district group, with a policy, and
+    # makes a district login a member of bi_reader
+    with connect(warehouse_copy, autocommit=True) as conn:
+        conn.execute("grant select on marts.dim_offender to bi_district")
+        conn.execute("create policy by_hand on marts.dim_offender for select using (true)")
+        conn.execute("grant bi_reader to bi_bury")
+    # THEN the matrix check finds it (the attack tests can fail) ...
+    assert any("dim_offender" in v for v in violations(warehouse_copy, "bi_bolton"))
+    assert any("fct_convictions" in v for v in violations(warehouse_copy, "bi_bury"))
+    # ... and protect() (every rebuild, every `warehouse access`) takes it back
+    ensure_access(warehouse_copy)
+    assert violations(warehouse_copy, "bi_bolton") == []
+    assert violations(warehouse_copy, "bi_bury") == []
+    with _connect(warehouse_copy, "bi_bury") as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("set role bi_reader")
+
+
+def test_a_district_login_sees_only_its_district_even_after_a_rebuild(warehouse_copy):
+    # GIVEN marts rebuilt from scratch (a rebuilt table has lost its grants and policies)
+    run_dbt(
+        warehouse_copy, "run", "--full-refresh", "--select", "dim_district", "fct_caseload_monthly+"
+    )
+    # THEN every login reads exactly its matrix row again
+    for login in ("bi_manchester", "bi_wigan", READER):
+        assert violations(warehouse_copy, login) == []
+
+
+# -- timeouts ------------------------------------------------------------------------------
+def test_every_managed_bi_login_has_statement_and_idle_transaction_timeouts(default_warehouse):
+    with connect(default_warehouse) as conn:
+        settings = dict(
+            conn.execute(
+                """select r.rolname, s.setconfig from pg_db_role_setting s
+                join pg_roles r on r.oid = s.setrole where s.setdatabase = 0"""
+            ).fetchall()
+        )
+    for login in LOGINS:
+        assert {f"{k}={v}" for k, v in BI_LIMITS.items()} <= set(settings.get(login) or []), login
+        with _connect(default_warehouse, login) as conn:
+            for setting, value in BI_LIMITS.items():
+                assert conn.execute(f"show {setting}").fetchone() == (value,), (login, setting)
+
+
+def _hold(settings, mart: str, release: threading.Event) -> threading.Thread:  # type: ignore[no-untyped-def]
+    """A BI login reading ``mart`` in an open transaction (AccessShareLock) until released."""
+    ready = threading.Event()
+
+    def run() -> None:
+        with _connect(settings, READER, autocommit=False) as conn:
+            conn.execute(f"select count(*) from marts.{mart}").fetchone()
+            ready.set()
+            release.wait(timeout=120)
+            conn.rollback()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(timeout=10)
+    return thread
+
+
+def _release_after_a_wait(settings, mart: str, release: threading.Event) -> None:  # type: ignore[no-untyped-def]
+    """Set ``release`` 1.5 s after a session starts waiting for a lock on ``mart``."""
+    with connect(settings, autocommit=True) as conn:
+        deadline = time.monotonic() + 60
+        while (
+            time.monotonic() < deadline
+            and not conn.execute(
+                """select count(*) from pg_locks l join pg_class c on c.oid = l.relation
+            where not l.granted and c.relname = %s""",
+                [mart],
+            ).fetchone()[0]
+        ):
+            time.sleep(0.05)
+    time.sleep(1.5)
+    release.set()
+
+
+@pytest.fixture
+def quick_locks(warehouse_copy, monkeypatch) -> Settings:  # type: ignore[no-untyped-def]
+    """The copy with a 1 s lock_timeout and 2 retries 0.5 s then 1 s apart."""
+    monkeypatch.setenv("WAREHOUSE_DBT_LOCK_TIMEOUT", "1s")
+    monkeypatch.setenv("WAREHOUSE_DBT_LOCK_RETRIES", "2")
+    monkeypatch.setenv("WAREHOUSE_DBT_LOCK_BACKOFF", "0.5")
+    return Settings()
+
+
+def test_a_bi_query_delays_a_mart_build_but_never_holds_it(quick_locks):
+    # GIVEN a BI login holding dim_tier in an open transaction, ended 1.5 s after the
+    # build starts waiting for it (longer than the build's 1 s lock_timeout)
+    release = threading.Event()
+    holder = _hold(quick_locks, "dim_tier", release)
+    threading.Thread(
+        target=_release_after_a_wait, args=(quick_locks, "dim_tier", release), daemon=True
+    ).start()
+    # WHEN the mart is built
+    started = time.monotonic()
+    report = run_dbt(quick_locks, "build", "--select", "dim_tier")
+    # THEN its first swap timed out, and a retry built it once the BI transaction ended
+    node = "model.probation_warehouse.dim_tier"
+    assert report.lock_retries.get(node, 0) >= 1
+    assert report.nodes[node][0] == "success"
+    assert time.monotonic() - started < 60
+    holder.join(timeout=10)
+
+
+def test_a_bi_transaction_that_never_ends_fails_the_build_naming_the_mart(quick_locks):
+    # GIVEN a BI login holding dim_tier for the whole build
+    release = threading.Event()
+    holder = _hold(quick_locks, "dim_tier", release)
+    try:
+        started = time.monotonic()
+        # THEN the build gives up after 3 attempts of 1 s (and 1.5 s of backoff) plus dbt's
+        # own time, instead of waiting for the BI session
+        with pytest.raises(DbtFailed, match="lock timeout on dim_tier"):
+            run_dbt(quick_locks, "build", "--select", "dim_tier")
+        assert 4.5 <= time.monotonic() - started < 60  # it did wait: 3 x 1 s + 0.5 + 1 s
+    finally:
+        release.set()
+        holder.join(timeout=10)

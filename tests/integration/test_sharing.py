@@ -21,7 +21,6 @@ from warehouse.db import connect
 from warehouse.sharing.agreements import all_agreements, get_agreement
 from warehouse.sharing.extract import share
 from warehouse.sharing.pseudonymise import MissingKeyError
-from warehouse.transform import run_dbt
 
 pytestmark = pytest.mark.integration
 
@@ -324,41 +323,6 @@ def test_bi_reader_reads_every_mart_and_nothing_else(default_warehouse):
             conn.execute("select count(*) from marts.fct_caseload_monthly").fetchone()[0]
             == owner_rows
         )
-
-
-def test_a_district_login_sees_only_its_district_even_after_a_rebuild(warehouse_copy):
-    # GIVEN the marts rebuilt from scratch (a table rebuild drops grants and policies)
-    run_dbt(
-        warehouse_copy,
-        "run",
-        "--full-refresh",
-        "--select",
-        "dim_district fct_caseload_monthly+",  # + : the views on it are dropped with it
-    )
-    with connect(warehouse_copy) as conn:
-        district_tables = [
-            t
-            for (t,) in conn.execute(
-                """select table_name from information_schema.columns
-                where table_schema = 'marts' and column_name = 'la_code'"""
-            )
-        ]
-        own = conn.execute(
-            "select count(*) from marts.fct_caseload_monthly where la_code = %s", [MANCHESTER]
-        ).fetchone()[0]
-    # WHEN Manchester's login reads them
-    with _login(warehouse_copy, "bi_manchester") as conn:
-        for table in district_tables:
-            seen = {r[0] for r in conn.execute(f"select distinct la_code from marts.{table}")}
-            # THEN only Manchester's rows, in every mart carrying a district (views too)
-            assert seen <= {MANCHESTER}, (table, seen)
-        assert conn.execute("select count(*) from marts.fct_caseload_monthly").fetchone()[0] == own
-        assert not _can_read(conn, "raw.ndelius_offenders")
-        summary = conn.execute(
-            """select distinct dimension_value from marts.fct_reoffending_summary
-            where dimension = 'district'"""
-        ).fetchall()
-        assert {r[0] for r in summary} <= {MANCHESTER}
 
 
 def test_deliveries_past_their_retention_are_purged_from_the_outbox(default_warehouse):

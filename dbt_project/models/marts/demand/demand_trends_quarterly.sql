@@ -1,4 +1,5 @@
-{{ config(materialized='view') }}
+{#- a table, not a view: district logins read it, and a (security_invoker) view would need
+    their SELECT on the person-level facts it aggregates -#}
 -- Demand by district x quarter: commencements (community / licence), requirements by
 -- type group, court reports and concordance, and the caseload in the quarter.
 with

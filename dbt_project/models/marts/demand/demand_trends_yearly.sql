@@ -1,4 +1,5 @@
-{{ config(materialized='view') }}
+{#- a table, not a view: district logins read it, and a (security_invoker) view would need
+    their SELECT on the person-level facts it aggregates -#}
 -- Demand by district x financial year (caseload = offenders supervised in the year).
 with
 
