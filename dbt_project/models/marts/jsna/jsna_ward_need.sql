@@ -1,6 +1,10 @@
--- Ward x financial year x need area: offenders with the need (latest assessment in the
--- year) per 1,000 population, with the ward's rank and decile among all wards (decile 1 =
--- the highest rates). need_area_code 'ANY' counts offenders with at least one need.
+-- Ward x complete financial year x need area: offenders with the need (latest assessment
+-- in the year) per 1,000 population with its 95 % interval (Byar), and the ward's rank and
+-- decile among all wards (decile 1 = the highest rates). need_area_code 'ANY' counts
+-- offenders with at least one need. A year the data does not cover from 1 April to
+-- 31 March (vars data_start_date, data_end_date) is partial and left out. Tied rates share
+-- a rank (rank()) and so a decile: 1 + floor(10 x (rank - 1) / wards), the decile in which
+-- the first ward of the tie would fall (ntile() split ties across deciles).
 with
 
 wards as (
@@ -9,6 +13,10 @@ wards as (
 
 latest_needs as (
     select * from {{ ref('int_needs_latest_in_year') }}
+    where make_date(left(financial_year, 4)::integer + 1, 3, 31)
+        <= date '{{ var("data_end_date") }}'
+        and make_date(left(financial_year, 4)::integer, 4, 1)
+        >= date '{{ var("data_start_date") }}'
 ),
 
 counts as (
@@ -43,6 +51,17 @@ rates as (
         and grid.need_area_code = counts.need_area_code
 ),
 
+ranked as (
+    select
+        *,
+        rank() over (
+            partition by financial_year, need_area_code
+            order by offenders_with_need_per_1000 desc
+        ) as need_rank,
+        count(*) over (partition by financial_year, need_area_code) as wards
+    from rates
+),
+
 final as (
     select
         {{ surrogate_key(['ward_code', 'financial_year', 'need_area_code']) }} as ward_need_id,
@@ -54,15 +73,14 @@ final as (
         population_2007 as population,
         offenders_with_need,
         offenders_with_need_per_1000,
-        rank() over (
-            partition by financial_year, need_area_code
-            order by offenders_with_need_per_1000 desc
-        )::integer as need_rank,
-        ntile(10) over (
-            partition by financial_year, need_area_code
-            order by offenders_with_need_per_1000 desc
-        )::integer as need_decile
-    from rates
+        round(({{ rate_ci('offenders_with_need', 'population_2007', 'lower') }})::numeric, 8)
+            as lower_ci_95,
+        round(({{ rate_ci('offenders_with_need', 'population_2007', 'upper') }})::numeric, 8)
+            as upper_ci_95,
+        offenders_with_need < {{ var('jsna_small_count') }} as is_small_number,
+        need_rank::integer as need_rank,
+        (1 + floor(10 * (need_rank - 1) / wards))::integer as need_decile
+    from ranked
 )
 
 select * from final
