@@ -215,6 +215,49 @@ def test_significance_and_trend_flags_follow_the_interval_rule(indicators):
     assert {"better", "worse", "higher", "lower", "similar"} <= seen
 
 
+def test_ward_rates_carry_the_greater_manchester_rate_and_flags_by_the_same_rule(ward_need):
+    totals: dict[tuple[str, str], list[int]] = {}
+    for w in ward_need:
+        key = (w["financial_year"], w["need_area_code"])
+        totals.setdefault(key, [0, 0])
+        totals[key][0] += w["offenders_with_need"]
+        totals[key][1] += w["population"]
+    by_key = {(w["ward_code"], w["financial_year"], w["need_area_code"]): w for w in ward_need}
+    seen = set()
+    for w in ward_need:
+        k, n = totals[w["financial_year"], w["need_area_code"]]
+        lower, upper = byar(k)
+        expected = (1000 * k / n, 1000 * lower / n, 1000 * upper / n)
+        actual = (w["gm_value"], w["gm_lower_ci_95"], w["gm_upper_ci_95"])
+        assert actual == pytest.approx(expected, abs=TOLERANCE), w
+        if w["is_small_number"]:
+            assert w["significance_vs_gm"] == "not tested"
+        else:
+            flag = compare(
+                w["lower_ci_95"], w["upper_ci_95"], w["gm_value"], w["gm_value"], "higher_is_worse"
+            )
+            assert w["significance_vs_gm"] == flag, w
+            seen.add(flag)
+        start = int(w["financial_year"][:4]) - 1
+        previous = by_key.get(
+            (w["ward_code"], f"{start}/{(start + 1) % 100:02d}", w["need_area_code"])
+        )
+        if previous is None:
+            assert w["previous_value"] is None and w["trend_vs_previous"] is None
+        elif w["is_small_number"] or previous["is_small_number"]:
+            assert w["trend_vs_previous"] == "not tested"
+        else:
+            trend = compare(
+                w["lower_ci_95"],
+                w["upper_ci_95"],
+                previous["lower_ci_95"],
+                previous["upper_ci_95"],
+                "higher_is_worse",
+            )
+            assert w["trend_vs_previous"] == trend, w
+    assert {"better", "similar", "worse"} <= seen
+
+
 def test_partial_years_are_left_out(default_warehouse, indicators, ward_need):
     # GIVEN assessments dated after the data end (1-20 April 2009, financial year 2009/10)
     source_years = {
