@@ -10,6 +10,10 @@
 -- the district rows). District logins see only their own district's rows (row-level
 -- security on la_code), so the Greater Manchester figures are also columns of each row.
 -- A reoffending cohort whose follow-up is incomplete is left out: it is not yet a rate.
+-- Polarity: crime, needs, plan gaps and reoffending are worse when higher; caseload, the
+-- tier mix and DAT / Supporting People episodes (demand and service use) are neither.
+-- Not indicators: the OGRS3 predicted rate (a mean score), unit-cost benchmark indices and
+-- approved-premises utilisation (ratios without a count behind them in the profile).
 {%- set z = ci_z() %}
 {%- set small = var('jsna_small_count') %}
 {%- set indicators = [
