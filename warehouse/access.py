@@ -56,6 +56,7 @@ class Scope:
 
 
 OWN = "(select access.own_district())"  # an InitPlan: once per query, not once per row
+GREATER_MANCHESTER = "E11000001"  # the area's comparator rows (jsna_indicators)
 SCOPES: dict[str, Scope] = {
     "all": Scope("true", doc="every row"),
     "own_district": Scope(f"la_code = {OWN}", ("la_code",), "own district (`la_code`)"),
@@ -63,6 +64,11 @@ SCOPES: dict[str, Scope] = {
         f"dimension <> 'district' or dimension_value = {OWN}",
         ("dimension", "dimension_value"),
         "own district + area-wide rows",
+    ),
+    "own_district_and_gm": Scope(
+        f"la_code = {OWN} or la_code = '{GREATER_MANCHESTER}'",
+        ("la_code",),
+        "own district + Greater Manchester rows",
     ),
     "none": Scope(None, doc="no access"),
 }

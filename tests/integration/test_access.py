@@ -18,6 +18,7 @@ from tests.integration.conftest import BI_PASSWORD, bi_roles
 from warehouse.access import (
     BI_LIMITS,
     DISTRICT_GROUP,
+    GREATER_MANCHESTER,
     OWN,
     READER,
     district_codes,
@@ -83,6 +84,11 @@ def foreign_rows(conn, login: str, mart: str) -> int:  # type: ignore[no-untyped
     own = OWN_CODES[login]
     if scope == "own_district":
         query = "select count(*) from marts.{} where la_code is distinct from %s"
+    elif scope == "own_district_and_gm":
+        query = (
+            "select count(*) from marts.{} "
+            f"where la_code is distinct from %s and la_code <> '{GREATER_MANCHESTER}'"
+        )
     elif scope == "own_district_and_area":
         query = (
             "select count(*) from marts.{} "
