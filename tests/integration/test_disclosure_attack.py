@@ -35,6 +35,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -42,6 +43,7 @@ from pathlib import Path
 import pytest
 
 from tests.attacker import Model
+from warehouse.db import connect
 from warehouse.sharing.agreements import Agreement, all_agreements
 from warehouse.sharing.disclosure import Controls
 from warehouse.sharing.extract import TOTAL, share
@@ -219,9 +221,12 @@ def published(default_warehouse):
         open_copy = a.model_copy(update={"id": f"uncontrolled_{a.id}", "disclosure": raw})
         truth[a.id] = share(default_warehouse, open_copy, PERIOD).folder
     yield agreements, folders, truth
-    for folder in truth.values():
-        for f in folder.iterdir():
-            f.unlink()
+    for folder in truth.values():  # the uncontrolled copies never stay, nor their audit rows
+        shutil.rmtree(folder.parent)
+    with connect(default_warehouse) as conn:
+        conn.execute(
+            "delete from audit.extract_deliveries where agreement_id like 'uncontrolled\\_%%'"
+        )
 
 
 def test_no_rate_tells_more_than_the_published_counts(published):

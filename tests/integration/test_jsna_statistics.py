@@ -307,7 +307,9 @@ def test_a_district_login_sees_the_greater_manchester_value_on_its_own_rows(defa
             "select la_code, count(*), count(gm_value), count(significance_vs_gm)"
             " from marts.jsna_indicators group by la_code"
         ).fetchall()
-    # row-level security shows Bolton only its rows; each carries the area figure
-    assert len(rows) == 1
-    code, n, with_gm, with_flag = rows[0]
-    assert code != "E11000001" and n == with_gm == with_flag > 0
+    # row-level security shows Bolton its own rows, each carrying the area figure, and the
+    # Greater Manchester rows themselves (the comparator; no other district's)
+    by_code = {code: (n, with_gm, with_flag) for code, n, with_gm, with_flag in rows}
+    assert set(by_code) == {"E08000001", "E11000001"}
+    n, with_gm, with_flag = by_code["E08000001"]
+    assert n == with_gm == with_flag > 0

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from pathlib import Path
 
 import psycopg
@@ -113,6 +114,8 @@ def test_no_file_contains_an_identifier_from_the_landing_files(default_warehouse
     for d in deliveries.values():
         for path in sorted(d.folder.iterdir()):
             raw = path.read_bytes().decode("latin-1").lower()
+            if path.suffix == ".json":  # digests are hex: 'b033775' inside one is no CRN
+                raw = re.sub(r"[0-9a-f]{16,}", "", raw)
             leaks += [(path.name, "crn", v) for v in ids["crn"] if v in raw]
             leaks += [(path.name, "pnc", v) for v in ids["pnc"] if v in raw]
             if path.suffix == ".json":
