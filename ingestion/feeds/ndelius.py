@@ -23,6 +23,7 @@ OFFENDERS = Feed(
     description="Offenders: identity, demographics, home area and criminal history for OGRS3",
     file_regex=monthly_csv("ndelius_offenders"),
     unique_key=("OFFENDER_ID",),
+    version_column="ROW_VERSION",
     columns=(
         Column("OFFENDER_ID", "int", required=True, min_value=1),
         Column("CRN", required=True, pattern=CRN_PATTERN, personal=True),
@@ -55,6 +56,7 @@ EVENTS = Feed(
     description="Events: one conviction (offence, dates, sentencing court) per row",
     file_regex=monthly_csv("ndelius_events"),
     unique_key=("EVENT_ID",),
+    version_column="ROW_VERSION",
     columns=(
         Column("EVENT_ID", "int", required=True, min_value=1),
         Column("OFFENDER_ID", "int", required=True, min_value=1),
@@ -84,6 +86,7 @@ DISPOSALS = Feed(
     description="Disposals (sentences supervised): type, start, length and termination",
     file_regex=monthly_csv("ndelius_disposals"),
     unique_key=("DISPOSAL_ID",),
+    version_column="ROW_VERSION",
     columns=(
         Column("DISPOSAL_ID", "int", required=True, min_value=1),
         Column("EVENT_ID", "int", required=True, min_value=1),
@@ -108,6 +111,7 @@ REQUIREMENTS = Feed(
     description="Requirements of a disposal (CJA 2003 s.177) and licence conditions",
     file_regex=monthly_csv("ndelius_requirements"),
     unique_key=("REQUIREMENT_ID",),
+    version_column="ROW_VERSION",
     columns=(
         Column("REQUIREMENT_ID", "int", required=True, min_value=1),
         Column("DISPOSAL_ID", "int", required=True, min_value=1),
@@ -130,6 +134,7 @@ TIER_HISTORY = Feed(
     description="Management tier history: one row per tier held, from its start date",
     file_regex=monthly_csv("ndelius_tier_history"),
     unique_key=("TIER_HISTORY_ID",),
+    version_column="ROW_VERSION",
     columns=(
         Column("TIER_HISTORY_ID", "int", required=True, min_value=1),
         Column("OFFENDER_ID", "int", required=True, min_value=1),
@@ -147,6 +152,7 @@ REGISTRATIONS = Feed(
     description="Risk of serious harm (RoSH) and MAPPA registrations",
     file_regex=monthly_csv("ndelius_registrations"),
     unique_key=("REGISTRATION_ID",),
+    version_column="ROW_VERSION",
     columns=(
         Column("REGISTRATION_ID", "int", required=True, min_value=1),
         Column("OFFENDER_ID", "int", required=True, min_value=1),
@@ -168,6 +174,7 @@ COURT_REPORTS = Feed(
     description="Court reports (pre-sentence reports): type, dates and the proposed sentence",
     file_regex=monthly_csv("ndelius_court_reports"),
     unique_key=("COURT_REPORT_ID",),
+    version_column="ROW_VERSION",
     columns=(
         Column("COURT_REPORT_ID", "int", required=True, min_value=1),
         Column("OFFENDER_ID", "int", required=True, min_value=1),

@@ -29,8 +29,10 @@ FINANCE_LEDGER = Feed(
     name="finance_ledger",
     system="finance",
     description="Trust ledger: budget and actual by cost centre, account and month",
-    file_regex=r"finance_ledger_(?P<period>\d{4}-\d{2})\.xlsx",
+    file_regex=r"finance_ledger_(?P<period>[0-9]{4}-[0-9]{2})\.xlsx",
     file_format="xlsx",
+    sheet="Ledger",
+    period_kind="financial_year",
     unique_key=("PERIOD", "COST_CENTRE", "ACCOUNT"),
     columns=(
         MONTH,
