@@ -10,8 +10,8 @@ from __future__ import annotations
 from ingestion.reference import codes
 from ingestion.schema import Column, Feed, monthly_csv
 
-CRN_PATTERN = r"^[A-Z]\d{6}$"
-PNC_PATTERN = r"^\d{2,4}/\d{1,7}[A-Z]$"
+CRN_PATTERN = r"^[A-Z][0-9]{6}$"
+PNC_PATTERN = r"^[0-9]{2,4}/[0-9]{1,7}[A-Z]$"
 GENDER_CODES = ("M", "F", "U")
 SOFT_DELETE = Column("SOFT_DELETED", "bool", required=True)
 ROW_VERSION = Column("ROW_VERSION", "int", required=True, min_value=1)
@@ -40,7 +40,7 @@ OFFENDERS = Feed(
         ),
         Column("GENDER", required=True, codes=GENDER_CODES),
         Column("ETHNICITY", codes=codes("ref_ethnicity", "ethnicity_code")),
-        Column("POSTCODE", pattern=r"^[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}$", personal=True),
+        Column("POSTCODE", pattern=r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$", personal=True),
         Column("WARD_CODE", codes=codes("ref_wards", "ward_code")),
         Column("LA_CODE", required=True, codes=codes("ref_local_authorities", "la_code")),
         Column("FIRST_SANCTION_DATE", "date", min_value="1910-01-01", max_value="2010-12-31"),
