@@ -267,7 +267,7 @@ def _reject(job: LoadJob, exc: FileRejected) -> None:
     result.status = "rejected"
     result.reason = str(exc)
     if exc.countable and job.path.is_file() and not job.path.is_symlink():
-        result.rows_in = 0 if job.path.stat().st_size == 0 else reading.count_records(job.path)
+        result.rows_in = _count_records(job)
     else:
         result.rows_in = None
     if result.rows_in is None and exc.countable:
@@ -276,6 +276,20 @@ def _reject(job: LoadJob, exc: FileRejected) -> None:
     if sha is None and job.path.is_file() and not job.path.is_symlink():
         sha = sha256_of(job.path)
     registry.record(job.conn, result, sha, job.started_at)
+
+
+def _count_records(job: LoadJob) -> int | None:
+    """A rejected file's records, by the same reader (a workbook's sheet as CSV)."""
+    if job.path.stat().st_size == 0:
+        return 0
+    if job.feed.file_format != "xlsx":
+        return reading.count_records(job.path)
+    with tempfile.TemporaryDirectory(prefix="count-") as tmp:
+        try:
+            source, _, _ = _source(job, Path(tmp))
+        except FileRejected:
+            return None
+        return reading.count_records(source)
 
 
 def _stage_and_commit(

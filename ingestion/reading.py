@@ -180,29 +180,23 @@ class RecordReader:
             self.dialect = sniff(data)
             if self.dialect.bom:
                 data = data[len(BOM) :]
-        if self.dialect.name == "CRLF":
-            if self._held_cr:
-                data = b"\r" + data
-            self._held_cr = data.endswith(b"\r")
-            if self._held_cr:
-                data = data[:-1]
-            data = data.replace(b"\r\n", b"\n")
-        elif self.dialect.name == "CR":
-            data = data.replace(b"\r", b"\n")
+        if self.dialect.name == "CR":
+            return data.replace(b"\r", b"\n")
+        # LF or CRLF: a CRLF is a line end in either (a file whose header ends in LF and
+        # rows in CRLF loses nothing); a bare CR is a fault of its record
+        if self._held_cr:
+            data = b"\r" + data
+        self._held_cr = data.endswith(b"\r")
+        if self._held_cr:
+            data = data[:-1]
+        data = data.replace(b"\r\n", b"\n")
         return data
 
     def read_header(self) -> list[str]:
         """The header record, normalised (stripped, upper case)."""
         if self.path.stat().st_size == 0:
             raise FileRejected("file is empty (0 bytes, no header)")
-        while True:
-            end = _first_terminator(self._pending)
-            if end >= 0 or self._eof:
-                break
-            self._pending += self._read()
-        if end < 0:
-            end = len(self._pending)
-        first, self._pending = self._pending[:end], self._pending[end + 1 :]
+        first = self._first_record()
         try:
             text = first.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -215,11 +209,22 @@ class RecordReader:
         self.header = [h.strip().upper() for h in header]
         return self.header
 
+    def _first_record(self) -> bytes:
+        """The first record's bytes (the header), whatever they hold."""
+        while True:
+            end = _first_terminator(self._pending)
+            if end >= 0 or self._eof:
+                break
+            self._pending += self._read()
+        if end < 0:
+            end = len(self._pending)
+        first, self._pending = self._pending[:end], self._pending[end + 1 :]
+        return first
+
     # -- records --------------------------------------------------------------------------
     def chunks(self, width: int, stats: ReadStats, chunk_rows: int) -> Iterator[Chunk]:
-        """Chunks of COPY-ready bytes (LF-terminated rows, one per physical line), in order."""
-        if self.header is None:
-            self.read_header()
+        """Chunks of COPY-ready bytes (LF-terminated rows, one per physical line), in order
+        (after the header: ``read_header`` first)."""
         chunk = Chunk(first_line=2)
         line = 2
         while True:
@@ -358,7 +363,7 @@ def _scan(
             preset = stats.preset.get(int(record_lines[i]))
             if preset is not None and i not in reasons:
                 reasons[i] = ""  # a placeholder; the converter's reason names the field
-                text = data[int(starts[i]) : int(ends[i])].decode("utf-8", "replace")
+                text = _as_text(data[int(starts[i]) : int(ends[i])])
                 stats.preset_failed.append((int(record_lines[i]), *preset, text))
 
     placeholder = b"," * (width - 1) + b"\n"
@@ -371,8 +376,7 @@ def _scan(
         parts.append(data[pos:s])
         if i in reasons or empty[i]:
             if i in reasons and reasons[i]:
-                text = data[s:e].decode("utf-8", "replace").rstrip("\n")
-                stats.malformed.append((line, text[:RECORD_TEXT_LIMIT], reasons[i]))
+                stats.malformed.append((line, _as_text(data[s:e]), reasons[i]))
             parts.append(placeholder * span)
             placeholders.extend(range(line, line + span))
         else:
@@ -386,9 +390,8 @@ def _scan(
         tail = data[unterminated:]
         span = tail.count(b"\n") or 1
         line = first_line + lines
-        text = tail.decode("utf-8", "replace").rstrip("\n")
         stats.malformed.append(
-            (line, text[:RECORD_TEXT_LIMIT], "unterminated quoted field (truncated or malformed)")
+            (line, _as_text(tail), "unterminated quoted field (truncated or malformed)")
         )
         stats.records += 1
         parts.append(placeholder * span)
@@ -407,13 +410,23 @@ def _scan(
     return _BlockScan(consumed, lines, parts, placeholders, fix_lines)
 
 
+def _as_text(record: bytes) -> str:
+    """A record as quarantine keeps it: text (bad bytes replaced, NUL shown as U+FFFD,
+    since PostgreSQL text cannot hold it), cut at ``RECORD_TEXT_LIMIT`` characters."""
+    text = record.decode("utf-8", "replace").rstrip("\n").replace("\x00", "\ufffd")
+    return text[:RECORD_TEXT_LIMIT]
+
+
 def count_records(path: Path) -> int | None:
-    """Records after the header, by the same reader (None: the file cannot be read)."""
+    """Records after the first (the header, valid or not), by the same reader (None: the
+    file cannot be read as records)."""
     stats = ReadStats()
     try:
         with RecordReader(path) as reader:
-            header = reader.read_header()
-            for _ in reader.chunks(len(header), stats, chunk_rows=1 << 30):
+            if path.stat().st_size == 0:
+                return 0
+            reader._first_record()
+            for _ in reader.chunks(2, stats, chunk_rows=1 << 30):
                 pass
     except (FileRejected, OSError):
         return None

@@ -196,6 +196,11 @@ def _failing_rows(
     return [dict(zip(columns, row, strict=True)) for row in conn.execute(query)]
 
 
+def _identity(spec: dict[str, Any]) -> tuple[str, str]:
+    kwargs = spec["kwargs"]
+    return spec["type"], str(kwargs.get("column") or kwargs.get("column_list"))
+
+
 def _spec_of(item: Any) -> dict[str, Any]:
     config = item.expectation_config
     return {"type": config.type, "kwargs": dict(config.kwargs)}
@@ -260,9 +265,13 @@ class GxValidator:
         suite); an expectation that finds nothing there is re-run on the whole table.
         """
         first = self._run(schema, table, self._specs, "BOOLEAN_ONLY")
-        failing = [
-            spec for spec, item in zip(self._specs, first.results, strict=True) if not item.success
-        ]
+        # GX does not return results in suite order (one whose metric raised comes first:
+        # a value of 1e400 overflows its float parameters). Paired by position, a failed
+        # range check was once read as another expectation's and the range went unchecked
+        # for the whole column; pair them by what they are. An expectation GX could not
+        # run counts as failed: its SQL condition then finds the rows.
+        failed = {_identity(_spec_of(item)) for item in first.results if not item.success}
+        failing = [spec for spec in self._specs if _identity(spec) in failed]
         if not failing:
             return []
         suspects = f"{table}__suspects"
