@@ -5,9 +5,8 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
+from ingestion.load_records import LINE_COLUMN, STAGING_SCHEMA, RowFailure, ident
 from ingestion.schema import Feed
-from ingestion.staging import STAGING_SCHEMA, ident
-from ingestion.validation import LINE_COLUMN, RowFailure
 
 DUPLICATE_WORK_MEM = "256MB"  # the duplicate-key check sorts every key of a file
 

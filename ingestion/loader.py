@@ -41,11 +41,12 @@ import psycopg
 from ingestion import reading, registry, staging
 from ingestion.duplicates import duplicate_keys
 from ingestion.feeds import feed_for_file
-from ingestion.reading import FileRejected, ReadStats, RecordReader
+from ingestion.load_records import STAGING_SCHEMA, FileRejected, RowFailure, staging_table
+from ingestion.reading import ReadStats, RecordReader
 from ingestion.registry import FileLoadResult, Quarantined
 from ingestion.schema import Feed
 from ingestion.staging import FixCounts, Staged, Stager
-from ingestion.validation import GxValidator, RowFailure, sqlalchemy_url
+from ingestion.validation import GxValidator, sqlalchemy_url
 from ingestion.workbooks import workbook_as_csv
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class LoadJob:
 
     @property
     def table(self) -> str:
-        return staging.staging_table(self.feed, self.result.load_id)
+        return staging_table(self.feed.name, self.result.load_id)
 
 
 @dataclass
@@ -373,7 +374,7 @@ def _stage_file(
             staged = [f.result() for f in parts]
             staging.attach_chunks(conn, table, staged)
             # GX on the whole file (its cost is mostly per call) while keys are checked
-            gx_job = gx_pool.submit(validator.validate, staging.STAGING_SCHEMA, table)
+            gx_job = gx_pool.submit(validator.validate, STAGING_SCHEMA, table)
             failures = duplicate_keys(conn, feed, table)
             failures += gx_job.result()
             failures += [f for s in stagers for f in s.type_failures]

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ingestion.load_records import FileRejected
+
 READ_BYTES = 1 << 20
 FIX_LIST_LIMIT = 5_000  # more lines than this with spaces or lower case: fix-check every row
 RECORD_TEXT_LIMIT = 2_000  # characters of a malformed record kept in quarantine
@@ -48,17 +50,6 @@ ARCHIVES = {
     b"BZh": "bzip2-compressed data",
     b"\xfd7zXZ\x00": "xz-compressed data",
 }
-
-
-class FileRejected(Exception):
-    """A file-level fault: the whole file is refused.
-
-    ``countable``: whether its records can still be counted by the reader (a wrong
-    header: yes; binary bytes, a directory: no, and ``rows_in`` is null)."""
-
-    def __init__(self, reason: str, *, countable: bool = True) -> None:
-        super().__init__(reason)
-        self.countable = countable
 
 
 @dataclass(frozen=True)

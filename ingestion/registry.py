@@ -15,9 +15,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from ingestion.load_records import STAGING_SCHEMA, RowFailure, ident, staging_table
 from ingestion.schema import Feed
-from ingestion.staging import STAGING_SCHEMA, ident, staging_table
-from ingestion.validation import RowFailure
 
 UNKNOWN_FEED = "unknown"  # the feed recorded for a path whose name matches no feed
 COMMIT_LOCK = "warehouse:load-commit"
@@ -199,7 +198,7 @@ def supersede_earlier(cur: psycopg.Cursor, feed: Feed, period: str | None, load_
         [feed.name, period, load_id],
     ).fetchall()
     for (old,) in rows:
-        partition = sql.Identifier(staging_table(feed, old))
+        partition = sql.Identifier(staging_table(feed.name, old))
         cur.execute(
             sql.SQL("alter table raw.{} detach partition raw.{}").format(
                 sql.Identifier(feed.name), partition

@@ -22,17 +22,19 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg import sql
 
-from ingestion.reading import Chunk
+from ingestion.load_records import LINE_COLUMN, STAGING_SCHEMA, RowFailure, ident
 from ingestion.schema import STRICT_FORMATS, Column, Feed
-from ingestion.validation import LINE_COLUMN, RowFailure
+
+if TYPE_CHECKING:
+    from ingestion.reading import Chunk
 
 log = logging.getLogger(__name__)
 
-STAGING_SCHEMA = "landing"
 SEND_BYTES = 1 << 20
 VALUE_LIMIT = 200  # characters of a failing value kept in quarantine
 RECORD_LIMIT = 10_000  # characters of a failing record (as JSON) kept in quarantine
@@ -60,14 +62,6 @@ class Staged:
     first_line: int
     last_line: int
     rows: int
-
-
-def staging_table(feed: Feed, load_id: int) -> str:
-    return f"{feed.name}__{load_id}"
-
-
-def ident(schema: str, table: str) -> sql.Composed:
-    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
 
 
 def create_staging(cur: psycopg.Cursor, feed: Feed, table: str, load_id: int) -> None:
@@ -194,6 +188,11 @@ class Stager:
         self.fixes = fixes
         self.type_failures: list[RowFailure] = []
         self.records: dict[int, str] = {}  # line -> the row as delivered (JSON) for failures
+        if conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            try:  # a chunk's text copy stays in memory (8 MB by default; a chunk ~10 MB)
+                conn.execute("set temp_buffers = '64MB'")
+            except psycopg.Error:  # temporary tables already used in this session
+                pass
         self.checked = [(c, _valid(c)) for c in feed.columns]
         self.checked = [(c, v) for c, v in self.checked if v is not None]
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +30,10 @@ import psycopg
 from psycopg import sql
 
 from ingestion import gx_expectations
+from ingestion.load_records import LINE_COLUMN, RowFailure
 from ingestion.schema import Feed
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations" / "gx"
-LINE_COLUMN = "_line_number"
 COMPLETE = {
     "result_format": "COMPLETE",
     "unexpected_index_column_names": [LINE_COLUMN],
@@ -42,16 +41,6 @@ COMPLETE = {
     # GX caps the rows it returns from SQL at this number (20 by default)
     "partial_unexpected_count": 2**31 - 1,
 }
-
-
-@dataclass(frozen=True)
-class RowFailure:
-    """Why one row (by its line in the delivered file) cannot be loaded."""
-
-    line: int
-    field: str
-    value: str | None
-    reason: str
 
 
 # -- suites -------------------------------------------------------------------------------
@@ -347,9 +336,10 @@ class GxValidator:
             info = item.exception_info or {}
             if info.get("raised_exception"):
                 config = item.expectation_config
+                # GX's message may quote a delivered value: name the expectation only
                 raise RuntimeError(
                     f"GX expectation {config.type} on {self.feed.name}."
-                    f"{config.kwargs.get('column')} could not run: {info.get('exception_message')}"
+                    f"{config.kwargs.get('column')} could not run"
                 )
 
     def _describe(self, kind: str, column: str, kwargs: dict[str, Any]) -> str:

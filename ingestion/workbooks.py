@@ -17,7 +17,7 @@ import io
 from datetime import date, datetime
 from pathlib import Path
 
-from ingestion.reading import FileRejected
+from ingestion.load_records import FileRejected
 from ingestion.schema import Feed
 
 
