@@ -95,6 +95,10 @@ class StagedFile:
     sha: str  # of the bytes read
 
 
+class LoaderFailed(RuntimeError):
+    """The loader itself failed on a file (recorded as rejected; the run must fail)."""
+
+
 class FileChanged(Exception):
     """The file's bytes changed while it was read: it is left for a later run."""
 
@@ -171,12 +175,27 @@ def _locked(
         )
         if feed is not None:
             staging.drop_stale_staging(conn, feed)  # safe: no load of the feed is running
+        job = LoadJob(conn, path, feed or _NO_FEED, options, result)
         try:
-            step(LoadJob(conn, path, feed or _NO_FEED, options, result))
+            step(job)
         except FileChanged:
             log.warning("%s: changed while being read; left for a later run", path.name)
             result.status = "skipped"
             return result
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            raise  # the server or the connection: the file stays for a later run
+        except Exception as exc:
+            # a fault of the loader on this file: record it, so that it does not block
+            # its feed run after run, then fail the run naming it
+            reason = f"the loader failed on this file ({type(exc).__name__}); see the run log"
+            try:
+                result.rows_loaded = result.rows_quarantined = 0
+                _reject(job, FileRejected(reason, countable=False))
+                if options.move:
+                    _move(path, "rejected", result)
+            except Exception:  # cannot even record it: it stays for a later run
+                log.error("%s: could not be recorded as rejected either", path.name)
+            raise LoaderFailed(f"{path.name}: {type(exc).__name__}") from exc
         if options.move:
             _move(path, "rejected" if result.status == "rejected" else "processed", result)
     finally:

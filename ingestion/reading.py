@@ -164,10 +164,18 @@ class RecordReader:
         if not data:
             self._eof = True
             held, self._held_cr = self._held_cr, False
-            return b"\r" if held else b""
+            return b"\n" if held else b""  # a CR as the file's last byte ends its line
         self._sha.update(data)
         self.bytes_read += len(data)
         if self.dialect is None:
+            # the header's end decides (a CR as the block's last byte may precede an LF)
+            while (b"\n" not in data and b"\r" not in data) or data.endswith(b"\r"):
+                more = self._file.read(self.read_bytes)
+                if not more:
+                    break
+                self._sha.update(more)
+                self.bytes_read += len(more)
+                data += more
             self.dialect = sniff(data)
             if self.dialect.bom:
                 data = data[len(BOM) :]

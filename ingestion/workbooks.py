@@ -57,7 +57,8 @@ def workbook_as_csv(path: Path, feed: Feed, target: Path) -> tuple[str, dict]:
         header: list[str] = []
         with target.open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f, lineterminator="\n")
-            for cells in sheet.iter_rows():
+            # from row and column 1 whatever the sheet's extent: CSV line n is sheet row n
+            for cells in sheet.iter_rows(min_row=1, min_col=1):
                 values = []
                 for cell in cells:
                     row, col = cell.row, cell.column

@@ -150,6 +150,44 @@ def test_a_file_that_breaks_the_loader_does_not_stop_the_others(settings, monkey
     assert loaded == 2
 
 
+def test_a_file_the_loader_fails_on_is_recorded_and_stops_nothing_but_fails_the_run(
+    settings, monkeypatch
+):
+    from ingestion import validation
+
+    generate(settings, scale=0.02, seed=37, dirt=0, window=("2006-04", "2006-06"))
+    real = validation.GxValidator.validate
+    calls = []
+
+    def breaks_on_the_second_file(self, schema, table):
+        calls.append(table)
+        if len(calls) == 2:
+            raise RuntimeError("GX could not run")
+        return real(self, schema, table)
+
+    monkeypatch.setattr(validation.GxValidator, "validate", breaks_on_the_second_file)
+    with connect(settings, autocommit=True) as conn:
+        # WHEN the loader itself fails on one of three files
+        with pytest.raises(runner_error(), match="1 of 3") as raised:
+            ingest_feed(conn, settings.landing_dir, "ndelius_events")
+        rows = conn.execute(
+            "select file_name, status, reason, rows_in from audit.file_loads order by load_id"
+        ).fetchall()
+    # THEN the other two load, the failed one is recorded (it cannot block the feed run
+    # after run) and the run fails naming it
+    assert [r[1] for r in rows] == ["loaded", "rejected", "loaded"]
+    assert "the loader failed on this file (RuntimeError)" in rows[1][2]
+    assert rows[1][3] is None
+    assert rows[1][0] in str(raised.value)
+    assert (settings.landing_dir / "ndelius" / "rejected" / rows[1][0]).exists()
+
+
+def runner_error():
+    from ingestion.runner import IngestionError
+
+    return IngestionError
+
+
 def _quarantine(conn, load_id):
     return conn.execute(
         "select line_number, field, value, reason from audit.quarantine where load_id = %s"
