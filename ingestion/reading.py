@@ -297,116 +297,156 @@ def _quote_state(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return quotes[~stray], quotes[stray]
 
 
-def _scan(
-    data: bytes, width: int, first_line: int, final: bool, stats: ReadStats
-) -> _BlockScan | None:
-    """Split ``data`` (starting at a record boundary) into records; ``None`` if it holds
-    no whole record and more bytes may follow."""
-    if final and data and not data.endswith(b"\n"):
-        data += b"\n"  # no final newline: the last record still ends here
+@dataclass
+class _Layout:
+    """Where a block's records are: numpy arrays over its bytes, one entry per record."""
+
+    data: bytes
+    arr: np.ndarray
+    active: np.ndarray  # positions of quotes that open or close a quoted field
+    stray: np.ndarray  # positions of quotes inside unquoted fields
+    starts: np.ndarray
+    ends: np.ndarray  # each record's terminating newline (outside quotes)
+    spans: np.ndarray  # physical lines per record (its terminator and quoted newlines)
+    lines: np.ndarray  # each record's first line in the file
+    unterminated: int | None  # offset of a final record whose quote never closes
+
+    @property
+    def n(self) -> int:
+        return len(self.ends)
+
+    @property
+    def normal_end(self) -> int:
+        return int(self.ends[-1]) + 1 if self.n else 0
+
+    @property
+    def empty(self) -> np.ndarray:
+        return self.ends == self.starts
+
+
+def _layout(data: bytes, first_line: int, final: bool) -> _Layout | None:
+    """The records of ``data`` (which starts at a record boundary); ``None`` if it holds no
+    whole record and more bytes may follow."""
     arr = np.frombuffer(data, dtype=np.uint8)
     active, stray = _quote_state(arr)
     newlines = np.flatnonzero(arr == LF)
-    outside = np.searchsorted(active, newlines) % 2 == 0
-    ends = newlines[outside]
+    ends = newlines[np.searchsorted(active, newlines) % 2 == 0]
     unterminated = None
     if final and len(active) % 2:
         # a quote opened and never closed: the rest of the file is one malformed record
-        start = int(ends[-1]) + 1 if len(ends) else 0
-        unterminated = start
+        unterminated = int(ends[-1]) + 1 if len(ends) else 0
     if not len(ends) and unterminated is None:
         return None
-    normal_end = int(ends[-1]) + 1 if len(ends) else 0
-    consumed = len(data) if unterminated is not None else normal_end
     starts = np.concatenate(([0], ends[:-1] + 1)) if len(ends) else np.zeros(0, dtype=np.int64)
-    n = len(ends)
-    # physical lines per record (its own terminator and any quoted newlines)
     spans = np.diff(np.searchsorted(newlines, ends, side="right"), prepend=0)
-    lines_before = np.concatenate(([0], np.cumsum(spans)[:-1])) if n else spans
-    record_lines = first_line + lines_before
-    commas = np.flatnonzero(arr == COMMA)
-    separators = commas[np.searchsorted(active, commas) % 2 == 0]
-    fields = np.diff(np.searchsorted(separators, ends), prepend=0) + 1
-    empty = ends == starts
-    bad = (fields != width) & ~empty
+    lines = first_line + (np.concatenate(([0], np.cumsum(spans)[:-1])) if len(ends) else spans)
+    return _Layout(data, arr, active, stray, starts, ends, spans, lines, unterminated)
+
+
+def _faults(lay: _Layout, width: int, stats: ReadStats) -> dict[int, str]:
+    """Why each faulty record is malformed (record index -> reason; '' for a record a
+    workbook converter already found faulty: its reason names the field)."""
+    arr, active, ends, empty = lay.arr, lay.active, lay.ends, lay.empty
     reasons: dict[int, str] = {}
 
     def flag(positions: np.ndarray, reason: str) -> None:
         if len(positions):
             for i in np.unique(np.searchsorted(ends, positions)).tolist():
-                if i < n and not empty[i]:
+                if i < lay.n and not empty[i]:
                     reasons.setdefault(i, reason)
 
-    flag(stray, 'quote inside an unquoted field (a stray ")')
-    if len(active) > 1:
-        closing = active[1::2]
-        after = arr[np.minimum(closing + 1, len(arr) - 1)]
-        wrong = closing[(after != COMMA) & (after != LF) & (after != QUOTE)]
-        flag(wrong, "text after a closing quote (malformed quoted field)")
+    flag(lay.stray, 'quote inside an unquoted field (a stray ")')
+    closing = active[1::2]
+    after = arr[np.minimum(closing + 1, len(arr) - 1)]
+    flag(
+        closing[(after != COMMA) & (after != LF) & (after != QUOTE)],
+        "text after a closing quote (malformed quoted field)",
+    )
     crs = np.flatnonzero(arr == CR)
-    if len(crs):
-        flag(crs[np.searchsorted(active, crs) % 2 == 0], "carriage return outside quotes")
+    flag(crs[np.searchsorted(active, crs) % 2 == 0], "carriage return outside quotes")
     flag(np.flatnonzero(arr == NUL), "NUL byte in the line (binary data)")
+    _utf8_faults(lay, reasons)
+    commas = np.flatnonzero(arr == COMMA)
+    separators = commas[np.searchsorted(active, commas) % 2 == 0]
+    fields = np.diff(np.searchsorted(separators, ends), prepend=0) + 1
+    for i in np.flatnonzero((fields != width) & ~empty).tolist():
+        reasons.setdefault(i, malformed_reason(width, int(fields[i])))
+    for i in range(lay.n) if stats.preset else ():
+        preset = stats.preset.get(int(lay.lines[i]))
+        if preset is not None and i not in reasons:
+            reasons[i] = ""
+            text = _as_text(lay.data[int(lay.starts[i]) : int(ends[i])])
+            stats.preset_failed.append((int(lay.lines[i]), *preset, text))
+    return reasons
+
+
+def _utf8_faults(lay: _Layout, reasons: dict[int, str]) -> None:
+    """Records that are not UTF-8 (each record decoded alone only if the block fails)."""
     try:
-        data[:normal_end].decode("utf-8")
+        lay.data[: lay.normal_end].decode("utf-8")
     except UnicodeDecodeError:
-        for i in range(n):
+        for i in range(lay.n):
             try:
-                data[int(starts[i]) : int(ends[i])].decode("utf-8")
+                lay.data[int(lay.starts[i]) : int(lay.ends[i])].decode("utf-8")
             except UnicodeDecodeError as exc:
                 reasons.setdefault(i, f"not UTF-8 text (byte {exc.start + 1} of the line)")
-    for i in np.flatnonzero(bad).tolist():
-        reasons.setdefault(i, malformed_reason(width, int(fields[i])))
-    if stats.preset:
-        for i in range(n):
-            preset = stats.preset.get(int(record_lines[i]))
-            if preset is not None and i not in reasons:
-                reasons[i] = ""  # a placeholder; the converter's reason names the field
-                text = _as_text(data[int(starts[i]) : int(ends[i])])
-                stats.preset_failed.append((int(record_lines[i]), *preset, text))
 
+
+def _scan(
+    data: bytes, width: int, first_line: int, final: bool, stats: ReadStats
+) -> _BlockScan | None:
+    """Split ``data`` (starting at a record boundary) into COPY rows, one per physical
+    line; ``None`` if it holds no whole record and more bytes may follow."""
+    if final and data and not data.endswith(b"\n"):
+        data += b"\n"  # no final newline: the last record still ends here
+    lay = _layout(data, first_line, final)
+    if lay is None:
+        return None
+    reasons = _faults(lay, width, stats)
     placeholder = b"," * (width - 1) + b"\n"
-    special = sorted(set(reasons) | set(np.flatnonzero(empty | (spans > 1)).tolist()))
+    special = sorted(set(reasons) | set(np.flatnonzero(lay.empty | (lay.spans > 1)).tolist()))
     parts: list[bytes] = []
     placeholders: list[int] = []
     pos = 0
     for i in special:
-        s, e, line, span = int(starts[i]), int(ends[i]) + 1, int(record_lines[i]), int(spans[i])
+        s, e = int(lay.starts[i]), int(lay.ends[i]) + 1
+        line, span = int(lay.lines[i]), int(lay.spans[i])
         parts.append(data[pos:s])
-        if i in reasons or empty[i]:
-            if i in reasons and reasons[i]:
+        if i in reasons or lay.empty[i]:
+            if reasons.get(i):
                 stats.malformed.append((line, _as_text(data[s:e]), reasons[i]))
             parts.append(placeholder * span)
             placeholders.extend(range(line, line + span))
-        else:
+        else:  # a record over several lines: a placeholder for each continuation line
             parts.append(data[s:e] + placeholder * (span - 1))
             placeholders.extend(range(line + 1, line + span))
         pos = e
-    parts.append(data[pos:normal_end])
-    lines = int(spans.sum()) if n else 0
-    stats.records += int(n - empty.sum())
-    if unterminated is not None and unterminated < len(data):
-        tail = data[unterminated:]
+    parts.append(data[pos : lay.normal_end])
+    lines = int(lay.spans.sum()) if lay.n else 0
+    stats.records += int(lay.n - lay.empty.sum())
+    if lay.unterminated is not None and lay.unterminated < len(data):
+        tail = data[lay.unterminated :]
         span = tail.count(b"\n") or 1
         line = first_line + lines
-        stats.malformed.append(
-            (line, _as_text(tail), "unterminated quoted field (truncated or malformed)")
-        )
+        reason = "unterminated quoted field (truncated or malformed)"
+        stats.malformed.append((line, _as_text(tail), reason))
         stats.records += 1
         parts.append(placeholder * span)
         placeholders.extend(range(line, line + span))
         lines += span
-    head = arr[:normal_end]
-    odd = np.flatnonzero((head == 32) | (head == 9))
-    lower = np.flatnonzero((head >= 97) & (head <= 122))
-    fix_lines: list[int] | None
-    if len(odd) or len(lower):
-        hit = np.unique(np.searchsorted(ends, np.concatenate((odd, lower))))
-        hit = hit[hit < n]
-        fix_lines = record_lines[hit].tolist() if len(hit) <= FIX_LIST_LIMIT else None
-    else:
-        fix_lines = []
-    return _BlockScan(consumed, lines, parts, placeholders, fix_lines)
+    consumed = len(data) if lay.unterminated is not None else lay.normal_end
+    return _BlockScan(consumed, lines, parts, placeholders, _fix_lines(lay))
+
+
+def _fix_lines(lay: _Layout) -> list[int] | None:
+    """Lines holding a space, a tab or a lower-case letter (None: too many to list)."""
+    head = lay.arr[: lay.normal_end]
+    odd = np.flatnonzero((head == 32) | (head == 9) | ((head >= 97) & (head <= 122)))
+    if not len(odd):
+        return []
+    hit = np.unique(np.searchsorted(lay.ends, odd))
+    hit = hit[hit < lay.n]
+    return lay.lines[hit].tolist() if len(hit) <= FIX_LIST_LIMIT else None
 
 
 def _as_text(record: bytes) -> str:

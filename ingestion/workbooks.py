@@ -38,47 +38,61 @@ def workbook_as_csv(path: Path, feed: Feed, target: Path) -> tuple[str, dict]:
             f"workbook cannot be read ({type(exc).__name__})", countable=False
         ) from None
     try:
-        if feed.sheet and feed.sheet in book.sheetnames:
-            sheet = book[feed.sheet]
-        elif feed.sheet:
-            raise FileRejected(
-                f"workbook has no sheet named {feed.sheet!r} "
-                f"(it has {len(book.sheetnames)} sheet(s))",
-                countable=False,
-            )
-        else:
-            sheet = book.worksheets[0]
-        merged: set[tuple[int, int]] = set()
-        for rng in sheet.merged_cells.ranges:
-            for row in range(rng.min_row, rng.max_row + 1):
-                for col in range(rng.min_col, rng.max_col + 1):
-                    merged.add((row, col))
-        faults: dict[int, tuple[str, str]] = {}
-        header: list[str] = []
-        with target.open("w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f, lineterminator="\n")
-            # from row and column 1 whatever the sheet's extent: CSV line n is sheet row n
-            for cells in sheet.iter_rows(min_row=1, min_col=1):
-                values = []
-                for cell in cells:
-                    row, col = cell.row, cell.column
-                    value = cell.value
-                    if row == 1:
-                        header.append("" if value is None else str(value).strip().lower())
-                    name = header[col - 1] if col - 1 < len(header) else f"column {col}"
-                    if (row, col) in merged and row > 1:
-                        faults.setdefault(row, (name, "merged cell (value not in every cell)"))
-                    elif cell.data_type == "f":
-                        faults.setdefault(row, (name, "formula cell (not a delivered value)"))
-                    elif cell.data_type == "e":
-                        faults.setdefault(row, (name, "error cell (e.g. #DIV/0!)"))
-                    values.append("" if value is None else cell_text(value))
-                writer.writerow(values)
+        sheet = _sheet(book, feed)
+        faults = _write_rows(sheet, target)
     finally:
         book.close()
     if target.stat().st_size == 0:
         raise FileRejected(f"workbook's sheet {sheet.title!r} is empty (no header)")
     return sha, faults
+
+
+def _sheet(book, feed: Feed):  # type: ignore[no-untyped-def]
+    """The sheet the feed declares, by name (the first one if it declares none)."""
+    if not feed.sheet:
+        return book.worksheets[0]
+    if feed.sheet not in book.sheetnames:
+        raise FileRejected(
+            f"workbook has no sheet named {feed.sheet!r} (it has {len(book.sheetnames)} sheet(s))",
+            countable=False,
+        )
+    return book[feed.sheet]
+
+
+def _write_rows(sheet, target: Path) -> dict[int, tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """Write the sheet's rows as CSV (from row and column 1 whatever the sheet's extent,
+    so CSV line n is sheet row n); returns the faulty rows: row -> (field, reason)."""
+    merged = {
+        (row, col)
+        for rng in sheet.merged_cells.ranges
+        for row in range(rng.min_row, rng.max_row + 1)
+        for col in range(rng.min_col, rng.max_col + 1)
+    }
+    faults: dict[int, tuple[str, str]] = {}
+    header: list[str] = []
+    with target.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        for cells in sheet.iter_rows(min_row=1, min_col=1):
+            for cell in cells if cells and cells[0].row == 1 else ():
+                header.append("" if cell.value is None else str(cell.value).strip().lower())
+            for cell in cells:
+                fault = _cell_fault(cell, (cell.row, cell.column) in merged)
+                if fault and cell.row > 1:
+                    col = cell.column - 1
+                    name = header[col] if col < len(header) else f"column {cell.column}"
+                    faults.setdefault(cell.row, (name, fault))
+            writer.writerow(["" if c.value is None else cell_text(c.value) for c in cells])
+    return faults
+
+
+def _cell_fault(cell, merged: bool) -> str | None:  # type: ignore[no-untyped-def]
+    if merged:
+        return "merged cell (value not in every cell)"
+    if cell.data_type == "f":
+        return "formula cell (not a delivered value)"
+    if cell.data_type == "e":
+        return "error cell (e.g. #DIV/0!)"
+    return None
 
 
 def cell_text(value: object) -> str:
