@@ -121,11 +121,13 @@ def ingest_feed(
     on_file: Callable[[FileLoadResult], None] | None = None,
 ) -> list[FileLoadResult]:
     """Load every pending path of one feed (optionally one period: a backfill), and
-    record the paths in its system's folder that match no feed; ``on_file`` hears each
-    path's result as it is recorded."""
+    record the paths in its system's folder that match no feed and those directly in the
+    landing folder; ``on_file`` hears each path's result as it is recorded."""
     feed = get_feed(feed_name)
     files = pending_files(landing, feed, period)
-    unmatched = [] if period else unmatched_paths(landing, feed.system)
+    # every feed's run records the unmatched paths of its folder and the landing folder's
+    # strays (a path lock and an existence check make the first run to reach one record it)
+    unmatched = [] if period else unmatched_paths(landing, feed.system) + stray_paths(landing)
     if not files and not unmatched:
         return []
     ensure_schema(conn)
