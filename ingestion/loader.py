@@ -95,6 +95,17 @@ class StagedFile:
     sha: str  # of the bytes read
 
 
+# what PostgreSQL raises for delivered bytes or values (any other error is the loader's)
+COPY_REFUSALS = (
+    psycopg.errors.BadCopyFileFormat,
+    psycopg.errors.CharacterNotInRepertoire,
+    psycopg.errors.UntranslatableCharacter,
+    psycopg.errors.InvalidTextRepresentation,
+    psycopg.errors.NumericValueOutOfRange,
+    psycopg.errors.DatetimeFieldOverflow,
+)
+
+
 class LoaderFailed(RuntimeError):
     """The loader itself failed on a file (recorded as rejected; the run must fail)."""
 
@@ -249,7 +260,7 @@ def _load(job: LoadJob) -> None:
                 _stage_and_commit(job, reader, header, stats, sha)
         except FileRejected as exc:
             _reject(job, exc)
-        except psycopg.errors.DataError as exc:  # COPY refused bytes the reader let through
+        except COPY_REFUSALS as exc:  # PostgreSQL refused bytes or a cast the reader let through
             name = type(exc).__name__
             _reject(job, FileRejected(f"file cannot be read by COPY ({name}, {exc.sqlstate})"))
 

@@ -26,11 +26,13 @@ PG_TYPES: dict[str, str] = {
 # The only text each typed column accepts (checked in SQL on the staging table before any
 # cast: PostgreSQL's own casts are lenient, e.g. '03/02/2008', '+5', '0x10', 'yes', 'NaN').
 # ASCII digits only: [0-9], never \d (which matches full-width and other digits).
-STRICT_FORMATS: dict[str, tuple[str, str]] = {  # type -> (regex, what the reason calls it)
-    "date": (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "date (YYYY-MM-DD)"),
-    "int": (r"^-?[0-9]+$", "whole number"),
-    "score": (r"^-?[0-9]+$", "whole number"),
-    "numeric": (r"^-?[0-9]+(\.[0-9]+)?$", "number (digits, optional decimals)"),
+# The digit counts bound whole numbers to what their column holds, so only dates (a real
+# day) and numbers (at most PostgreSQL's digits) need a cast check on top of the regex.
+STRICT_FORMATS: dict[str, tuple[str, str, bool]] = {  # type -> (regex, reason's word, cast?)
+    "date": (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "date (YYYY-MM-DD)", True),
+    "int": (r"^-?[0-9]{1,18}$", "whole number (up to 18 digits)", False),  # bigint
+    "score": (r"^-?[0-9]{1,4}$", "whole number (up to 4 digits)", False),  # smallint
+    "numeric": (r"^-?[0-9]+(\.[0-9]+)?$", "number (digits, optional decimals)", True),
 }
 DEFAULT_TEXT_LENGTH = 200  # characters, unless a column declares its own maximum
 

@@ -5,8 +5,9 @@ number first) and is partitioned by line range: each chunk of the file is one ta
 chunk is COPYed as text into a temporary table of its session (gone with the transaction,
 or with the session if the process dies), then checked and cast in set-based SQL:
 
-* every typed value must be in the declared format only (``schema.STRICT_FORMATS``, plus
-  ``pg_input_is_valid`` for real dates and in-range integers): PostgreSQL's casts alone
+* every typed value must be in the declared format only (``schema.STRICT_FORMATS``: digit
+  counts that fit the column, plus ``pg_input_is_valid`` for a real day or a number
+  PostgreSQL can hold): PostgreSQL's casts alone
   accept ``03/02/2008``, ``20080215``, ``J2454512``, ``0x10``, ``1_000``, ``+5``, ``yes``,
   ``NaN``, ``Infinity`` and ``1e309``; none of those reaches a typed column;
 * booleans are the declared texts only (``0``/``1`` unless a column declares others);
@@ -147,7 +148,9 @@ def _valid(col: Column, alias: str | None = None) -> sql.Composable | None:
             value, value, sql.Literal(list(col.bool_values))
         )
     if col.type in STRICT_FORMATS:
-        regex, _ = STRICT_FORMATS[col.type]
+        regex, _, cast_check = STRICT_FORMATS[col.type]
+        if not cast_check:
+            return sql.SQL("({0} is null or {0} ~ {1})").format(value, sql.Literal(regex))
         return sql.SQL("({0} is null or ({0} ~ {1} and pg_input_is_valid({0}, {2})))").format(
             value, sql.Literal(regex), sql.Literal(col.pg_type)
         )
