@@ -390,7 +390,8 @@ def _stage_file(
             ThreadPoolExecutor(max_workers=COPY_WORKERS, thread_name_prefix="copy") as copy_pool,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx") as gx_pool,
         ):
-            chunks = reader.chunks(len(header), stats, job.options.chunk_rows)
+            rows_per_chunk = _balanced_chunk_rows(reader.path, job.options.chunk_rows)
+            chunks = reader.chunks(len(header), stats, rows_per_chunk)
             for n, chunk in enumerate(chunks, start=1):
                 if n == 2 and COPY_WORKERS > 1:
                     extra.append(_second_connection(conn))
@@ -430,6 +431,24 @@ def _stage_file(
         sum(part.rows for part in staged),
         "",
     )
+
+
+def _balanced_chunk_rows(path: Path, chunk_rows: int) -> int:
+    """Records per chunk so that the chunks share out evenly over the COPY workers.
+
+    A file of a little over two chunks would otherwise COPY its last chunk alone while the
+    other worker idles. The record count is estimated from the first block's line length.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        sample = f.read(1 << 20)
+    lines = max(sample.count(b"\n"), sample.count(b"\r"), 1)
+    estimate = size * lines // max(len(sample), 1)
+    if estimate <= chunk_rows:
+        return chunk_rows
+    rounds = -(-estimate // (chunk_rows * COPY_WORKERS))
+    # 3 % slack, so an estimate on the low side does not leave a sliver of a chunk
+    return -(-estimate * 103 // (rounds * COPY_WORKERS * 100))
 
 
 def _lines_by_chunk(staged: list[Staged], lines: set[int]) -> list[tuple[Staged, list[int]]]:
