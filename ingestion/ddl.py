@@ -18,12 +18,12 @@ comment on schema landing is
 create table if not exists audit.file_loads (
     load_id bigserial primary key,
     file_name text not null,
-    sha256 char(64) not null,
+    sha256 char(64),  -- null: a path that is not a file (a directory, a symbolic link)
     feed text not null,
     period text,
     status text not null
         check (status in ('loaded', 'rejected', 'duplicate', 'superseded')),
-    rows_in integer not null default 0,
+    rows_in integer default 0,  -- null: a file that cannot be read as records (see reason)
     rows_loaded integer not null default 0,
     rows_quarantined integer not null default 0,
     reason text,
@@ -31,8 +31,12 @@ create table if not exists audit.file_loads (
     superseded_by bigint references audit.file_loads (load_id),
     started_at timestamptz not null,
     finished_at timestamptz,
-    constraint file_loads_conservation check (rows_in = rows_loaded + rows_quarantined)
+    constraint file_loads_conservation check (rows_in = rows_loaded + rows_quarantined),
+    constraint file_loads_unread_has_reason
+        check (rows_in is not null or (status = 'rejected' and reason is not null))
 );
+alter table audit.file_loads alter column sha256 drop not null;
+alter table audit.file_loads alter column rows_in drop not null;
 create index if not exists file_loads_sha256_idx on audit.file_loads (sha256);
 create index if not exists file_loads_feed_period_idx on audit.file_loads (feed, period);
 

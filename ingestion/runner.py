@@ -1,43 +1,116 @@
-"""Pick up delivered files from the landing folder and load each one.
+"""Pick up delivered paths from the landing folder and load each one.
 
 Landing layout: ``<landing>/<system>/<file>``; loaded files move to ``processed/`` and
-rejected ones to ``rejected/`` beside them. One file's failure never stops the others: a
-file that breaks the loader itself (not bad data, which is quarantined) is reported and the
-run fails at the end, after every other file was loaded.
+rejected ones to ``rejected/`` beside them. Every delivered path gets one audit row: a
+path in a system's folder whose name matches none of its feeds (and anything directly in
+the landing folder that is not a system's folder) is recorded as rejected, never skipped.
+
+One file's failure never stops the others, nor one feed's the next feed: a path that
+breaks the loader itself (not bad data, which is quarantined or rejected) is reported and
+the run fails at the end, naming every such path, after all the others were loaded.
+Messages name the path and the error's type, never a delivered value.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
 
 from ingestion.ddl import ensure_schema
 from ingestion.feeds import ALL_FEEDS, get_feed
-from ingestion.loader import FileLoadResult, drop_stale_staging, load_file
+from ingestion.loader import FileLoadResult, load_file, reject_unmatched
 from ingestion.schema import Feed
 from ingestion.validation import GxValidator, sqlalchemy_url
 
 log = logging.getLogger(__name__)
 
+DONE_FOLDERS = ("processed", "rejected")
+
 
 class IngestionError(RuntimeError):
-    """Raised after a run in which some files could not be processed at all."""
+    """Raised after a run in which some paths could not be processed at all."""
+
+    def __init__(self, message: str, failed: list[str], results: list[FileLoadResult]):
+        super().__init__(message)
+        self.failed = failed
+        self.results = results
+
+
+@dataclass
+class Outcome:
+    results: list[FileLoadResult] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # "<path>: <error type>"
+
+
+def _entries(folder: Path) -> list[Path]:
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    return sorted(p for p in folder.iterdir() if p.name not in DONE_FOLDERS)
 
 
 def pending_files(landing: Path, feed: Feed, period: str | None = None) -> list[Path]:
-    folder = landing / feed.system
-    if not folder.is_dir():
-        return []
+    """Delivered paths named like ``feed``'s files (whatever they are: a directory or a
+    link named like a file is rejected by the loader), in delivery order."""
     files = sorted(
-        (p for p in folder.iterdir() if p.is_file() and feed.matches(p.name)),
+        (p for p in _entries(landing / feed.system) if feed.matches(p.name)),
         key=lambda p: feed.delivery_order(p.name),
     )
     if period:
         files = [p for p in files if feed.period_of(p.name) == period]
     return files
+
+
+def unmatched_paths(landing: Path, system: str) -> list[Path]:
+    """Paths in a system's folder named like none of that system's feeds."""
+    feeds = [f for f in ALL_FEEDS if f.system == system]
+    return [p for p in _entries(landing / system) if not any(f.matches(p.name) for f in feeds)]
+
+
+def stray_paths(landing: Path) -> list[Path]:
+    """Paths directly in the landing folder that are not a system's folder."""
+    systems = {f.system for f in ALL_FEEDS}
+    return [
+        p for p in _entries(landing) if p.name not in systems or p.is_symlink() or not p.is_dir()
+    ]
+
+
+def _process(
+    conn: psycopg.Connection,
+    paths: list[tuple[Path, Callable[[Path], FileLoadResult]]],
+    outcome: Outcome,
+    on_file: Callable[[FileLoadResult], None] | None,
+) -> None:
+    for path, load in paths:
+        try:
+            result = load(path)
+        except Exception as exc:  # a broken path must not stop the others
+            detail = type(exc).__name__
+            if isinstance(exc, psycopg.Error) and exc.sqlstate:
+                detail += f" (SQLSTATE {exc.sqlstate})"
+            log.error("%s: could not be processed: %s", path, detail)
+            outcome.failed.append(f"{path}: {detail}")
+            if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+                conn.rollback()
+            continue
+        if result.status == "skipped":  # another run holds or took it
+            continue
+        outcome.results.append(result)
+        if on_file:
+            on_file(result)
+
+
+def _raise_if_failed(outcome: Outcome, what: str, total: int) -> None:
+    if outcome.failed:
+        raise IngestionError(
+            f"{len(outcome.failed)} of {total} {what} path(s) could not be processed:\n"
+            + "\n".join(outcome.failed),
+            outcome.failed,
+            outcome.results,
+        )
 
 
 def ingest_feed(
@@ -47,39 +120,59 @@ def ingest_feed(
     period: str | None = None,
     on_file: Callable[[FileLoadResult], None] | None = None,
 ) -> list[FileLoadResult]:
-    """Load every pending file of one feed (optionally one period: a backfill);
-    ``on_file`` hears each file's result as it is loaded."""
+    """Load every pending path of one feed (optionally one period: a backfill), and
+    record the paths in its system's folder that match no feed and those directly in the
+    landing folder; ``on_file`` hears each path's result as it is recorded."""
     feed = get_feed(feed_name)
-    ensure_schema(conn)
     files = pending_files(landing, feed, period)
-    if not files:
+    # every feed's run records the unmatched paths of its folder and the landing folder's
+    # strays (a path lock and an existence check make the first run to reach one record it)
+    unmatched = [] if period else unmatched_paths(landing, feed.system) + stray_paths(landing)
+    if not files and not unmatched:
         return []
-    stale = drop_stale_staging(conn, feed)
-    if stale:
-        log.warning("%s: dropped %d staging table(s) left by an interrupted load", feed.name, stale)
-    validator = GxValidator(feed, sqlalchemy_url(conn))
-    results: list[FileLoadResult] = []
-    errors: list[str] = []
-    for path in files:
-        try:
-            results.append(load_file(conn, path, feed, validator=validator))
-            if on_file:
-                on_file(results[-1])
-        except Exception as exc:  # a broken file must not stop the others
-            log.exception("%s: could not be processed", path.name)
-            errors.append(f"{path.name}: {type(exc).__name__}: {exc}")
-    if errors:
-        raise IngestionError(
-            f"{len(errors)} of {len(files)} {feed.name} file(s) could not be processed:\n"
-            + "\n".join(errors)
-        )
-    return results
+    ensure_schema(conn)
+    validator = GxValidator(feed, sqlalchemy_url(conn)) if files else None
+    outcome = Outcome()
+    work: list[tuple[Path, Callable[[Path], FileLoadResult]]] = [
+        (p, lambda p: load_file(conn, p, feed, validator=validator)) for p in files
+    ]
+    work += [(p, lambda p: reject_unmatched(conn, p)) for p in unmatched]
+    _process(conn, work, outcome, on_file)
+    _raise_if_failed(outcome, feed.name, len(work))
+    return outcome.results
+
+
+def ingest_strays(
+    conn: psycopg.Connection,
+    landing: Path,
+    on_file: Callable[[FileLoadResult], None] | None = None,
+) -> list[FileLoadResult]:
+    """Record what lies directly in the landing folder outside the systems' folders."""
+    strays = stray_paths(landing)
+    if not strays:
+        return []
+    ensure_schema(conn)
+    outcome = Outcome()
+    _process(conn, [(p, lambda p: reject_unmatched(conn, p)) for p in strays], outcome, on_file)
+    _raise_if_failed(outcome, "landing", len(strays))
+    return outcome.results
 
 
 def ingest_all(
     conn: psycopg.Connection, landing: Path, period: str | None = None
 ) -> list[FileLoadResult]:
-    results: list[FileLoadResult] = []
-    for feed in ALL_FEEDS:
-        results += ingest_feed(conn, landing, feed.name, period)
-    return results
+    """Every feed, then the strays; raises at the end naming every failed path."""
+    outcome = Outcome()
+    steps: list[Callable[[], list[FileLoadResult]]] = [
+        (lambda name=feed.name: ingest_feed(conn, landing, name, period)) for feed in ALL_FEEDS
+    ]
+    if period is None:
+        steps.append(lambda: ingest_strays(conn, landing))
+    for step in steps:
+        try:
+            outcome.results += step()
+        except IngestionError as exc:
+            outcome.results += exc.results
+            outcome.failed += exc.failed
+    _raise_if_failed(outcome, "delivered", len(outcome.results) + len(outcome.failed))
+    return outcome.results

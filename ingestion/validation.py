@@ -23,7 +23,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,10 +30,10 @@ import psycopg
 from psycopg import sql
 
 from ingestion import gx_expectations
+from ingestion.load_records import LINE_COLUMN, RowFailure
 from ingestion.schema import Feed
 
 EXPECTATIONS_DIR = Path(__file__).resolve().parents[1] / "expectations" / "gx"
-LINE_COLUMN = "_line_number"
 COMPLETE = {
     "result_format": "COMPLETE",
     "unexpected_index_column_names": [LINE_COLUMN],
@@ -42,16 +41,6 @@ COMPLETE = {
     # GX caps the rows it returns from SQL at this number (20 by default)
     "partial_unexpected_count": 2**31 - 1,
 }
-
-
-@dataclass(frozen=True)
-class RowFailure:
-    """Why one row (by its line in the delivered file) cannot be loaded."""
-
-    line: int
-    field: str
-    value: str | None
-    reason: str
 
 
 # -- suites -------------------------------------------------------------------------------
@@ -196,6 +185,11 @@ def _failing_rows(
     return [dict(zip(columns, row, strict=True)) for row in conn.execute(query)]
 
 
+def _identity(spec: dict[str, Any]) -> tuple[str, str]:
+    kwargs = spec["kwargs"]
+    return spec["type"], str(kwargs.get("column") or kwargs.get("column_list"))
+
+
 def _spec_of(item: Any) -> dict[str, Any]:
     config = item.expectation_config
     return {"type": config.type, "kwargs": dict(config.kwargs)}
@@ -260,9 +254,13 @@ class GxValidator:
         suite); an expectation that finds nothing there is re-run on the whole table.
         """
         first = self._run(schema, table, self._specs, "BOOLEAN_ONLY")
-        failing = [
-            spec for spec, item in zip(self._specs, first.results, strict=True) if not item.success
-        ]
+        # GX does not return results in suite order (one whose metric raised comes first:
+        # a value of 1e400 overflows its float parameters). Paired by position, a failed
+        # range check was once read as another expectation's and the range went unchecked
+        # for the whole column; pair them by what they are. An expectation GX could not
+        # run counts as failed: its SQL condition then finds the rows.
+        failed = {_identity(_spec_of(item)) for item in first.results if not item.success}
+        failing = [spec for spec in self._specs if _identity(spec) in failed]
         if not failing:
             return []
         suspects = f"{table}__suspects"
@@ -338,9 +336,10 @@ class GxValidator:
             info = item.exception_info or {}
             if info.get("raised_exception"):
                 config = item.expectation_config
+                # GX's message may quote a delivered value: name the expectation only
                 raise RuntimeError(
                     f"GX expectation {config.type} on {self.feed.name}."
-                    f"{config.kwargs.get('column')} could not run: {info.get('exception_message')}"
+                    f"{config.kwargs.get('column')} could not run"
                 )
 
     def _describe(self, kind: str, column: str, kwargs: dict[str, Any]) -> str:

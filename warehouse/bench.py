@@ -86,7 +86,8 @@ def _child(feed_name: str, path: str, dsn: str, warmup: str) -> None:
         loads = []
         for run in range(RUNS):
             # the same rows, made a new delivery (a trailing blank line changes the sha256)
-            copy = source.with_name(source.name.replace("_2099-", f"_209{run}-"))
+            # a period of its own (inside the feed's window: 2003-2007), so none supersedes
+            copy = source.with_name(source.name.replace("_2010-", f"_200{run + 3}-"))
             copy.write_bytes(source.read_bytes() + b"\n" * (run + 1))
             started = time.perf_counter()
             result = load_file(conn, copy, feed, move=False, validator=validator)
@@ -160,9 +161,9 @@ def main() -> None:
             gen_seconds = time.perf_counter() - started
             feed_name, files = _largest_feed(landing)
             feed = get_feed(feed_name)
-            path = work / f"{feed_name}_2099-{scale:02d}.csv"
+            path = work / f"{feed_name}_2010-{scale:02d}.csv"
             _join(files, path, len(feed.columns))
-            warmup = work / f"{feed_name}_2098-{scale:02d}.csv"
+            warmup = work / f"{feed_name}_2009-{scale:02d}.csv"
             shutil.copy(min(files, key=lambda p: p.stat().st_size), warmup)
             size_mb = path.stat().st_size / 1e6
             out = (

@@ -102,20 +102,36 @@ def ingest(
     feed: Annotated[str | None, typer.Option(help="one feed (default: all)")] = None,
     period: Annotated[str | None, typer.Option(help="only files of this period")] = None,
 ) -> None:
-    """Validate and load new files from the landing folder (without Airflow)."""
+    """Validate and load new files from the landing folder (without Airflow).
+
+    Every feed runs even when one fails; the command then exits 1 naming each path that
+    could not be processed (bad data is not a failure: it is quarantined or rejected)."""
     from ingestion.feeds import ALL_FEEDS
-    from warehouse.pipeline import ingest_feed
+    from ingestion.runner import IngestionError
+    from warehouse.pipeline import ingest_feed, ingest_strays
 
     settings = get_settings()
     names = [feed] if feed else [f.name for f in ALL_FEEDS]
-    for name in names:
+    steps = [(name, lambda n=name: ingest_feed(settings, n, period)) for name in names]
+    if not feed and not period:
+        steps.append(("landing", lambda: ingest_strays(settings)))
+    failed: list[str] = []
+    for name, step in steps:
         with console.status(f"ingesting {name}…"):
-            results = ingest_feed(settings, name, period)
+            try:
+                results = step()
+            except IngestionError as exc:
+                results = exc.results
+                failed += exc.failed
         loaded = sum(r.rows_loaded for r in results)
         quarantined = sum(r.rows_quarantined for r in results)
+        rejected = sum(r.status == "rejected" for r in results)
         console.print(
             f"{name}: {len(results)} file(s), {loaded:,} loaded, {quarantined:,} quarantined"
+            + (f", {rejected} rejected" if rejected else "")
         )
+    if failed:
+        _fail(f"{len(failed)} path(s) could not be processed:\n" + "\n".join(failed))
 
 
 @app.command()

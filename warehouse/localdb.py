@@ -31,7 +31,7 @@ SERVER_SETTINGS = {
     "password_encryption": "scram-sha-256",
     "log_min_messages": "warning",
     "timezone": "UTC",
-    "lc_messages": "C",  # the loader reads COPY ON_ERROR notices (English)
+    "lc_messages": "C",  # English server messages in logs
     "max_locks_per_transaction": "1024",  # raw tables hold one partition per loaded file
 }
 

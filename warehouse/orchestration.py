@@ -109,11 +109,14 @@ Produces the asset `{asset.name}`. Backfill: trigger with `{{"period": "2007-03"
     def ingest() -> None:
         @task
         def find_new_files(params: dict[str, Any] | None = None) -> list[str]:
-            from ingestion.runner import pending_files
+            from ingestion.runner import pending_files, stray_paths, unmatched_paths
 
             settings = get_settings()
             period = (params or {}).get("period")
             files = pending_files(settings.landing_dir, feed, period)
+            if not period:  # names matching no feed are recorded (rejected) too
+                files += unmatched_paths(settings.landing_dir, feed.system)
+                files += stray_paths(settings.landing_dir)
             log.info("%d new %s file(s)", len(files), feed.name)
             return [f.name for f in files]
 

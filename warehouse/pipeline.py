@@ -55,14 +55,25 @@ def generate(
 
 
 # -- ingest -------------------------------------------------------------------------------
+def _advance(result) -> None:  # type: ignore[no-untyped-def]
+    progress.advance("ingest", rows=result.rows_in or 0)
+
+
 def ingest_feed(settings: Settings, feed_name: str, period: str | None = None):  # type: ignore[no-untyped-def]
+    """Load one feed's delivered paths; raises ``IngestionError`` naming the paths that
+    broke the loader, after every other path was recorded."""
     from ingestion.runner import ingest_feed as run
 
-    def loaded(result) -> None:  # type: ignore[no-untyped-def]
-        progress.advance("ingest", rows=result.rows_in)
+    with connect(settings, autocommit=True) as conn:
+        return run(conn, settings.landing_dir, feed_name, period, on_file=_advance)
+
+
+def ingest_strays(settings: Settings):  # type: ignore[no-untyped-def]
+    """Record (as rejected) what lies in the landing folder outside the systems' folders."""
+    from ingestion.runner import ingest_strays as run
 
     with connect(settings, autocommit=True) as conn:
-        return run(conn, settings.landing_dir, feed_name, period, on_file=loaded)
+        return run(conn, settings.landing_dir, on_file=_advance)
 
 
 def assert_conservation(settings: Settings, load_ids: list[int] | None = None) -> int:
@@ -79,7 +90,9 @@ def assert_conservation(settings: Settings, load_ids: list[int] | None = None) -
     broken = [
         r
         for r in rows
-        if r[2] != r[3] + r[4] or (r[6] in ("loaded", "superseded") and r[5] != r[4])
+        if (r[2] is None and r[6] != "rejected")  # unreadable: only a rejected file
+        or (r[2] is not None and r[2] != r[3] + r[4])
+        or (r[6] in ("loaded", "superseded") and r[5] != r[4])
     ]
     if broken:
         raise ConservationError(

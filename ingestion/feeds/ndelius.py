@@ -10,8 +10,8 @@ from __future__ import annotations
 from ingestion.reference import codes
 from ingestion.schema import Column, Feed, monthly_csv
 
-CRN_PATTERN = r"^[A-Z]\d{6}$"
-PNC_PATTERN = r"^\d{2,4}/\d{1,7}[A-Z]$"
+CRN_PATTERN = r"^[A-Z][0-9]{6}$"
+PNC_PATTERN = r"^[0-9]{2,4}/[0-9]{1,7}[A-Z]$"
 GENDER_CODES = ("M", "F", "U")
 SOFT_DELETE = Column("SOFT_DELETED", "bool", required=True)
 ROW_VERSION = Column("ROW_VERSION", "int", required=True, min_value=1)
@@ -23,6 +23,7 @@ OFFENDERS = Feed(
     description="Offenders: identity, demographics, home area and criminal history for OGRS3",
     file_regex=monthly_csv("ndelius_offenders"),
     unique_key=("OFFENDER_ID",),
+    version_column="ROW_VERSION",
     columns=(
         Column("OFFENDER_ID", "int", required=True, min_value=1),
         Column("CRN", required=True, pattern=CRN_PATTERN, personal=True),
@@ -39,7 +40,7 @@ OFFENDERS = Feed(
         ),
         Column("GENDER", required=True, codes=GENDER_CODES),
         Column("ETHNICITY", codes=codes("ref_ethnicity", "ethnicity_code")),
-        Column("POSTCODE", pattern=r"^[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}$", personal=True),
+        Column("POSTCODE", pattern=r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$", personal=True),
         Column("WARD_CODE", codes=codes("ref_wards", "ward_code")),
         Column("LA_CODE", required=True, codes=codes("ref_local_authorities", "la_code")),
         Column("FIRST_SANCTION_DATE", "date", min_value="1910-01-01", max_value="2010-12-31"),
@@ -55,6 +56,7 @@ EVENTS = Feed(
     description="Events: one conviction (offence, dates, sentencing court) per row",
     file_regex=monthly_csv("ndelius_events"),
     unique_key=("EVENT_ID",),
+    version_column="ROW_VERSION",
     columns=(
         Column("EVENT_ID", "int", required=True, min_value=1),
         Column("OFFENDER_ID", "int", required=True, min_value=1),
@@ -84,6 +86,7 @@ DISPOSALS = Feed(
     description="Disposals (sentences supervised): type, start, length and termination",
     file_regex=monthly_csv("ndelius_disposals"),
     unique_key=("DISPOSAL_ID",),
+    version_column="ROW_VERSION",
     columns=(
         Column("DISPOSAL_ID", "int", required=True, min_value=1),
         Column("EVENT_ID", "int", required=True, min_value=1),
@@ -108,6 +111,7 @@ REQUIREMENTS = Feed(
     description="Requirements of a disposal (CJA 2003 s.177) and licence conditions",
     file_regex=monthly_csv("ndelius_requirements"),
     unique_key=("REQUIREMENT_ID",),
+    version_column="ROW_VERSION",
     columns=(
         Column("REQUIREMENT_ID", "int", required=True, min_value=1),
         Column("DISPOSAL_ID", "int", required=True, min_value=1),
@@ -130,6 +134,7 @@ TIER_HISTORY = Feed(
     description="Management tier history: one row per tier held, from its start date",
     file_regex=monthly_csv("ndelius_tier_history"),
     unique_key=("TIER_HISTORY_ID",),
+    version_column="ROW_VERSION",
     columns=(
         Column("TIER_HISTORY_ID", "int", required=True, min_value=1),
         Column("OFFENDER_ID", "int", required=True, min_value=1),
@@ -147,6 +152,7 @@ REGISTRATIONS = Feed(
     description="Risk of serious harm (RoSH) and MAPPA registrations",
     file_regex=monthly_csv("ndelius_registrations"),
     unique_key=("REGISTRATION_ID",),
+    version_column="ROW_VERSION",
     columns=(
         Column("REGISTRATION_ID", "int", required=True, min_value=1),
         Column("OFFENDER_ID", "int", required=True, min_value=1),
@@ -168,6 +174,7 @@ COURT_REPORTS = Feed(
     description="Court reports (pre-sentence reports): type, dates and the proposed sentence",
     file_regex=monthly_csv("ndelius_court_reports"),
     unique_key=("COURT_REPORT_ID",),
+    version_column="ROW_VERSION",
     columns=(
         Column("COURT_REPORT_ID", "int", required=True, min_value=1),
         Column("OFFENDER_ID", "int", required=True, min_value=1),

@@ -12,7 +12,7 @@ from __future__ import annotations
 from ingestion.reference import seed_rows
 from ingestion.schema import Column, Feed, monthly_csv
 
-CRN_PATTERN = r"^[A-Z]\d{6}$"
+CRN_PATTERN = r"^[A-Z][0-9]{6}$"
 
 
 def _items() -> tuple[tuple[int, int], ...]:

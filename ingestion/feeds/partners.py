@@ -13,7 +13,7 @@ from ingestion.reference import codes
 from ingestion.schema import Column, Feed, monthly_csv
 
 LA = Column("LA_CODE", required=True, codes=codes("ref_local_authorities", "la_code"))
-MONTH = Column("PERIOD", required=True, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH = Column("PERIOD", required=True, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
 DATE_RANGE = {"min_value": "2000-01-01", "max_value": "2012-12-31"}
 DOB = Column(
     "DATE_OF_BIRTH",
@@ -29,8 +29,10 @@ FINANCE_LEDGER = Feed(
     name="finance_ledger",
     system="finance",
     description="Trust ledger: budget and actual by cost centre, account and month",
-    file_regex=r"finance_ledger_(?P<period>\d{4}-\d{2})\.xlsx",
+    file_regex=r"finance_ledger_(?P<period>[0-9]{4}-[0-9]{2})\.xlsx",
     file_format="xlsx",
+    sheet="Ledger",
+    period_kind="financial_year",
     unique_key=("PERIOD", "COST_CENTRE", "ACCOUNT"),
     columns=(
         MONTH,
@@ -95,11 +97,11 @@ DAT_EPISODES = Feed(
     file_regex=monthly_csv("dat_episodes"),
     unique_key=("EPISODE_ID",),
     columns=(
-        Column("EPISODE_ID", required=True, pattern=r"^DAT\d{7}$"),
+        Column("EPISODE_ID", required=True, pattern=r"^DAT[0-9]{7}$"),
         Column("INITIALS", required=True, pattern=r"^[A-Z]{2}$", personal=True),
         DOB,
         Column("SEX", required=True, codes=("M", "F")),
-        Column("POSTCODE_DISTRICT", pattern=r"^[A-Z]{1,2}\d{1,2}[A-Z]?$"),
+        Column("POSTCODE_DISTRICT", pattern=r"^[A-Z]{1,2}[0-9]{1,2}[A-Z]?$"),
         LA,
         Column(
             "SUBSTANCE",
@@ -134,12 +136,12 @@ SP_CLIENTS = Feed(
     file_regex=monthly_csv("sp_clients"),
     unique_key=("CLIENT_RECORD_ID",),
     columns=(
-        Column("CLIENT_RECORD_ID", required=True, pattern=r"^SP\d{7}$"),
+        Column("CLIENT_RECORD_ID", required=True, pattern=r"^SP[0-9]{7}$"),
         Column("FIRST_NAME", required=True, personal=True),
         Column("SURNAME", required=True, personal=True),
         DOB,
         Column("SEX", codes=("M", "F")),
-        Column("POSTCODE", pattern=r"^[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}$", personal=True),
+        Column("POSTCODE", pattern=r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$", personal=True),
         LA,
         Column(
             "CLIENT_GROUP",
@@ -167,7 +169,7 @@ SP_OUTCOMES = Feed(
     file_regex=monthly_csv("sp_outcomes"),
     unique_key=("CLIENT_RECORD_ID", "OUTCOME_DOMAIN"),
     columns=(
-        Column("CLIENT_RECORD_ID", required=True, pattern=r"^SP\d{7}$"),
+        Column("CLIENT_RECORD_ID", required=True, pattern=r"^SP[0-9]{7}$"),
         Column(
             "OUTCOME_DOMAIN",
             required=True,

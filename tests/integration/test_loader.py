@@ -150,6 +150,44 @@ def test_a_file_that_breaks_the_loader_does_not_stop_the_others(settings, monkey
     assert loaded == 2
 
 
+def test_a_file_the_loader_fails_on_is_recorded_and_stops_nothing_but_fails_the_run(
+    settings, monkeypatch
+):
+    from ingestion import validation
+
+    generate(settings, scale=0.02, seed=37, dirt=0, window=("2006-04", "2006-06"))
+    real = validation.GxValidator.validate
+    calls = []
+
+    def breaks_on_the_second_file(self, schema, table):
+        calls.append(table)
+        if len(calls) == 2:
+            raise RuntimeError("GX could not run")
+        return real(self, schema, table)
+
+    monkeypatch.setattr(validation.GxValidator, "validate", breaks_on_the_second_file)
+    with connect(settings, autocommit=True) as conn:
+        # WHEN the loader itself fails on one of three files
+        with pytest.raises(runner_error(), match="1 of 3") as raised:
+            ingest_feed(conn, settings.landing_dir, "ndelius_events")
+        rows = conn.execute(
+            "select file_name, status, reason, rows_in from audit.file_loads order by load_id"
+        ).fetchall()
+    # THEN the other two load, the failed one is recorded (it cannot block the feed run
+    # after run) and the run fails naming it
+    assert [r[1] for r in rows] == ["loaded", "rejected", "loaded"]
+    assert "the loader failed on this file (RuntimeError)" in rows[1][2]
+    assert rows[1][3] is None
+    assert rows[1][0] in str(raised.value)
+    assert (settings.landing_dir / "ndelius" / "rejected" / rows[1][0]).exists()
+
+
+def runner_error():
+    from ingestion.runner import IngestionError
+
+    return IngestionError
+
+
 def _quarantine(conn, load_id):
     return conn.execute(
         "select line_number, field, value, reason from audit.quarantine where load_id = %s"
@@ -158,23 +196,20 @@ def _quarantine(conn, load_id):
     ).fetchall()
 
 
-def test_chunked_parallel_loading_gives_the_same_result_as_one_chunk(settings, monkeypatch):
-    from ingestion import loader
-
+def test_chunked_parallel_loading_gives_the_same_result_as_one_chunk(settings):
     generate(settings, scale=0.05, seed=13, dirt=0.05, window=("2008-01", "2008-03"))
     folder = settings.landing_dir / "oasys"
     path = max(folder.glob("oasys_objectives_*.csv"), key=lambda p: p.stat().st_size)
     twin = settings.landing_dir / "twin"
     twin.mkdir()
     # the same rows under another period, so the registry sees a new file
-    copy = twin / path.name.replace(path.name[-11:-4], "2099-01")
+    copy = twin / path.name.replace(path.name[-11:-4], "2010-01")
     copy.write_bytes(path.read_bytes() + b"\n")
     with connect(settings, autocommit=True) as conn:
         ensure_schema(conn)
         one = load_file(conn, path, move=False)
         # WHEN the same rows load in small chunks, two COPYs at a time
-        monkeypatch.setattr(loader, "READ_BYTES", 2048)
-        many = load_file(conn, copy, move=False, chunk_rows=40)
+        many = load_file(conn, copy, move=False, chunk_rows=40, read_bytes=2048)
         chunks = conn.execute(
             "select count(*) from pg_inherits where inhparent = to_regclass(%s)",
             [f"raw.oasys_objectives__{many.load_id}"],
@@ -215,12 +250,11 @@ def test_an_item_score_out_of_range_is_quarantined_by_the_grouped_rule(settings)
 def test_a_load_killed_between_chunk_copies_leaves_nothing_and_a_rerun_completes(
     settings, monkeypatch
 ):
-    from ingestion import loader
+    from ingestion import staging
 
     generate(settings, scale=0.02, seed=19, dirt=0, window=("2008-02", "2008-02"))
     path = settings.landing_dir / "oasys" / "oasys_objectives_2008-02.csv"
-    monkeypatch.setattr(loader, "READ_BYTES", 512)
-    real_stage = loader._Stager.stage
+    real_stage = staging.Stager.stage
     calls = []
 
     def dies_on_the_third_chunk(self, chunk, n):
@@ -231,13 +265,13 @@ def test_a_load_killed_between_chunk_copies_leaves_nothing_and_a_rerun_completes
 
     with connect(settings, autocommit=True) as conn:
         ensure_schema(conn)
-        monkeypatch.setattr(loader._Stager, "stage", dies_on_the_third_chunk)
+        monkeypatch.setattr(staging.Stager, "stage", dies_on_the_third_chunk)
         with pytest.raises(KeyboardInterrupt):
-            load_file(conn, path, chunk_rows=10)
+            load_file(conn, path, chunk_rows=10, read_bytes=512)
         assert conn.execute("select count(*) from raw.oasys_objectives").fetchone()[0] == 0
         assert conn.execute("select count(*) from audit.file_loads").fetchone()[0] == 0
         assert path.exists()
-        monkeypatch.setattr(loader._Stager, "stage", real_stage)
+        monkeypatch.setattr(staging.Stager, "stage", real_stage)
         results = ingest_feed(conn, settings.landing_dir, "oasys_objectives", period="2008-02")
         left = conn.execute(
             "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace"

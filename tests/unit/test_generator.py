@@ -10,15 +10,18 @@ def _digests(folder):
     return {
         p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.suffix == ".csv"
+        if p.is_file() and p.suffix in (".csv", ".xlsx")
     }
 
 
-def test_the_same_seed_gives_byte_identical_csv_files_and_another_seed_does_not(tmp_path):
+def test_the_same_seed_gives_byte_identical_files_workbooks_too_and_another_seed_does_not(
+    tmp_path,
+):
     a = _digests(generate(tmp_path / "a", scale=0.01, seed=42, dirt=0.02).out_dir)
     b = _digests(generate(tmp_path / "b", scale=0.01, seed=42, dirt=0.02).out_dir)
     c = _digests(generate(tmp_path / "c", scale=0.01, seed=43, dirt=0.02).out_dir)
     assert a == b
+    assert any(name.endswith(".xlsx") for name in a)
     assert a != c
 
 

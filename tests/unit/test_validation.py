@@ -2,10 +2,15 @@
 
 import json
 
-from ingestion import loader
 from ingestion.feeds import ALL_FEEDS, ndelius
-from ingestion.loader import _chunks, _Pass
+from ingestion.reading import ReadStats, RecordReader
 from ingestion.validation import build_suite, condition_sql, suite_path
+
+
+def _chunks(path, width, stats, chunk_rows, read_bytes=None):
+    with RecordReader(path, read_bytes) as reader:
+        reader.read_header()
+        return list(reader.chunks(width, stats, chunk_rows))
 
 
 def test_committed_gx_suites_match_the_declared_schemas():
@@ -34,7 +39,7 @@ GOOD = "1,7,1,THEF,2007-01-02,2007-03-04,MCMAN,0,1"
 def test_malformed_and_blank_lines_become_placeholders_with_their_line_numbers(tmp_path):
     header = ",".join(ndelius.EVENTS.header)
     path = _write(tmp_path, [header, GOOD, "2,7,1,THEF", "", GOOD.replace("1,", "3,", 1)])
-    stats = _Pass()
+    stats = ReadStats()
     chunks = list(_chunks(path, 9, stats, chunk_rows=100))
     assert len(chunks) == 1
     chunk = chunks[0]
@@ -49,23 +54,25 @@ def test_malformed_and_blank_lines_become_placeholders_with_their_line_numbers(t
     assert len(data) == 4 and data[1] == data[2] == b"," * 8
 
 
-def test_a_quoted_record_spanning_lines_ends_its_chunk_so_line_numbers_stay_true(tmp_path):
+def test_a_quoted_record_spanning_lines_keeps_line_numbers_true_with_a_placeholder(tmp_path):
     header = ",".join(ndelius.EVENTS.header)
     multi = '2,7,1,THEF,2007-01-02,2007-03-04,"MC\nMAN",0,1'
     path = _write(tmp_path, [header, GOOD, multi, GOOD.replace("1,", "3,", 1)])
-    stats = _Pass()
+    stats = ReadStats()
     chunks = list(_chunks(path, 9, stats, chunk_rows=100))
-    assert [(c.first_line, c.last_line, c.records) for c in chunks] == [(2, 4, 2), (5, 5, 1)]
+    # GIVEN a record on lines 3-4 THEN one COPY row per physical line: line 4 a placeholder
+    assert [(c.first_line, c.last_line, c.records, c.placeholders) for c in chunks] == [
+        (2, 5, 4, [4])
+    ]
     assert stats.records == 3 and not stats.malformed
 
 
-def test_large_files_are_cut_into_chunks_of_whole_records(tmp_path, monkeypatch):
-    monkeypatch.setattr(loader, "READ_BYTES", 4096)
+def test_large_files_are_cut_into_chunks_of_whole_records(tmp_path):
     header = ",".join(ndelius.EVENTS.header)
     rows = [GOOD.replace("1,", f"{i},", 1) for i in range(1, 1001)]
     path = _write(tmp_path, [header, *rows])
-    stats = _Pass()
-    chunks = list(_chunks(path, 9, stats, chunk_rows=300))
+    stats = ReadStats()
+    chunks = list(_chunks(path, 9, stats, chunk_rows=300, read_bytes=4096))
     assert len(chunks) > 2
     assert sum(c.records for c in chunks) == 1000 == stats.records
     for before, after in zip(chunks, chunks[1:], strict=False):

@@ -1,0 +1,213 @@
+"""The file registry: what happened to each delivered path, in ``audit``.
+
+Every delivered path gets exactly one row in ``audit.file_loads`` (loaded, rejected,
+duplicate, later superseded); failing rows go to ``audit.quarantine`` with file, line,
+field, value and reason. Delivered values appear there only: never in a log line, a
+reason or an exception message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from ingestion.load_records import STAGING_SCHEMA, RowFailure, ident, staging_table
+from ingestion.schema import Feed
+
+UNKNOWN_FEED = "unknown"  # the feed recorded for a path whose name matches no feed
+COMMIT_LOCK = "warehouse:load-commit"
+QUARANTINE_COLUMNS = (
+    "load_id",
+    "feed",
+    "source_file",
+    "line_number",
+    "field",
+    "value",
+    "reason",
+    "record",
+)
+
+
+@dataclass
+class FileLoadResult:
+    load_id: int
+    file_name: str
+    feed: str
+    period: str | None
+    status: str  # loaded, rejected, duplicate; "skipped" is never recorded (another run)
+    rows_in: int | None = 0  # None: the file cannot be read as records (see reason)
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    reason: str | None = None
+
+
+@dataclass
+class Quarantined:
+    """A file's failing rows: malformed lines (as delivered) and failing values."""
+
+    malformed: list[tuple[int, str, str]]  # line, record text, reason
+    failures: list[RowFailure]
+    records: dict[int, str]  # line -> the row (JSON) for value failures
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def next_load_id(conn: psycopg.Connection) -> int:
+    (load_id,) = conn.execute("select nextval('audit.file_loads_load_id_seq')").fetchone()
+    return int(load_id)
+
+
+def earlier_delivery(conn: psycopg.Connection, feed: str, sha: str) -> tuple[int, str] | None:
+    """The first recorded load of the same feed with the same content, if any."""
+    row = conn.execute(
+        """select load_id, file_name from audit.file_loads
+           where sha256 = %s and feed = %s and status <> 'duplicate'
+           order by load_id limit 1""",
+        [sha, feed],
+    ).fetchone()
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def insert_load(
+    cur: psycopg.Cursor,
+    result: FileLoadResult,
+    sha: str | None,
+    started_at: datetime,
+    duplicate_of: int | None = None,
+) -> None:
+    cur.execute(
+        """
+        insert into audit.file_loads (load_id, file_name, sha256, feed, period, status, rows_in,
+            rows_loaded, rows_quarantined, reason, duplicate_of, started_at, finished_at)
+        values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+        """,
+        [
+            result.load_id,
+            result.file_name,
+            sha,
+            result.feed,
+            result.period,
+            result.status,
+            result.rows_in,
+            result.rows_loaded,
+            result.rows_quarantined,
+            result.reason,
+            duplicate_of,
+            started_at,
+            now(),
+        ],
+    )
+
+
+def record(
+    conn: psycopg.Connection,
+    result: FileLoadResult,
+    sha: str | None,
+    started_at: datetime,
+    duplicate_of: int | None = None,
+) -> FileLoadResult:
+    """Record a file that loads nothing (rejected or duplicate) in its own transaction."""
+    if result.status == "rejected":
+        result.rows_loaded = 0
+        result.rows_quarantined = result.rows_in or 0
+    with conn.transaction(), conn.cursor() as cur:
+        insert_load(cur, result, sha, started_at, duplicate_of)
+    return result
+
+
+def write_quarantine(
+    cur: psycopg.Cursor, feed: Feed, path: Path, load_id: int, bad: Quarantined
+) -> None:
+    """Quarantine every failing row with its record: as delivered for a malformed line, as
+    delivered or staged for a failing value."""
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in QUARANTINE_COLUMNS)
+    with cur.copy(sql.SQL("copy audit.quarantine ({}) from stdin").format(cols)) as copy:
+        for line, text, reason in bad.malformed:
+            copy.write_row((load_id, feed.name, path.name, line, "*", None, reason, text))
+        for f in sorted(bad.failures, key=lambda f: (f.line, f.field)):
+            copy.write_row(
+                (
+                    load_id,
+                    feed.name,
+                    path.name,
+                    f.line,
+                    f.field,
+                    f.value,
+                    f.reason,
+                    bad.records.get(f.line),
+                )
+            )
+
+
+def write_fixes(cur: psycopg.Cursor, load_id: int, fixes: dict[tuple[str, str], int]) -> None:
+    for (column, what), count in sorted(fixes.items()):
+        cur.execute(
+            "insert into audit.load_fixes values (%s, %s, %s, %s)",
+            [load_id, column, what, count],
+        )
+
+
+def stamp(cur: psycopg.Cursor, table: str, name: str) -> None:
+    """Give the staged rows their source file and load time, as of this commit.
+
+    The commits of all loads take turns (a transaction-scoped advisory lock), so the load
+    time orders loads as they became visible: a row committed after a reader (an
+    incremental dbt model, say) looked always carries a later ``_loaded_at`` than every
+    row that reader saw, and ``loaded_at > the latest seen`` misses nothing. Adding a
+    column with a constant default writes no rows.
+    """
+    cur.execute("select pg_advisory_xact_lock(hashtext(%s))", [COMMIT_LOCK])
+    (loaded_at,) = cur.execute("select clock_timestamp()").fetchone()
+    cur.execute(
+        sql.SQL(
+            "alter table {} add column _source_file text not null default {},"
+            " add column _loaded_at timestamptz not null default {}"
+        ).format(ident(STAGING_SCHEMA, table), sql.Literal(name), sql.Literal(loaded_at))
+    )
+
+
+def attach(cur: psycopg.Cursor, feed: Feed, table: str, load_id: int) -> None:
+    """Move the staging table (and its chunk sub-partitions) to ``raw`` and attach it."""
+    children = cur.execute(
+        """select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid
+           where i.inhparent = to_regclass(%s)""",
+        [f'{STAGING_SCHEMA}."{table}"'],
+    ).fetchall()
+    for name in [table, *(child for (child,) in children)]:
+        cur.execute(sql.SQL("alter table {} set schema raw").format(ident(STAGING_SCHEMA, name)))
+    cur.execute(
+        sql.SQL("alter table {} attach partition {} for values in ({})").format(
+            ident("raw", feed.name), ident("raw", table), sql.Literal(load_id)
+        )
+    )
+
+
+def supersede_earlier(cur: psycopg.Cursor, feed: Feed, period: str | None, load_id: int) -> None:
+    """A new delivery for the same feed and period replaces the earlier loaded one."""
+    if period is None:
+        return
+    rows = cur.execute(
+        """select load_id from audit.file_loads
+           where feed = %s and period = %s and status = 'loaded' and load_id <> %s""",
+        [feed.name, period, load_id],
+    ).fetchall()
+    for (old,) in rows:
+        partition = sql.Identifier(staging_table(feed.name, old))
+        cur.execute(
+            sql.SQL("alter table raw.{} detach partition raw.{}").format(
+                sql.Identifier(feed.name), partition
+            )
+        )
+        cur.execute(sql.SQL("drop table raw.{}").format(partition))
+        cur.execute(
+            """update audit.file_loads set status = 'superseded', superseded_by = %s,
+                   reason = coalesce(reason || '; ', '') || %s
+               where load_id = %s""",
+            [load_id, f"superseded by load {load_id}", old],
+        )
