@@ -33,7 +33,7 @@ from warehouse.settings import PROJECT_ROOT, Settings
 
 ACCESS_SQL = Path(__file__).parent / "sql" / "access.sql"
 MATRIX_FILE = Path(__file__).parent / "access_matrix.yml"
-README = PROJECT_ROOT / "README.md"
+ACCESS_DOC = PROJECT_ROOT / "docs" / "access.md"  # holds the generated matrix table
 LA_SEED = PROJECT_ROOT / "dbt_project" / "seeds" / "ref_local_authorities.csv"
 READER = "bi_reader"
 DISTRICT_GROUP = "bi_district"
@@ -124,7 +124,7 @@ def load_matrix(path: Path = MATRIX_FILE) -> Matrix:
 
 
 def render_markdown(matrix: Matrix | None = None) -> str:
-    """The matrix as the README's table (tests/unit/test_access_matrix.py keeps it current)."""
+    """The matrix as the table of docs/access.md (tests/unit/test_access_matrix.py keeps it current)."""
     m = matrix or load_matrix()
     roles = list(m.roles)
     lines = [
@@ -138,15 +138,15 @@ def render_markdown(matrix: Matrix | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-README_START = "<!-- access-matrix: generated from warehouse/access_matrix.yml -->\n"
-README_END = "<!-- /access-matrix -->\n"
+MATRIX_START = "<!-- access-matrix: generated from warehouse/access_matrix.yml -->\n"
+MATRIX_END = "<!-- /access-matrix -->\n"
 
 
 def readme_with_matrix(text: str, matrix: Matrix | None = None) -> str:
-    """``text`` (the README) with the generated table between its markers."""
-    head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    return head + README_START + render_markdown(matrix) + README_END + tail
+    """``text`` (docs/access.md) with the generated table between its markers."""
+    head, rest = text.split(MATRIX_START, 1)
+    _, tail = rest.split(MATRIX_END, 1)
+    return head + MATRIX_START + render_markdown(matrix) + MATRIX_END + tail
 
 
 def district_role(la_name: str) -> str:
@@ -300,5 +300,5 @@ def _protect(conn, rel: str, attempts: int = 3) -> None:  # type: ignore[no-unty
             time.sleep(attempt)
 
 
-if __name__ == "__main__":  # python -m warehouse.access: rewrite the README's matrix table
-    README.write_text(readme_with_matrix(README.read_text()))
+if __name__ == "__main__":  # python -m warehouse.access: rewrite the matrix table in docs/access.md
+    ACCESS_DOC.write_text(readme_with_matrix(ACCESS_DOC.read_text()))

@@ -1,6 +1,6 @@
-"""The access matrix (warehouse/access_matrix.yml) against the dbt contracts and the README:
+"""The access matrix (warehouse/access_matrix.yml) against the dbt contracts and docs/access.md:
 a new mart without an entry, a person-level mart for an aggregate-only role, a scope on a
-mart without its columns, or a stale README table each fail here, before any build."""
+mart without its columns, or a stale docs/access.md table each fail here, before any build."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from warehouse.access import (
+    ACCESS_DOC,
     MATRIX_FILE,
-    README,
     SCOPES,
     MatrixError,
     load_matrix,
@@ -88,9 +88,9 @@ def test_a_matrix_granting_too_much_or_unknown_is_refused(tmp_path: Path, change
 
 
 def test_the_readme_shows_the_matrix():
-    text = README.read_text()
+    text = ACCESS_DOC.read_text()
     assert render_markdown() in text and readme_with_matrix(text) == text, (
-        "README's access matrix table is stale: run `.venv/bin/python -m warehouse.access`"
+        "docs/access.md: the access matrix table is stale: run `.venv/bin/python -m warehouse.access`"
     )
 
 
