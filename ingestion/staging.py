@@ -198,6 +198,8 @@ class Stager:
                 pass
         self.checked = [(c, _valid(c)) for c in feed.columns]
         self.checked = [(c, v) for c, v in self.checked if v is not None]
+        all_ok = [v for _, v in self.checked]
+        self.all_ok = sql.SQL(" and ").join(all_ok) if all_ok else sql.SQL("true")
 
     def stage(self, chunk: Chunk, n: int) -> Staged:
         """COPY one chunk into its own table (attached to the staging table at the end)."""
@@ -234,7 +236,12 @@ class Stager:
                         buf, size = [], 0
                 if buf:
                     copy.write(b"".join(buf))
-            skip = set(chunk.placeholders) | self._type_failures(cur)
+            placeholders = sorted(chunk.placeholders)
+            not_placeholder = (
+                sql.SQL("{} <> all({}::integer[])").format(line, sql.Literal(placeholders))
+                if placeholders
+                else sql.SQL("true")
+            )
             cur.execute(
                 sql.SQL(
                     "create table {part} (like {parent} including defaults including constraints,"
@@ -247,32 +254,38 @@ class Stager:
                     last=sql.Literal(chunk.last_line),
                 )
             )
+            # one pass: the rows whose every value is in its format are cast and kept; the
+            # others (found by an anti-join, not a second check of every row) are listed
             cur.execute(
-                sql.SQL("insert into {} ({}, {}) select {}, {} from {} where {}").format(
+                sql.SQL("insert into {} ({}, {}) select {}, {} from {} where {} and {}").format(
                     ident(STAGING_SCHEMA, part),
                     line,
                     sql.SQL(", ").join(sql.Identifier(c.db_name) for c in self.feed.columns),
                     line,
                     sql.SQL(", ").join(_cast(c) for c in self.feed.columns),
                     text,
-                    sql.SQL("{} <> all({}::integer[])").format(line, sql.Literal(sorted(skip)))
-                    if skip
-                    else sql.SQL("true"),
+                    not_placeholder,
+                    self.all_ok,
                 )
             )
             kept = cur.rowcount
+            self._type_failures(cur, part, not_placeholder)
             self._fix(cur, part, chunk.fix_lines)
         return Staged(part, chunk.first_line, chunk.last_line, kept)
 
-    def _type_failures(self, cur: psycopg.Cursor) -> set[int]:
-        """Every value not in its column's declared format (one scan); their lines."""
+    def _type_failures(
+        self, cur: psycopg.Cursor, part: str, not_placeholder: sql.Composable
+    ) -> set[int]:
+        """Every value not in its column's declared format, on the lines of the chunk's
+        text copy that were neither kept in ``part`` nor placeholders; their lines."""
         if not self.checked:
             return set()
         rows = cur.execute(
             sql.SQL(
                 "select t.{line}, v.field, left(v.value, {vlim}), char_length(v.value), v.reason,"
                 " left(row_to_json(t)::text, {rlim})"
-                " from (select * from {text} where not ({all_ok})) t"
+                " from (select * from {text} as c where {not_placeholder} and not exists"
+                " (select from {part} as p where p.{line} = c.{line})) t"
                 " cross join lateral (values {values}) as v (field, value, ok, reason)"
                 " where not v.ok order by 1, 2"
             ).format(
@@ -280,7 +293,8 @@ class Stager:
                 vlim=sql.Literal(VALUE_LIMIT),
                 rlim=sql.Literal(RECORD_LIMIT),
                 text=sql.Identifier(TEXT_TABLE),
-                all_ok=sql.SQL(" and ").join(v for _, v in self.checked),
+                not_placeholder=not_placeholder,
+                part=ident(STAGING_SCHEMA, part),
                 values=sql.SQL(", ").join(
                     sql.SQL("({}, t.{}, {}, {})").format(
                         sql.Literal(c.db_name),
