@@ -117,19 +117,26 @@ def protect_lines(values: Sequence[int], lines: Sequence[Line], controls: Contro
     ]
 
 
-def pinned(hidden: np.ndarray, lines: Sequence[Line]) -> list[int]:
-    """The hidden counts that the published ones and the lines' additivity pin down exactly."""
-    unknowns = np.flatnonzero(hidden)
-    if not len(unknowns):
-        return []
-    pos = {int(i): k for k, i in enumerate(unknowns)}
-    a = np.zeros((len(lines), len(unknowns)))
+def _line_matrix(lines: Sequence[Line], columns: list[int]) -> np.ndarray:
+    """One equation per line (its parts minus its total = 0) over the counts in
+    ``columns``; counts not among them are known and drop out."""
+    pos = {i: k for k, i in enumerate(columns)}
+    a = np.zeros((len(lines), len(columns)))
     for j, (total, parts) in enumerate(lines):
         for p in parts:
             if p in pos:
                 a[j, pos[p]] += 1
         if total in pos:
             a[j, pos[total]] -= 1
+    return a
+
+
+def pinned(hidden: np.ndarray, lines: Sequence[Line]) -> list[int]:
+    """The hidden counts that the published ones and the lines' additivity pin down exactly."""
+    unknowns = np.flatnonzero(hidden)
+    if not len(unknowns):
+        return []
+    a = _line_matrix(lines, [int(i) for i in unknowns])
     # null space of A: the directions hidden values can move without changing anything
     _, s, vt = np.linalg.svd(a)
     rank = int((s > 1e-9).sum())
@@ -161,11 +168,7 @@ def exposed(v: np.ndarray, hidden: np.ndarray, lines: Sequence[Line], c: Control
     counts are checked once no hidden one is narrowed (it is the costlier pass)."""
     involved = sorted({i for total, parts in lines for i in (total, *parts)})
     pos = {i: k for k, i in enumerate(involved)}
-    a = np.zeros((len(lines), len(involved)))
-    for j, (total, parts) in enumerate(lines):
-        for p in parts:
-            a[j, pos[p]] += 1
-        a[j, pos[total]] -= 1
+    a = _line_matrix(lines, involved)
     bounds = [attacker_bounds(int(v[i]), bool(hidden[i]), c) for i in involved]
 
     def span(i: int) -> tuple[float, float] | None:
