@@ -43,7 +43,7 @@ lint: venv
 format: venv
 	@$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
-expectations: venv  ## rewrite the GX suites from the declared feed schemas
+expectations: venv  ## rewrite the GX suites (from the feed declarations) and the Soda contracts (from the marts' dbt contracts + expectations/soda/overlay.yml)
 	@$(BIN)/warehouse expectations
 
 airflow: venv  ## the Airflow UI on http://localhost:8080 (airflow standalone, local SQLite)

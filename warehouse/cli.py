@@ -257,12 +257,16 @@ def access() -> None:
 
 @app.command()
 def expectations() -> None:
-    """Write the Great Expectations suites in expectations/gx/ from the declared feed schemas."""
+    """Write the GX suites (expectations/gx/) from the declared feed schemas and the Soda
+    contracts (expectations/soda/contracts/) from the marts' dbt contracts + overlay.yml."""
     from ingestion.feeds import ALL_FEEDS
     from ingestion.validation import write_suite
+    from warehouse.soda_contracts import write_contracts
 
     for feed in ALL_FEEDS:
         console.print(f"wrote {write_suite(feed).relative_to(PROJECT_ROOT)}")
+    for path in write_contracts():
+        console.print(f"wrote {path.relative_to(PROJECT_ROOT)}")
 
 
 @app.command()
