@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ingestion import financial_year
+
 ColumnType = Literal["text", "int", "numeric", "date", "bool", "score"]
 
 PG_TYPES: dict[str, str] = {
@@ -133,9 +135,9 @@ class Feed:
             return None
         year, second = (int(p) for p in period.split("-"))
         if self.period_kind == "financial_year":
-            if second != (year + 1) % 100:
+            if financial_year.parse(period) is None:
                 return f"period {period} is not a financial year (YYYY-YY, consecutive years)"
-            first_month = f"{year:04d}-04"
+            first_month = f"{year:04d}-{financial_year.FIRST_MONTH:02d}"
         else:
             if not 1 <= second <= 12:
                 return f"period {period} is not a real month"

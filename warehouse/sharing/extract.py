@@ -12,7 +12,6 @@ import csv
 import hashlib
 import io
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -24,6 +23,8 @@ from typing import Any
 
 from psycopg import sql
 
+from ingestion import financial_year as fyear
+from warehouse import secret_files
 from warehouse.db import connect
 from warehouse.settings import PROJECT_ROOT, Settings
 from warehouse.sharing.agreements import Agreement, Dataset, Rate, quasi_identifiers
@@ -74,16 +75,15 @@ class Delivery:
 
 def financial_year(period: str) -> str:
     """``2008-09`` (as on the command line) -> ``2008/09`` (as in the marts)."""
-    m = re.fullmatch(r"(\d{4})-(\d{2})", period)
-    if not m or (int(m.group(1)) + 1) % 100 != int(m.group(2)):
+    start = fyear.parse(period)
+    if start is None:
         raise ShareError(f"period {period!r}: expected a financial year like 2008-09")
-    return f"{m.group(1)}/{m.group(2)}"
+    return fyear.label(start)
 
 
 def period_of(day: Any) -> str:
     """The financial year holding ``day`` (a run's logical date), as ``2008-09``."""
-    start = day.year if day.month >= 4 else day.year - 1
-    return f"{start}-{(start + 1) % 100:02d}"
+    return fyear.of_date(day, sep="-")
 
 
 def code_version() -> str:
@@ -304,10 +304,8 @@ def _text(v: object) -> str:
 
 
 def _private(path: Path, data: bytes) -> None:
-    """Write a delivered file readable by this user only: created 0600, never chmod-ed."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
+    """Write a delivered file readable by this user only."""
+    secret_files.write_private(path, data)
 
 
 def _write_csv(path: Path, cols, rows, controlled) -> None:
