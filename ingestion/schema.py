@@ -9,7 +9,7 @@ against it by a test.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 from ingestion import financial_year
@@ -99,7 +99,6 @@ class Feed:
     period_kind: Literal["month", "financial_year"] = "month"
     coverage: tuple[str, str] = DEFAULT_COVERAGE
     period_slack_months: int = PERIOD_SLACK_MONTHS
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def raw_table(self) -> str:
