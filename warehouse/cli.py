@@ -146,13 +146,14 @@ def build() -> None:
 @app.command()
 def calibrate() -> None:
     """Print the calibration figures (../shared/calibration.md): target vs actual, from the marts."""
-    from warehouse.calibration import measure, table
+    from warehouse.calibration import measure
     from warehouse.db import connect
+    from warehouse.display import calibration_table
 
     settings = get_settings()
     with connect(settings) as conn:
         figures = measure(conn, settings.scale)
-    console.print(table(figures), markup=False, highlight=False)
+    console.print(calibration_table(figures), markup=False, highlight=False)
     if not all(f.ok for f in figures):
         raise typer.Exit(1)
 
