@@ -20,9 +20,9 @@ from typing import Any
 
 import yaml
 
+from warehouse.marts import MARTS_DIR, read_models
 from warehouse.settings import PROJECT_ROOT
 
-MARTS_DIR = PROJECT_ROOT / "dbt_project" / "models" / "marts"
 SODA_DIR = PROJECT_ROOT / "expectations" / "soda"
 CONTRACTS_DIR = SODA_DIR / "contracts"
 OVERLAY_PATH = SODA_DIR / "overlay.yml"
@@ -41,11 +41,7 @@ class ContractSourceError(ValueError):
 
 def mart_models() -> dict[str, tuple[dict[str, Any], Path]]:
     """Every mart model declared in a yml under the marts folder: name -> (model, yml path)."""
-    found: dict[str, tuple[dict[str, Any], Path]] = {}
-    for path in sorted(MARTS_DIR.rglob("*.yml")):
-        for model in (yaml.safe_load(path.read_text()) or {}).get("models") or []:
-            found[model["name"]] = (model, path)
-    return found
+    return read_models(MARTS_DIR)
 
 
 def load_overlay(path: Path | None = None) -> dict[str, Any]:
