@@ -2,7 +2,9 @@ with
 
 latest as (
     -- a delta extract can deliver the same offender again: keep the highest row version
-    {{ latest_rows(source('ndelius', 'ndelius_offenders'), 'offender_id', version_column='row_version') }}
+    {{ latest_rows(
+        source('ndelius', 'ndelius_offenders'), 'offender_id', version_column='row_version'
+    ) }}
 ),
 
 final as (
