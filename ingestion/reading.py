@@ -14,12 +14,11 @@ The reader knows the CSV dialect facts the loader depends on, per file:
   of the record (RFC 4180); a stray quote inside an unquoted field (``O"Brien``) makes that
   record malformed and is not taken as the start of a quoted field, so it swallows nothing.
 
-All of it is set-based over whole blocks (numpy on the bytes: quote positions, their
-parity, separators and terminators), so the pass does no per-record Python work except for
-the few records it must replace. Each physical line becomes exactly one COPY row: a
-malformed or blank line, and every continuation line of a record holding quoted newlines,
-is sent as an all-empty placeholder (deleted after COPY), so a row's position in its chunk
-is its line number in the file.
+All of it is set-based over whole blocks (numpy on the bytes: quotes, their parity,
+separators, terminators; the format screen), with no per-record Python work except for the
+few records it must replace. Each physical line is one COPY row: a malformed or blank line,
+a record the screen sends the exact way, and a continuation line are all-empty placeholders
+(left out by COPY's WHERE), so a row's position in its chunk is its line number.
 
 The reader hashes the very bytes it reads (sha256), so the registry records the hash of
 what was loaded, not of what the file held earlier or later.
@@ -423,7 +422,11 @@ def _scan(
     if lay is None:
         return None
     reasons, separators = _faults(lay, width, stats)
-    exact = _exact_records(lay, reasons, separators, screen)
+    exact = (
+        screen.exact_records(lay.arr, lay.starts, lay.ends, lay.spans, set(reasons), separators)
+        if screen is not None
+        else set()
+    )
     many = np.flatnonzero(lay.empty | (lay.spans > 1)).tolist()
     scan = _BlockScan(0, 0, [], [], _fix_lines(lay))
     placeholder = b"," * (width - 1) + b"\n"
@@ -461,23 +464,6 @@ def _scan(
         scan.lines += span
     scan.consumed = len(data) if lay.unterminated is not None else lay.normal_end
     return scan
-
-
-def _exact_records(
-    lay: _Layout, reasons: dict[int, str], separators: np.ndarray, screen: FormatScreen | None
-) -> set[int]:
-    """Records (not malformed, not blank) that must go the exact way: those the format
-    screen cannot pass, and those over several lines (their quoted newlines)."""
-    if screen is None:
-        return set()
-    wellformed = ~lay.empty
-    if reasons:
-        wellformed[list(reasons)] = False
-    one_line = np.flatnonzero(wellformed & (lay.spans == 1))
-    certain = screen.certain(lay.arr, lay.starts[one_line], lay.ends[one_line], separators)
-    return set(one_line[~certain].tolist()) | set(
-        np.flatnonzero(wellformed & (lay.spans > 1)).tolist()
-    )
 
 
 def _fix_lines(lay: _Layout) -> list[int] | None:

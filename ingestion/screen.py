@@ -76,6 +76,26 @@ class FormatScreen:
                 ok &= ((size == 0) | _in_format(check, classes, s, e, size)).all(axis=1)
         return ok
 
+    def exact_records(
+        self,
+        arr: np.ndarray,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        spans: np.ndarray,
+        malformed: set[int],
+        separators: np.ndarray,
+    ) -> set[int]:
+        """Records of a block (not malformed, not blank) that must go the exact way: those
+        the screen cannot pass, and those over several lines (``spans``: their quoted
+        newlines)."""
+        wellformed = ends != starts
+        if malformed:
+            wellformed[list(malformed)] = False
+        one_line = np.flatnonzero(wellformed & (spans == 1))
+        certain = self.certain(arr, starts[one_line], ends[one_line], separators)
+        several = np.flatnonzero(wellformed & (spans > 1))
+        return set(one_line[~certain].tolist()) | set(several.tolist())
+
 
 def _kind(col: Column) -> tuple[str, int, tuple[int, int]] | None:
     """(kind, limit, values) of a column's check; None: the screen cannot check it."""
