@@ -379,8 +379,7 @@ def _finance(c: _Checks) -> None:
     c.claim("approved premises (men, women)", "6, 1", f"{men}, {women}", (men, women) == (6, 1))
     occupancy = c.one(
         """select sum(units) / nullif(sum(beds_available), 0) from marts.fct_unit_costs
-        where service_code = 'AP' and unit_measure = 'BED_NIGHTS' and period_type = 'year'
-            and financial_year = '2008/09'"""
+        where service_code = 'AP' and unit_measure = 'BED_NIGHTS' and financial_year = '2008/09'"""
     )
     c.share("approved premises occupancy 2008/09", 92, occupancy)
 

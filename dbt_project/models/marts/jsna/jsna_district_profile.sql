@@ -109,7 +109,6 @@ unit_costs as (
             as supervision_month_benchmark_index,
         max(utilisation) filter (where service_code = 'AP') as approved_premises_utilisation
     from {{ ref('fct_unit_costs') }}
-    where period_type = 'year'
     group by 1, 2
 ),
 

@@ -96,4 +96,8 @@ final as (
         and sections.assessment_date < tiers.valid_to
 )
 
-select * from final
+select
+    *,
+    -- the demographic band of the offender at the assessment (dim_demographic)
+    {{ surrogate_key(['gender_code', 'age_band', 'ethnicity_group']) }} as demographic_id
+from final

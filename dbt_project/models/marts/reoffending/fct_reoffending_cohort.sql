@@ -92,6 +92,7 @@ final as (
         windows.offender_id,
         windows.cohort_year,
         windows.index_date,
+        {{ date_key('windows.index_date') }} as index_date_id,
         windows.disposal_id as index_disposal_id,
         windows.disposal_type_code,
         windows.sentence_group,
