@@ -30,12 +30,19 @@ def _required(name: str) -> str:
     return value
 
 
-def read_bundle(bundle: Path) -> dict[str, str]:
-    """The bundle as Superset's importer takes it: path inside the bundle -> YAML text."""
+def read_bundle(bundle: Path, warehouse_uri: str) -> dict[str, str]:
+    """The bundle as Superset's importer takes it (path inside the bundle -> YAML text), the
+    warehouse database's URI replaced by ``warehouse_uri`` (an export has no password)."""
     files = sorted(p for p in bundle.rglob("*.yaml") if p.is_file())
     if not (bundle / "metadata.yaml").is_file():
         sys.exit(f"setup_superset: {bundle}/metadata.yaml not found (not a Superset bundle)")
-    return {str(p.relative_to(bundle)): p.read_text() for p in files}
+    contents = {str(p.relative_to(bundle)): p.read_text() for p in files}
+    for path, text in contents.items():
+        config = yaml.safe_load(text)
+        if path.startswith("databases/") and config["database_name"] == DATABASE_NAME:
+            config["sqlalchemy_uri"] = warehouse_uri
+            contents[path] = yaml.safe_dump(config, sort_keys=False)
+    return contents
 
 
 def ensure_admin(password: str):  # type: ignore[no-untyped-def]
@@ -64,7 +71,9 @@ def delete_bundle_objects(contents: dict[str, str]) -> None:
 
     for prefix, model in (("dashboards/", Dashboard), ("charts/", Slice), ("datasets/", SqlaTable)):
         uuids = [
-            yaml.safe_load(text)["uuid"] for path, text in contents.items() if path.startswith(prefix)
+            yaml.safe_load(text)["uuid"]
+            for path, text in contents.items()
+            if path.startswith(prefix)
         ]
         for obj in db.session.query(model).all():
             if str(obj.uuid) in uuids:
@@ -75,10 +84,9 @@ def delete_bundle_objects(contents: dict[str, str]) -> None:
 def main(bundle: Path) -> None:
     admin_password = _required("SUPERSET_ADMIN_PASSWORD")
     warehouse_uri = _required("SUPERSET_WAREHOUSE_URI")
-    contents = read_bundle(bundle)
+    contents = read_bundle(bundle, warehouse_uri)
 
     from flask import g
-
     from superset.app import create_app
 
     app = create_app()
