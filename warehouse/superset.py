@@ -113,9 +113,13 @@ def setup(settings: Settings) -> dict[str, str]:
         raise SupersetError(f"{VENV_BIN}/superset not found: run `make superset-venv`")
     env = environment(settings)
     home(settings).mkdir(parents=True, exist_ok=True)
-    superset = str(VENV_BIN / "superset")
-    _run([superset, "db", "upgrade"], env, "superset db upgrade")
-    _run([superset, "init"], env, "superset init")
+    # migrating and syncing roles take minutes on a busy machine: once per Superset release
+    stamp, release = home(settings) / "initialised", (BI_DIR / "constraints.txt").read_text()
+    if not stamp.exists() or stamp.read_text() != release:
+        superset = str(VENV_BIN / "superset")
+        _run([superset, "db", "upgrade"], env, "superset db upgrade")
+        _run([superset, "init"], env, "superset init")
+        stamp.write_text(release)
     _run([str(VENV_BIN / "python"), str(SETUP_SCRIPT), str(BUNDLE_DIR)], env, "bundle import")
     return env
 
