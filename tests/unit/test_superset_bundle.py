@@ -63,6 +63,9 @@ def test_each_chart_names_only_its_datasets_columns_and_metrics(chart):
     assert not missing, f"{chart.file}: not columns of {dataset.table}: {missing}"
     assert chart.queries, chart.file
     for query in chart.queries:
+        if chart.params.get("query_mode") == "raw":
+            # metrics [] would make Superset GROUP BY every column (rows merged, or an error)
+            assert query.get("metrics") is None, f"{chart.file}: a raw table query with metrics"
         sql = bi_bundle.query_sql(query, dataset)  # raises on an unknown saved metric
         assert f'"marts"."{dataset.table}"' in sql
         # a column named in a metric or filter expression must exist too
