@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 import time
@@ -191,7 +192,9 @@ def export_bundle(session, target: Path = BUNDLE_DIR) -> int:  # type: ignore[no
     shutil.rmtree(target, ignore_errors=True)
     with zipfile.ZipFile(io.BytesIO(resp.content)) as bundle:
         for name in bundle.namelist():
-            inside = Path(*Path(name).parts[1:])
+            # Superset names each file after the object and its id; the id changes with
+            # every import, so it is dropped (the UUID inside identifies the object)
+            inside = Path(re.sub(r"_\d+\.yaml$", ".yaml", str(Path(*Path(name).parts[1:]))))
             (target / inside).parent.mkdir(parents=True, exist_ok=True)
             (target / inside).write_bytes(bundle.read(name))
     _neutral_database_uri(target)
