@@ -74,6 +74,21 @@ def test_each_chart_names_only_its_datasets_columns_and_metrics(chart):
                 assert column in MARTS.get(table, {}), f"{chart.file}: {table}.{column}"
 
 
+@pytest.mark.parametrize("chart", BUNDLE.charts, ids=lambda c: c.title)
+def test_each_charts_saved_query_has_the_filters_its_form_shows(chart):
+    """The dashboard draws a chart from its form (params), make bi-check and the API from the
+    saved query context: a filter in one and not the other would check a different chart."""
+    shown = [
+        f["sqlExpression"]
+        for f in chart.params.get("adhoc_filters") or []
+        if f.get("expressionType") == "SQL" and f.get("clause") == "WHERE"
+    ]
+    for query in chart.queries:
+        where = (query.get("extras") or {}).get("where") or ""
+        assert where == " AND ".join(f"({f})" for f in shown), chart.file
+        assert not query.get("filters"), f"{chart.file}: simple filters are not checked here"
+
+
 def _qualified_refs(sql: str) -> list[tuple[str, str]]:
     """(mart, column) of each ``select max(col) from marts.mart`` sub-query."""
     return [(table, col) for col, table in re.findall(r"max\((\w+)\) from marts\.(\w+)", sql)]
