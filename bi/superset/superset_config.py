@@ -22,19 +22,12 @@ SQLALCHEMY_DATABASE_URI = os.environ.get(
 
 # The warehouse is a private PostgreSQL (127.0.0.1 locally, the compose network otherwise).
 PREVENT_UNSAFE_DB_CONNECTIONS = False
-# No example data, no telemetry, no outbound calls.
-SUPERSET_LOAD_EXAMPLES = False
 # A single-process local server: simple in-memory caches, no Celery, no Redis.
 CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 300}
 DATA_CACHE_CONFIG = {"CACHE_TYPE": "NullCache"}
 FILTER_STATE_CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 3600}
 EXPLORE_FORM_DATA_CACHE_CONFIG = {"CACHE_TYPE": "SimpleCache", "CACHE_DEFAULT_TIMEOUT": 3600}
 RATELIMIT_STORAGE_URI = "memory://"
-# The REST API (make bi-check) logs in with a JSON body, not a form: no CSRF token for it.
-WTF_CSRF_EXEMPT_LIST = ["superset.views.core.log", "superset.security.api.guest_token"]
-TALISMAN_ENABLED = False
-# Every BI query runs as bi_reader, read-only: no DML, no uploads.
-SQLLAB_CTAS_NO_LIMIT = False
-ROW_LIMIT = 50000
+# Every query runs as bi_reader (read-only); the bundle's database allows no DML, CTAS or upload.
 # The charts pick "the latest financial year" with a sub-query in their WHERE clause.
 FEATURE_FLAGS = {"ALLOW_ADHOC_SUBQUERY": True, "ENABLE_TEMPLATE_PROCESSING": False}
