@@ -61,13 +61,28 @@ def _superset_charts(session) -> dict[str, int]:  # type: ignore[no-untyped-def]
     return {str(row["uuid"]): row["id"] for row in resp.json()["result"]}
 
 
+def _dashboard_chart_ids(session) -> set[int]:  # type: ignore[no-untyped-def]
+    """Ids of the charts on the imported dashboard(s)."""
+    base = f"http://{HOST}:{PORT}/api/v1/dashboard/"
+    ids: set[int] = set()
+    for dashboard in session.get(base, timeout=60).json()["result"]:
+        resp = session.get(f"{base}{dashboard['id']}/charts", timeout=60)
+        resp.raise_for_status()
+        ids.update(chart["id"] for chart in resp.json()["result"])
+    return ids
+
+
 def check_charts(session, expected: dict[str, str]) -> int:  # type: ignore[no-untyped-def]
-    """Print one line per chart of the bundle and the total; the number that passed."""
+    """Print one line per chart of the bundle and the total; the number that passed (on the
+    dashboard, and its data answered with rows)."""
     held = _superset_charts(session)
+    on_dashboard = _dashboard_chart_ids(session)
     ok = 0
     for uuid, title in expected.items():
         if uuid not in held:
             passed, detail = False, "not in Superset (import failed?)"
+        elif held[uuid] not in on_dashboard:
+            passed, detail = False, "not on the dashboard"
         else:
             passed, detail = chart_status(session, held[uuid])
         ok += passed
