@@ -8,7 +8,7 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 export SODA_CORE_TELEMETRY_ENABLED := false
 
-.PHONY: run test bench bench-build bench-airflow calibrate stop lint format airflow docs expectations clean venv
+.PHONY: superset superset-venv bi-check run test bench bench-build bench-airflow calibrate stop lint format airflow docs expectations clean venv
 
 venv: $(STAMP)
 
@@ -18,6 +18,25 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
 	@$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
+
+SUPERSET_VENV := .venv-superset
+SUPERSET_STAMP := $(SUPERSET_VENV)/.installed
+
+superset-venv: $(SUPERSET_STAMP)
+
+# Superset pins SQLAlchemy 1.4 and pandas 2.1: its own virtualenv, its own constraints.
+$(SUPERSET_STAMP): bi/superset/requirements.txt bi/superset/constraints.txt
+	@echo "==> creating $(SUPERSET_VENV) (Superset, pinned in bi/superset/constraints.txt)"
+	@test -x $(SUPERSET_VENV)/bin/python || $(PYTHON) -m venv $(SUPERSET_VENV)
+	@$(SUPERSET_VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	@$(SUPERSET_VENV)/bin/uv pip install --python $(SUPERSET_VENV)/bin/python --quiet -c bi/superset/constraints.txt -r bi/superset/requirements.txt
+	@touch $(SUPERSET_STAMP)
+
+superset: venv superset-venv  ## Superset with the JSNA dashboard on http://127.0.0.1:8088 (bi_reader on the local warehouse)
+	@$(BIN)/python -m warehouse.superset serve
+
+bi-check: venv superset-venv  ## start Superset, fetch every chart's data through its API, stop; superset_charts_ok=n/m
+	@$(BIN)/python -m warehouse.superset check
 
 run: venv  ## start the warehouse, generate data, run every DAG through Airflow, print a summary
 	@$(BIN)/warehouse run
@@ -61,4 +80,4 @@ docs: venv  ## dbt docs on http://127.0.0.1:8080
 
 clean:  ## stop the warehouse and remove all local state (data, Airflow home, venv)
 	-@test -x $(BIN)/warehouse && $(BIN)/warehouse db stop
-	rm -rf .warehouse $(VENV) dbt_project/target dbt_project/logs
+	rm -rf .warehouse $(VENV) $(SUPERSET_VENV) dbt_project/target dbt_project/logs

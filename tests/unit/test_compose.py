@@ -46,6 +46,7 @@ SECRETS = {
     "WAREHOUSE_BI_PASSWORD_BI_READER",
     "WAREHOUSE_SHARE_KEY_DAT_MANCHESTER",
     "SUPERSET_SECRET_KEY",
+    "SUPERSET_ADMIN_PASSWORD",
     *AIRFLOW_CORE,
 }
 WORKER_ONLY = {
@@ -69,7 +70,11 @@ EXPECTED_SECRETS = {
     "airflow-dag-processor": AIRFLOW_CORE,
     "airflow-triggerer": AIRFLOW_CORE,
     "airflow-worker": AIRFLOW_CORE | WORKER_ONLY,
-    "superset": {"SUPERSET_SECRET_KEY", "WAREHOUSE_BI_PASSWORD_BI_READER"},
+    "superset": {
+        "SUPERSET_SECRET_KEY",
+        "SUPERSET_ADMIN_PASSWORD",
+        "WAREHOUSE_BI_PASSWORD_BI_READER",
+    },
 }
 
 
@@ -326,6 +331,7 @@ GOOD = {  # test-only values, generated once for this file as env.example says
     "AIRFLOW_JWT_SECRET": "KISohk62GuYt1XzFqBnDnSZ33dHsKCGcvoi5h-q5NYM",
     "AIRFLOW_API_SECRET_KEY": "dhyCiIc6stExYKW8qMjnE6-qkL2TUyhmN3k7Y-6WEyA",
     "SUPERSET_SECRET_KEY": "ZdRIW8hp3EdDWrorQJusazLESMKtVwaChAvw97Oura4",
+    "SUPERSET_ADMIN_PASSWORD": "s7Qn2VfXcL0pR9tYwKe4Hb6ZuJm1Ad8GoNi3Es5WyTq",
 }
 
 
