@@ -7,7 +7,9 @@ so that changing one leaves the others' files as they were:
    ``offenders``, ``tiers``, ``assessments`` and ``reoffending`` beneath it);
 2. the partners' feeds once the caseload exists: finance (``finance``), recorded crime
    (``crime``), DAT and Supporting People clients (``partners``);
-3. a few whole files spoilt (``dirt``: a renamed column, a missing column, an empty
+3. the true links between partner client records and offenders, written outside the
+   landing folder (``truth_path``) for measuring record linkage, never loaded;
+4. a few whole files spoilt (``dirt``: a renamed column, a missing column, an empty
    file, a truncated last line).
 
 ``dirt`` is the share of rows given a realistic fault (see ``ingestion.synthetic.dirt``).
@@ -16,6 +18,7 @@ Rows are keyed by column name; ``writer`` orders them by the feed declarations.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,14 +29,23 @@ from ingestion.synthetic.calendar import FIRST_REPORTED_MONTH, LAST_MONTH, month
 from ingestion.synthetic.crime import Crime
 from ingestion.synthetic.dirt import Dirt
 from ingestion.synthetic.finance import Finance
+from ingestion.synthetic.noise import Noise
 from ingestion.synthetic.partners import PartnerClients
 from ingestion.synthetic.probation import Probation
 from ingestion.synthetic.writer import GenerationReport, Writer
 
-__all__ = ["GenerationReport", "generate"]
+__all__ = ["GenerationReport", "generate", "truth_path"]
 
 # random streams: seed + offset
-PROBATION, DIRT, REOFFENDING, DRAWN_DIRT, PARTNERS = 0, 1, 2, 3, 7
+PROBATION, DIRT, REOFFENDING, DRAWN_DIRT, PARTNERS, LINKAGE_NOISE = 0, 1, 2, 3, 7, 11
+TRUTH_HEADER = ("partner_source", "partner_record_id", "offender_id")
+
+
+def truth_path(out_dir: Path) -> Path:
+    """Where the true partner record -> offender links of a generation in ``out_dir`` go:
+    beside the landing folder, never in it (``.warehouse/truth/landing/partner_links.csv``)."""
+    out = Path(out_dir).resolve()
+    return out.parent / "truth" / out.name / "partner_links.csv"
 
 
 def generate(
@@ -62,18 +74,24 @@ def generate(
     probation = Probation(seed + PROBATION, scale, writer)
     for month in months():
         probation.month(month)
-    _partner_feeds(np.random.default_rng(seed + PARTNERS), scale, probation, writer)
+    truth = _partner_feeds(seed, scale, probation, writer)
+    _write_truth(truth_path(out), truth)
     report.files.update(row_dirt.spoil_files(out, probation.rng))
     return report
 
 
-def _partner_feeds(rng: np.random.Generator, scale: float, probation: Probation, writer: Writer):  # type: ignore[no-untyped-def]
+def _partner_feeds(
+    seed: int, scale: float, probation: Probation, writer: Writer
+) -> list[tuple[str, str, int]]:
     """Finance, recorded crime, DAT and Supporting People for the reported years (one
-    stream, in this order: the ledgers, then month by month)."""
+    stream, in this order: the ledgers, then month by month; the client records' noise
+    from another); returns the true links."""
+    rng = np.random.default_rng(seed + PARTNERS)
     reported = months(FIRST_REPORTED_MONTH, LAST_MONTH)
     finance = Finance(rng, scale, reported, writer)
     crime = Crime(rng, scale, reported)
-    clients = PartnerClients(rng, scale, probation.people)
+    noise = Noise(np.random.default_rng(seed + LINKAGE_NOISE))
+    clients = PartnerClients(rng, scale, probation.people, noise)
     finance.ledger()
     for month in reported:
         period = f"{month:%Y-%m}"
@@ -83,3 +101,12 @@ def _partner_feeds(rng: np.random.Generator, scale: float, probation: Probation,
         sp_clients, sp_outcomes = clients.supporting_people(month)
         writer.write(partners.SP_CLIENTS, period, sp_clients)
         writer.write(partners.SP_OUTCOMES, period, sp_outcomes)
+    return clients.truth
+
+
+def _write_truth(path: Path, links: list[tuple[str, str, int]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(TRUTH_HEADER)
+        writer.writerows(links)

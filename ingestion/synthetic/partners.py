@@ -2,7 +2,9 @@
 
 Written after the probation simulation, so the records can include real offenders; the
 partners hold no CRN, only what their own returns carry (DAT: initials, date of birth,
-sex and partial postcode; Supporting People: name, date of birth, sex and postcode)."""
+sex and partial postcode; Supporting People: name, date of birth, sex and postcode), with
+the noise of ``noise``. ``truth`` lists which records are whose: (source, record id,
+offender id), written outside the landing folder and never loaded."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import numpy as np
 
 from ingestion.synthetic.calendar import END
 from ingestion.synthetic.names import FIRST_NAMES_F, FIRST_NAMES_M, SURNAMES
+from ingestion.synthetic.noise import Noise
 from ingestion.synthetic.people import Ids, People
 from ingestion.synthetic.places import postcode, postcode_district
 from ingestion.synthetic.shares import districts
@@ -52,8 +55,12 @@ OUTCOME_DOMAINS = (
 
 
 class PartnerClients:
-    def __init__(self, rng: np.random.Generator, scale: float, people: People) -> None:
+    def __init__(
+        self, rng: np.random.Generator, scale: float, people: People, noise: Noise
+    ) -> None:
         self.rng = rng
+        self.noise = noise
+        self.truth: list[tuple[str, str, int]] = []
         self.scale = scale
         self.people = people
         self.ids = Ids()
@@ -109,13 +116,17 @@ class PartnerClients:
                 if end < END:
                     discharge = end.isoformat()
                     reason = str(rng.choice(DISCHARGE_REASONS, p=DISCHARGE_P))
+            record = f"DAT{self.ids.next('dat'):07d}"
+            if k < len(offenders):
+                self.truth.append(("dat", record, offenders[k] + 1))
+            home = self.noise.postcode(home, la)
             rows.append(
                 {
-                    "EPISODE_ID": f"DAT{self.ids.next('dat'):07d}",
-                    "INITIALS": first[0] + surname[0],
-                    "DATE_OF_BIRTH": dob.isoformat(),
+                    "EPISODE_ID": record,
+                    "INITIALS": self.noise.initials(first[0] + surname[0]),
+                    "DATE_OF_BIRTH": self.noise.dob(dob).isoformat(),
                     "SEX": "F" if female else "M",
-                    "POSTCODE_DISTRICT": postcode_district(home),
+                    "POSTCODE_DISTRICT": postcode_district(home) if home else "",
                     "LA_CODE": la,
                     "SUBSTANCE": str(rng.choice(SUBSTANCES, p=SUBSTANCE_P)),
                     "MODALITY": str(rng.choice(MODALITIES, p=MODALITY_P)),
@@ -141,16 +152,18 @@ class PartnerClients:
                 first, surname, dob, female, la, home = self._someone()
                 group = str(rng.choice(CLIENT_GROUPS, p=CLIENT_GROUP_P))
             record = f"SP{self.ids.next('sp'):07d}"
+            if k < len(offenders):
+                self.truth.append(("supporting_people", record, offenders[k] + 1))
             start = month + timedelta(days=int(rng.integers(0, 28)))
             end = start + timedelta(days=int(rng.gamma(2.0, 90)))
             clients.append(
                 {
                     "CLIENT_RECORD_ID": record,
-                    "FIRST_NAME": first,
-                    "SURNAME": surname,
-                    "DATE_OF_BIRTH": dob.isoformat(),
-                    "SEX": "F" if female else "M",
-                    "POSTCODE": home,
+                    "FIRST_NAME": self.noise.first_name(first),
+                    "SURNAME": self.noise.surname(surname),
+                    "DATE_OF_BIRTH": self.noise.dob(dob).isoformat(),
+                    "SEX": self.noise.sex(female),
+                    "POSTCODE": self.noise.postcode(home, la),
                     "LA_CODE": la,
                     "CLIENT_GROUP": group,
                     "SERVICE_TYPE": str(rng.choice(["FLOATING", "ACCOMMODATION_BASED"])),
