@@ -112,7 +112,11 @@ DAT = SourceModel(
         block_on("initials", "dob_year"),
         block_on("initials", "postcode_district"),
     ),
-    training_blocks=(block_on("dob"), block_on("initials", "postcode_district")),
+    # the date of birth's m from pairs sharing initials and sex, where the date and the
+    # location are both free to tell matches apart (blocking on initials and postcode
+    # district left only the date free: EM then put 34 % of matches at "different date
+    # of birth" and the grey zone held 638 of 3,752 records on the 0.2-scale data; 59 now)
+    training_blocks=(block_on("dob"), block_on("initials", "sex")),
     deterministic=(block_on("dob", "initials", "sex"),),
 )
 
