@@ -18,8 +18,8 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import block_on
 
-# u from this many random pairs (measured: 1e6 estimates every level of a 45k x 7k link
-# in a few seconds; more moved no match weight by more than 0.1)
+# u from this many random pairs: Splink's default (it logs that 1e7 or more may be more
+# accurate; the figures in docs/design.md were measured with 1e6, larger is untried)
 U_MAX_PAIRS = 1e6
 SEED = 20090331
 
