@@ -178,7 +178,7 @@ def link_source(model: Any, partner: Any, offenders: Any) -> SourceResult:
     linker = train(model, partner, offenders)
     floor = 1e-4  # candidates below this cannot reach any sensible grey zone
     predictions = linker.inference.predict(threshold_match_probability=floor)
-    pairs = _partner_offender_pairs(predictions.as_pandas_dataframe(), model.source)
+    pairs = _partner_offender_pairs(predictions.as_pandas_dataframe())
     best = _best_candidates(pairs)
     threshold = choose_threshold(best.match_probability.to_numpy())
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
@@ -196,7 +196,7 @@ def link_source(model: Any, partner: Any, offenders: Any) -> SourceResult:
     )
 
 
-def _partner_offender_pairs(df: Any, source: str) -> Any:
+def _partner_offender_pairs(df: Any) -> Any:
     """Predictions as (partner_record_id, offender_id, probability, weight, agreement:
     each comparison's match weight), whichever side Splink put each dataset on."""
     import pandas as pd
