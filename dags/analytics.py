@@ -1,5 +1,5 @@
 """Airflow DAG ``analytics``: one task per analytics step, after the transform DAG's marts."""
 
-from warehouse.analytics.dag import make_analytics_dag
+from warehouse.orchestration import analytics_dag
 
-analytics = make_analytics_dag()
+analytics = analytics_dag()

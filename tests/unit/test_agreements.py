@@ -230,7 +230,7 @@ def test_an_aggregate_agreement_without_secondary_suppression_is_refused(tmp_pat
         ("fct_assessment_needs", "assessment_date_id", "score"),
         ("fct_requirements", "sentence_start_date", "requirement_length"),
         ("fct_need_change", "latest_assessment_date", "score_change"),
-        ("dim_offender_history", "valid_from_at", "tier"),
+        ("dim_offender_history", "valid_from_date", "tier"),
     ],
 )
 def test_an_event_date_in_an_aggregate_table_is_refused(tmp_path, mart, column, count):

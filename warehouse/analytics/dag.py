@@ -7,25 +7,21 @@ from typing import Any
 
 from airflow.sdk import DAG, task
 
-from warehouse.orchestration import MARTS, START, default_args, mart_asset
+from warehouse.orchestration import START, default_args, mart_asset, marts_asset
 from warehouse.settings import get_settings
 
 log = logging.getLogger(__name__)
 
 
 def make_analytics_dag() -> DAG:
-    """Scheduled on the transform DAG's mart assets (all of them: one transform run
-    updates every mart at once); each step's task runs the step, builds its models and
+    """Scheduled on the transform DAG's asset ``warehouse.marts`` (the marts built and
+    their Soda contracts passed); each step's task runs the step, builds its models and
     verifies their Soda contracts, and produces its marts as assets."""
     from warehouse.analytics.steps import STEPS
 
-    schedule = None
-    for mart in MARTS:
-        schedule = mart_asset(mart) if schedule is None else (schedule & mart_asset(mart))
-
     with DAG(
         dag_id="analytics",
-        schedule=schedule,
+        schedule=[marts_asset()],
         start_date=START,
         catchup=False,
         max_active_runs=1,
@@ -56,7 +52,7 @@ def _step_task(name: str, outlets: list[Any]) -> Any:
 
 ANALYTICS_DOC = """
 ### Analytics: the steps beyond the marts
-Runs after every transform run (scheduled on its mart assets). One task per step of
+Runs after every transform run whose Soda contracts passed (the asset `warehouse.marts`). One task per step of
 `warehouse/analytics/steps.py`, in order: the step's package function (e.g. `link`: partner
 record linkage with Splink, writing the `linkage` schema, which no BI role reads), then
 `dbt build --select` of the step's models (tag `analytics`, which the transform DAG's build

@@ -54,6 +54,7 @@ final as (
     select
         keys.la_code,
         keys.quarter_start_date,
+        {{ date_key('keys.quarter_start_date') }} as quarter_start_date_id,
         {{ financial_year('keys.quarter_start_date') }} as financial_year,
         coalesce(commencements.commencements, 0) as commencements,
         coalesce(commencements.community_commencements, 0) as community_commencements,

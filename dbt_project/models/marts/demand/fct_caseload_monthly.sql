@@ -71,6 +71,7 @@ final as (
         {{ surrogate_key(['months.offender_id', 'months.month_start_date']) }} as caseload_month_id,
         months.offender_id,
         months.month_start_date,
+        {{ date_key('months.month_start_date') }} as month_start_date_id,
         cast(months.month_start_date + interval '1 month' - interval '1 day' as date)
             as month_end_date,
         {{ financial_year('months.month_start_date') }} as financial_year,

@@ -39,6 +39,7 @@ final as (
         disposals.disposal_type_code,
         disposal_types.sentence_group,
         disposals.start_date,
+        {{ date_key('disposals.start_date') }} as start_date_id,
         cast(date_trunc('month', disposals.start_date) as date) as start_month,
         cast(date_trunc('quarter', disposals.start_date) as date) as start_quarter,
         {{ financial_year('disposals.start_date') }} as financial_year,

@@ -18,6 +18,8 @@ final as (
         events.court_code,
         events.offence_date,
         events.conviction_date,
+        {{ date_key('events.conviction_date') }} as conviction_date_id,
+        {{ date_key('events.offence_date') }} as offence_date_id,
         cast(date_trunc('month', events.conviction_date) as date) as conviction_month,
         {{ financial_year('events.conviction_date') }} as financial_year,
         (events.conviction_date - events.offence_date) as days_offence_to_conviction

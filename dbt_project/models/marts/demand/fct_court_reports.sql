@@ -27,6 +27,7 @@ final as (
         reports.report_type,
         reports.requested_date,
         reports.completed_date,
+        {{ date_key('reports.completed_date') }} as completed_date_id,
         cast(date_trunc('quarter', reports.completed_date) as date) as completed_quarter,
         coalesce({{ financial_year('reports.completed_date') }}, 'Unknown') as financial_year,
         reports.proposed_sentence,

@@ -28,6 +28,7 @@ final as (
         coalesce(periods.sentence_group, 'unknown') as sentence_group,
         coalesce(requirements.start_date, periods.start_date) as start_date,
         periods.start_date as sentence_start_date,
+        {{ date_key('periods.start_date') }} as sentence_start_date_id,
         cast(date_trunc('quarter', periods.start_date) as date) as sentence_start_quarter,
         coalesce({{ financial_year('periods.start_date') }}, 'Unknown') as financial_year,
         requirements.requirement_length,

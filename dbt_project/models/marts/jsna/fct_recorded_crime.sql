@@ -17,6 +17,7 @@ final as (
         coalesce(wards.la_code, 'UNKNOWN') as la_code,
         crimes.crime_category_code,
         crimes.period_month as month_start_date,
+        {{ date_key('crimes.period_month') }} as month_start_date_id,
         extract(year from crimes.period_month)::integer as calendar_year,
         {{ financial_year('crimes.period_month') }} as financial_year,
         crimes.crimes::integer as recorded_crimes

@@ -1,6 +1,7 @@
--- District x financial year (support start) x client group x outcome domain: Supporting
--- People clients, the clients with a need identified in the domain and those whose outcome
--- was achieved. Aggregate only: no client record leaves staging.
+-- District x financial year (support start) x client group x outcome domain: the
+-- Supporting People clients with a need identified in the domain and those whose outcome
+-- was achieved (a client counts once in each domain; the clients themselves, once each,
+-- are in fct_supporting_people_clients). Aggregate only: no client record leaves staging.
 with
 
 clients as (
@@ -17,7 +18,6 @@ counts as (
         {{ financial_year('clients.support_start_date') }} as financial_year,
         coalesce(clients.client_group, 'UNKNOWN') as client_group,
         outcomes.outcome_domain,
-        count(distinct clients.client_record_id)::integer as clients,
         count(distinct clients.client_record_id)
             filter (where outcomes.is_need_identified)::integer as needs_identified,
         count(distinct clients.client_record_id)

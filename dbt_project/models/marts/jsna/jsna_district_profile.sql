@@ -1,7 +1,10 @@
 -- The JSNA district profile: one row per district x financial year. Aggregates only.
 -- Each share comes with the counts it is made of, so an extract can publish the counts
 -- under disclosure control and compute the shares from what it publishes.
-{%- set need_areas = ['ACCOM', 'ETE', 'FINANCE', 'RELAT', 'LIFESTYLE', 'DRUGS', 'ALCOHOL', 'EMOTIONAL', 'THINKING', 'ATTITUDES'] %}
+{%- set need_areas = [
+    'ACCOM', 'ETE', 'FINANCE', 'RELAT', 'LIFESTYLE',
+    'DRUGS', 'ALCOHOL', 'EMOTIONAL', 'THINKING', 'ATTITUDES',
+] %}
 with
 
 districts as (
@@ -106,7 +109,6 @@ unit_costs as (
             as supervision_month_benchmark_index,
         max(utilisation) filter (where service_code = 'AP') as approved_premises_utilisation
     from {{ ref('fct_unit_costs') }}
-    where period_type = 'year'
     group by 1, 2
 ),
 

@@ -26,7 +26,9 @@ changed_offenders as (
 
 sections as (
     {% if is_incremental() %}
-    {{ new_or_of_changed_keys('int_assessment_sections', 'built_at', 'offender_id', 'changed_offenders') }}
+    {{ new_or_of_changed_keys(
+        'int_assessment_sections', 'built_at', 'offender_id', 'changed_offenders'
+    ) }}
     {% else %}
     select * from {{ ref('int_assessment_sections') }}
     {% endif %}
@@ -94,4 +96,8 @@ final as (
         and sections.assessment_date < tiers.valid_to
 )
 
-select * from final
+select
+    *,
+    -- the demographic band of the offender at the assessment (dim_demographic)
+    {{ surrogate_key(['gender_code', 'age_band', 'ethnicity_group']) }} as demographic_id
+from final

@@ -95,6 +95,7 @@ final as (
         latest_assessment_id,
         first_assessment_date,
         latest_assessment_date,
+        {{ date_key('latest_assessment_date') }} as latest_assessment_date_id,
         latest_financial_year,
         first_score,
         latest_score,

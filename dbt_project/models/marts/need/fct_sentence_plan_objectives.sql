@@ -19,7 +19,9 @@ changed_assessments as (
 
 objectives as (
     {% if is_incremental() %}
-    {{ new_or_of_changed_keys('stg_oasys__objectives', 'loaded_at', 'assessment_id', 'changed_assessments') }}
+    {{ new_or_of_changed_keys(
+        'stg_oasys__objectives', 'loaded_at', 'assessment_id', 'changed_assessments'
+    ) }}
     {% else %}
     select * from {{ ref('stg_oasys__objectives') }}
     {% endif %}
@@ -44,6 +46,7 @@ final as (
         coalesce(need_areas.need_area_code, 'UNKNOWN') as need_area_code,
         objectives.oasys_section,
         needs.assessment_date,
+        {{ date_key('needs.assessment_date') }} as assessment_date_id,
         coalesce(needs.financial_year, 'Unknown') as financial_year,
         coalesce(needs.is_need, false) as is_need_identified,
         objectives.is_intervention_planned,

@@ -12,6 +12,7 @@ final as (
         service_code,
         coalesce(la_code, 'UNKNOWN') as la_code,
         period_month as month_start_date,
+        {{ date_key('period_month') }} as month_start_date_id,
         {{ financial_year('period_month') }} as financial_year,
         measure,
         units

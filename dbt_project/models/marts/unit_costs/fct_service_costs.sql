@@ -13,6 +13,7 @@ final as (
         coalesce(max(service_code), 'UNKNOWN') as service_code,
         coalesce(max(la_code), 'UNKNOWN') as la_code,
         period_month as month_start_date,
+        {{ date_key('period_month') }} as month_start_date_id,
         {{ financial_year('period_month') }} as financial_year,
         sum(budget_gbp)::numeric(14, 2) as budget_gbp,
         sum(actual_gbp)::numeric(14, 2) as actual_gbp,

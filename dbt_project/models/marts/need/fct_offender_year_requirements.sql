@@ -1,0 +1,41 @@
+-- Bridge: offender x financial year x requirement type, for every requirement type of the
+-- sentences running in the year (the rows behind fct_offender_year_profile's comma list
+-- requirement_types). Join it to fct_offender_year_profile on offender_year_id to count
+-- offenders by requirement type without LIKE; an offender with two types is in two rows.
+with
+
+years as (
+    select offender_year_id, offender_id, financial_year, la_code
+    from {{ ref('fct_offender_year_profile') }}
+),
+
+periods as (
+    select * from {{ ref('int_supervision_periods') }}
+),
+
+requirements as (
+    select * from {{ ref('fct_requirements') }}
+),
+
+final as (
+    select
+        {{ surrogate_key(['years.offender_year_id', 'requirements.requirement_type_code']) }}
+            as offender_year_requirement_id,
+        years.offender_year_id,
+        years.offender_id,
+        years.financial_year,
+        years.la_code,
+        requirements.requirement_type_code,
+        count(*)::integer as requirements
+    from years
+    inner join periods
+        on years.offender_id = periods.offender_id
+        and periods.start_date < (left(years.financial_year, 4) || '-04-01')::date
+            + interval '1 year'
+        and periods.end_date >= (left(years.financial_year, 4) || '-04-01')::date
+    inner join requirements
+        on periods.disposal_id = requirements.disposal_id
+    group by 1, 2, 3, 4, 5, 6
+)
+
+select * from final
