@@ -144,6 +144,27 @@ def build() -> None:
 
 
 @app.command()
+def link(
+    measure: Annotated[
+        bool, typer.Option("--measure", help="also score the links against the planted truth")
+    ] = False,
+) -> None:
+    """Partner record linkage (Splink): DAT and Supporting People records -> offenders,
+    then dbt build of its marts and their Soda contracts (the analytics DAG's `link`)."""
+    from warehouse.analytics.steps import get_step, run_step
+
+    settings = get_settings()
+    with console.status("linking partner records…"):
+        figures = run_step(settings, get_step("link"))
+        if measure:
+            from warehouse.analytics.linkage import score
+
+            figures.update(score(settings))
+    for name, value in figures.items():
+        console.print(f"{name}={value}", markup=False, highlight=False)
+
+
+@app.command()
 def calibrate() -> None:
     """Print the calibration figures (../shared/calibration.md): target vs actual, from the marts."""
     from warehouse.calibration import measure

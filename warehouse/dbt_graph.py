@@ -89,12 +89,22 @@ def _topological(nodes: dict[str, Node]) -> list[str]:
     return order
 
 
+ANALYTICS_TAG = "analytics"
+
+
 def graph_from_manifest(manifest: dict, fingerprint: str = "") -> DbtGraph:
     """The buildable nodes of a dbt manifest, each with its data tests and unit tests.
 
     A data test of several models (``relationships``) is reported by the one dbt builds
     last, since ``dbt build`` runs it only after all of them."""
-    raw = manifest["nodes"]
+    # the analytics models (tag ``analytics``) and their tests are the analytics DAG's,
+    # built after the steps that write their inputs: not nodes of the transform DAG
+    analytics = {uid for uid, n in manifest["nodes"].items() if ANALYTICS_TAG in n.get("tags", [])}
+    raw = {
+        uid: n
+        for uid, n in manifest["nodes"].items()
+        if uid not in analytics and not analytics & set(n["depends_on"].get("nodes", []))
+    }
     nodes = {
         uid: Node(uid, n["name"], n["resource_type"])
         for uid, n in raw.items()

@@ -64,6 +64,16 @@ def raw_asset(feed_name: str) -> Asset:
     return Asset(name=f"warehouse.raw.{feed_name}", uri=f"warehouse://raw/{feed_name}")
 
 
+def marts_asset() -> Asset:
+    """The marts, built and their Soda contracts passed: the analytics DAG follows it."""
+    return Asset(name="warehouse.marts", uri="warehouse://marts")
+
+
+def mart_asset(model: str) -> Asset:
+    """One analytics mart, produced by its analytics step."""
+    return Asset(name=f"warehouse.marts.{model}", uri=f"warehouse://marts/{model}")
+
+
 # -- ingestion ----------------------------------------------------------------------------
 def ingest_dags() -> dict[str, DAG]:
     """Every feed's ingestion DAG by its id (``ingest_<feed>``): ``dags/ingest_feeds.py``."""
@@ -283,7 +293,7 @@ def make_transform_dag() -> DAG:
         with TaskGroup("dbt") as dbt:
             _dbt_node_tasks(graph, _dbt_build_task())
 
-        @task
+        @task(outlets=[marts_asset()])
         def soda_contracts() -> dict[str, Any]:
             from warehouse.quality import verify_contracts
 
@@ -305,9 +315,17 @@ and dbt's message; the log is in `.warehouse/logs/<run id>/dbt.log`). A retried 
 or one whose node the build skipped after an upstream failure, builds the node itself
 (`dbt build --select <node>`). Each dbt unit test has a task that gates its model, as in
 `dbt build`. Last, every mart's Soda contract (`expectations/soda/contracts/`) is verified;
-a failed contract fails the run. The sharing DAGs are not scheduled on this DAG: they run on
+a failed contract fails the run, and a passed one updates the asset `warehouse.marts`,
+which the analytics DAG follows. The sharing DAGs are not scheduled on this DAG: they run on
 their agreements' cron schedules and verify their own marts' contracts before delivering.
 """
+
+
+def analytics_dag() -> DAG:
+    """The analytics DAG (``dags/analytics.py``): see ``warehouse.analytics.dag``."""
+    from warehouse.analytics.dag import make_analytics_dag
+
+    return make_analytics_dag()
 
 
 # -- sharing ------------------------------------------------------------------------------

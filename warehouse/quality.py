@@ -9,7 +9,9 @@ from typing import Any
 
 from warehouse import progress
 from warehouse.settings import Settings
-from warehouse.soda_contracts import CONTRACTS_DIR, SODA_DIR
+from warehouse.soda_contracts import ANALYTICS_CONTRACTS_DIR, CONTRACTS_DIR, SODA_DIR
+
+__all__ = ["ANALYTICS_CONTRACTS_DIR", "ContractFailed", "ContractReport", "verify_contracts"]
 
 
 class ContractFailed(RuntimeError):
@@ -36,17 +38,20 @@ class ContractReport:
         }
 
 
-def contract_files() -> list[Path]:
-    return sorted(CONTRACTS_DIR.glob("*.yml"))
+def contract_files(folder: Path = CONTRACTS_DIR) -> list[Path]:
+    return sorted(folder.glob("*.yml"))
 
 
-def verify_contracts(settings: Settings, names: list[str] | None = None) -> ContractReport:
-    """Verify every mart contract (or the named ones); raise ``ContractFailed`` on any failure."""
+def verify_contracts(
+    settings: Settings, names: list[str] | None = None, folder: Path = CONTRACTS_DIR
+) -> ContractReport:
+    """Verify every mart contract in ``folder`` (the analytics marts' are in
+    ``ANALYTICS_CONTRACTS_DIR``), or the named ones; raise ``ContractFailed`` on any failure."""
     from soda_core.contracts import verify_contract_locally
 
     settings.apply_tool_env()
     report = ContractReport()
-    paths = [p for p in contract_files() if not names or p.stem in names]
+    paths = [p for p in contract_files(folder) if not names or p.stem in names]
     for path in paths:
         result = verify_contract_locally(
             data_source_file_path=str(SODA_DIR / "datasource.yml"),

@@ -52,6 +52,7 @@ class Dirt:
         date_cols = [i for i, c in enumerate(feed.columns) if c.type == "date"]
         code_cols = [i for i, c in enumerate(feed.columns) if c.codes is not None]
         key_cols = [i for i, c in enumerate(feed.columns) if c.name in feed.unique_key]
+        columns = {"date": date_cols, "code": code_cols, "key": key_cols}
         for row, hit, kind in zip(rows, hits, kinds, strict=True):
             if not hit:
                 out.append(row)
@@ -60,26 +61,33 @@ class Dirt:
             if fault not in allowed:
                 fault = allowed[int(kind) % len(allowed)]
             row = list(row)
-            if fault == "bad_date" and date_cols:
-                row[self._pick(date_cols)] = str(self.rng.choice(BAD_DATES))
-            elif fault == "unknown_code" and code_cols:
-                row[self._pick(code_cols)] = "ZZ9"
-            elif fault == "missing_key" and key_cols:
-                row[self._pick(key_cols)] = ""
-            elif fault == "duplicate_row":
-                out.append(list(row))
-            elif fault == "trailing_spaces":
-                i = self._pick(range(len(row)))
-                row[i] = row[i] + "  "
-            elif fault == "wrong_case" and code_cols:
-                i = self._pick(code_cols)
-                row[i] = row[i].lower()
-            else:
-                out.append(row)
-                continue
-            self.counts[fault] += 1
+            if self._spoil_row(row, fault, columns, out):
+                self.counts[fault] += 1
             out.append(row)
         return out
+
+    def _spoil_row(
+        self, row: list[str], fault: str, columns: dict[str, list[int]], out: list[list[str]]
+    ) -> bool:
+        """Give ``row`` the fault in place (a duplicate goes to ``out`` first); whether
+        the feed has a column the fault needs."""
+        if fault == "bad_date" and columns["date"]:
+            row[self._pick(columns["date"])] = str(self.rng.choice(BAD_DATES))
+        elif fault == "unknown_code" and columns["code"]:
+            row[self._pick(columns["code"])] = "ZZ9"
+        elif fault == "missing_key" and columns["key"]:
+            row[self._pick(columns["key"])] = ""
+        elif fault == "duplicate_row":
+            out.append(list(row))
+        elif fault == "trailing_spaces":
+            i = self._pick(range(len(row)))
+            row[i] = row[i] + "  "
+        elif fault == "wrong_case" and columns["code"]:
+            i = self._pick(columns["code"])
+            row[i] = row[i].lower()
+        else:
+            return False
+        return True
 
     def _pick(self, options) -> int:  # type: ignore[no-untyped-def]
         options = list(options)

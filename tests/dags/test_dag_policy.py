@@ -106,3 +106,20 @@ def test_the_transform_dag_has_a_task_per_dbt_node_following_the_dbt_graph(dags)
 
 def _has_children(graph, uid: str) -> bool:  # type: ignore[no-untyped-def]
     return any(uid in n.depends_on for n in graph.nodes.values())
+
+
+def test_the_analytics_dag_follows_the_marts_with_a_task_per_step_and_no_analytics_model_in_transform(
+    dags,
+):
+    from warehouse.analytics.steps import STEPS
+
+    analytics = dags["analytics"]
+    assert "warehouse.marts" in repr(analytics.timetable.asset_condition)
+    soda = dags["transform"].get_task("soda_contracts")
+    assert {a.name for a in soda.outlets} == {"warehouse.marts"}
+    assert [t.task_id for t in analytics.tasks] == [s.name for s in STEPS]
+    for step in STEPS:
+        outlets = {a.name for a in analytics.get_task(step.name).outlets}
+        assert outlets == {f"warehouse.marts.{m}" for m in step.models}
+        for model in step.models:  # built by the step, never by the transform DAG
+            assert f"dbt.{model}" not in dags["transform"].task_ids

@@ -10,6 +10,7 @@ import pytest
 
 from ingestion.feeds import ALL_FEEDS
 from warehouse.access import READER, district_role
+from warehouse.analytics.steps import STEPS, run_step
 from warehouse.pipeline import assert_conservation, generate, ingest_feed
 from warehouse.settings import Settings
 from warehouse.transform import run_dbt
@@ -29,7 +30,8 @@ def bi_roles() -> list[str]:
 
 @pytest.fixture(scope="session")
 def default_warehouse(pg_server, tmp_path_factory) -> Iterator[Settings]:
-    """The default dataset (scale 1, default seed and dirt), ingested and built, with the
+    """The default dataset (scale 1, default seed and dirt), ingested, built and its
+    analytics steps run (e.g. partner record linkage), with the
     BI logins (test passwords) and the DAT's pseudonymisation key in the environment."""
     password = "pipeline-test-password"
     pg_server.ensure_database("calibration", "pipeline", password)
@@ -48,6 +50,8 @@ def default_warehouse(pg_server, tmp_path_factory) -> Iterator[Settings]:
             ingest_feed(settings, feed.name)
         assert_conservation(settings)
         run_dbt(settings, "build")
+        for step in STEPS:  # the analytics DAG's work: its marts are in the access matrix
+            run_step(settings, step)
         yield settings
 
 

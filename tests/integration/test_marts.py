@@ -14,7 +14,7 @@ from warehouse.calibration import measure
 from warehouse.db import connect
 from warehouse.display import calibration_table
 from warehouse.pipeline import ingest_feed
-from warehouse.quality import verify_contracts
+from warehouse.quality import ANALYTICS_CONTRACTS_DIR, verify_contracts
 from warehouse.settings import Settings
 from warehouse.transform import run_dbt
 
@@ -24,6 +24,7 @@ pytestmark = pytest.mark.integration
 def test_every_mart_builds_with_dbt_tests_and_soda_contracts_passing(default_warehouse):
     # run_dbt raised in the fixture if any model, unit test or data test failed
     report = verify_contracts(default_warehouse)
+    analytics = verify_contracts(default_warehouse, folder=ANALYTICS_CONTRACTS_DIR)
     with connect(default_warehouse) as conn:
         marts = {
             name
@@ -31,10 +32,10 @@ def test_every_mart_builds_with_dbt_tests_and_soda_contracts_passing(default_war
                 "select table_name from information_schema.tables where table_schema = 'marts'"
             )
         }
-    assert marts <= set(report.results), (
-        f"marts without a Soda contract: {marts - set(report.results)}"
-    )
+    contracts = set(report.results) | set(analytics.results)
+    assert marts <= contracts, f"marts without a Soda contract: {marts - contracts}"
     assert report.checks_failed == 0 and report.checks_passed > 0
+    assert analytics.checks_failed == 0 and analytics.checks_passed > 0
 
 
 def test_calibration_figures_come_back_out_of_the_marts(default_warehouse, capsys):

@@ -41,6 +41,24 @@ def test_each_buildable_node_follows_its_parents_and_reports_its_tests():
     assert graph.size == 4 + 3 + 1
 
 
+def test_analytics_models_and_their_tests_are_left_to_the_analytics_dag():
+    # GIVEN an analytics mart (tag analytics) reading a mart, with a test touching both
+    links = {**_node("model", "model.p.dim_a"), "name": "fct_links", "tags": ["analytics"]}
+    manifest = {
+        "nodes": {
+            **MANIFEST["nodes"],
+            "model.p.fct_links": links,
+            "test.p.rel_links_dim_a": _node("test", "model.p.dim_a", "model.p.fct_links"),
+        },
+        "unit_tests": MANIFEST["unit_tests"],
+    }
+    # WHEN the transform DAG's graph is read THEN neither is a task nor reported by dim_a
+    graph = graph_from_manifest(manifest)
+    assert "model.p.fct_links" not in graph.nodes
+    assert graph.nodes["model.p.dim_a"].tests == ["test.p.unique_dim_a"]
+    assert graph.size == graph_from_manifest(MANIFEST).size
+
+
 def test_the_fingerprint_changes_when_a_project_file_changes(tmp_path):
     (tmp_path / "models").mkdir()
     model = tmp_path / "models" / "a.sql"

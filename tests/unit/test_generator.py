@@ -58,3 +58,33 @@ def test_dirt_limited_to_lossless_faults_never_loses_a_value():
     assert everything.counts["unknown_code"] + everything.counts["missing_key"] > 0
     assert sum(lossless.counts[k] for k in LOSSLESS) > 150
     assert all(lossless.counts[k] == 0 for k in ROW_FAULTS if k not in LOSSLESS)
+
+
+def test_partner_records_carry_noise_and_their_true_offenders_are_written_beside_not_in_landing(
+    tmp_path,
+):
+    import csv
+
+    from ingestion.synthetic.generator import truth_path
+
+    landing = tmp_path / "landing"
+    generate(landing, scale=0.05, seed=3, dirt=0)
+    truth = truth_path(landing)
+    # GIVEN a generation WHEN the true links are read THEN they sit outside the landing folder
+    assert truth.exists() and landing not in truth.parents
+
+    def rows(pattern):
+        return [r for p in sorted(landing.glob(pattern)) for r in csv.DictReader(p.open())]
+
+    offenders = {r["OFFENDER_ID"]: r for r in rows("ndelius/ndelius_offenders_*.csv")}
+    sp = {r["CLIENT_RECORD_ID"]: r for r in rows("supporting_people/sp_clients_*.csv")}
+    links = [r for r in csv.DictReader(truth.open()) if r["partner_source"] == "supporting_people"]
+    assert len(links) > 100
+    same = {"DATE_OF_BIRTH": 0, "SURNAME": 0, "POSTCODE": 0}
+    for link in links:
+        client, offender = sp[link["partner_record_id"]], offenders[link["offender_id"]]
+        for column in same:
+            same[column] += client[column] == offender[column]
+    # THEN most identifiers agree with the offender's, and some do not (typos, moves...)
+    for column, n in same.items():
+        assert 0.85 * len(links) < n < len(links), (column, n, len(links))

@@ -41,6 +41,7 @@ def test_a_changed_dbt_column_type_and_a_stale_file_show_as_drift(tmp_path, monk
     monkeypatch.setattr(soda_contracts, "MARTS_DIR", marts)
     monkeypatch.setattr(soda_contracts, "PROJECT_ROOT", tmp_path)
     monkeypatch.setattr(soda_contracts, "CONTRACTS_DIR", contracts)
+    monkeypatch.setattr(soda_contracts, "ANALYTICS_CONTRACTS_DIR", tmp_path / "analytics")
     monkeypatch.setattr(soda_contracts, "OVERLAY_PATH", tmp_path / "overlay.yml")
     (tmp_path / "overlay.yml").write_text("conventions: {}\nmarts: {}\n")
     problems = drift()

@@ -1,0 +1,1 @@
+"""Analytics beyond the marts: each module runs after the transform DAG (see ``steps``)."""
