@@ -1,6 +1,6 @@
--- Every item of ref_oasys_items is unpivoted into fct_assessment_items, and no unpivoted
--- item lacks a label: the item list in the model and the seed agree. Rows returned = failures.
--- The model's item list per section follows ref_need_areas.item_count (the feed's columns).
+-- Every item of ref_oasys_items is unpivoted into fct_assessment_items, no unpivoted item
+-- lacks a label, and the seed has as many items per section as ref_need_areas.item_count
+-- (the feed's columns). Rows returned = failures.
 with
 
 seed_items as (
@@ -8,7 +8,7 @@ seed_items as (
 ),
 
 mart_items as (
-    select distinct oasys_section, item_number, item_name from {{ ref('fct_assessment_items') }}
+    select distinct oasys_section, item_number, item_code from {{ ref('fct_assessment_items') }}
 )
 
 select seed_items.oasys_section, seed_items.item_number, 'missing from the mart' as problem
@@ -20,9 +20,11 @@ where mart_items.oasys_section is null
 
 union all
 
-select oasys_section, item_number, 'no label in ref_oasys_items' as problem
+select mart_items.oasys_section, mart_items.item_number, 'no label in ref_oasys_items' as problem
 from mart_items
-where item_name = 'Unknown item'
+left join {{ ref('ref_oasys_items') }} as labels
+    on mart_items.item_code = labels.item_code
+where labels.item_code is null
 
 union all
 

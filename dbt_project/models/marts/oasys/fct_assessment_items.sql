@@ -6,12 +6,13 @@
     )
 }}
 -- One row per OASys assessment x item (35 items of sections 3-12): the item's score
--- (0 no problems, 1 some, 2 significant) with its section, need area and label, e.g. the
--- accommodation items 3.1-3.4 (no fixed abode, suitability, permanence, location) the
--- strategy asks to interrogate. Labels from the seed ref_oasys_items; the item numbers per
--- section below follow ref_need_areas.item_count (a data test checks every seed item
--- appears). Join fct_assessments on assessment_id for the district, ward and the
--- "latest assessment in the year" flag.
+-- (0 no problems, 1 some, 2 significant) and its label, e.g. the accommodation items
+-- 3.1-3.4 (no fixed abode, suitability, permanence, location) the strategy asks to
+-- interrogate. Narrow on purpose (4 M rows at scale 1): the item's name, section and need
+-- area are in dim_oasys_item (join on item_code); the district, ward and the "latest
+-- assessment in the year" flag in fct_assessments (join on assessment_id). The item
+-- numbers per section below follow ref_need_areas.item_count (a data test checks that
+-- every item of ref_oasys_items appears).
 -- Incremental: assessments loaded since the last build, and those of a CRN whose offender
 -- record arrived since (it gives them their offender_id), are (re)computed, whole.
 {%- set item_counts = {3: 4, 4: 4, 5: 2, 6: 3, 7: 3, 8: 5, 9: 4, 10: 2, 11: 4, 12: 4} %}
@@ -35,19 +36,10 @@ offenders as (
     select offender_id, crn from {{ ref('stg_ndelius__offenders') }}
 ),
 
-items as (
-    select * from {{ ref('ref_oasys_items') }}
-),
-
-need_areas as (
-    select oasys_section, need_area_code, need_area_name from {{ ref('ref_need_areas') }}
-),
-
 unpivoted as (
     select
         assessments.assessment_id,
         assessments.crn,
-        assessments.assessment_type,
         assessments.assessment_date,
         assessments.loaded_at,
         item.oasys_section,
@@ -67,21 +59,17 @@ unpivoted as (
 
 final as (
     select
-        {{ surrogate_key(['unpivoted.assessment_id', 'unpivoted.oasys_section', 'unpivoted.item_number']) }}
-            as assessment_item_id,
+        cast(
+            unpivoted.assessment_id * 1000 + unpivoted.oasys_section * 10 + unpivoted.item_number
+            as bigint
+        ) as assessment_item_id,
         unpivoted.assessment_id,
         coalesce(offenders.offender_id, -1) as offender_id,
-        unpivoted.assessment_type,
         unpivoted.assessment_date,
-        cast(to_char(unpivoted.assessment_date, 'YYYYMMDD') as integer) as assessment_date_id,
         {{ financial_year('unpivoted.assessment_date') }} as financial_year,
         unpivoted.oasys_section,
-        coalesce(need_areas.need_area_code, 'UNKNOWN') as need_area_code,
-        coalesce(need_areas.need_area_name, 'Unknown') as need_area_name,
         cast(unpivoted.item_number as integer) as item_number,
-        coalesce(items.item_code, unpivoted.oasys_section || '.' || unpivoted.item_number)
-            as item_code,
-        coalesce(items.item_name, 'Unknown item') as item_name,
+        unpivoted.oasys_section || '.' || unpivoted.item_number as item_code,
         unpivoted.score,
         case unpivoted.score
             when 0 then 'No problems'
@@ -95,11 +83,6 @@ final as (
     from unpivoted
     left join offenders
         on unpivoted.crn = offenders.crn
-    left join items
-        on unpivoted.oasys_section = items.oasys_section
-        and unpivoted.item_number = items.item_number
-    left join need_areas
-        on unpivoted.oasys_section = need_areas.oasys_section
 )
 
 select * from final
