@@ -11,9 +11,12 @@ unit-cost and reoffending marts and the calibration queries.
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from warehouse.dbt_graph import PARSE_ENV
 from warehouse.settings import PROJECT_ROOT, Settings
 
 DBT_DIR = PROJECT_ROOT / "dbt_project"
@@ -21,6 +24,44 @@ DBT_DIR = PROJECT_ROOT / "dbt_project"
 
 class MetricQueryFailed(RuntimeError):
     """MetricFlow could not answer a metric query (names the metrics and group-by)."""
+
+
+def semantic_manifest_json(project_dir: Path = DBT_DIR) -> str:
+    """``dbt parse`` into a throwaway target folder (no database needed); returns the
+    semantic manifest MetricFlow reads (``target/semantic_manifest.json``)."""
+    from dbt.cli.main import dbtRunner
+
+    saved = {k: os.environ.get(k) for k in PARSE_ENV}
+    os.environ.update({k: os.environ.get(k) or v for k, v in PARSE_ENV.items()})
+    try:
+        with tempfile.TemporaryDirectory(prefix="dbt-semantic-") as target:
+            paths = ["--project-dir", str(project_dir), "--profiles-dir", str(project_dir)]
+            out = ["--target-path", target, "--log-path", target]
+            result = dbtRunner().invoke(["parse", "--quiet", *paths, *out])
+            if not result.success:
+                raise RuntimeError(f"dbt parse failed: {result.exception}")
+            return (Path(target) / "semantic_manifest.json").read_text()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def semantic_errors(manifest_json: str) -> list[str]:
+    """MetricFlow's semantic validation of a semantic manifest (what ``mf validate-configs
+    --skip-dw`` checks): the blocking issues, readable; empty when the layer is valid."""
+    from metricflow_semantic_interfaces.validations.semantic_manifest_validator import (
+        SemanticManifestValidator,
+    )
+    from metricflow_semantics.model.dbt_manifest_parser import (
+        parse_manifest_from_dbt_generated_manifest,
+    )
+
+    manifest = parse_manifest_from_dbt_generated_manifest(manifest_json_string=manifest_json)
+    result = SemanticManifestValidator().validate_semantic_manifest(manifest)
+    return [issue.as_readable_str() for issue in result.errors]
 
 
 class Metrics:
@@ -61,3 +102,9 @@ class Metrics:
             return []
         names = [name.lower() for name in table.column_names]
         return [dict(zip(names, row, strict=True)) for row in table.rows]
+
+
+if __name__ == "__main__":  # python -m warehouse.metrics: validate the semantic layer
+    problems = semantic_errors(semantic_manifest_json())
+    print("\n".join(problems) or "semantic layer valid: 0 errors")
+    raise SystemExit(1 if problems else 0)
