@@ -37,13 +37,17 @@ bench-build: venv  ## dbt build time, full vs incremental, at scale 1 -> BENCHMA
 stop: venv  ## stop the local warehouse PostgreSQL (data kept in .warehouse/)
 	@$(BIN)/warehouse db stop
 
-lint: venv
-	@$(BIN)/ruff check . && $(BIN)/ruff format --check .
+lint: venv  ## ruff (incl. complexity), function/module sizes, sqlfluff on the dbt project (CI runs it first)
+	@$(BIN)/ruff check .
+	@$(BIN)/ruff format --check .
+	@$(BIN)/python scripts/check_sizes.py
+	@$(BIN)/sqlfluff lint dbt_project --processes 2 --disable-progress-bar --nocolor
 
-format: venv
+format: venv  ## ruff format + fix, sqlfluff fix on the dbt project
 	@$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+	@$(BIN)/sqlfluff fix dbt_project --processes 2 --disable-progress-bar --nocolor
 
-expectations: venv  ## rewrite the GX suites from the declared feed schemas
+expectations: venv  ## rewrite the GX suites (from the feed declarations) and the Soda contracts (from the marts' dbt contracts + expectations/soda/overlay.yml)
 	@$(BIN)/warehouse expectations
 
 airflow: venv  ## the Airflow UI on http://localhost:8080 (airflow standalone, local SQLite)

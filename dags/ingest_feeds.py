@@ -1,7 +1,5 @@
 """Airflow DAGs: one ingestion DAG per feed (``ingest_<feed>``), built by the package factory."""
 
-from ingestion.feeds import ALL_FEEDS
-from warehouse.orchestration import make_ingest_dag
+from warehouse.orchestration import ingest_dags
 
-for _feed in ALL_FEEDS:
-    globals()[f"ingest_{_feed.name}"] = make_ingest_dag(_feed.name)
+globals().update(ingest_dags())

@@ -45,6 +45,7 @@ from ingestion.load_records import STAGING_SCHEMA, FileRejected, RowFailure, sta
 from ingestion.reading import ReadStats, RecordReader
 from ingestion.registry import FileLoadResult, Quarantined
 from ingestion.schema import Feed
+from ingestion.screen import FormatScreen
 from ingestion.staging import FixCounts, Staged, Stager
 from ingestion.validation import GxValidator, sqlalchemy_url
 from ingestion.workbooks import workbook_as_csv
@@ -391,7 +392,8 @@ def _stage_file(
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="gx") as gx_pool,
         ):
             rows_per_chunk = _balanced_chunk_rows(reader.path, job.options.chunk_rows)
-            chunks = reader.chunks(len(header), stats, rows_per_chunk)
+            screen = FormatScreen(feed.columns, header)
+            chunks = reader.chunks(len(header), stats, rows_per_chunk, screen)
             for n, chunk in enumerate(chunks, start=1):
                 if n == 2 and COPY_WORKERS > 1:
                     extra.append(_second_connection(conn))

@@ -14,12 +14,11 @@ The reader knows the CSV dialect facts the loader depends on, per file:
   of the record (RFC 4180); a stray quote inside an unquoted field (``O"Brien``) makes that
   record malformed and is not taken as the start of a quoted field, so it swallows nothing.
 
-All of it is set-based over whole blocks (numpy on the bytes: quote positions, their
-parity, separators and terminators), so the pass does no per-record Python work except for
-the few records it must replace. Each physical line becomes exactly one COPY row: a
-malformed or blank line, and every continuation line of a record holding quoted newlines,
-is sent as an all-empty placeholder (deleted after COPY), so a row's position in its chunk
-is its line number in the file.
+All of it is set-based over whole blocks (numpy on the bytes: quotes, their parity,
+separators, terminators; the format screen), with no per-record Python work except for the
+few records it must replace. Each physical line is one COPY row: a malformed or blank line,
+a record the screen sends the exact way, and a continuation line are all-empty placeholders
+(left out by COPY's WHERE), so a row's position in its chunk is its line number.
 
 The reader hashes the very bytes it reads (sha256), so the registry records the hash of
 what was loaded, not of what the file held earlier or later.
@@ -36,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ingestion.load_records import FileRejected
+from ingestion.screen import FormatScreen
 
 READ_BYTES = 1 << 20
 FIX_LIST_LIMIT = 5_000  # more lines than this with spaces or lower case: fix-check every row
@@ -67,6 +67,9 @@ class Chunk:
     parts: list[bytes] = field(default_factory=list)
     records: int = 0  # COPY rows (one per physical line, placeholders included)
     placeholders: list[int] = field(default_factory=list)  # malformed, blank, continuation
+    # records the format screen could not pass: COPYed as text, each prefixed by its line
+    exact: list[bytes] = field(default_factory=list)
+    exact_lines: list[int] = field(default_factory=list)
     # lines holding a space or a lower-case letter (None: too many to list, check all)
     fix_lines: list[int] | None = field(default_factory=list)
 
@@ -221,9 +224,13 @@ class RecordReader:
         return first
 
     # -- records --------------------------------------------------------------------------
-    def chunks(self, width: int, stats: ReadStats, chunk_rows: int) -> Iterator[Chunk]:
+    def chunks(
+        self, width: int, stats: ReadStats, chunk_rows: int, screen: FormatScreen | None = None
+    ) -> Iterator[Chunk]:
         """Chunks of COPY-ready bytes (LF-terminated rows, one per physical line), in order
-        (after the header: ``read_header`` first)."""
+        (after the header: ``read_header`` first). With a ``screen``, a record it cannot pass
+        (and a record over several lines) is a placeholder in ``parts`` and goes to
+        ``exact`` instead."""
         chunk = Chunk(first_line=2)
         line = 2
         while True:
@@ -234,13 +241,15 @@ class RecordReader:
             final = self._eof
             if not data and final:
                 break
-            scan = _scan(data, width, line, final, stats)
+            scan = _scan(data, width, line, final, stats, screen)
             if scan is None:  # no whole record in the block yet: read more
                 self._pending = data
                 continue
             self._pending = data[scan.consumed :]
             chunk.parts.extend(scan.parts)
             chunk.placeholders.extend(scan.placeholders)
+            chunk.exact.extend(scan.exact)
+            chunk.exact_lines.extend(scan.exact_lines)
             chunk.may_need_fixing(scan.fix_lines)
             chunk.records += scan.lines
             line += scan.lines
@@ -261,6 +270,8 @@ class _BlockScan:
     parts: list[bytes]
     placeholders: list[int]
     fix_lines: list[int] | None
+    exact: list[bytes] = field(default_factory=list)
+    exact_lines: list[int] = field(default_factory=list)
 
 
 def _first_terminator(data: bytes) -> int:
@@ -343,9 +354,10 @@ def _layout(data: bytes, first_line: int, final: bool) -> _Layout | None:
     return _Layout(data, arr, active, stray, starts, ends, spans, lines, unterminated)
 
 
-def _faults(lay: _Layout, width: int, stats: ReadStats) -> dict[int, str]:
+def _faults(lay: _Layout, width: int, stats: ReadStats) -> tuple[dict[int, str], np.ndarray]:
     """Why each faulty record is malformed (record index -> reason; '' for a record a
-    workbook converter already found faulty: its reason names the field)."""
+    workbook converter already found faulty: its reason names the field), and the block's
+    field separators (commas outside quotes)."""
     arr, active, ends, empty = lay.arr, lay.active, lay.ends, lay.empty
     reasons: dict[int, str] = {}
 
@@ -362,12 +374,14 @@ def _faults(lay: _Layout, width: int, stats: ReadStats) -> dict[int, str]:
         closing[(after != COMMA) & (after != LF) & (after != QUOTE)],
         "text after a closing quote (malformed quoted field)",
     )
-    crs = np.flatnonzero(arr == CR)
-    flag(crs[np.searchsorted(active, crs) % 2 == 0], "carriage return outside quotes")
-    flag(np.flatnonzero(arr == NUL), "NUL byte in the line (binary data)")
+    if b"\r" in lay.data:  # memchr: most blocks hold none
+        crs = np.flatnonzero(arr == CR)
+        flag(crs[np.searchsorted(active, crs) % 2 == 0], "carriage return outside quotes")
+    if b"\x00" in lay.data:
+        flag(np.flatnonzero(arr == NUL), "NUL byte in the line (binary data)")
     _utf8_faults(lay, reasons)
     commas = np.flatnonzero(arr == COMMA)
-    separators = commas[np.searchsorted(active, commas) % 2 == 0]
+    separators = commas if not len(active) else commas[np.searchsorted(active, commas) % 2 == 0]
     fields = np.diff(np.searchsorted(separators, ends), prepend=0) + 1
     for i in np.flatnonzero((fields != width) & ~empty).tolist():
         reasons.setdefault(i, malformed_reason(width, int(fields[i])))
@@ -377,7 +391,7 @@ def _faults(lay: _Layout, width: int, stats: ReadStats) -> dict[int, str]:
             reasons[i] = ""
             text = _as_text(lay.data[int(lay.starts[i]) : int(ends[i])])
             stats.preset_failed.append((int(lay.lines[i]), *preset, text))
-    return reasons
+    return reasons, separators
 
 
 def _utf8_faults(lay: _Layout, reasons: dict[int, str]) -> None:
@@ -393,7 +407,12 @@ def _utf8_faults(lay: _Layout, reasons: dict[int, str]) -> None:
 
 
 def _scan(
-    data: bytes, width: int, first_line: int, final: bool, stats: ReadStats
+    data: bytes,
+    width: int,
+    first_line: int,
+    final: bool,
+    stats: ReadStats,
+    screen: FormatScreen | None = None,
 ) -> _BlockScan | None:
     """Split ``data`` (starting at a record boundary) into COPY rows, one per physical
     line; ``None`` if it holds no whole record and more bytes may follow."""
@@ -402,40 +421,49 @@ def _scan(
     lay = _layout(data, first_line, final)
     if lay is None:
         return None
-    reasons = _faults(lay, width, stats)
+    reasons, separators = _faults(lay, width, stats)
+    exact = (
+        screen.exact_records(lay.arr, lay.starts, lay.ends, lay.spans, set(reasons), separators)
+        if screen is not None
+        else set()
+    )
+    many = np.flatnonzero(lay.empty | (lay.spans > 1)).tolist()
+    scan = _BlockScan(0, 0, [], [], _fix_lines(lay))
     placeholder = b"," * (width - 1) + b"\n"
-    special = sorted(set(reasons) | set(np.flatnonzero(lay.empty | (lay.spans > 1)).tolist()))
-    parts: list[bytes] = []
-    placeholders: list[int] = []
     pos = 0
-    for i in special:
+    for i in sorted(set(reasons) | exact | set(many)):
         s, e = int(lay.starts[i]), int(lay.ends[i]) + 1
         line, span = int(lay.lines[i]), int(lay.spans[i])
-        parts.append(data[pos:s])
+        scan.parts.append(data[pos:s])
         if i in reasons or lay.empty[i]:
             if reasons.get(i):
                 stats.malformed.append((line, _as_text(data[s:e]), reasons[i]))
-            parts.append(placeholder * span)
-            placeholders.extend(range(line, line + span))
+            scan.parts.append(placeholder * span)
+            scan.placeholders.extend(range(line, line + span))
+        elif i in exact:  # the exact way, by its line number; its lines are placeholders
+            scan.parts.append(placeholder * span)
+            scan.exact.append(b"%d," % line + data[s:e])
+            scan.exact_lines.append(line)
+            scan.placeholders.extend(range(line + 1, line + span))
         else:  # a record over several lines: a placeholder for each continuation line
-            parts.append(data[s:e] + placeholder * (span - 1))
-            placeholders.extend(range(line + 1, line + span))
+            scan.parts.append(data[s:e] + placeholder * (span - 1))
+            scan.placeholders.extend(range(line + 1, line + span))
         pos = e
-    parts.append(data[pos : lay.normal_end])
-    lines = int(lay.spans.sum()) if lay.n else 0
+    scan.parts.append(data[pos : lay.normal_end])
+    scan.lines = int(lay.spans.sum()) if lay.n else 0
     stats.records += int(lay.n - lay.empty.sum())
     if lay.unterminated is not None and lay.unterminated < len(data):
         tail = data[lay.unterminated :]
         span = tail.count(b"\n") or 1
-        line = first_line + lines
+        line = first_line + scan.lines
         reason = "unterminated quoted field (truncated or malformed)"
         stats.malformed.append((line, _as_text(tail), reason))
         stats.records += 1
-        parts.append(placeholder * span)
-        placeholders.extend(range(line, line + span))
-        lines += span
-    consumed = len(data) if lay.unterminated is not None else lay.normal_end
-    return _BlockScan(consumed, lines, parts, placeholders, _fix_lines(lay))
+        scan.parts.append(placeholder * span)
+        scan.placeholders.extend(range(line, line + span))
+        scan.lines += span
+    scan.consumed = len(data) if lay.unterminated is not None else lay.normal_end
+    return scan
 
 
 def _fix_lines(lay: _Layout) -> list[int] | None:

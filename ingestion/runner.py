@@ -113,7 +113,7 @@ def _raise_if_failed(outcome: Outcome, what: str, total: int) -> None:
         )
 
 
-def ingest_feed(
+def load_feed(
     conn: psycopg.Connection,
     landing: Path,
     feed_name: str,
@@ -142,7 +142,7 @@ def ingest_feed(
     return outcome.results
 
 
-def ingest_strays(
+def load_strays(
     conn: psycopg.Connection,
     landing: Path,
     on_file: Callable[[FileLoadResult], None] | None = None,
@@ -158,16 +158,16 @@ def ingest_strays(
     return outcome.results
 
 
-def ingest_all(
+def load_all(
     conn: psycopg.Connection, landing: Path, period: str | None = None
 ) -> list[FileLoadResult]:
     """Every feed, then the strays; raises at the end naming every failed path."""
     outcome = Outcome()
     steps: list[Callable[[], list[FileLoadResult]]] = [
-        (lambda name=feed.name: ingest_feed(conn, landing, name, period)) for feed in ALL_FEEDS
+        (lambda name=feed.name: load_feed(conn, landing, name, period)) for feed in ALL_FEEDS
     ]
     if period is None:
-        steps.append(lambda: ingest_strays(conn, landing))
+        steps.append(lambda: load_strays(conn, landing))
     for step in steps:
         try:
             outcome.results += step()

@@ -9,8 +9,10 @@ against it by a test.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
+
+from ingestion import financial_year
 
 ColumnType = Literal["text", "int", "numeric", "date", "bool", "score"]
 
@@ -97,7 +99,6 @@ class Feed:
     period_kind: Literal["month", "financial_year"] = "month"
     coverage: tuple[str, str] = DEFAULT_COVERAGE
     period_slack_months: int = PERIOD_SLACK_MONTHS
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def raw_table(self) -> str:
@@ -133,9 +134,9 @@ class Feed:
             return None
         year, second = (int(p) for p in period.split("-"))
         if self.period_kind == "financial_year":
-            if second != (year + 1) % 100:
+            if financial_year.parse(period) is None:
                 return f"period {period} is not a financial year (YYYY-YY, consecutive years)"
-            first_month = f"{year:04d}-04"
+            first_month = f"{year:04d}-{financial_year.FIRST_MONTH:02d}"
         else:
             if not 1 <= second <= 12:
                 return f"period {period} is not a real month"

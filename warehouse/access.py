@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 from psycopg import errors, sql
 
 from warehouse import secret_files
@@ -207,69 +208,94 @@ def ensure_access(settings: Settings) -> list[Login]:
             sql.SQL("set lock_timeout = {}").format(sql.Literal(settings.dbt_lock_timeout))
         )
         conn.execute(ACCESS_SQL.read_text())
-        _ensure_role(conn, DISTRICT_GROUP, None)
-        for login in found:
-            _ensure_role(conn, login.role, login.password)
-            if login.password is not None:  # a role we manage (others keep their settings)
-                _limit(conn, login.role)
-            if login.la_code:
-                # inherit the group's grants, but never SET ROLE to it (nor connect with
-                # options=-c role=...): the login stays itself, and RLS keys on the login
-                conn.execute(
-                    sql.SQL("grant {} to {} with inherit true, set false").format(
-                        sql.Identifier(DISTRICT_GROUP), sql.Identifier(login.role)
-                    )
-                )
-        # a district login (and its group) is a member of nothing else: a role granted to
-        # it by hand (bi_reader, say) would widen what it reads
-        members = [lg.role for lg in found if lg.la_code]
-        for role, member in conn.execute(
-            """select m.roleid::regrole::text, m.member::regrole::text from pg_auth_members m
-            where (m.member::regrole::text = any(%(members)s) and m.roleid::regrole::text <> %(group)s)
-                or m.member::regrole::text = %(group)s""",
-            {"members": members, "group": DISTRICT_GROUP},
-        ).fetchall():
-            conn.execute(sql.SQL("revoke {} from {}").format(sql.SQL(role), sql.SQL(member)))
-        with conn.transaction():
-            conn.execute("delete from access.district_logins")
-            for login in found:
-                if login.la_code:
-                    conn.execute(
-                        "insert into access.district_logins (role_name, la_code) values (%s, %s)",
-                        [login.role, login.la_code],
-                    )
-            conn.execute("delete from access.mart_access")
-            for mart, scopes in matrix.marts.items():
-                for role, scope in scopes.items():
-                    if SCOPES[scope].using is not None:
-                        conn.execute(
-                            """insert into access.mart_access (mart, role_name, scope, using_expr)
-                            values (%s, %s, %s, %s)""",
-                            [mart, role, scope, SCOPES[scope].using],
-                        )
-        dbname = sql.Identifier(settings.conninfo().dbname)
-        conn.execute("create schema if not exists marts")
-        for role in matrix.roles:
-            ident = sql.Identifier(role)
-            conn.execute(sql.SQL("grant connect on database {} to {}").format(dbname, ident))
-            conn.execute(sql.SQL("grant usage on schema marts to {}").format(ident))
-            # nothing in `access` for BI roles but the one function the policies call
-            conn.execute(sql.SQL("revoke all on schema access from {}").format(ident))
-        group = sql.Identifier(DISTRICT_GROUP)
-        conn.execute(sql.SQL("grant usage on schema access to {}").format(group))
-        conn.execute(sql.SQL("grant execute on function access.own_district() to {}").format(group))
-        relations = conn.execute(
-            """select c.oid::regclass::text from pg_class c
-            join pg_namespace n on n.oid = c.relnamespace
-            where n.nspname = 'marts' and c.relkind in ('r', 'v', 'p', 'm')"""
-        ).fetchall()
-        for (rel,) in relations:
-            _protect(conn, rel)
-        # the helpers of earlier versions, now that no policy uses them: each answered
-        # about the session's own login only, but one function is the least to trust
-        conn.execute("drop function if exists access.can_see_district(text, name)")
-        conn.execute("drop function if exists access.sees_all_districts()")
+        _ensure_logins(conn, found)
+        _district_logins_in_their_group_only(conn, found)
+        _write_mappings(conn, found, matrix)
+        _grant_schemas(conn, settings, matrix)
+        _protect_marts(conn)
     return found
+
+
+def _ensure_logins(conn: psycopg.Connection, found: list[Login]) -> None:
+    """The district group and every login, district logins members of the group."""
+    _ensure_role(conn, DISTRICT_GROUP, None)
+    for login in found:
+        _ensure_role(conn, login.role, login.password)
+        if login.password is not None:  # a role we manage (others keep their settings)
+            _limit(conn, login.role)
+        if login.la_code:
+            # inherit the group's grants, but never SET ROLE to it (nor connect with
+            # options=-c role=...): the login stays itself, and RLS keys on the login
+            conn.execute(
+                sql.SQL("grant {} to {} with inherit true, set false").format(
+                    sql.Identifier(DISTRICT_GROUP), sql.Identifier(login.role)
+                )
+            )
+
+
+def _district_logins_in_their_group_only(conn: psycopg.Connection, found: list[Login]) -> None:
+    """A district login (and its group) is a member of nothing else: a role granted to it
+    by hand (bi_reader, say) would widen what it reads."""
+    members = [lg.role for lg in found if lg.la_code]
+    for role, member in conn.execute(
+        """select m.roleid::regrole::text, m.member::regrole::text from pg_auth_members m
+        where (m.member::regrole::text = any(%(members)s) and m.roleid::regrole::text <> %(group)s)
+            or m.member::regrole::text = %(group)s""",
+        {"members": members, "group": DISTRICT_GROUP},
+    ).fetchall():
+        conn.execute(sql.SQL("revoke {} from {}").format(sql.SQL(role), sql.SQL(member)))
+
+
+def _write_mappings(conn: psycopg.Connection, found: list[Login], matrix: Matrix) -> None:
+    """The district of each district login, and the row scope of each role on each mart."""
+    with conn.transaction():
+        conn.execute("delete from access.district_logins")
+        for login in found:
+            if login.la_code:
+                conn.execute(
+                    "insert into access.district_logins (role_name, la_code) values (%s, %s)",
+                    [login.role, login.la_code],
+                )
+        conn.execute("delete from access.mart_access")
+        for mart, scopes in matrix.marts.items():
+            for role, scope in scopes.items():
+                if SCOPES[scope].using is not None:
+                    conn.execute(
+                        """insert into access.mart_access (mart, role_name, scope, using_expr)
+                        values (%s, %s, %s, %s)""",
+                        [mart, role, scope, SCOPES[scope].using],
+                    )
+
+
+def _grant_schemas(conn: psycopg.Connection, settings: Settings, matrix: Matrix) -> None:
+    """Each role connects and sees the marts schema; only the district group sees the one
+    access function the policies call."""
+    dbname = sql.Identifier(settings.conninfo().dbname)
+    conn.execute("create schema if not exists marts")
+    for role in matrix.roles:
+        ident = sql.Identifier(role)
+        conn.execute(sql.SQL("grant connect on database {} to {}").format(dbname, ident))
+        conn.execute(sql.SQL("grant usage on schema marts to {}").format(ident))
+        # nothing in `access` for BI roles but the one function the policies call
+        conn.execute(sql.SQL("revoke all on schema access from {}").format(ident))
+    group = sql.Identifier(DISTRICT_GROUP)
+    conn.execute(sql.SQL("grant usage on schema access to {}").format(group))
+    conn.execute(sql.SQL("grant execute on function access.own_district() to {}").format(group))
+
+
+def _protect_marts(conn: psycopg.Connection) -> None:
+    """Grants and row-level security on every relation in marts; old helpers dropped."""
+    relations = conn.execute(
+        """select c.oid::regclass::text from pg_class c
+        join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = 'marts' and c.relkind in ('r', 'v', 'p', 'm')"""
+    ).fetchall()
+    for (rel,) in relations:
+        _protect(conn, rel)
+    # the helpers of earlier versions, now that no policy uses them: each answered
+    # about the session's own login only, but one function is the least to trust
+    conn.execute("drop function if exists access.can_see_district(text, name)")
+    conn.execute("drop function if exists access.sees_all_districts()")
 
 
 # A BI query is cut off after this long, and an open transaction left idle after this: a

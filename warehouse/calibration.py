@@ -182,6 +182,7 @@ _LATEST_NEEDS = """
 
 
 def _need_shares(c: _Checks) -> None:
+    """Need shares overall, the commonest need per district, and by gender."""
     for area, target in NEED_SHARES.items():
         actual = c.one(
             f"select avg(is_need::int) from ({_LATEST_NEEDS}) n where need_area_code = %s", area
@@ -209,6 +210,10 @@ def _need_shares(c: _Checks) -> None:
                 gender,
             )
             c.share(f"need {area} {'women' if gender == 'F' else 'men'}", target, actual)
+
+
+def _need_gradients(c: _Checks) -> None:
+    """How needs vary with age band, ethnicity and tier."""
     by_age = c.conn.execute(
         f"""select need_area_code = 'EMOTIONAL', age_band, avg(is_need::int)
         from ({_LATEST_NEEDS}) n where age_band <> 'Unknown' and need_area_code <> 'FINANCE'
@@ -475,6 +480,7 @@ STEPS: tuple[Callable[[_Checks], None], ...] = (
     _requirements,
     _court_reports,
     _need_shares,
+    _need_gradients,
     _plan_gaps,
     _need_change,
     _geography,
@@ -482,16 +488,3 @@ STEPS: tuple[Callable[[_Checks], None], ...] = (
     _finance,
     _reoffending,
 )
-
-
-def table(figures: list[Figure]) -> str:
-    """A plain-text table of target vs actual (one line a figure)."""
-    width = max(len(f.name) for f in figures)
-    lines = [f"{'figure':<{width}}  {'target':>26}  {'actual':>24}  ok"]
-    for f in figures:
-        lines.append(
-            f"{f.name:<{width}}  {f.target:>26}  {f.actual:>24}  {'yes' if f.ok else 'NO'}"
-        )
-    passed = sum(f.ok for f in figures)
-    lines.append(f"{passed} of {len(figures)} figures within tolerance")
-    return "\n".join(lines)

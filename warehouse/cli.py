@@ -87,11 +87,11 @@ def generate(
     dirt: Annotated[float | None, typer.Option(help="share of rows given a fault")] = None,
 ) -> None:
     """Write the synthetic feeds (deterministic for a seed)."""
-    from warehouse.pipeline import generate as run
+    from warehouse import pipeline
 
     settings = get_settings()
     with console.status("generating synthetic feeds…"):
-        report = run(settings, out, scale, seed, dirt)
+        report = pipeline.generate(settings, out, scale, seed, dirt)
     console.print(
         f"wrote {len(report.files)} files, {report.total_rows:,} rows to {report.out_dir}"
     )
@@ -106,23 +106,14 @@ def ingest(
 
     Every feed runs even when one fails; the command then exits 1 naming each path that
     could not be processed (bad data is not a failure: it is quarantined or rejected)."""
-    from ingestion.feeds import ALL_FEEDS
-    from ingestion.runner import IngestionError
-    from warehouse.pipeline import ingest_feed, ingest_strays
+    from warehouse import pipeline
 
-    settings = get_settings()
-    names = [feed] if feed else [f.name for f in ALL_FEEDS]
-    steps = [(name, lambda n=name: ingest_feed(settings, n, period)) for name in names]
-    if not feed and not period:
-        steps.append(("landing", lambda: ingest_strays(settings)))
     failed: list[str] = []
+    steps = pipeline.ingest_steps(get_settings(), feed, period)
     for name, step in steps:
         with console.status(f"ingesting {name}…"):
-            try:
-                results = step()
-            except IngestionError as exc:
-                results = exc.results
-                failed += exc.failed
+            results, broken = pipeline.run_ingest_step(step)
+        failed += broken
         loaded = sum(r.rows_loaded for r in results)
         quarantined = sum(r.rows_quarantined for r in results)
         rejected = sum(r.status == "rejected" for r in results)
@@ -155,13 +146,14 @@ def build() -> None:
 @app.command()
 def calibrate() -> None:
     """Print the calibration figures (../shared/calibration.md): target vs actual, from the marts."""
-    from warehouse.calibration import measure, table
+    from warehouse.calibration import measure
     from warehouse.db import connect
+    from warehouse.display import calibration_table
 
     settings = get_settings()
     with connect(settings) as conn:
         figures = measure(conn, settings.scale)
-    console.print(table(figures), markup=False, highlight=False)
+    console.print(calibration_table(figures), markup=False, highlight=False)
     if not all(f.ok for f in figures):
         raise typer.Exit(1)
 
@@ -181,9 +173,9 @@ def share(
     ] = False,
 ) -> None:
     """Write a partner extract (files + manifest) to the outbox and log the delivery."""
+    from warehouse.sharing import extract
     from warehouse.sharing.agreements import AgreementError, all_agreements, get_agreement
     from warehouse.sharing.extract import ShareError
-    from warehouse.sharing.extract import share as run_share
     from warehouse.sharing.pseudonymise import MissingKeyError
 
     if purge:
@@ -210,7 +202,7 @@ def share(
     for a in agreements:
         try:
             with console.status(f"{a.id}…"):
-                d = run_share(settings, a, period)
+                d = extract.share(settings, a, period)
         except (ShareError, MissingKeyError) as exc:
             _fail(f"{a.id}: {exc}")
         rows = sum(f["rows"] for f in d.files)
@@ -257,12 +249,16 @@ def access() -> None:
 
 @app.command()
 def expectations() -> None:
-    """Write the Great Expectations suites in expectations/gx/ from the declared feed schemas."""
+    """Write the GX suites (expectations/gx/) from the declared feed schemas and the Soda
+    contracts (expectations/soda/contracts/) from the marts' dbt contracts + overlay.yml."""
     from ingestion.feeds import ALL_FEEDS
     from ingestion.validation import write_suite
+    from warehouse.soda_contracts import write_contracts
 
     for feed in ALL_FEEDS:
         console.print(f"wrote {write_suite(feed).relative_to(PROJECT_ROOT)}")
+    for path in write_contracts():
+        console.print(f"wrote {path.relative_to(PROJECT_ROOT)}")
 
 
 @app.command()

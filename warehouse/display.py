@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -11,6 +11,9 @@ from rich.table import Table
 
 from warehouse.run import RunResult
 from warehouse.settings import Settings
+
+if TYPE_CHECKING:
+    from warehouse.calibration import Figure
 
 STAGES = {
     "generate": "generate feeds",
@@ -134,3 +137,16 @@ def _print_calibration(console: Console, settings: Settings) -> None:
     )
     for f in off:
         console.print(f"  [red]off[/] {f.name}: target {f.target}, actual {f.actual}")
+
+
+def calibration_table(figures: list[Figure]) -> str:
+    """A plain-text table of target vs actual (one line a figure)."""
+    width = max(len(f.name) for f in figures)
+    lines = [f"{'figure':<{width}}  {'target':>26}  {'actual':>24}  ok"]
+    for f in figures:
+        lines.append(
+            f"{f.name:<{width}}  {f.target:>26}  {f.actual:>24}  {'yes' if f.ok else 'NO'}"
+        )
+    passed = sum(f.ok for f in figures)
+    lines.append(f"{passed} of {len(figures)} figures within tolerance")
+    return "\n".join(lines)

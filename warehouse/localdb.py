@@ -22,6 +22,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from warehouse import secret_files
+
 SERVER_SETTINGS = {
     "shared_buffers": "256MB",
     "work_mem": "32MB",
@@ -130,7 +132,7 @@ class LocalPostgres:
         self.root.mkdir(parents=True, exist_ok=True)
         self._chown(self.root)
         pwfile = self.root / ".initpw"
-        pwfile.write_text(self.password + "\n")
+        secret_files.write_private(pwfile, (self.password + "\n").encode())
         self._chown(pwfile)
         try:
             self._pg(
@@ -251,8 +253,6 @@ def for_settings(settings) -> LocalPostgres:  # type: ignore[no-untyped-def]
     """The project's local warehouse server, as configured by ``Settings``. Its superuser
     (``postgres``) has a secret of its own (``secrets/superuser_password``); the pipeline
     role, which every job uses, is not a superuser."""
-    from warehouse import secret_files
-
     path = settings.secrets_dir / "superuser_password"
     if (settings.pgdata / "data" / "PG_VERSION").exists() and not path.exists():
         # a cluster made by an earlier version gave its superuser the pipeline's password;
@@ -268,8 +268,6 @@ def for_settings(settings) -> LocalPostgres:  # type: ignore[no-untyped-def]
 
 def start_local(settings) -> LocalPostgres:  # type: ignore[no-untyped-def]
     """Start (initialising on first use) the local warehouse and make sure its database exists."""
-    from warehouse import secret_files
-
     server = for_settings(settings)
     server.start()
     path = settings.secrets_dir / "superuser_password"
@@ -289,8 +287,6 @@ def start_local(settings) -> LocalPostgres:  # type: ignore[no-untyped-def]
 def _finish_rotation(server: LocalPostgres, pending: Path, path: Path) -> str:
     """Give the superuser the password in ``pending`` (if it does not have it yet), then
     make it the kept one: the new password is on disk before the server has it."""
-    from warehouse import secret_files
-
     new = secret_files.read(pending) or ""
     try:
         with server.connect(autocommit=True) as conn:

@@ -2,8 +2,10 @@
 
 Every task body is a few lines calling a package function that the CLI and the tests call
 too. Heavy imports (pandas, GX, dbt, Soda) happen inside tasks, never at parse time.
-Assets are the contract between stages: each ingestion DAG produces its raw table; the
-transform DAG is scheduled on them and produces the marts.
+Assets are the contract between ingestion and transformation: each ingestion DAG produces
+its raw table's asset and the transform DAG is scheduled on them. The sharing DAGs run on
+their agreements' cron schedules (a partner expects a delivery on a date) and verify their
+marts' Soda contracts themselves.
 """
 
 from __future__ import annotations
@@ -62,17 +64,14 @@ def raw_asset(feed_name: str) -> Asset:
     return Asset(name=f"warehouse.raw.{feed_name}", uri=f"warehouse://raw/{feed_name}")
 
 
-def mart_asset(model: str) -> Asset:
-    return Asset(name=f"warehouse.marts.{model}", uri=f"warehouse://marts/{model}")
-
-
-# every mart with a Soda contract is an asset the transform DAG produces
-MARTS: tuple[str, ...] = tuple(
-    sorted(p.stem for p in (PROJECT_ROOT / "expectations" / "soda" / "contracts").glob("*.yml"))
-)
-
-
 # -- ingestion ----------------------------------------------------------------------------
+def ingest_dags() -> dict[str, DAG]:
+    """Every feed's ingestion DAG by its id (``ingest_<feed>``): ``dags/ingest_feeds.py``."""
+    from ingestion.feeds import ALL_FEEDS
+
+    return {f"ingest_{feed.name}": make_ingest_dag(feed.name) for feed in ALL_FEEDS}
+
+
 def make_ingest_dag(feed_name: str) -> DAG:
     """One DAG per feed: find new files, validate + load them, check conservation."""
     from ingestion.feeds import get_feed
@@ -206,17 +205,62 @@ def _build_results(ti: Any) -> dict[str, list[str]]:
     return _BUILD_RESULTS[key]
 
 
-def make_transform_dag(feed_names: list[str]) -> DAG:
-    """One ``dbt build``, one task per seed/model/snapshot reporting it, then Soda."""
+def _dbt_build_task() -> Any:
+    @task(task_id="build")
+    def build(**context: Any) -> str:
+        """``dbt build`` of the whole project in one invocation (seeds, models,
+        snapshots, unit and data tests, in dbt's order); each node's result goes
+        to the node's task below."""
+        from warehouse.transform import invoke
+
+        report = invoke(get_settings(), "build", log_dir=_dbt_log_dir(context))
+        for line in report.failures:
+            log.error("dbt: %s", line)
+        results = {uid: list(result) for uid, result in report.nodes.items()}
+        _BUILD_RESULTS.clear()
+        _BUILD_RESULTS[f"{context['ti'].dag_id}/{context['ti'].run_id}"] = results
+        return json.dumps(results)  # one string: a nested dict took XCom 2 s
+
+    return build().operator
+
+
+def _dbt_node_tasks(graph: Any, started: Any) -> None:
+    """A task per seed/model/snapshot after its parents (or the build), a task per unit
+    test gating its model, and one for the source tests."""
+    tasks = {
+        uid: _report_task(
+            n.name, [uid, *n.tests], "build", n.name, f"dbt {n.resource_type} `{uid}`"
+        )
+        for uid, n in graph.nodes.items()
+    }
+    for uid, node in graph.nodes.items():
+        for upstream in [tasks[d] for d in node.depends_on] or [started]:
+            upstream >> tasks[uid]
+        for unit in node.unit_tests:  # gates its model, as in dbt build
+            name = unit.rsplit(".", 1)[1]
+            doc = f"dbt unit test `{name}` of `{node.name}`"
+            unit_task = _report_task(f"unit_test.{name}", [unit], "test", f"unit_test:{name}", doc)
+            started >> unit_task >> tasks[uid]
+            for parent in node.depends_on:  # after the model's inputs, as in dbt
+                tasks[parent] >> unit_task
+    if graph.source_tests:
+        doc = "dbt data tests on the raw sources"
+        started >> _report_task("source_tests", graph.source_tests, "test", "source:*", doc)
+
+
+def make_transform_dag() -> DAG:
+    """One ``dbt build``, one task per seed/model/snapshot reporting it, then Soda; scheduled
+    on every feed's raw-table asset."""
     from airflow.sdk import TaskGroup
 
+    from ingestion.feeds import ALL_FEEDS
     from warehouse.dbt_graph import load_graph
 
-    settings = get_settings()
-    graph = load_graph(settings.home / "dbt")
+    graph = load_graph(get_settings().home / "dbt")
     schedule = None
-    for name in feed_names:
-        schedule = raw_asset(name) if schedule is None else (schedule | raw_asset(name))
+    for feed in ALL_FEEDS:
+        asset = raw_asset(feed.name)
+        schedule = asset if schedule is None else (schedule | asset)
 
     with DAG(
         dag_id="transform",
@@ -237,46 +281,9 @@ def make_transform_dag(feed_names: list[str]) -> DAG:
             return len(ensure_access(get_settings()))
 
         with TaskGroup("dbt") as dbt:
+            _dbt_node_tasks(graph, _dbt_build_task())
 
-            @task(task_id="build")
-            def build(**context: Any) -> str:
-                """``dbt build`` of the whole project in one invocation (seeds, models,
-                snapshots, unit and data tests, in dbt's order); each node's result goes
-                to the node's task below."""
-                from warehouse.transform import invoke
-
-                report = invoke(get_settings(), "build", log_dir=_dbt_log_dir(context))
-                for line in report.failures:
-                    log.error("dbt: %s", line)
-                results = {uid: list(result) for uid, result in report.nodes.items()}
-                _BUILD_RESULTS.clear()
-                _BUILD_RESULTS[f"{context['ti'].dag_id}/{context['ti'].run_id}"] = results
-                return json.dumps(results)  # one string: a nested dict took XCom 2 s
-
-            started = build().operator
-            tasks = {
-                uid: _report_task(
-                    n.name, [uid, *n.tests], "build", n.name, f"dbt {n.resource_type} `{uid}`"
-                )
-                for uid, n in graph.nodes.items()
-            }
-            for uid, node in graph.nodes.items():
-                for upstream in [tasks[d] for d in node.depends_on] or [started]:
-                    upstream >> tasks[uid]
-                for unit in node.unit_tests:  # gates its model, as in dbt build
-                    name = unit.rsplit(".", 1)[1]
-                    doc = f"dbt unit test `{name}` of `{node.name}`"
-                    unit_task = _report_task(
-                        f"unit_test.{name}", [unit], "test", f"unit_test:{name}", doc
-                    )
-                    started >> unit_task >> tasks[uid]
-                    for parent in node.depends_on:  # after the model's inputs, as in dbt
-                        tasks[parent] >> unit_task
-            if graph.source_tests:
-                doc = "dbt data tests on the raw sources"
-                started >> _report_task("source_tests", graph.source_tests, "test", "source:*", doc)
-
-        @task(outlets=[mart_asset(m) for m in MARTS])
+        @task
         def soda_contracts() -> dict[str, Any]:
             from warehouse.quality import verify_contracts
 
@@ -298,12 +305,22 @@ and dbt's message; the log is in `.warehouse/logs/<run id>/dbt.log`). A retried 
 or one whose node the build skipped after an upstream failure, builds the node itself
 (`dbt build --select <node>`). Each dbt unit test has a task that gates its model, as in
 `dbt build`. Last, every mart's Soda contract (`expectations/soda/contracts/`) is verified;
-a failed contract fails the run and stops the sharing DAGs, which verify their marts'
-contracts before delivering.
+a failed contract fails the run. The sharing DAGs are not scheduled on this DAG: they run on
+their agreements' cron schedules and verify their own marts' contracts before delivering.
 """
 
 
 # -- sharing ------------------------------------------------------------------------------
+def share_dags() -> dict[str, DAG]:
+    """One DAG per agreement file in ``agreements/`` by its id (``share_<agreement>``)."""
+    from warehouse.sharing.agreements import AGREEMENTS_DIR
+
+    return {
+        f"share_{path.stem}": make_share_dag(path.stem)
+        for path in sorted(AGREEMENTS_DIR.glob("*.yml"))
+    }
+
+
 def make_share_dag(agreement_id: str) -> DAG:
     """One DAG per data sharing agreement, on the agreement's cron schedule: verify the
     Soda contracts of the marts it reads (a failure stops the delivery), then write,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ def generate(
 ):  # type: ignore[no-untyped-def]
     """Write the synthetic feeds into the landing folder (or ``out``); ``window`` limits
     the files written to those months (see ``ingestion.synthetic.generator.generate``)."""
-    from ingestion.synthetic.generator import generate as write
+    from ingestion.synthetic import generator
 
     target = out or settings.landing_dir
     for system_dir in target.glob("*"):
@@ -41,7 +42,7 @@ def generate(
         written[0] += 1
         progress.advance("generate")
 
-    report = write(
+    report = generator.generate(
         target,
         scale=settings.scale if scale is None else scale,
         seed=settings.seed if seed is None else seed,
@@ -62,18 +63,44 @@ def _advance(result) -> None:  # type: ignore[no-untyped-def]
 def ingest_feed(settings: Settings, feed_name: str, period: str | None = None):  # type: ignore[no-untyped-def]
     """Load one feed's delivered paths; raises ``IngestionError`` naming the paths that
     broke the loader, after every other path was recorded."""
-    from ingestion.runner import ingest_feed as run
+    from ingestion.runner import load_feed
 
     with connect(settings, autocommit=True) as conn:
-        return run(conn, settings.landing_dir, feed_name, period, on_file=_advance)
+        return load_feed(conn, settings.landing_dir, feed_name, period, on_file=_advance)
 
 
 def ingest_strays(settings: Settings):  # type: ignore[no-untyped-def]
     """Record (as rejected) what lies in the landing folder outside the systems' folders."""
-    from ingestion.runner import ingest_strays as run
+    from ingestion.runner import load_strays
 
     with connect(settings, autocommit=True) as conn:
-        return run(conn, settings.landing_dir, on_file=_advance)
+        return load_strays(conn, settings.landing_dir, on_file=_advance)
+
+
+def ingest_steps(
+    settings: Settings, feed: str | None = None, period: str | None = None
+) -> list[tuple[str, Callable[[], list[Any]]]]:
+    """What ``warehouse ingest`` runs, in order, as (name, step): one feed, or every feed
+    then the landing folder's strays (not for one period)."""
+    from ingestion.feeds import ALL_FEEDS
+
+    names = [feed] if feed else [f.name for f in ALL_FEEDS]
+    steps: list[tuple[str, Callable[[], list[Any]]]] = [
+        (name, lambda n=name: ingest_feed(settings, n, period)) for name in names
+    ]
+    if not feed and not period:
+        steps.append(("landing", lambda: ingest_strays(settings)))
+    return steps
+
+
+def run_ingest_step(step: Callable[[], list[Any]]) -> tuple[list[Any], list[str]]:
+    """One step's results and the paths that broke the loader ("<path>: <error>")."""
+    from ingestion.runner import IngestionError
+
+    try:
+        return step(), []
+    except IngestionError as exc:
+        return exc.results, exc.failed
 
 
 def assert_conservation(settings: Settings, load_ids: list[int] | None = None) -> int:

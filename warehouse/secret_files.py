@@ -1,4 +1,5 @@
-"""Local secrets (passwords, pseudonymisation keys) kept in files outside git.
+"""Local secrets (passwords, pseudonymisation keys) and private files (partner deliveries),
+kept outside git: the one place that creates files only their owner can read.
 
 One way to make them: the folder is created 0700 and each file 0600 at creation
 (``O_CREAT | O_EXCL`` with the mode, never written first and chmod-ed after), so no other
@@ -32,12 +33,21 @@ def read_or_create(path: Path, nbytes: int = 24) -> str:
 def _private_file(path: Path, value: str) -> Path:
     """A new 0600 file beside ``path`` holding ``value``, flushed to disk."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(value + "\n")
-        f.flush()
-        os.fsync(f.fileno())
+    write_private(tmp, (value + "\n").encode(), exclusive=True, sync=True)
     return tmp
+
+
+def write_private(path: Path, data: bytes, *, exclusive: bool = False, sync: bool = False) -> None:
+    """Write ``data`` to a file only this user can read: created 0600 (the mode given to
+    ``open``, never chmod-ed after). ``exclusive``: fail if the file exists (else it is
+    truncated); ``sync``: flushed to disk before returning."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        if sync:
+            f.flush()
+            os.fsync(f.fileno())
 
 
 def read(path: Path) -> str | None:

@@ -2,9 +2,9 @@
 
 Monthly CSV extracts. An assessment row carries every item score of sections 3 to 12
 (0 no problem, 1 some, 2 significant) and, per section, whether the assessor linked it to
-offending. The 36 item scores share one range rule in the GX suite (one expectation, not
-36: GX's cost grows with the number of expectations). Section 5 (finance) and 10 (emotional wellbeing) have no criminogenic-need
-threshold (see ``ref_need_areas``).
+offending. The 35 item scores share one range rule in the GX suite (one expectation, not
+35: GX's cost grows with the number of expectations). Section 5 (finance) and 10
+(emotional wellbeing) have no criminogenic-need threshold (see ``ref_need_areas``).
 """
 
 from __future__ import annotations

@@ -203,26 +203,34 @@ def _directory(path: Path) -> None:
     (path / "inner.csv").write_text("EVENT_ID\n1\n")
 
 
-def cases() -> list[Case]:  # noqa: C901, PLR0915 - one list of cases, read top to bottom
-    p = Periods()
-    out: list[Case] = []
-    ids = iter(range(1000, 10**9, 1000))  # key values distinct per case
+class _Corpus:
+    """The cases being built, the periods handed out and the key values used so far."""
 
-    def add_events(name: str, data: bytes, status: str = "loaded", **kw: object) -> None:
-        path = f"ndelius/ndelius_events_{p.month('ndelius_events')}.csv"
-        out.append(Case(name, path, _bytes(data), status, **kw))  # type: ignore[arg-type]
+    def __init__(self) -> None:
+        self.p = Periods()
+        self.out: list[Case] = []
+        self.ids = iter(range(1000, 10**9, 1000))  # key values distinct per case
 
-    def rows(n: int = 5) -> list[list[str]]:
-        base = next(ids)
+    def add_events(self, name: str, data: bytes, status: str = "loaded", **kw: object) -> None:
+        path = f"ndelius/ndelius_events_{self.p.month('ndelius_events')}.csv"
+        self.out.append(Case(name, path, _bytes(data), status, **kw))  # type: ignore[arg-type]
+
+    def rows(self, n: int = 5) -> list[list[str]]:
+        base = next(self.ids)
         return [event(base + i) for i in range(n)]
 
+    @staticmethod
     def lines(rs: list[list[str]], newline: str = "\n") -> list[str]:
         return [",".join(EVENTS_HEADER), *(",".join(r) for r in rs)]
 
+    @staticmethod
     def join(ls: list[str], newline: str = "\n", final: bool = True) -> bytes:
         return (newline.join(ls) + (newline if final else "")).encode("utf-8")
 
-    # -- line endings, BOM, final newline ---------------------------------------------------
+
+def _line_endings(c: _Corpus) -> None:
+    """Line endings, BOM, final newline."""
+    add_events, rows, lines, join = c.add_events, c.rows, c.lines, c.join
     add_events("lf_clean", join(lines(rows())), loaded=5)
     add_events("cr_only_line_endings", join(lines(rows()), "\r"), loaded=5)
     add_events("crlf_clean", join(lines(rows()), "\r\n"), loaded=5)
@@ -262,7 +270,11 @@ def cases() -> list[Case]:  # noqa: C901, PLR0915 - one list of cases, read top 
         quarantined=[(4, "*", "expected 9 fields, found 1")],
         loaded=5,
     )
-    # -- quoting ------------------------------------------------------------------------------
+
+
+def _quoting(c: _Corpus) -> None:
+    """Quoting and quoted fields."""
+    add_events, rows, lines, join = c.add_events, c.rows, c.lines, c.join
     ls = lines(rows())
     ls[2] = ls[2].replace("MCBOL", f'O"B{MARKER}')
     add_events(
@@ -308,7 +320,11 @@ def cases() -> list[Case]:  # noqa: C901, PLR0915 - one list of cases, read top 
         loaded=4,
     )
 
-    # a quoted newline on the reader's block boundary, many records after it
+
+def _quoted_newline_on_the_block_boundary(c: _Corpus) -> None:
+    """A quoted newline on the reader's block boundary, many records after it."""
+    p, out, ids = c.p, c.out, c.ids
+
     def boundary_file(offset: int) -> tuple[bytes, int]:
         """Offender rows, one of them with a quoted newline whose newline byte lands at
         ``READ_BYTES + offset`` (0: the last byte of the first block); 4,000 rows after."""
@@ -343,7 +359,19 @@ def cases() -> list[Case]:  # noqa: C901, PLR0915 - one list of cases, read top 
                 loaded=n,
             )
         )
-    # -- records that are not well-formed ----------------------------------------------------
+
+
+def _malformed_records(c: _Corpus) -> None:
+    """Records that are not well-formed."""
+    p, out, ids, add_events, rows, lines, join = (
+        c.p,
+        c.out,
+        c.ids,
+        c.add_events,
+        c.rows,
+        c.lines,
+        c.join,
+    )
     ls = lines(rows())
     ls[-1] = ",".join(ls[-1].split(",")[:3])
     add_events(
@@ -380,7 +408,11 @@ def cases() -> list[Case]:  # noqa: C901, PLR0915 - one list of cases, read top 
             loaded=3,
         )
     )
-    # -- files that cannot be read as records ------------------------------------------------
+
+
+def _unreadable_files(c: _Corpus) -> None:
+    """Files that cannot be read as records."""
+    p, out, add_events, rows, lines, join = c.p, c.out, c.add_events, c.rows, c.lines, c.join
     add_events("zero_byte_file", b"", "rejected", reason="file is empty")
     add_events("header_only", join([",".join(EVENTS_HEADER)]), loaded=0)
     add_events(
@@ -438,7 +470,11 @@ def cases() -> list[Case]:  # noqa: C901, PLR0915 - one list of cases, read top 
             countable=False,
         )
     )
-    # -- names ---------------------------------------------------------------------------------
+
+
+def _names(c: _Corpus) -> None:
+    """File names."""
+    out, rows, lines, join = c.out, c.rows, c.lines, c.join
     for case, name in (
         ("name_with_a_typo", "ndelius_evnets_2007-01.csv"),
         ("name_with_a_space", "ndelius_events 2007-01.csv"),
@@ -466,7 +502,11 @@ def cases() -> list[Case]:  # noqa: C901, PLR0915 - one list of cases, read top 
             reason="matches no feed",
         )
     )
-    # -- periods ---------------------------------------------------------------------------------
+
+
+def _periods(c: _Corpus) -> None:
+    """Delivery periods."""
+    out, rows, lines, join = c.out, c.rows, c.lines, c.join
     add_events_named = [
         ("period_month_13", "ndelius/ndelius_events_2007-13.csv", "not a real month"),
         ("period_month_00", "ndelius/ndelius_events_2007-00.csv", "not a real month"),
@@ -475,7 +515,11 @@ def cases() -> list[Case]:  # noqa: C901, PLR0915 - one list of cases, read top 
     ]
     for case, path, reason in add_events_named:
         out.append(Case(case, path, _bytes(join(lines(rows()))), "rejected", reason=reason))
-    # -- headers --------------------------------------------------------------------------------
+
+
+def _headers(c: _Corpus) -> None:
+    """Header rows."""
+    add_events, rows, lines, join = c.add_events, c.rows, c.lines, c.join
     ls = lines(rows())
     ls[0] = ls[0].replace(",COURT_CODE", "")
     add_events("header_missing_column", join(ls), "rejected", reason="missing column(s) COURT_CODE")
@@ -489,7 +533,11 @@ def cases() -> list[Case]:  # noqa: C901, PLR0915 - one list of cases, read top 
     ls[0] = ",,,,,,,,"
     add_events("header_blank", join(ls), "rejected", reason="no header line")
 
-    # -- strict values --------------------------------------------------------------------------
+
+def _strict_event_values(c: _Corpus) -> None:
+    """Strict values: one bad typed value in an otherwise good events file."""
+    add_events, rows = c.add_events, c.rows
+
     def one_bad_event(case: str, column: str, value: str, reason: str) -> None:
         rs = rows()
         rs[1][EVENTS_HEADER.index(column)] = value
@@ -524,6 +572,11 @@ def cases() -> list[Case]:  # noqa: C901, PLR0915 - one list of cases, read top 
     ):
         one_bad_event(case, column, value, reason)
 
+
+def _strict_activity_values(c: _Corpus) -> None:
+    """Strict values: numbers in the finance activity feed."""
+    p, out, ids = c.p, c.out, c.ids
+
     def activity_file(case: str, values: list[str], bad: list[tuple[int, str]]) -> None:
         period = p.month("finance_activity")
         base = next(ids)
@@ -557,6 +610,11 @@ def cases() -> list[Case]:  # noqa: C901, PLR0915 - one list of cases, read top 
     activity_file("numeric_400_digits_out_of_range", ["1" + "0" * 400, "7"], [(2, "out of range")])
     activity_file("numeric_comma_decimal", ["12,5", "7"], [(2, "not a valid number")])
     activity_file("numeric_minus_infinity", ["-inf", "7"], [(2, "not a valid number")])
+
+
+def _strict_outcome_and_text_values(c: _Corpus) -> None:
+    """Strict values: outcome codes, an over-long text field, space-padded values."""
+    p, out, ids = c.p, c.out, c.ids
 
     def outcomes_file(case: str, values: list[tuple[str, str]], bad: list[tuple[int, str]]):  # type: ignore[no-untyped-def]
         base = next(ids)
@@ -603,7 +661,11 @@ def cases() -> list[Case]:  # noqa: C901, PLR0915 - one list of cases, read top 
             loaded=3,
         )
     )
-    # -- keys and row versions ------------------------------------------------------------------
+
+
+def _keys_and_row_versions(c: _Corpus) -> None:
+    """Keys and row versions."""
+    p, out, ids, add_events, rows = c.p, c.out, c.ids, c.add_events, c.rows
     rs = rows()
     rs.append(list(rs[1]))
     add_events(
@@ -627,7 +689,11 @@ def cases() -> list[Case]:  # noqa: C901, PLR0915 - one list of cases, read top 
             loaded=3,
         )
     )
-    # -- workbooks ------------------------------------------------------------------------------
+
+
+def _workbook_sheets(c: _Corpus) -> None:
+    """Workbooks: which sheet holds the records."""
+    p, out, ids = c.p, c.out, c.ids
     fy = p.year()
     out.append(
         Case(
@@ -687,6 +753,11 @@ def cases() -> list[Case]:  # noqa: C901, PLR0915 - one list of cases, read top 
             loaded=3,
         )
     )
+
+
+def _workbook_cells(c: _Corpus) -> None:
+    """Workbooks: cells that are not plain values, and workbook periods."""
+    p, out, ids = c.p, c.out, c.ids
     fy = p.year()
 
     def error_cell(book, m=f"{fy[:4]}-04"):  # type: ignore[no-untyped-def]
@@ -750,6 +821,32 @@ def cases() -> list[Case]:  # noqa: C901, PLR0915 - one list of cases, read top 
             reason="not a financial year",
         )
     )
+
+
+SECTIONS = (
+    _line_endings,
+    _quoting,
+    _quoted_newline_on_the_block_boundary,
+    _malformed_records,
+    _unreadable_files,
+    _names,
+    _periods,
+    _headers,
+    _strict_event_values,
+    _strict_activity_values,
+    _strict_outcome_and_text_values,
+    _keys_and_row_versions,
+    _workbook_sheets,
+    _workbook_cells,
+)
+
+
+def cases() -> list[Case]:
+    """Every case, section by section (each section takes its own periods and key values)."""
+    c = _Corpus()
+    for section in SECTIONS:
+        section(c)
+    out = c.out
     names = [c.name for c in out]
     assert len(names) == len(set(names)), "case names must be distinct"
     paths = [c.path for c in out]

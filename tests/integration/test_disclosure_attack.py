@@ -167,45 +167,53 @@ def _number(text: str) -> Decimal | None:
     return None if text in ("", "*") else Decimal(text)
 
 
+def _sums_within(rate, rows) -> dict[tuple, list[Decimal]]:  # type: ignore[no-untyped-def]
+    """Per group of ``rate.within``: the sums of the published numerators and denominators."""
+    sums: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for r in rows:
+        of, per = _number(r[rate.of]), _number(r[rate.per])
+        if of is not None and per is not None:
+            s = sums[tuple(r[k] for k in rate.within)]
+            s[0] += of
+            s[1] += per
+    return sums
+
+
+def _expected_rate(rate, r, sums, q: Decimal):  # type: ignore[no-untyped-def]
+    """The rate a recipient computes from the row's published figures (or its group's)."""
+    if rate.within:
+        of, per = sums[tuple(r[k] for k in rate.within)]
+        return (of * rate.scale / per).quantize(q, ROUND_HALF_UP) if per else None
+    inputs = [r[col] for col in rate.inputs()]
+    if "*" in inputs:
+        return "*"
+    if "" in inputs:
+        return None
+    if rate.minus:
+        return (Decimal(inputs[0]) - Decimal(inputs[1])).quantize(q)
+    if Decimal(inputs[1]) == 0:
+        return None
+    return (Decimal(inputs[0]) * rate.scale / Decimal(inputs[1])).quantize(q, ROUND_HALF_UP)
+
+
 def _rate_problems(a: Agreement, rows_by_dataset) -> list[str]:
     out = []
     for d in a.datasets:
         rows = rows_by_dataset[d.name]
         for name, rate in d.rates.items():
             q = Decimal(1).scaleb(-rate.digits)
-            sums: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
-            if rate.within:
-                for r in rows:
-                    of, per = _number(r[rate.of]), _number(r[rate.per])
-                    if of is not None and per is not None:
-                        s = sums[tuple(r[k] for k in rate.within)]
-                        s[0] += of
-                        s[1] += per
+            sums = _sums_within(rate, rows) if rate.within else {}
             for r in rows:
-                if rate.within:
-                    of, per = sums[tuple(r[k] for k in rate.within)]
-                    expected = (of * rate.scale / per).quantize(q, ROUND_HALF_UP) if per else None
-                else:
-                    inputs = [r[col] for col in rate.inputs()]
-                    if "*" in inputs:
-                        expected = "*"
-                    elif "" in inputs:
-                        expected = None
-                    elif rate.minus:
-                        expected = (Decimal(inputs[0]) - Decimal(inputs[1])).quantize(q)
-                    elif Decimal(inputs[1]) == 0:
-                        expected = None
-                    else:
-                        value = Decimal(inputs[0]) * rate.scale / Decimal(inputs[1])
-                        expected = value.quantize(q, ROUND_HALF_UP)
+                expected = _expected_rate(rate, r, sums, q)
                 got = r[name]
-                got_value = "*" if got == "*" else _number(got)
-                if got_value != expected:
+                if ("*" if got == "*" else _number(got)) != expected:
                     out.append(f"{a.id}/{d.name}: {name} = {got!r}, from the published {expected}")
         for mean, count in d.means.items():
-            for r in rows:
-                if r[count] == "*" and r[mean] != "*":
-                    out.append(f"{a.id}/{d.name}: {mean} shown beside a suppressed {count}")
+            out += [
+                f"{a.id}/{d.name}: {mean} shown beside a suppressed {count}"
+                for r in rows
+                if r[count] == "*" and r[mean] != "*"
+            ]
     return out
 
 

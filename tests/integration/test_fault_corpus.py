@@ -1,4 +1,4 @@
-"""The fault corpus (``tests/corpus/make_faults.py``) through ``ingest_all``, case by case.
+"""The fault corpus (``tests/corpus/make_faults.py``) through ``load_all``, case by case.
 
 Each case asserts: exactly one audit row for the path, its status and reason, every
 quarantined line with its field and reason, ``rows_in`` against an independent record
@@ -39,7 +39,7 @@ class _Collect(logging.Handler):
 
 @pytest.fixture(scope="module")
 def corpus(fresh_warehouse, tmp_path_factory):
-    from ingestion.runner import IngestionError, ingest_all
+    from ingestion.runner import IngestionError, load_all
 
     home = tmp_path_factory.mktemp("corpus")
     with pytest.MonkeyPatch.context() as mp:
@@ -57,7 +57,7 @@ def corpus(fresh_warehouse, tmp_path_factory):
         try:
             with connect(settings, autocommit=True) as conn:
                 try:
-                    ingest_all(conn, landing)
+                    load_all(conn, landing)
                 except IngestionError as exc:  # recorded, then failed below
                     error = exc
         finally:

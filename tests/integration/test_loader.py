@@ -9,7 +9,7 @@ import pytest
 from ingestion.ddl import ensure_schema
 from ingestion.feeds import ALL_FEEDS, ndelius
 from ingestion.loader import load_file
-from ingestion.runner import ingest_all, ingest_feed
+from ingestion.runner import load_all, load_feed
 from warehouse.db import connect
 from warehouse.pipeline import assert_conservation, generate
 
@@ -30,7 +30,7 @@ def dirty_load(fresh_warehouse, tmp_path_factory):
         settings = fresh_warehouse("dirty_load", tmp_path_factory.mktemp("dirty"), mp)
         report = generate(settings, scale=0.03, seed=11, dirt=0.05, window=("2006-10", "2007-03"))
         with connect(settings, autocommit=True) as conn:
-            results = ingest_all(conn, settings.landing_dir)
+            results = load_all(conn, settings.landing_dir)
         yield settings, report, results
 
 
@@ -79,7 +79,7 @@ def test_loading_the_same_files_again_adds_no_rows(dirty_load):
             for path in settings.landing_dir.glob(f"*/{folder}/*"):
                 shutil.copy(path, path.parent.parent / path.name)
         # WHEN ingestion runs over the landing folder again
-        again = ingest_all(conn, settings.landing_dir)
+        again = load_all(conn, settings.landing_dir)
         # THEN every file is a duplicate and nothing changes
         assert {r.status for r in again} == {"duplicate"}
         assert _raw_counts(conn) == before
@@ -143,7 +143,7 @@ def test_a_file_that_breaks_the_loader_does_not_stop_the_others(settings, monkey
     monkeypatch.setattr(runner, "load_file", flaky)
     with connect(settings, autocommit=True) as conn:
         with pytest.raises(runner.IngestionError, match="1 of 3"):
-            ingest_feed(conn, settings.landing_dir, "ndelius_events")
+            load_feed(conn, settings.landing_dir, "ndelius_events")
         loaded = conn.execute(
             "select count(*) from audit.file_loads where feed='ndelius_events'"
         ).fetchone()[0]
@@ -169,7 +169,7 @@ def test_a_file_the_loader_fails_on_is_recorded_and_stops_nothing_but_fails_the_
     with connect(settings, autocommit=True) as conn:
         # WHEN the loader itself fails on one of three files
         with pytest.raises(runner_error(), match="1 of 3") as raised:
-            ingest_feed(conn, settings.landing_dir, "ndelius_events")
+            load_feed(conn, settings.landing_dir, "ndelius_events")
         rows = conn.execute(
             "select file_name, status, reason, rows_in from audit.file_loads order by load_id"
         ).fetchall()
@@ -272,7 +272,7 @@ def test_a_load_killed_between_chunk_copies_leaves_nothing_and_a_rerun_completes
         assert conn.execute("select count(*) from audit.file_loads").fetchone()[0] == 0
         assert path.exists()
         monkeypatch.setattr(staging.Stager, "stage", real_stage)
-        results = ingest_feed(conn, settings.landing_dir, "oasys_objectives", period="2008-02")
+        results = load_feed(conn, settings.landing_dir, "oasys_objectives", period="2008-02")
         left = conn.execute(
             "select count(*) from pg_class c join pg_namespace n on n.oid = c.relnamespace"
             " where n.nspname = 'landing'"

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from warehouse.calibration import measure, table
+from warehouse.calibration import measure
 from warehouse.db import connect
+from warehouse.display import calibration_table
 from warehouse.pipeline import ingest_feed
 from warehouse.quality import verify_contracts
 from warehouse.settings import Settings
@@ -40,7 +41,7 @@ def test_calibration_figures_come_back_out_of_the_marts(default_warehouse, capsy
     with connect(default_warehouse) as conn:
         figures = measure(conn, default_warehouse.scale)
     with capsys.disabled():
-        print("\n" + table(figures))
+        print("\n" + calibration_table(figures))
     missed = [f"{f.name}: target {f.target}, actual {f.actual}" for f in figures if not f.ok]
     assert not missed, "calibration figures out of tolerance:\n" + "\n".join(missed)
 
@@ -108,6 +109,53 @@ def test_no_reoffending_rate_is_shown_for_an_incomplete_cohort(default_warehouse
         assert rate is None or (cohort in complete and cohort <= year), (year, cohort)
 
 
+def _end_sentences_early(header, rows):  # type: ignore[no-untyped-def]
+    """Twenty open sentences end on their start date (REVOKED), as a new row version."""
+    start, ended, reason, version = (
+        header.index(c)
+        for c in ("START_DATE", "TERMINATION_DATE", "TERMINATION_REASON", "ROW_VERSION")
+    )
+    out, changed = [], 0
+    for line in rows:
+        fields = line.split(",")
+        if changed < 20 and len(fields) == len(header) and fields[start] and not fields[ended]:
+            fields[ended], fields[reason] = fields[start], "REVOKED"
+            fields[version] = str(int(fields[version]) + 1)
+            changed += 1
+        out.append(",".join(fields))
+    return out, changed
+
+
+def _moved_to(movers, ward):  # type: ignore[no-untyped-def]
+    """An edit adding a new version of each mover, living in ``ward`` of Bolton."""
+
+    def move(header, rows):  # type: ignore[no-untyped-def]
+        moved = [
+            ",".join(
+                "" if v is None else str(v)
+                for v in (*m[:9], ward, "E08000001", m[9], m[10], 0, m[11] + 1)
+            )
+            for m in movers
+        ]
+        return [*rows, *moved], len(moved)
+
+    return move
+
+
+def _raise_ete_scores(header, rows):  # type: ignore[no-untyped-def]
+    """Twenty assessments with no ETE problem get the top score on four ETE items."""
+    items = [header.index(f"S4_{i}") for i in range(1, 5)]
+    out, changed = [], 0
+    for line in rows:
+        fields = line.split(",")
+        if changed < 20 and len(fields) == len(header) and fields[items[0]] == "0":
+            for i in items:
+                fields[i] = "2"
+            changed += 1
+        out.append(",".join(fields))
+    return out, changed
+
+
 def test_an_incremental_build_after_redeliveries_equals_a_full_rebuild(warehouse_copy):
     settings = warehouse_copy
     with connect(settings) as conn:
@@ -127,50 +175,16 @@ def test_an_incremental_build_after_redeliveries_equals_a_full_rebuild(warehouse
         ).fetchone()
     assert len(movers) == 20
 
-    def end_sentences_early(header, rows):  # type: ignore[no-untyped-def]
-        start, ended, reason, version = (
-            header.index(c)
-            for c in ("START_DATE", "TERMINATION_DATE", "TERMINATION_REASON", "ROW_VERSION")
-        )
-        out, changed = [], 0
-        for line in rows:
-            fields = line.split(",")
-            if changed < 20 and len(fields) == len(header) and fields[start] and not fields[ended]:
-                fields[ended], fields[reason] = fields[start], "REVOKED"
-                fields[version] = str(int(fields[version]) + 1)
-                changed += 1
-            out.append(",".join(fields))
-        return out, changed
-
-    def move_to_bolton(header, rows):  # type: ignore[no-untyped-def]
-        moved = [
-            ",".join(
-                "" if v is None else str(v)
-                for v in (*m[:9], ward, "E08000001", m[9], m[10], 0, m[11] + 1)
-            )
-            for m in movers
-        ]
-        return [*rows, *moved], len(moved)
-
-    def raise_ete_scores(header, rows):  # type: ignore[no-untyped-def]
-        items = [header.index(f"S4_{i}") for i in range(1, 5)]
-        out, changed = [], 0
-        for line in rows:
-            fields = line.split(",")
-            if changed < 20 and len(fields) == len(header) and fields[items[0]] == "0":
-                for i in items:
-                    fields[i] = "2"
-                changed += 1
-            out.append(",".join(fields))
-        return out, changed
-
     # GIVEN corrected re-deliveries of March 2009: twenty sentences ended early, twenty
     # offenders moved from Manchester to Bolton, twenty assessments with higher ETE scores
     assert (
-        _redeliver(settings, "ndelius", "ndelius_disposals_2009-03.csv", end_sentences_early) == 20
+        _redeliver(settings, "ndelius", "ndelius_disposals_2009-03.csv", _end_sentences_early) == 20
     )
-    assert _redeliver(settings, "ndelius", "ndelius_offenders_2009-03.csv", move_to_bolton) == 20
-    assert _redeliver(settings, "oasys", "oasys_assessments_2009-03.csv", raise_ete_scores) == 20
+    assert (
+        _redeliver(settings, "ndelius", "ndelius_offenders_2009-03.csv", _moved_to(movers, ward))
+        == 20
+    )
+    assert _redeliver(settings, "oasys", "oasys_assessments_2009-03.csv", _raise_ete_scores) == 20
     before = _fingerprints(settings)
     # WHEN they are loaded and the daily (incremental) build runs
     for feed in ("ndelius_disposals", "ndelius_offenders", "oasys_assessments"):

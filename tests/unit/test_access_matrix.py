@@ -18,7 +18,7 @@ from warehouse.access import (
     readme_with_matrix,
     render_markdown,
 )
-from warehouse.sharing.agreements import mart_columns, person_level_marts
+from warehouse.marts import mart_columns, person_level_marts
 
 MATRIX = load_matrix()
 

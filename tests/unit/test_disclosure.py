@@ -35,16 +35,18 @@ def _published_values(grid):
     return [v for row in grid.cells for v in row] + grid.row_totals + grid.col_totals + [grid.total]
 
 
-def _pinned_exactly(grid) -> list[tuple]:
-    """Hidden values a recipient can solve for exactly (Gauss-Jordan over the rationals)."""
+def _unknowns(grid) -> list[tuple]:
+    """The hidden values of a grid: cells, row and column totals, the grand total."""
     unknowns = [
         ("cell", r, c) for r, row in enumerate(grid.cells) for c, v in enumerate(row) if v is None
     ]
     unknowns += [("row", r) for r, v in enumerate(grid.row_totals) if v is None]
     unknowns += [("col", c) for c, v in enumerate(grid.col_totals) if v is None]
-    unknowns += [("total",)] if grid.total is None else []
-    if not unknowns:
-        return []
+    return unknowns + ([("total",)] if grid.total is None else [])
+
+
+def _equations(grid, unknowns: list[tuple]) -> list[list[Fraction]]:
+    """Every row, column and total sum of the grid as an equation over the unknowns."""
     pos = {u: i for i, u in enumerate(unknowns)}
     n_rows, n_cols = len(grid.cells), len(grid.col_totals)
     lines = []
@@ -62,10 +64,13 @@ def _pinned_exactly(grid) -> list[tuple]:
             if key in pos:
                 eq[pos[key]] += sign
         matrix.append(eq)
-    # row-reduce; an unknown is pinned when some reduced equation involves it alone
-    rows, col = [m[:] for m in matrix], 0
-    rank = 0
-    for col in range(len(unknowns)):
+    return matrix
+
+
+def _row_reduced(matrix: list[list[Fraction]]) -> list[list[Fraction]]:
+    """The non-zero rows of the reduced row echelon form (Gauss-Jordan)."""
+    rows, rank = [m[:] for m in matrix], 0
+    for col in range(len(matrix[0]) if matrix else 0):
         pivot = next((i for i in range(rank, len(rows)) if rows[i][col] != 0), None)
         if pivot is None:
             continue
@@ -77,9 +82,18 @@ def _pinned_exactly(grid) -> list[tuple]:
                 f = rows[i][col]
                 rows[i] = [a - f * b for a, b in zip(rows[i], rows[rank], strict=True)]
         rank += 1
+    return rows[:rank]
+
+
+def _pinned_exactly(grid) -> list[tuple]:
+    """Hidden values a recipient can solve for exactly (Gauss-Jordan over the rationals):
+    an unknown is pinned when some reduced equation involves it alone."""
+    unknowns = _unknowns(grid)
+    if not unknowns:
+        return []
     return [
         unknowns[j]
-        for eq in rows[:rank]
+        for eq in _row_reduced(_equations(grid, unknowns))
         for j in range(len(unknowns))
         if eq[j] != 0 and sum(1 for x in eq if x != 0) == 1
     ]

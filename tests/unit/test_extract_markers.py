@@ -8,7 +8,7 @@ import io
 import pytest
 
 from warehouse.sharing.disclosure import SUPPRESSED
-from warehouse.sharing.extract import HIDDEN_TEXT, SUPPRESSED_SUFFIX, WRITERS
+from warehouse.sharing.writers import HIDDEN_TEXT, SUPPRESSED_SUFFIX, WRITERS
 
 COLS = ["group", "count", "rate"]
 ROWS = [("a", 40, 0.5), ("b", SUPPRESSED, SUPPRESSED), ("c", 0, None)]

@@ -8,15 +8,9 @@ byte-identical files. The delivery time is only in ``audit.extract_deliveries``.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import json
-import os
-import re
 import shutil
 import subprocess
-import zipfile
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -24,16 +18,23 @@ from typing import Any
 
 from psycopg import sql
 
+from ingestion import financial_year as fyear
 from warehouse.db import connect
 from warehouse.settings import PROJECT_ROOT, Settings
 from warehouse.sharing.agreements import Agreement, Dataset, Rate, quasi_identifiers
 from warehouse.sharing.anonymity import anonymise, ladder
 from warehouse.sharing.disclosure import SUPPRESSED, Controls, protect, protect_lines
 from warehouse.sharing.pseudonymise import Pseudonymiser, fingerprint, get_key
+from warehouse.sharing.writers import (
+    HIDDEN_TEXT,
+    SUPPRESSED_SUFFIX,
+    WRITERS,
+    file_schema,
+    private,
+    sha256,
+)
 
 TOTAL = "Total"
-HIDDEN_TEXT = "*"  # a suppressed figure in CSV and XLSX; empty means not applicable
-SUPPRESSED_SUFFIX = "_suppressed"  # Parquet: the figure is null and <column>_suppressed true
 
 AUDIT_DDL = """
 create schema if not exists audit;
@@ -74,16 +75,15 @@ class Delivery:
 
 def financial_year(period: str) -> str:
     """``2008-09`` (as on the command line) -> ``2008/09`` (as in the marts)."""
-    m = re.fullmatch(r"(\d{4})-(\d{2})", period)
-    if not m or (int(m.group(1)) + 1) % 100 != int(m.group(2)):
+    start = fyear.parse(period)
+    if start is None:
         raise ShareError(f"period {period!r}: expected a financial year like 2008-09")
-    return f"{m.group(1)}/{m.group(2)}"
+    return fyear.label(start)
 
 
 def period_of(day: Any) -> str:
     """The financial year holding ``day`` (a run's logical date), as ``2008-09``."""
-    start = day.year if day.month >= 4 else day.year - 1
-    return f"{start}-{(start + 1) % 100:02d}"
+    return fyear.of_date(day, sep="-")
 
 
 def code_version() -> str:
@@ -290,106 +290,6 @@ def _sort_key(v):
     return tuple((x is None, str(x)) for x in v) if isinstance(v, tuple) else (v is None, str(v))
 
 
-# -- writing --------------------------------------------------------------------------------
-def _text(v: object) -> str:
-    if v is SUPPRESSED:
-        return HIDDEN_TEXT
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, Decimal):
-        return format(v.normalize(), "f") if v == v.to_integral() else str(v)
-    return str(v)
-
-
-def _private(path: Path, data: bytes) -> None:
-    """Write a delivered file readable by this user only: created 0600, never chmod-ed."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-
-
-def _write_csv(path: Path, cols, rows, controlled) -> None:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(cols)
-    for r in rows:
-        w.writerow([_text(v) for v in r])
-    _private(path, buf.getvalue().encode())
-
-
-def _write_parquet(path: Path, cols, rows, controlled) -> None:
-    """Nulls are 'not applicable'; a suppressed figure is null with ``<col>_suppressed``."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in cols]
-    data = {}
-    for c, values in zip(cols, columns, strict=True):
-        data[c] = [_plain(v) for v in values]
-        if c in controlled:
-            data[c + SUPPRESSED_SUFFIX] = [v is SUPPRESSED for v in values]
-    buf = io.BytesIO()
-    pq.write_table(pa.table(data), buf, compression="zstd")
-    _private(path, buf.getvalue())
-
-
-def _plain(v):
-    if v is None or v is SUPPRESSED:
-        return None
-    if isinstance(v, Decimal):
-        return float(v)
-    return v if isinstance(v, (int, float, bool, str)) else str(v)
-
-
-def _write_xlsx(path: Path, cols, rows, controlled) -> None:
-    from datetime import datetime
-
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = path.stem[:31]
-    ws.append(cols)
-    for r in rows:
-        ws.append([HIDDEN_TEXT if v is SUPPRESSED else _plain(v) for v in r])
-    fixed = datetime(2000, 1, 1)
-    wb.properties.created = wb.properties.modified = fixed
-    wb.properties.creator = "probation-warehouse"
-    tmp = io.BytesIO()
-    wb.save(tmp)
-    # openpyxl stamps each zip entry with the current time: rewrite them with a fixed one
-    out = io.BytesIO()
-    with zipfile.ZipFile(tmp) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename == "docProps/core.xml":  # openpyxl stamps the save time here
-                data = re.sub(
-                    rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2000-01-01T00:00:00Z", data
-                )
-            entry = zipfile.ZipInfo(info.filename, (1980, 1, 1, 0, 0, 0))
-            dst.writestr(entry, data, zipfile.ZIP_DEFLATED)
-    _private(path, out.getvalue())
-
-
-WRITERS = {"csv": _write_csv, "parquet": _write_parquet, "xlsx": _write_xlsx}
-
-
-def _file_schema(cols, types, controlled, fmt: str) -> list[tuple[str, str]]:
-    """(name, type) of each column of the written file: Parquet adds the suppressed flags."""
-    out = []
-    for c, t in zip(cols, types, strict=True):
-        out.append((c, t))
-        if fmt == "parquet" and c in controlled:
-            out.append((c + SUPPRESSED_SUFFIX, "boolean"))
-    return out
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 # -- the whole delivery -----------------------------------------------------------------------
 def share(settings: Settings, agreement: Agreement, period: str) -> Delivery:
     """Write the agreement's files and manifest for ``period`` and log the delivery."""
@@ -405,96 +305,115 @@ def share(settings: Settings, agreement: Agreement, period: str) -> Delivery:
     settings.outbox_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     settings.outbox_dir.chmod(0o700)
     work.mkdir(mode=0o700, parents=True)
-    files = []
     with connect(settings) as conn:
-        for d in agreement.datasets:
-            cols, types, rows = _query(conn, d, fy)
-            anonymity = None
-            if agreement.level == "pseudonymised":
-                rows = _pseudonymised(d, cols, rows, pseudonymiser)
-                rows, anonymity = _k_anonymous(d, cols, rows, agreement.k_anonymity)
-                pseudo = set(d.pseudonymise)
-                types = ["text" if c in pseudo else t for c, t in zip(cols, types, strict=True)]
-            elif d.table:
-                rows = _controlled_table(d, cols, rows, agreement.disclosure)
-                count = d.table["count"]
-                types = [t if c == count else "text" for c, t in zip(cols, types, strict=True)]
-            else:
-                rows = _controlled_flat(d, cols, rows, agreement.disclosure)
-            path = work / f"{d.name}.{agreement.format}"
-            controlled = _controlled_columns(d) if agreement.level == "aggregate" else []
-            WRITERS[agreement.format](path, cols, rows, controlled)
-            files.append(
-                {
-                    "file": path.name,
-                    "dataset": d.name,
-                    "mart": d.mart,
-                    "rows": len(rows),
-                    "bytes": path.stat().st_size,
-                    "sha256": _sha256(path),
-                    "schema": [
-                        {"name": c, "type": t}
-                        for c, t in _file_schema(cols, types, controlled, agreement.format)
-                    ],
-                    **({"anonymity": anonymity} if anonymity else {}),
-                }
-            )
-        manifest = {
-            "agreement": agreement.id,
-            "recipient": agreement.recipient,
-            "purpose": agreement.purpose,
-            "legal_basis": agreement.legal_basis,
-            "period": period,
-            "financial_year": fy,
-            "level": agreement.level,
-            "disclosure": None
-            if agreement.disclosure is None
-            else {
-                "threshold": agreement.disclosure.threshold,
-                "rounding": agreement.disclosure.rounding,
-                "secondary_suppression": agreement.disclosure.secondary,
-                "suppressed_shown_as": f"null, with <column>{SUPPRESSED_SUFFIX} true"
-                if agreement.format == "parquet"
-                else HIDDEN_TEXT,
-                "not_applicable_shown_as": "null" if agreement.format == "parquet" else "empty",
-                "rates": "computed from the published (suppressed and rounded) counts",
-            },
-            "format": agreement.format,
-            "retention_days": agreement.retention_days,
-            "files": files,
-            "code_version": code_version(),
-            "key_id": agreement.key_id,
-            "key_fingerprint": key_fp,
-        }
+        files = [
+            _dataset_file(conn, agreement, d, fy, pseudonymiser, work) for d in agreement.datasets
+        ]
+        manifest = _manifest(agreement, period, fy, files, key_fp)
         manifest_path = work / "manifest.json"
-        _private(manifest_path, (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode())
+        private(manifest_path, (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode())
         shutil.rmtree(final, ignore_errors=True)
         work.rename(final)
         delivered_to = _deliver(agreement, final)
-        conn.execute(AUDIT_DDL)
-        (delivery_id,) = conn.execute(
-            """insert into audit.extract_deliveries (agreement_id, recipient, period, level,
-                files, total_rows, manifest_sha256, key_id, key_fingerprint, delivered_to,
-                code_version, expires_on)
-            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-                current_date + %s::integer)
-            returning delivery_id""",
-            [
-                agreement.id,
-                agreement.recipient,
-                period,
-                agreement.level,
-                json.dumps(files),
-                sum(f["rows"] for f in files),
-                _sha256(final / "manifest.json"),
-                agreement.key_id,
-                key_fp,
-                delivered_to,
-                manifest["code_version"],
-                agreement.retention_days,
-            ],
-        ).fetchone()
+        delivery_id = _log_delivery(conn, manifest, final / "manifest.json", delivered_to)
     return Delivery(agreement.id, period, final, files, final / "manifest.json", delivery_id)
+
+
+def _dataset_file(conn, agreement: Agreement, d: Dataset, fy: str, pseudonymiser, work: Path):  # type: ignore[no-untyped-def]
+    """Query one dataset, pseudonymise or control it, write its file; its manifest entry."""
+    cols, types, rows = _query(conn, d, fy)
+    anonymity = None
+    if agreement.level == "pseudonymised":
+        rows = _pseudonymised(d, cols, rows, pseudonymiser)
+        rows, anonymity = _k_anonymous(d, cols, rows, agreement.k_anonymity)
+        pseudo = set(d.pseudonymise)
+        types = ["text" if c in pseudo else t for c, t in zip(cols, types, strict=True)]
+    elif d.table:
+        rows = _controlled_table(d, cols, rows, agreement.disclosure)
+        count = d.table["count"]
+        types = [t if c == count else "text" for c, t in zip(cols, types, strict=True)]
+    else:
+        rows = _controlled_flat(d, cols, rows, agreement.disclosure)
+    path = work / f"{d.name}.{agreement.format}"
+    controlled = _controlled_columns(d) if agreement.level == "aggregate" else []
+    WRITERS[agreement.format](path, cols, rows, controlled)
+    return {
+        "file": path.name,
+        "dataset": d.name,
+        "mart": d.mart,
+        "rows": len(rows),
+        "bytes": path.stat().st_size,
+        "sha256": sha256(path),
+        "schema": [
+            {"name": c, "type": t}
+            for c, t in file_schema(cols, types, controlled, agreement.format)
+        ],
+        **({"anonymity": anonymity} if anonymity else {}),
+    }
+
+
+def _disclosure_note(agreement: Agreement) -> dict[str, Any] | None:
+    """The manifest's account of the disclosure control applied (None: record level)."""
+    if agreement.disclosure is None:
+        return None
+    parquet = agreement.format == "parquet"
+    return {
+        "threshold": agreement.disclosure.threshold,
+        "rounding": agreement.disclosure.rounding,
+        "secondary_suppression": agreement.disclosure.secondary,
+        "suppressed_shown_as": f"null, with <column>{SUPPRESSED_SUFFIX} true"
+        if parquet
+        else HIDDEN_TEXT,
+        "not_applicable_shown_as": "null" if parquet else "empty",
+        "rates": "computed from the published (suppressed and rounded) counts",
+    }
+
+
+def _manifest(agreement: Agreement, period: str, fy: str, files: list, key_fp) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return {
+        "agreement": agreement.id,
+        "recipient": agreement.recipient,
+        "purpose": agreement.purpose,
+        "legal_basis": agreement.legal_basis,
+        "period": period,
+        "financial_year": fy,
+        "level": agreement.level,
+        "disclosure": _disclosure_note(agreement),
+        "format": agreement.format,
+        "retention_days": agreement.retention_days,
+        "files": files,
+        "code_version": code_version(),
+        "key_id": agreement.key_id,
+        "key_fingerprint": key_fp,
+    }
+
+
+def _log_delivery(conn, manifest: dict[str, Any], manifest_path: Path, delivered_to: str) -> int:  # type: ignore[no-untyped-def]
+    """One row in ``audit.extract_deliveries``; its id."""
+    conn.execute(AUDIT_DDL)
+    (delivery_id,) = conn.execute(
+        """insert into audit.extract_deliveries (agreement_id, recipient, period, level,
+            files, total_rows, manifest_sha256, key_id, key_fingerprint, delivered_to,
+            code_version, expires_on)
+        values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+            current_date + %s::integer)
+        returning delivery_id""",
+        [
+            manifest["agreement"],
+            manifest["recipient"],
+            manifest["period"],
+            manifest["level"],
+            json.dumps(manifest["files"]),
+            sum(f["rows"] for f in manifest["files"]),
+            sha256(manifest_path),
+            manifest["key_id"],
+            manifest["key_fingerprint"],
+            delivered_to,
+            manifest["code_version"],
+            manifest["retention_days"],
+        ],
+    ).fetchone()
+    return delivery_id
 
 
 def _deliver(agreement: Agreement, folder: Path) -> str:

@@ -65,8 +65,9 @@ def create_local_keys(settings: Settings) -> dict[str, Path]:
 def _from_local(settings: Settings | None, key_id: str) -> str | None:
     if settings is None or not settings.is_local:
         return None
-    path = local_key_path(settings, key_id)
-    return path.read_text().strip() if path.exists() else None
+    from warehouse import secret_files
+
+    return secret_files.read(local_key_path(settings, key_id))
 
 
 def get_key(key_id: str, settings: Settings | None = None) -> bytes:

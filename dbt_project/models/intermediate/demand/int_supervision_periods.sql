@@ -1,4 +1,10 @@
-{{ config(indexes=[{"columns": ["offender_id"]}, {"columns": ["event_id"]}, {"columns": ["disposal_id"], "unique": true}]) }}
+{{ config(
+    indexes=[
+        {"columns": ["offender_id"]},
+        {"columns": ["event_id"]},
+        {"columns": ["disposal_id"], "unique": true},
+    ]
+) }}
 -- One row per sentence under probation supervision, with the day supervision ends:
 -- the termination date, or the planned end (start + length) while the sentence runs.
 with

@@ -28,7 +28,9 @@ changed_offenders as (
 
 sections as (
     {% if is_incremental() %}
-    {{ new_or_of_changed_keys('int_assessment_sections', 'built_at', 'offender_id', 'changed_offenders') }}
+    {{ new_or_of_changed_keys(
+        'int_assessment_sections', 'built_at', 'offender_id', 'changed_offenders'
+    ) }}
     {% else %}
     select * from {{ ref('int_assessment_sections') }}
     {% endif %}

@@ -1,7 +1,10 @@
 -- The JSNA district profile: one row per district x financial year. Aggregates only.
 -- Each share comes with the counts it is made of, so an extract can publish the counts
 -- under disclosure control and compute the shares from what it publishes.
-{%- set need_areas = ['ACCOM', 'ETE', 'FINANCE', 'RELAT', 'LIFESTYLE', 'DRUGS', 'ALCOHOL', 'EMOTIONAL', 'THINKING', 'ATTITUDES'] %}
+{%- set need_areas = [
+    'ACCOM', 'ETE', 'FINANCE', 'RELAT', 'LIFESTYLE',
+    'DRUGS', 'ALCOHOL', 'EMOTIONAL', 'THINKING', 'ATTITUDES',
+] %}
 with
 
 districts as (

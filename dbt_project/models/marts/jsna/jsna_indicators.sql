@@ -115,7 +115,7 @@ estimates as (
             else {{ rate_ci('numerator', 'denominator', 'upper') }}
         end)::numeric, 8) as upper_ci_95,
         numerator < {{ small }} as is_small_number,
-        (left(financial_year, 4)::integer - 1)::text || '/' || substr(financial_year, 3, 2)
+        {{ previous_financial_year('financial_year') }}
             as previous_financial_year
     from area_counts
 ),

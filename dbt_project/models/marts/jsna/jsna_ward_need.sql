@@ -66,7 +66,7 @@ ranked as (
         round(({{ rate_ci('offenders_with_need', 'population_2007', 'upper') }})::numeric, 8)
             as upper_ci_95,
         offenders_with_need < {{ var('jsna_small_count') }} as is_small_number,
-        (left(financial_year, 4)::integer - 1)::text || '/' || substr(financial_year, 3, 2)
+        {{ previous_financial_year('financial_year') }}
             as previous_financial_year
     from rates
 ),

@@ -19,7 +19,9 @@ changed_assessments as (
 
 objectives as (
     {% if is_incremental() %}
-    {{ new_or_of_changed_keys('stg_oasys__objectives', 'loaded_at', 'assessment_id', 'changed_assessments') }}
+    {{ new_or_of_changed_keys(
+        'stg_oasys__objectives', 'loaded_at', 'assessment_id', 'changed_assessments'
+    ) }}
     {% else %}
     select * from {{ ref('stg_oasys__objectives') }}
     {% endif %}

@@ -2,9 +2,9 @@
 -- reoffences are offences committed in the calendar year after the index date and proven
 -- (convicted) by the end of a further 6-month waiting period. OGRS3 as HMPPS computes it:
 -- the Copas rate and age-gender term use the age at the current conviction; an offence
--- category without a parameter (unknown) has no score (ogrs3_band 'no score'). Carries the binary flag,
--- the count, days to the first reoffence, the most serious reoffence category, and the
--- OGRS3 1- and 2-year predicted probabilities.
+-- category without a parameter (unknown) has no score (ogrs3_band 'no score'). Carries the
+-- binary flag, the count, days to the first reoffence, the most serious reoffence category,
+-- and the OGRS3 1- and 2-year predicted probabilities.
 with
 
 cohort as (

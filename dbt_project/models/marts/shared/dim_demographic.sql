@@ -2,7 +2,9 @@
 with
 
 genders as (
-    select * from (values ('M', 'Male'), ('F', 'Female'), ('U', 'Unknown')) as g (gender_code, gender_name)
+    select * from (
+        values ('M', 'Male'), ('F', 'Female'), ('U', 'Unknown')
+    ) as g (gender_code, gender_name)
 ),
 
 age_bands as (
@@ -21,7 +23,9 @@ ethnicity_groups as (
 
 final as (
     select
-        {{ surrogate_key(['genders.gender_code', 'age_bands.age_band', 'ethnicity_groups.ethnicity_group']) }}
+        {{ surrogate_key(
+            ['genders.gender_code', 'age_bands.age_band', 'ethnicity_groups.ethnicity_group']
+        ) }}
             as demographic_id,
         genders.gender_code,
         genders.gender_name,

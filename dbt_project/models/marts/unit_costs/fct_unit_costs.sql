@@ -103,7 +103,15 @@ area as (
 
 final as (
     select
-        {{ surrogate_key(['district.period_type', 'district.period', 'district.service_code', 'district.la_code', 'district.measure']) }}
+        {{ surrogate_key(
+            [
+                'district.period_type',
+                'district.period',
+                'district.service_code',
+                'district.la_code',
+                'district.measure',
+            ]
+        ) }}
             as unit_cost_id,
         district.service_code,
         district.la_code,

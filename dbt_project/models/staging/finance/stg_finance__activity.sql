@@ -1,7 +1,9 @@
 with
 
 latest as (
-    {{ latest_rows(source('finance', 'finance_activity'), 'period, service_code, la_code, measure') }}
+    {{ latest_rows(
+        source('finance', 'finance_activity'), 'period, service_code, la_code, measure'
+    ) }}
 ),
 
 final as (

@@ -1,16 +1,7 @@
 with
 
-source as (
-    select * from {{ source('ndelius', 'ndelius_events') }}
-),
-
 latest as (
-    select
-        *,
-        row_number() over (
-            partition by event_id order by row_version desc, _load_id desc, _line_number desc
-        ) as version_rank
-    from source
+    {{ latest_rows(source('ndelius', 'ndelius_events'), 'event_id', version_column='row_version') }}
 ),
 
 final as (
@@ -27,7 +18,6 @@ final as (
         _load_id as load_id,
         _loaded_at as loaded_at
     from latest
-    where version_rank = 1
 )
 
 select * from final

@@ -1,17 +1,10 @@
 with
 
-source as (
-    select * from {{ source('ndelius', 'ndelius_offenders') }}
-),
-
 latest as (
     -- a delta extract can deliver the same offender again: keep the highest row version
-    select
-        *,
-        row_number() over (
-            partition by offender_id order by row_version desc, _load_id desc, _line_number desc
-        ) as version_rank
-    from source
+    {{ latest_rows(
+        source('ndelius', 'ndelius_offenders'), 'offender_id', version_column='row_version'
+    ) }}
 ),
 
 final as (
@@ -34,7 +27,6 @@ final as (
         _load_id as load_id,
         _loaded_at as loaded_at
     from latest
-    where version_rank = 1
 )
 
 select * from final

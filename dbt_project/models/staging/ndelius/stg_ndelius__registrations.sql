@@ -1,7 +1,9 @@
 with
 
 latest as (
-    {{ latest_rows(source('ndelius', 'ndelius_registrations'), 'registration_id', version_column='row_version') }}
+    {{ latest_rows(
+        source('ndelius', 'ndelius_registrations'), 'registration_id', version_column='row_version'
+    ) }}
 ),
 
 final as (

@@ -1,7 +1,9 @@
 with
 
 latest as (
-    {{ latest_rows(source('supporting_people', 'sp_outcomes'), 'client_record_id, outcome_domain') }}
+    {{ latest_rows(
+        source('supporting_people', 'sp_outcomes'), 'client_record_id, outcome_domain'
+    ) }}
 ),
 
 final as (
