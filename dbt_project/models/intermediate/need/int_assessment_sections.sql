@@ -5,7 +5,7 @@
     )
 }}
 -- OASys assessments unpivoted to one row per section: the item sum and the
--- "linked to offending" flag (the need rules are applied in fct_assessment_needs).
+-- "linked to offending" flag (the need rules are applied in int_assessment_needs_scored).
 -- Incremental: assessments loaded since the last build, and those of a CRN whose offender
 -- record arrived since (it gives them their offender_id), are (re)computed.
 with

@@ -1,7 +1,9 @@
 -- Each offender's needs at their latest OASys assessment in each financial year: one row
--- per offender x financial year x section. Built once from fct_assessment_needs (where the
--- need rules live) for the marts that profile a year: the JSNA district profile and ward
--- need, and the offender-year profile that partner extracts read.
+-- per offender x financial year x section. The need rules come from
+-- int_assessment_needs_scored and the latest-in-year rule from
+-- int_assessments_latest_in_year (both intermediate: this model reads no mart). Read by the
+-- marts that profile a year: the JSNA district profile and ward need, and the
+-- offender-year profile that partner extracts read.
 {{
     config(
         materialized='incremental',
@@ -13,33 +15,39 @@ with
 
 {% if is_incremental() %}
 changed as (
-    {{ changed_since_last_build('offender_id', ['fct_assessment_needs'], 'built_at') }}
+    {{ changed_since_last_build('offender_id', ['int_assessment_needs_scored'], 'built_at') }}
 ),
 {% endif %}
 
 needs as (
-    select * from {{ ref('fct_assessment_needs') }}
+    select * from {{ ref('int_assessment_needs_scored') }}
     where offender_id <> -1
     {% if is_incremental() %}
         and offender_id in (select offender_id from changed)
     {% endif %}
 ),
 
+latest as (
+    select assessment_id from {{ ref('int_assessments_latest_in_year') }}
+    where is_latest_in_year
+),
+
 final as (
-    select distinct on (offender_id, financial_year, oasys_section)
-        offender_id,
-        financial_year,
-        oasys_section,
-        need_area_code,
-        assessment_id,
-        assessment_date,
-        is_need,
-        is_severe_need,
-        la_code,
-        ward_code,
+    select
+        needs.offender_id,
+        needs.financial_year,
+        needs.oasys_section,
+        needs.need_area_code,
+        needs.assessment_id,
+        needs.assessment_date,
+        needs.is_need,
+        needs.is_severe_need,
+        needs.la_code,
+        needs.ward_code,
         {{ build_time() }} as built_at
     from needs
-    order by offender_id, financial_year, oasys_section, assessment_date desc, assessment_id desc
+    inner join latest
+        on needs.assessment_id = latest.assessment_id
 )
 
 select * from final

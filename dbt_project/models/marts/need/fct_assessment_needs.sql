@@ -5,95 +5,48 @@
         indexes=[{'columns': ['built_at']}],
     )
 }}
--- depends_on: {{ ref('stg_ndelius__offenders') }}
--- depends_on: {{ ref('stg_ndelius__tier_records') }}
 -- One row per OASys assessment x need area: the section score, whether it is a
--- criminogenic need and a severe need (thresholds from ref_need_areas), and whether the
--- assessor linked it to offending. Sections without a criminogenic score (financial
--- management, emotional wellbeing) count as a need when linked to offending.
--- Incremental: assessments (re)computed since the last build, and those of offenders whose
--- record or tier history arrived since (district, demographics and tier come from there),
--- are (re)computed.
+-- criminogenic need and a severe need, and whether the assessor linked it to offending.
+-- The need rules live in intermediate/need/int_assessment_needs_scored (read also by the
+-- intermediate models that pick each offender's latest assessment in a year); this mart
+-- exposes them. Incremental: the rows that model (re)built since this mart's last build.
 with
 
-{% if is_incremental() %}
-changed_offenders as (
-    {{ changed_since_last_build(
-        'offender_id', ['stg_ndelius__offenders', 'stg_ndelius__tier_records']
-    ) }}
-),
-{% endif %}
-
-sections as (
+scored as (
+    select * from {{ ref('int_assessment_needs_scored') }}
     {% if is_incremental() %}
-    {{ new_or_of_changed_keys(
-        'int_assessment_sections', 'built_at', 'offender_id', 'changed_offenders'
-    ) }}
-    {% else %}
-    select * from {{ ref('int_assessment_sections') }}
+        where built_at > {{ built_since_last_build() }}
     {% endif %}
-),
-
-need_areas as (
-    select * from {{ ref('ref_need_areas') }}
-),
-
-offenders as (
-    select * from {{ ref('int_offenders_current') }}
-),
-
-tiers as (
-    select * from {{ ref('int_offender_tiers') }}
 ),
 
 final as (
     select
-        {{ surrogate_key(['sections.assessment_id', 'sections.oasys_section']) }}
-            as assessment_need_id,
-        sections.assessment_id,
-        coalesce(sections.offender_id, -1) as offender_id,
-        sections.event_id,
-        sections.assessment_type,
-        sections.assessment_date,
-        cast(to_char(sections.assessment_date, 'YYYYMMDD') as integer) as assessment_date_id,
-        {{ financial_year('sections.assessment_date') }} as financial_year,
-        coalesce(need_areas.need_area_code, 'UNKNOWN') as need_area_code,
-        sections.oasys_section,
-        sections.score,
-        need_areas.need_threshold,
-        need_areas.severe_threshold,
-        coalesce(
-            case
-                when need_areas.has_criminogenic_score
-                    then sections.score >= need_areas.need_threshold
-                else sections.is_linked
-            end,
-            false
-        ) as is_need,
-        coalesce(
-            need_areas.has_criminogenic_score
-            and sections.score >= need_areas.severe_threshold,
-            false
-        ) as is_severe_need,
-        coalesce(sections.is_linked, false) as is_linked_to_offending,
-        coalesce(offenders.la_code, 'UNKNOWN') as la_code,
-        coalesce(offenders.ward_code, 'UNKNOWN') as ward_code,
-        coalesce(tiers.tier, 0) as tier_at_assessment,
-        coalesce(offenders.gender_code, 'U') as gender_code,
-        {{ age_band(age_on('offenders.date_of_birth', 'sections.assessment_date')) }} as age_band,
-        coalesce(offenders.ethnicity_group, 'Unknown') as ethnicity_group,
-        coalesce(offenders.is_white_british, false) as is_white_british,
-        sections.loaded_at,
-        {{ build_time() }} as built_at
-    from sections
-    left join need_areas
-        on sections.oasys_section = need_areas.oasys_section
-    left join offenders
-        on sections.offender_id = offenders.offender_id
-    left join tiers
-        on sections.offender_id = tiers.offender_id
-        and sections.assessment_date >= tiers.valid_from
-        and sections.assessment_date < tiers.valid_to
+        assessment_need_id,
+        assessment_id,
+        offender_id,
+        event_id,
+        assessment_type,
+        assessment_date,
+        assessment_date_id,
+        financial_year,
+        need_area_code,
+        oasys_section,
+        score,
+        need_threshold,
+        severe_threshold,
+        is_need,
+        is_severe_need,
+        is_linked_to_offending,
+        la_code,
+        ward_code,
+        tier_at_assessment,
+        gender_code,
+        age_band,
+        ethnicity_group,
+        is_white_british,
+        loaded_at,
+        built_at
+    from scored
 )
 
 select
