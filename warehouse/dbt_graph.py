@@ -20,6 +20,7 @@ from warehouse.settings import PROJECT_ROOT
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 BUILDABLE = ("seed", "model", "snapshot")
+ANALYTICS_TAG = "analytics"
 # the profile reads these when dbt parses; parsing never connects, so no real value is
 # needed (and none ends up in a DAG file's environment or in Airflow's database)
 PARSE_ENV = {
@@ -94,7 +95,14 @@ def graph_from_manifest(manifest: dict, fingerprint: str = "") -> DbtGraph:
 
     A data test of several models (``relationships``) is reported by the one dbt builds
     last, since ``dbt build`` runs it only after all of them."""
-    raw = manifest["nodes"]
+    # the analytics models are built by the analytics DAG, after their Python steps
+    # (selectors.yml leaves them out of the transform DAG's one dbt build)
+    analytics = {uid for uid, n in manifest["nodes"].items() if ANALYTICS_TAG in n.get("tags", [])}
+    raw = {
+        uid: n
+        for uid, n in manifest["nodes"].items()
+        if uid not in analytics and not analytics & set(n["depends_on"].get("nodes", []))
+    }
     nodes = {
         uid: Node(uid, n["name"], n["resource_type"])
         for uid, n in raw.items()

@@ -11,6 +11,9 @@ from warehouse.settings import PROJECT_ROOT, Settings
 
 SODA_DIR = PROJECT_ROOT / "expectations" / "soda"
 CONTRACTS_DIR = SODA_DIR / "contracts"
+# the analytics marts' contracts: verified by the analytics DAG after each step, not by
+# the transform DAG (the marts are built after it)
+ANALYTICS_CONTRACTS_DIR = SODA_DIR / "analytics"
 
 
 class ContractFailed(RuntimeError):
@@ -37,17 +40,20 @@ class ContractReport:
         }
 
 
-def contract_files() -> list[Path]:
-    return sorted(CONTRACTS_DIR.glob("*.yml"))
+def contract_files(directory: Path = CONTRACTS_DIR) -> list[Path]:
+    return sorted(directory.glob("*.yml"))
 
 
-def verify_contracts(settings: Settings, names: list[str] | None = None) -> ContractReport:
-    """Verify every mart contract (or the named ones); raise ``ContractFailed`` on any failure."""
+def verify_contracts(
+    settings: Settings, names: list[str] | None = None, directory: Path = CONTRACTS_DIR
+) -> ContractReport:
+    """Verify every mart contract in ``directory`` (or the named ones); raise
+    ``ContractFailed`` on any failure."""
     from soda_core.contracts import verify_contract_locally
 
     settings.apply_tool_env()
     report = ContractReport()
-    paths = [p for p in contract_files() if not names or p.stem in names]
+    paths = [p for p in contract_files(directory) if not names or p.stem in names]
     for path in paths:
         result = verify_contract_locally(
             data_source_file_path=str(SODA_DIR / "datasource.yml"),
