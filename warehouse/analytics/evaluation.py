@@ -33,6 +33,8 @@ INTERVENTIONS = {  # requirement type -> how the plain-language line names it
     "SUPV": "a supervision requirement",
     "CURF": "a curfew requirement",
 }
+BALANCE_CALIPERS = (0.2, 0.1, 0.05)  # SDs of the logit propensity, tried in turn
+BALANCED_SMD = 0.1  # the usual threshold of a negligible imbalance
 DEFAULT_EVALUATIONS = (("PROG", "2005/06"), ("PROG", "2006/07"))
 
 COHORT_SQL = """
@@ -173,6 +175,20 @@ def covariates(frame: Any) -> tuple[np.ndarray, list[str]]:
     return x.to_numpy(dtype=float), list(x.columns)
 
 
+def balanced_match(x: np.ndarray, treated: np.ndarray) -> matching.Matched:
+    """Match within a caliper of 0.2 SD of the logit propensity (Austin 2011); when a
+    covariate is still imbalanced (|SMD| >= 0.1), match again with the caliper halved,
+    down to 0.05 SD, and keep the first balanced matching (or the last)."""
+    score = matching.propensity(x, treated)
+    for caliper_sd in BALANCE_CALIPERS:
+        matched = matching.match(score, treated, caliper_sd)
+        if len(matched.treated) < 2:
+            break
+        if np.abs(matching.smd(x[matched.treated], x[matched.controls])).max() < BALANCED_SMD:
+            break
+    return matched
+
+
 def evaluate_frame(frame: Any, intervention: str, cohort: str) -> Evaluation:
     """Match and compare on one cohort's rows (``COHORT_SQL``'s columns)."""
     treated_rows = frame["has_requirement"] & frame["is_completed"].fillna(False).astype(bool)
@@ -185,7 +201,7 @@ def evaluate_frame(frame: Any, intervention: str, cohort: str) -> Evaluation:
             f"least {MIN_PARTICIPANTS} (Justice Data Lab rule)"
         )
     x, names = covariates(frame)
-    matched = matching.match(matching.propensity(x, treated), treated)
+    matched = balanced_match(x, treated)
     if len(matched.treated) < MIN_PARTICIPANTS:
         raise EvaluationRefused(
             f"{intervention} in cohort {cohort}: only {len(matched.treated)} participant(s) "
