@@ -106,3 +106,15 @@ def test_the_transform_dag_has_a_task_per_dbt_node_following_the_dbt_graph(dags)
 
 def _has_children(graph, uid: str) -> bool:  # type: ignore[no-untyped-def]
     return any(uid in n.depends_on for n in graph.nodes.values())
+
+
+def test_analytics_runs_each_step_then_builds_then_verifies_after_the_marts(dags):
+    from warehouse.analytics.steps import STEPS
+
+    dag = dags["analytics"]
+    assert "warehouse.marts.fct_reoffending_cohort" in repr(dag.timetable.asset_condition)
+    for step in STEPS:
+        run, build, soda = (dag.get_task(f"{step.name}.{t}") for t in ("run", "dbt", "soda"))
+        assert run.downstream_task_ids == {build.task_id}
+        assert build.downstream_task_ids == {soda.task_id}
+        assert {o.name for o in soda.outlets} == {f"warehouse.marts.{m}" for m in step.marts}
