@@ -12,6 +12,7 @@ hindsight).
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -104,7 +105,17 @@ def _fit_one(name: str, spec: dict, y: np.ndarray, horizon: int, levels: tuple[i
     aicc = float(res.aicc)
     if not np.isfinite(aicc) or not np.all(np.isfinite(mean)):
         return None
-    return Fitted(name, aicc, np.asarray(mean, dtype=float), bounds)
+    mean = np.asarray(mean, dtype=float)
+    # the MLE of the error variance divides by n, not n - k: with 13-17 parameters on 4
+    # years the intervals came out ~20 % too narrow (8 of 12 held-out months inside the
+    # 95 % interval in tests/unit/test_analytics_forecasting.py); widen by sqrt(n/(n-k))
+    k = len(res.params)
+    widen = math.sqrt(len(y) / max(len(y) - k, 1))
+    bounds = {
+        lv: (mean - (mean - np.asarray(lo)) * widen, mean + (np.asarray(hi) - mean) * widen)
+        for lv, (lo, hi) in bounds.items()
+    }
+    return Fitted(name, aicc, mean, bounds)
 
 
 def choose_and_forecast(y: np.ndarray, horizon: int, levels: tuple[int, ...] = ()) -> Fitted:
