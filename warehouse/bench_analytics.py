@@ -69,7 +69,10 @@ def measure_linkage(settings: Settings) -> tuple[str, str]:
 def measure_evaluation(settings: Settings) -> dict[str, Any]:
     from warehouse.analytics.evaluation import evaluate
 
-    truth = json.loads((settings.home / "truth" / "interventions.json").read_text())
+    path = settings.home / "truth" / "interventions.json"
+    if not path.exists():
+        raise SystemExit(f"{path} is missing: the data predates the planted effect (--fresh)")
+    truth = json.loads(path.read_text())
     code, cohort = EVALUATED
     true_effect = truth["cohorts"][cohort]["true_effect_binary"]
     ev = evaluate(settings, code, cohort)

@@ -76,7 +76,11 @@ def monthly_series(settings: Settings) -> dict[tuple[str, str, str], Any]:
     rows = rows[(rows["month"] >= HISTORY_START) & rows["la_code"].str.match(r"^E\d{8}$")]
     if rows.empty:
         return {}
-    months = pd.date_range(HISTORY_START, max(rows["month"]), freq="MS").date
+    # the caseload runs on past the last delivery (orders still running): every series
+    # ends at the last month all measures have (the data's end)
+    last = min(group["month"].max() for _, group in rows.groupby("measure"))
+    rows = rows[rows["month"] <= last]
+    months = pd.date_range(HISTORY_START, last, freq="MS").date
     series = {}
     for key, group in rows.groupby(["measure", "la_code", "subtype"]):
         values = group.set_index("month")["n"].reindex(months, fill_value=0).astype(float)
