@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 HISTORY_START = date(2005, 10, 1)
 # requirement types below this mean per district and month are too sparse to forecast
 # (a handful a year: the forecast of a rare requirement is its area total's job)
-MIN_MEAN_PER_MONTH = 3.0
+MIN_MEAN_PER_MONTH = 5.0
 
 SERIES_SQL = {
     "caseload": """
