@@ -193,6 +193,8 @@ def evaluate_frame(frame: Any, intervention: str, cohort: str) -> Evaluation:
     """Match and compare on one cohort's rows (``COHORT_SQL``'s columns)."""
     treated_rows = frame["has_requirement"] & frame["is_completed"].fillna(False).astype(bool)
     frame = frame[treated_rows | ~frame["has_requirement"]].reset_index(drop=True)
+    complete = ~np.isnan(covariates(frame)[0]).any(axis=1)  # e.g. no age: cannot be matched
+    frame = frame[complete].reset_index(drop=True)
     treated = (frame["has_requirement"]).to_numpy(dtype=bool)
     n_t = int(treated.sum())
     if n_t < MIN_PARTICIPANTS:
