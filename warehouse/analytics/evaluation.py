@@ -53,6 +53,10 @@ assessment as (
         on a.offender_id = cohort.offender_id and a.assessment_date <= cohort.index_date + 60
     order by cohort.offender_id, a.assessment_date desc, a.assessment_id desc
 ),
+with_requirement as (
+    select distinct disposal_id from marts.fct_requirements
+    where requirement_type_code = %(code)s
+),
 needs as (
     select assessment_id, string_agg(need_area_code, ',') filter (where is_need) as needs
     from marts.fct_assessment_needs
@@ -67,14 +71,12 @@ select
     cohort.is_reoffender, cohort.reoffence_count,
     assessment.assessment_id is not null as is_assessed,
     coalesce(needs.needs, '') as needs,
-    exists (
-        select 1 from marts.fct_requirements as q
-        where q.disposal_id = cohort.index_disposal_id and q.requirement_type_code = %(code)s
-    ) as has_requirement,
+    with_requirement.disposal_id is not null as has_requirement,
     cohort.termination_reason = 'COMPLETED' as is_completed
 from cohort
 left join assessment on assessment.offender_id = cohort.offender_id
 left join needs on needs.assessment_id = assessment.assessment_id
+left join with_requirement on with_requirement.disposal_id = cohort.index_disposal_id
 """
 
 COLUMNS = {
