@@ -52,12 +52,19 @@ class ProgrammePlant:
         length_months: int,
         shown: tuple[date, str],
         risk: float | None,
+        tiered: bool = True,
     ) -> tuple[date, str]:
         """The (termination date, reason) written for a programme order: completed with a
         probability falling with risk; a non-completer keeps the early end the main stream
-        drew, or ends early now. Always three draws, so the stream does not drift."""
+        drew, or ends early now. Always three draws, so the stream does not drift. An
+        untiered case keeps the main stream's end (the small "tier missing" caseload
+        figure is calibrated on it to the person)."""
         u, share = self.rng.random(), self.rng.uniform(0.2, 0.9)
         why = str(self.rng.choice(["BREACH", "REVOKED", "OTHER"], p=[0.6, 0.3, 0.1]))
+        if not tiered:
+            if shown[1] == "COMPLETED":
+                self.completed.add(disposal_id)
+            return shown
         p = risk if risk is not None else UNSCORED_RISK
         z = math.log(p / (1 - p)) - RISK_CENTRE
         if u < 1 / (1 + math.exp(-(COMPLETION_INTERCEPT + SELECTION_SLOPE * z))):
