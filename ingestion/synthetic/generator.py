@@ -34,6 +34,7 @@ from ingestion.feeds import ndelius, oasys
 from ingestion.reference import seed_rows
 from ingestion.schema import Feed
 from ingestion.synthetic.dirt import LOSSLESS, ROW_FAULTS, Dirt
+from ingestion.synthetic.interventions import PROGRAMME, ProgrammePlant
 from ingestion.synthetic.names import FIRST_NAMES_F, FIRST_NAMES_M, SURNAMES
 
 FIRST_MONTH = date(2004, 4, 1)  # two years of history before the first year reported
@@ -346,6 +347,7 @@ class Generator:
         # criminal histories and reoffending outcomes draw from their own stream, so the
         # caseload, needs and the other calibrated figures do not move with them
         self.risk_rng = np.random.default_rng(seed + 2)
+        self.plant = ProgrammePlant(seed)  # completion of programmes and its effect
         self.dirt = Dirt(np.random.default_rng(seed + 1), dirt)
         self.report = GenerationReport(self.out)
         self.writer = Writer(self.out, self.dirt, self.report, on_file, window)
@@ -581,20 +583,25 @@ class Generator:
             reason = str(rng.choice(["BREACH", "REVOKED", "OTHER"], p=[0.6, 0.3, 0.1]))
         row = [str(disposal_id), str(event_id), str(pid), kind, start.isoformat(), str(length)]
         out["disposals"].append([*row, "", "", "0", "1"])
-        end_month = date(end.year, end.month, 1)
-        if end_month <= LAST_MONTH:
-            self.pending[("ndelius_disposals", end_month)].append(
-                [*row, end.isoformat(), reason, "0", "2"]
-            )
         p.supervised_until[pid - 1] = max(p.supervised_until[pid - 1], end)
         tier = self._tier(pid, start, "COMMENCEMENT", out)
+        shown = (end, reason)
+        if kind in ("CO", "SSO") and PROGRAMME in allotted:  # who completes: the plant's
+            shown = self.plant.completion(
+                disposal_id, start, length, shown, self._ogrs3_1yr(pid, start), tier > 0
+            )
+        end_month = date(shown[0].year, shown[0].month, 1)
+        if end_month <= LAST_MONTH:
+            self.pending[("ndelius_disposals", end_month)].append(
+                [*row, shown[0].isoformat(), shown[1], "0", "2"]
+            )
         self._registrations(pid, start, end, tier, out)
         self._requirements(disposal_id, start, kind, out, allotted)
         if kind in ("CO", "SSO", "LIC") and rng.random() < 0.88:
             self._assessments(pid, event_id, start, end, tier, out)
         if kind in ("CO", "SSO", "LIC") and (pid, _fy(start)) not in self.indexed:
             self.indexed.add((pid, _fy(start)))
-            self._follow_up(pid, start, tier)
+            self._follow_up(pid, start, tier, disposal_id)
 
     # -- reoffending ----------------------------------------------------------------------------
     def _ogrs3_1yr(self, pid: int, index: date) -> float | None:
@@ -628,7 +635,7 @@ class Generator:
                     moved = True
         return offence
 
-    def _follow_up(self, pid: int, index: date, tier: int) -> None:
+    def _follow_up(self, pid: int, index: date, tier: int, disposal_id: int = 0) -> None:
         """Draw whether the year after an index event holds a proven reoffence, from OGRS3
         and what it does not see; schedule the reoffences (convicted within the waiting
         period mostly) or keep the year clean."""
@@ -643,14 +650,21 @@ class Generator:
         end = _one_year_after(index)
         clean = p.clean.setdefault(pid, [])
         clean[:] = [w for w in clean if w[1] > index - timedelta(days=730)]
-        if rng.random() >= 1 / (1 + math.exp(-logit)):
+        u, p_reoffend = rng.random(), 1 / (1 + math.exp(-logit))
+        prevented = self.plant.prevents(disposal_id, index, u, p_reoffend)
+        if u >= p_reoffend:
             clean.append((index, end))
             return
         first = max([index, *(until for _, until in clean)])  # after any year drawn clean
         span = (end - first).days
+        drawn = []
         for _ in range(1 + int(rng.poisson(EXTRA_REOFFENCES))):
             offence = first + timedelta(days=1 + int(rng.integers(0, max(span, 1))))
-            conviction = offence + timedelta(days=1 + int(rng.gamma(2.0, 30.0)))
+            drawn.append((offence + timedelta(days=1 + int(rng.gamma(2.0, 30.0))), offence))
+        if prevented:  # a completed programme's effect: drawn as before, then kept clean
+            clean.append((index, end))
+            return
+        for conviction, offence in drawn:
             self.reoffences[date(conviction.year, conviction.month, 1)].append(
                 (conviction, pid, offence)
             )
@@ -984,6 +998,7 @@ class Generator:
         for month in _months():
             self._month(month)
         PartnerGenerator(self).run()
+        self.plant.write_truth(self.out)
         self.report.files.update(self.dirt.spoil_files(self.out, self.rng))
         return self.report
 
