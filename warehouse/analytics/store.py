@@ -34,18 +34,35 @@ def _is_decimal(value: object) -> bool:
     return isinstance(value, Decimal)
 
 
+def _ensure_table(conn, table: str, columns: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    """``analytics.<table>`` with exactly ``columns``: kept when it has them (the dbt
+    staging view reading it stays), else dropped with that view and created (the step's
+    dbt build recreates the view right after)."""
+    conn.execute(f"create schema if not exists {SCHEMA}")
+    have = [
+        r[0]
+        for r in conn.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = %s and table_name = %s order by ordinal_position",
+            (SCHEMA, table),
+        )
+    ]
+    if have != list(columns):
+        ddl = ", ".join(f"{name} {pg_type}" for name, pg_type in columns.items())
+        conn.execute(f"drop table if exists {SCHEMA}.{table} cascade")
+        conn.execute(f"create table {SCHEMA}.{table} ({ddl})")
+
+
 def write_table(
     settings: Settings, table: str, frame: pd.DataFrame, columns: dict[str, str]
 ) -> int:
     """Replace ``analytics.<table>`` with ``frame`` in one transaction (``columns``: name ->
     PostgreSQL type, in order). A re-run with the same input leaves the same table."""
-    ddl = ", ".join(f"{name} {pg_type}" for name, pg_type in columns.items())
     buffer = io.StringIO()
     frame[list(columns)].to_csv(buffer, index=False, header=False, na_rep="\\N")
     with connect(settings) as conn:
-        conn.execute(f"create schema if not exists {SCHEMA}")
-        conn.execute(f"drop table if exists {SCHEMA}.{table}")
-        conn.execute(f"create table {SCHEMA}.{table} ({ddl})")
+        _ensure_table(conn, table, columns)
+        conn.execute(f"truncate {SCHEMA}.{table}")
         copy_sql = f"copy {SCHEMA}.{table} from stdin with (format csv, null '\\N')"
         with conn.cursor().copy(copy_sql) as copy:
             copy.write(buffer.getvalue())
@@ -61,13 +78,11 @@ def replace_rows(
 ) -> int:
     """Replace the rows of ``analytics.<table>`` matching ``key`` (column -> value) with
     ``frame``, creating the table if needed: one evaluation re-run replaces only itself."""
-    ddl = ", ".join(f"{name} {pg_type}" for name, pg_type in columns.items())
     where = " and ".join(f"{name} = %s" for name in key)
     buffer = io.StringIO()
     frame[list(columns)].to_csv(buffer, index=False, header=False, na_rep="\\N")
     with connect(settings) as conn:
-        conn.execute(f"create schema if not exists {SCHEMA}")
-        conn.execute(f"create table if not exists {SCHEMA}.{table} ({ddl})")
+        _ensure_table(conn, table, columns)
         conn.execute(f"delete from {SCHEMA}.{table} where {where}", tuple(key.values()))
         copy_sql = f"copy {SCHEMA}.{table} from stdin with (format csv, null '\\N')"
         with conn.cursor().copy(copy_sql) as copy:
