@@ -26,6 +26,9 @@ def test_cost_by_complexity_reconciles_with_the_ledger_to_the_penny(warehouse_co
     step = get_step("cost_by_complexity")
     figures = step.run(warehouse_copy)
     build_models(warehouse_copy, step)
+    # a re-run (an Airflow retry) with dbt's staging view already reading the table
+    assert step.run(warehouse_copy) == figures
+    build_models(warehouse_copy, step)
     assert verify(warehouse_copy, step) > 0
     assert figures["allocated_pennies"] == figures["ledger_pennies"]
     mismatches = _one(
