@@ -8,7 +8,7 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 export SODA_CORE_TELEMETRY_ENABLED := false
 
-.PHONY: superset superset-venv bi-check run test bench bench-build bench-airflow calibrate stop lint format airflow docs expectations clean venv
+.PHONY: superset superset-venv bi-check run test bench bench-build bench-airflow bench-analytics calibrate stop lint format airflow docs expectations clean venv
 
 venv: $(STAMP)
 
@@ -52,6 +52,9 @@ bench-airflow: venv  ## the transform DAG through Airflow vs the same dbt build 
 
 bench-build: venv  ## dbt build time, full vs incremental, at scale 1 -> BENCHMARKS.md (SCALES="1 16" for more)
 	@$(BIN)/python -m warehouse.bench_build $(SCALES)
+
+bench-analytics: venv  ## analytics vs the generator's planted truth on the default dataset -> BENCHMARKS.md
+	@$(BIN)/python -m warehouse.bench_analytics $(ARGS)
 
 stop: venv  ## stop the local warehouse PostgreSQL (data kept in .warehouse/)
 	@$(BIN)/warehouse db stop

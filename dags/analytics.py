@@ -1,4 +1,5 @@
-"""Airflow DAG ``analytics``: one task per analytics step, after the transform DAG's marts."""
+"""Airflow DAG ``analytics``: one task per analytics step (linkage, evaluation, forecast, cost
+by complexity), after the transform DAG's marts."""
 
 from warehouse.orchestration import analytics_dag
 

@@ -180,6 +180,60 @@ def calibrate() -> None:
 
 
 @app.command()
+def evaluate(
+    intervention: Annotated[str, typer.Option(help="requirement type, e.g. PROG")],
+    cohort: Annotated[str, typer.Option(help="cohort financial year, e.g. 2006 or 2006/07")],
+) -> None:
+    """Matched impact evaluation (Justice Data Lab style) of one intervention for one cohort."""
+    from warehouse.analytics.evaluation import EvaluationRefused, what_you_can_say
+    from warehouse.analytics.evaluation import evaluate as run_evaluation
+
+    try:
+        with console.status("matching…"):
+            ev = run_evaluation(get_settings(), intervention, cohort)
+    except EvaluationRefused as exc:
+        _fail(str(exc))
+    table = Table(
+        title=f"{ev.intervention}, cohort {ev.cohort_year}: {ev.participants} participants"
+    )
+    for col in ("outcome", "participants", "comparison", "difference (95 % CI)", "p", "naive"):
+        table.add_column(col)
+    for name, c, naive in (
+        ("binary", ev.binary, ev.naive_binary),
+        ("frequency", ev.frequency, ev.naive_frequency),
+    ):
+        table.add_row(
+            name,
+            f"{c.treated_mean:.3f} ({c.treated_ci[0]:.3f}-{c.treated_ci[1]:.3f})",
+            f"{c.control_mean:.3f} ({c.control_ci[0]:.3f}-{c.control_ci[1]:.3f})",
+            f"{c.difference:+.3f} ({c.difference_ci[0]:+.3f} to {c.difference_ci[1]:+.3f})",
+            f"{c.p_value:.3g}",
+            f"{naive[1]:+.3f}",
+        )
+    console.print(table)
+    before, after = ev.max_smd
+    console.print(
+        f"matched {len(ev.matched.treated)} of {ev.participants} (pool {ev.comparison_pool}); "
+        f"largest |SMD| {before:.3f} before, {after:.3f} after matching"
+    )
+    console.print(what_you_can_say(ev))
+
+
+@app.command()
+def analytics(
+    step: Annotated[str | None, typer.Option(help="one step (default: all)")] = None,
+) -> None:
+    """The analytics steps without Airflow: run, dbt build of their marts, Soda contracts."""
+    from warehouse.analytics.steps import STEPS, get_step, run_step
+
+    settings = get_settings()
+    for s in [get_step(step)] if step else STEPS:
+        with console.status(f"{s.name}…"):
+            figures = run_step(settings, s)
+        console.print(f"{s.name}: {figures}")
+
+
+@app.command()
 def share(
     agreement: Annotated[
         str | None, typer.Argument(help="agreement id (a file in agreements/)")

@@ -20,6 +20,7 @@ from warehouse.settings import PROJECT_ROOT
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 BUILDABLE = ("seed", "model", "snapshot")
+ANALYTICS_TAG = "analytics"
 # the profile reads these when dbt parses; parsing never connects, so no real value is
 # needed (and none ends up in a DAG file's environment or in Airflow's database)
 PARSE_ENV = {

@@ -29,6 +29,7 @@ from ingestion.synthetic.calendar import FIRST_REPORTED_MONTH, LAST_MONTH, month
 from ingestion.synthetic.crime import Crime
 from ingestion.synthetic.dirt import Dirt
 from ingestion.synthetic.finance import Finance
+from ingestion.synthetic.interventions import ProgrammePlant
 from ingestion.synthetic.noise import Noise
 from ingestion.synthetic.partners import PartnerClients
 from ingestion.synthetic.probation import Probation
@@ -38,6 +39,7 @@ __all__ = ["GenerationReport", "generate", "truth_path"]
 
 # random streams: seed + offset
 PROBATION, DIRT, REOFFENDING, DRAWN_DIRT, PARTNERS, LINKAGE_NOISE = 0, 1, 2, 3, 7, 11
+INTERVENTIONS = 13  # the planted programme effect (ingestion/synthetic/interventions.py)
 TRUTH_HEADER = ("partner_source", "partner_record_id", "offender_id")
 
 
@@ -71,11 +73,13 @@ def generate(
     # the drawn reoffences get their dirt from their own stream too (see reoffending)
     drawn_dirt = Dirt(np.random.default_rng(seed + DRAWN_DIRT), dirt)
     writer = Writer(out, row_dirt, report, on_file, window, drawn_dirt)
-    probation = Probation(seed + PROBATION, scale, writer)
+    plant = ProgrammePlant(seed + INTERVENTIONS)
+    probation = Probation(seed + PROBATION, scale, writer, plant)
     for month in months():
         probation.month(month)
     truth = _partner_feeds(seed, scale, probation, writer)
     _write_truth(truth_path(out), truth)
+    plant.write_truth(out)
     report.files.update(row_dirt.spoil_files(out, probation.rng))
     return report
 

@@ -22,6 +22,7 @@ from ingestion.feeds import ndelius, oasys
 from ingestion.reference import seed_rows
 from ingestion.synthetic.assessments import Assessments
 from ingestion.synthetic.calendar import LAST_MONTH, days_in, financial_year
+from ingestion.synthetic.interventions import PROGRAMME, ProgrammePlant
 from ingestion.synthetic.offenders import Offenders
 from ingestion.synthetic.people import Ids, People
 from ingestion.synthetic.reoffending import Reoffending
@@ -115,7 +116,9 @@ def _row(**values: object) -> dict[str, str]:
 class Probation:
     """The monthly simulation: ``month(m)`` writes that month's nDelius and OASys files."""
 
-    def __init__(self, seed: int, scale: float, writer: Writer) -> None:
+    def __init__(
+        self, seed: int, scale: float, writer: Writer, plant: ProgrammePlant | None = None
+    ) -> None:
         self.scale = scale
         self.writer = writer
         self.rng = np.random.default_rng(seed)
@@ -124,7 +127,8 @@ class Probation:
         self.pending: dict[tuple[str, date], list[dict[str, str]]] = defaultdict(list)
         # criminal histories and reoffending outcomes draw from their own stream, so the
         # caseload, needs and the other calibrated figures do not move with them
-        self.reoffending = Reoffending(np.random.default_rng(seed + 2), self.people)
+        self.plant = plant or ProgrammePlant(seed + 13)  # programme completion (its own stream)
+        self.reoffending = Reoffending(np.random.default_rng(seed + 2), self.people, self.plant)
         self.offenders = Offenders(self.rng, self.people, self.reoffending, scale)
         self.tiers = Tiers(self.rng, self.people, self.ids, scale)
         self.assessments = Assessments(self.rng, self.people, self.ids, self.pending)
@@ -247,25 +251,29 @@ class Probation:
             TERMINATION_REASON="",
         )
         out["ndelius_disposals"].append(row)
-        end_month = date(end.year, end.month, 1)
+        p.supervised_until[pid - 1] = max(p.supervised_until[pid - 1], end)
+        tier = self.tiers.tier(pid, start, "COMMENCEMENT", out)
+        shown = (end, reason)
+        if kind in ("CO", "SSO") and PROGRAMME in allotted:  # who completes: the plant's
+            risk = self.reoffending.ogrs3_1yr(pid)
+            shown = self.plant.completion(disposal_id, start, length, shown, risk, tier > 0)
+        end_month = date(shown[0].year, shown[0].month, 1)
         if end_month <= LAST_MONTH:  # the termination, delivered in the month it happens
             self.pending[("ndelius_disposals", end_month)].append(
                 {
                     **row,
-                    "TERMINATION_DATE": end.isoformat(),
-                    "TERMINATION_REASON": reason,
+                    "TERMINATION_DATE": shown[0].isoformat(),
+                    "TERMINATION_REASON": shown[1],
                     "ROW_VERSION": "2",
                 }
             )
-        p.supervised_until[pid - 1] = max(p.supervised_until[pid - 1], end)
-        tier = self.tiers.tier(pid, start, "COMMENCEMENT", out)
         self._registrations(pid, start, end, tier, out)
         self._requirements(disposal_id, start, kind, out, allotted)
         if kind in ("CO", "SSO", "LIC") and rng.random() < 0.88:
             self.assessments.order(pid, event_id, start, end, tier, out)
         if kind in ("CO", "SSO", "LIC") and (pid, financial_year(start)) not in self.indexed:
             self.indexed.add((pid, financial_year(start)))
-            self.reoffending.follow_up(pid, start, tier)
+            self.reoffending.follow_up(pid, start, tier, disposal_id)
 
     def _registrations(self, pid: int, start: date, end: date, tier: int, out: dict) -> None:
         rng = self.rng

@@ -18,6 +18,7 @@ import numpy as np
 
 from ingestion.reference import seed_rows
 from ingestion.synthetic.calendar import age_on, one_year_after
+from ingestion.synthetic.interventions import ProgrammePlant
 from ingestion.synthetic.people import People
 
 TIER_LOGIT = {0: 0.0, 1: -0.35, 2: -0.1, 3: 0.1, 4: 0.3}
@@ -44,8 +45,11 @@ Reoffence = tuple[date, int, date]
 
 
 class Reoffending:
-    def __init__(self, rng: np.random.Generator, people: People) -> None:
+    def __init__(
+        self, rng: np.random.Generator, people: People, plant: ProgrammePlant | None = None
+    ) -> None:
         self.rng = rng
+        self.plant = plant  # a completed programme's effect on the drawn outcome
         self.people = people
         self.scheduled: dict[date, list[Reoffence]] = defaultdict(list)  # by conviction month
         self.ogrs3_offence = {
@@ -106,10 +110,11 @@ class Reoffending:
                     moved = True
         return offence
 
-    def follow_up(self, pid: int, index: date, tier: int) -> None:
+    def follow_up(self, pid: int, index: date, tier: int, disposal_id: int = 0) -> None:
         """Draw whether the year after an index event holds a proven reoffence, from OGRS3
         and what it does not see; schedule the reoffences (convicted within the waiting
-        period mostly) or keep the year clean."""
+        period mostly) or keep the year clean. A completed programme (the plant) may keep
+        a drawn year clean: its draws are made as before, so the stream does not drift."""
         rng, p = self.rng, self.people
         risk = self.ogrs3_1yr(pid)
         if risk is None:
@@ -121,14 +126,23 @@ class Reoffending:
         end = one_year_after(index)
         clean = p.clean.setdefault(pid, [])
         clean[:] = [w for w in clean if w[1] > index - timedelta(days=730)]
-        if rng.random() >= 1 / (1 + math.exp(-logit)):
+        u, p_reoffend = rng.random(), 1 / (1 + math.exp(-logit))
+        prevented = self.plant is not None and self.plant.prevents(
+            disposal_id, index, u, p_reoffend
+        )
+        if u >= p_reoffend:
             clean.append((index, end))
             return
         first = max([index, *(until for _, until in clean)])  # after any year drawn clean
         span = (end - first).days
+        drawn = []
         for _ in range(1 + int(rng.poisson(EXTRA_REOFFENCES))):
             offence = first + timedelta(days=1 + int(rng.integers(0, max(span, 1))))
-            conviction = offence + timedelta(days=1 + int(rng.gamma(2.0, 30.0)))
+            drawn.append((offence + timedelta(days=1 + int(rng.gamma(2.0, 30.0))), offence))
+        if prevented:  # drawn as before, then kept clean
+            clean.append((index, end))
+            return
+        for conviction, offence in drawn:
             self.scheduled[date(conviction.year, conviction.month, 1)].append(
                 (conviction, pid, offence)
             )

@@ -26,7 +26,7 @@ def make_analytics_dag() -> DAG:
         catchup=False,
         max_active_runs=1,
         default_args=default_args(retries=1),
-        tags=["layer:analytics", "tool:splink", "tool:dbt", "tool:soda"],
+        tags=["layer:analytics", "tool:splink", "tool:sklearn", "tool:statsmodels", "tool:dbt", "tool:soda"],
         doc_md=ANALYTICS_DOC,
     ) as analytics:
         previous = None
@@ -53,9 +53,11 @@ def _step_task(name: str, outlets: list[Any]) -> Any:
 ANALYTICS_DOC = """
 ### Analytics: the steps beyond the marts
 Runs after every transform run whose Soda contracts passed (the asset `warehouse.marts`). One task per step of
-`warehouse/analytics/steps.py`, in order: the step's package function (e.g. `link`: partner
-record linkage with Splink, writing the `linkage` schema, which no BI role reads), then
+`warehouse/analytics/steps.py`, in order (`link`: partner record linkage with Splink;
+`evaluate`: matched impact evaluation; `forecast`: demand forecast; `cost_by_complexity`):
+the step's package function (writing the `linkage` or `analytics` schema, which no BI
+role reads), then
 `dbt build --select` of the step's models (tag `analytics`, which the transform DAG's build
 leaves out), then their Soda contracts (`expectations/soda/analytics/`). The task returns
-the figures the step measured. By hand: `warehouse link`.
+the figures the step measured. By hand: `warehouse link`, `warehouse analytics [--step]`.
 """

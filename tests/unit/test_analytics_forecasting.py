@@ -1,0 +1,59 @@
+"""The forecasting procedure on series whose behaviour is known (no database)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from warehouse.analytics.forecasting import (
+    HORIZON,
+    ForecastError,
+    backtest,
+    choose_and_forecast,
+    forecast_series,
+    seasonal_naive,
+)
+
+
+def test_seasonal_naive_repeats_last_year():
+    y = np.arange(30, dtype=float)
+    assert seasonal_naive(y, 14).tolist() == [*range(18, 30), 18, 19]
+
+
+def test_a_series_too_short_for_a_backtest_is_refused_with_its_length():
+    with pytest.raises(ForecastError, match="30 months"):
+        backtest(np.full(30, 5.0))
+
+
+def test_on_a_noisy_level_the_procedure_beats_the_seasonal_naive_forecast():
+    # GIVEN a stationary count series (no season): last year's value is pure noise
+    y = np.random.default_rng(7).poisson(40, 48).astype(float)
+    with threadpool_limits(1):
+        fc = forecast_series(y)
+    # THEN the backtest error is well below the seasonal naive one
+    assert fc.mase < 0.9, fc
+    assert fc.model.startswith("ETS(A,N,N)") or fc.model.startswith("ETS(A,Ad,N)"), fc.model
+
+
+def test_intervals_nest_widen_and_cover_held_out_years_of_seasonal_series():
+    # GIVEN four trending seasonal series of 60 months; the models see the first 48
+    inside, months = 0, 0
+    for seed in (11, 12, 13, 14):
+        rng = np.random.default_rng(seed)
+        t = np.arange(60)
+        y = 300 + 1.5 * t + 40 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 8, 60)
+        with threadpool_limits(1):
+            fc = choose_and_forecast(y[:48], HORIZON, levels=(80, 95))
+        # THEN a seasonal model is chosen, the 95 % interval contains the 80 % one and the
+        # intervals do not narrow with the horizon
+        assert "A)" in fc.name or "SARIMAX" in fc.name, fc.name
+        (lo80, hi80), (lo95, hi95) = fc.intervals[80], fc.intervals[95]
+        assert np.all(lo95 <= lo80) and np.all(lo80 <= fc.mean) and np.all(fc.mean <= hi80)
+        assert np.all(hi80 <= hi95)
+        assert (hi95 - lo95)[-1] >= (hi95 - lo95)[0] - 1e-9
+        inside += int(((lo95 <= y[48:]) & (y[48:] <= hi95)).sum())
+        months += HORIZON
+    # AND the 95 % intervals cover about 95 % of the 48 held-out months (>= 43: a
+    # calibrated interval falls below that with probability ~3 %)
+    assert inside >= 43, f"{inside} of {months} held-out months inside the 95 % interval"
