@@ -28,6 +28,7 @@ from warehouse.db import connect
 from warehouse.settings import PROJECT_ROOT, Settings
 from warehouse.sharing.agreements import Agreement, Dataset, Rate, quasi_identifiers
 from warehouse.sharing.anonymity import anonymise, ladder
+from warehouse.sharing.delivery import deliver
 from warehouse.sharing.disclosure import SUPPRESSED, Controls, protect, protect_lines
 from warehouse.sharing.pseudonymise import Pseudonymiser, fingerprint, get_key
 
@@ -55,6 +56,10 @@ create table if not exists audit.extract_deliveries (
     expires_on date not null
 );
 alter table audit.extract_deliveries add column if not exists purged_at timestamptz;
+-- delivered, or failed (files[].delivery says which file failed, after how many attempts)
+alter table audit.extract_deliveries add column if not exists status text not null
+    default 'delivered';
+alter table audit.extract_deliveries add column if not exists file_deliveries jsonb;
 """
 
 
@@ -439,6 +444,11 @@ def share(settings: Settings, agreement: Agreement, period: str) -> Delivery:
                     **({"anonymity": anonymity} if anonymity else {}),
                 }
             )
+        pack = []
+        if agreement.report:  # the district's JSNA pack, HTML + PDF (warehouse/report)
+            from warehouse.report import attach
+
+            pack = attach(conn, agreement, period, work)
         manifest = {
             "agreement": agreement.id,
             "recipient": agreement.recipient,
@@ -465,19 +475,21 @@ def share(settings: Settings, agreement: Agreement, period: str) -> Delivery:
             "code_version": code_version(),
             "key_id": agreement.key_id,
             "key_fingerprint": key_fp,
+            **({"report": pack} if pack else {}),
         }
         manifest_path = work / "manifest.json"
         _private(manifest_path, (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode())
         shutil.rmtree(final, ignore_errors=True)
         work.rename(final)
-        delivered_to = _deliver(agreement, final)
+        delivered_to, outcomes = deliver(agreement, final)
+        status = "delivered" if all(o["status"] == "delivered" for o in outcomes) else "failed"
         conn.execute(AUDIT_DDL)
         (delivery_id,) = conn.execute(
             """insert into audit.extract_deliveries (agreement_id, recipient, period, level,
                 files, total_rows, manifest_sha256, key_id, key_fingerprint, delivered_to,
-                code_version, expires_on)
+                code_version, expires_on, status, file_deliveries)
             values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-                current_date + %s::integer)
+                current_date + %s::integer, %s, %s)
             returning delivery_id""",
             [
                 agreement.id,
@@ -492,23 +504,16 @@ def share(settings: Settings, agreement: Agreement, period: str) -> Delivery:
                 delivered_to,
                 manifest["code_version"],
                 agreement.retention_days,
+                status,
+                json.dumps(outcomes),
             ],
         ).fetchone()
+    if status != "delivered":
+        failed = [f"{o['file']} ({o['error']})" for o in outcomes if o["status"] != "delivered"]
+        raise ShareError(
+            f"{agreement.id} {period}: delivery {delivery_id} failed: " + "; ".join(failed)
+        )
     return Delivery(agreement.id, period, final, files, final / "manifest.json", delivery_id)
-
-
-def _deliver(agreement: Agreement, folder: Path) -> str:
-    """The outbox folder is the delivery by default; SFTP through Airflow when configured."""
-    if agreement.delivery.method == "outbox":
-        return str(folder)
-    from airflow.providers.sftp.hooks.sftp import SFTPHook
-
-    remote = f"{agreement.delivery.remote_path.rstrip('/')}/{agreement.id}/{folder.name}"
-    hook = SFTPHook(ssh_conn_id=agreement.delivery.sftp_conn_id)
-    hook.create_directory(remote)
-    for path in sorted(folder.iterdir()):
-        hook.store_file(f"{remote}/{path.name}", str(path))
-    return f"sftp://{agreement.delivery.sftp_conn_id}{remote}"
 
 
 def purge_expired(settings: Settings, today: Any) -> list[Path]:
