@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from warehouse.settings import PROJECT_ROOT
 from warehouse.sharing.anonymity import K_FLOOR, AnonymityError, step_from_rule
@@ -152,6 +152,22 @@ class Agreement(BaseModel):
     key_id: str | None = None  # names the recipient's pseudonymisation key (never the key)
     k_anonymity: int = K_FLOOR  # record level: every released class has at least k rows
     source: Path | None = None
+    report: bool = False  # `report` among the datasets: the district's JSNA pack (HTML + PDF)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _report_entry(cls, raw: Any) -> Any:
+        """``report`` in the datasets list is the JSNA pack, not a mart's file."""
+        if isinstance(raw, dict) and isinstance(raw.get("datasets"), list):
+            entries = raw["datasets"]
+            if "report" in entries:
+                raw = {**raw, "datasets": [d for d in entries if d != "report"], "report": True}
+        return raw
+
+    def report_district(self) -> str | None:
+        """The district whose pack the agreement receives: its datasets' la_code filter."""
+        codes = {str(d.filter["la_code"]) for d in self.datasets if "la_code" in d.filter}
+        return codes.pop() if len(codes) == 1 else None
 
 
 @cache
@@ -222,6 +238,11 @@ def _agreement_problems(a: Agreement) -> list[str]:
         out.append("key_id: a pseudonymised agreement names the recipient's key")
     if a.delivery.method == "sftp" and not (a.delivery.sftp_conn_id and a.delivery.remote_path):
         out.append("delivery: sftp needs sftp_conn_id and remote_path")
+    if a.report and (a.level != "aggregate" or a.report_district() is None):
+        out.append(
+            "datasets: report (the JSNA pack) goes with an aggregate agreement whose "
+            "datasets filter on one district (la_code)"
+        )
     names = [d.name for d in a.datasets]
     for dup in sorted({n for n in names if names.count(n) > 1}):
         out.append(f"datasets: {dup!r} appears twice")

@@ -28,6 +28,7 @@ from warehouse.db import connect
 from warehouse.settings import PROJECT_ROOT, Settings
 from warehouse.sharing.agreements import Agreement, Dataset, Rate, quasi_identifiers
 from warehouse.sharing.anonymity import anonymise, ladder
+from warehouse.sharing.audit import log_delivery, purge_expired  # noqa: F401 (the CLI's)
 from warehouse.sharing.delivery import deliver
 from warehouse.sharing.disclosure import SUPPRESSED, Controls, protect, protect_lines
 from warehouse.sharing.pseudonymise import Pseudonymiser, fingerprint, get_key
@@ -35,32 +36,6 @@ from warehouse.sharing.pseudonymise import Pseudonymiser, fingerprint, get_key
 TOTAL = "Total"
 HIDDEN_TEXT = "*"  # a suppressed figure in CSV and XLSX; empty means not applicable
 SUPPRESSED_SUFFIX = "_suppressed"  # Parquet: the figure is null and <column>_suppressed true
-
-AUDIT_DDL = """
-create schema if not exists audit;
-create table if not exists audit.extract_deliveries (
-    delivery_id bigint generated always as identity primary key,
-    agreement_id text not null,
-    recipient text not null,
-    period text not null,
-    level text not null,
-    files jsonb not null,
-    total_rows integer not null,
-    manifest_sha256 text not null,
-    key_id text,
-    key_fingerprint text,
-    delivered_to text not null,
-    code_version text not null,
-    delivered_by text not null default current_user,
-    delivered_at timestamptz not null default now(),
-    expires_on date not null
-);
-alter table audit.extract_deliveries add column if not exists purged_at timestamptz;
--- delivered, or failed (files[].delivery says which file failed, after how many attempts)
-alter table audit.extract_deliveries add column if not exists status text not null
-    default 'delivered';
-alter table audit.extract_deliveries add column if not exists file_deliveries jsonb;
-"""
 
 
 class ShareError(RuntimeError):
@@ -395,6 +370,39 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _manifest(agreement: Agreement, period: str, files: list, key_fp, pack: list) -> dict:  # type: ignore[no-untyped-def]
+    """What the recipient reads first: who, why, what (files with sha256), how controlled."""
+    fy = financial_year(period)
+    return {
+        "agreement": agreement.id,
+        "recipient": agreement.recipient,
+        "purpose": agreement.purpose,
+        "legal_basis": agreement.legal_basis,
+        "period": period,
+        "financial_year": fy,
+        "level": agreement.level,
+        "disclosure": None
+        if agreement.disclosure is None
+        else {
+            "threshold": agreement.disclosure.threshold,
+            "rounding": agreement.disclosure.rounding,
+            "secondary_suppression": agreement.disclosure.secondary,
+            "suppressed_shown_as": f"null, with <column>{SUPPRESSED_SUFFIX} true"
+            if agreement.format == "parquet"
+            else HIDDEN_TEXT,
+            "not_applicable_shown_as": "null" if agreement.format == "parquet" else "empty",
+            "rates": "computed from the published (suppressed and rounded) counts",
+        },
+        "format": agreement.format,
+        "retention_days": agreement.retention_days,
+        "files": files,
+        "code_version": code_version(),
+        "key_id": agreement.key_id,
+        "key_fingerprint": key_fp,
+        **({"report": pack} if pack else {}),
+    }
+
+
 # -- the whole delivery -----------------------------------------------------------------------
 def share(settings: Settings, agreement: Agreement, period: str) -> Delivery:
     """Write the agreement's files and manifest for ``period`` and log the delivery."""
@@ -449,97 +457,19 @@ def share(settings: Settings, agreement: Agreement, period: str) -> Delivery:
             from warehouse.report import attach
 
             pack = attach(conn, agreement, period, work)
-        manifest = {
-            "agreement": agreement.id,
-            "recipient": agreement.recipient,
-            "purpose": agreement.purpose,
-            "legal_basis": agreement.legal_basis,
-            "period": period,
-            "financial_year": fy,
-            "level": agreement.level,
-            "disclosure": None
-            if agreement.disclosure is None
-            else {
-                "threshold": agreement.disclosure.threshold,
-                "rounding": agreement.disclosure.rounding,
-                "secondary_suppression": agreement.disclosure.secondary,
-                "suppressed_shown_as": f"null, with <column>{SUPPRESSED_SUFFIX} true"
-                if agreement.format == "parquet"
-                else HIDDEN_TEXT,
-                "not_applicable_shown_as": "null" if agreement.format == "parquet" else "empty",
-                "rates": "computed from the published (suppressed and rounded) counts",
-            },
-            "format": agreement.format,
-            "retention_days": agreement.retention_days,
-            "files": files,
-            "code_version": code_version(),
-            "key_id": agreement.key_id,
-            "key_fingerprint": key_fp,
-            **({"report": pack} if pack else {}),
-        }
+        manifest = _manifest(agreement, period, files, key_fp, pack)
         manifest_path = work / "manifest.json"
         _private(manifest_path, (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode())
         shutil.rmtree(final, ignore_errors=True)
         work.rename(final)
         delivered_to, outcomes = deliver(agreement, final)
         status = "delivered" if all(o["status"] == "delivered" for o in outcomes) else "failed"
-        conn.execute(AUDIT_DDL)
-        (delivery_id,) = conn.execute(
-            """insert into audit.extract_deliveries (agreement_id, recipient, period, level,
-                files, total_rows, manifest_sha256, key_id, key_fingerprint, delivered_to,
-                code_version, expires_on, status, file_deliveries)
-            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-                current_date + %s::integer, %s, %s)
-            returning delivery_id""",
-            [
-                agreement.id,
-                agreement.recipient,
-                period,
-                agreement.level,
-                json.dumps(files),
-                sum(f["rows"] for f in files),
-                _sha256(final / "manifest.json"),
-                agreement.key_id,
-                key_fp,
-                delivered_to,
-                manifest["code_version"],
-                agreement.retention_days,
-                status,
-                json.dumps(outcomes),
-            ],
-        ).fetchone()
+        delivery_id = log_delivery(
+            conn, manifest, _sha256(final / "manifest.json"), delivered_to, status, outcomes
+        )
     if status != "delivered":
         failed = [f"{o['file']} ({o['error']})" for o in outcomes if o["status"] != "delivered"]
         raise ShareError(
             f"{agreement.id} {period}: delivery {delivery_id} failed: " + "; ".join(failed)
         )
     return Delivery(agreement.id, period, final, files, final / "manifest.json", delivery_id)
-
-
-def purge_expired(settings: Settings, today: Any) -> list[Path]:
-    """Remove outbox deliveries past their agreement's retention (``expires_on`` before
-    ``today``) and record when; the audit rows stay, so what was shared remains known."""
-    removed = []
-    with connect(settings) as conn:
-        conn.execute(AUDIT_DDL)
-        rows = conn.execute(
-            """select delivery_id, delivered_to from audit.extract_deliveries as d
-            where expires_on < %s and purged_at is null
-                and not exists (  -- a later delivery to the same folder is still retained
-                    select 1 from audit.extract_deliveries as n
-                    where n.delivered_to = d.delivered_to and n.expires_on >= %s
-                )
-            order by delivery_id""",
-            [today, today],
-        ).fetchall()
-        outbox = settings.outbox_dir.resolve()
-        for delivery_id, target in rows:
-            folder = Path(target)
-            if folder.resolve().is_relative_to(outbox) and folder.exists():
-                shutil.rmtree(folder)
-                removed.append(folder)
-            conn.execute(
-                "update audit.extract_deliveries set purged_at = now() where delivery_id = %s",
-                [delivery_id],
-            )
-    return removed
