@@ -17,7 +17,7 @@ def dags():
 def test_expected_dags_exist(dags):
     from ingestion.feeds import ALL_FEEDS
 
-    expected = {f"ingest_{f.name}" for f in ALL_FEEDS} | {"transform"}
+    expected = {f"ingest_{f.name}" for f in ALL_FEEDS} | {"transform", "jsna_pack"}
     assert expected <= set(dags)
 
 
@@ -106,3 +106,13 @@ def test_the_transform_dag_has_a_task_per_dbt_node_following_the_dbt_graph(dags)
 
 def _has_children(graph, uid: str) -> bool:  # type: ignore[no-untyped-def]
     return any(uid in n.depends_on for n in graph.nodes.values())
+
+
+def test_the_jsna_pack_runs_on_the_jsna_mart_assets_after_the_transform(dags):
+    from warehouse.orchestration import REPORT_MARTS
+
+    condition = repr(dags["jsna_pack"].timetable.asset_condition)
+    for mart in REPORT_MARTS:
+        assert f"warehouse.marts.{mart}" in condition
+    transform_outlets = {a.name for t in dags["transform"].tasks for a in getattr(t, "outlets", [])}
+    assert {f"warehouse.marts.{m}" for m in REPORT_MARTS} <= transform_outlets
