@@ -194,7 +194,12 @@ def report(
     for p in packs:
         table.add_row(f"{p.la_code} {p.la_name}", str(p.charts), str(p.html), str(p.pdf))
     console.print(table)
-    console.print(f"{len(packs)} pack(s) in {time.monotonic() - started:.1f} s")
+    folders = sorted({str(p.html.parent) for p in packs})
+    console.print(
+        f"{len(packs)} pack(s) (HTML + PDF) in {time.monotonic() - started:.1f} s, in "
+        + ", ".join(folders),
+        soft_wrap=True,
+    )
 
 
 @app.command()

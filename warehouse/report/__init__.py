@@ -114,7 +114,11 @@ def attach(conn, agreement, period: str, folder: Path) -> list[dict]:  # type: i
 
 
 def districts(conn) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
-    return conn.execute("select la_code, la_name from marts.dim_district order by 1").fetchall()
+    """The districts the JSNA profiles (dim_district also holds an 'UNKNOWN' member)."""
+    return conn.execute(
+        "select la_code, la_name from marts.dim_district where la_code in "
+        "(select la_code from marts.jsna_district_profile) order by 1"
+    ).fetchall()
 
 
 def latest_period(settings: Settings) -> str:
@@ -149,19 +153,40 @@ def build_pack(conn, la_code: str, la_name: str, period: str, out: Path) -> Pack
     return Pack(la_code, la_name, period, html, pdf, sum(len(s.charts) for s in sections))
 
 
-def build_packs(settings: Settings, period: str, only: list[str] | None = None) -> list[Pack]:
-    """Packs of every district (or those in ``only``) for the period."""
+def _build_one(job: tuple[Settings, str, str, str, Path]) -> Pack:
     from warehouse.db import connect
 
+    settings, code, name, period, out = job
+    with connect(settings) as conn:
+        return build_pack(conn, code, name, period, out)
+
+
+def build_packs(
+    settings: Settings, period: str, only: list[str] | None = None, workers: int | None = None
+) -> list[Pack]:
+    """Packs of every district (or those in ``only``) for the period, ``workers`` at a time
+    (default: one per CPU, at most 4; each worker has its own connection)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from warehouse.db import connect
+    from warehouse.sharing.extract import financial_year
+
+    financial_year(period)  # a bad period is refused before any work
     with connect(settings) as conn:
         known = districts(conn)
-        if only:
-            unknown = sorted(set(only) - {code for code, _ in known})
-            if unknown:
-                raise ReportError(
-                    f"unknown district(s) {', '.join(unknown)}; known: "
-                    + ", ".join(code for code, _ in known)
-                )
-            known = [(c, n) for c, n in known if c in only]
-        out = output_dir(settings, period)
-        return [build_pack(conn, code, name, period, out) for code, name in known]
+    if only:
+        unknown = sorted(set(only) - {code for code, _ in known})
+        if unknown:
+            raise ReportError(
+                f"unknown district(s) {', '.join(unknown)}; known: "
+                + ", ".join(code for code, _ in known)
+            )
+        known = [(c, n) for c, n in known if c in only]
+    jobs = [(settings, code, name, period, output_dir(settings, period)) for code, name in known]
+    workers = min(len(jobs), workers or min(4, os.cpu_count() or 1))
+    if workers <= 1:
+        return [_build_one(job) for job in jobs]
+    context = multiprocessing.get_context("fork")  # the workers inherit the loaded modules
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return list(pool.map(_build_one, jobs))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -59,12 +60,22 @@ def _figure(height: float):
             "axes.spines.right": False,
         }
     )
-    return plt.subplots(figsize=(WIDTH_IN, height))
+    return plt.subplots(figsize=(WIDTH_IN, height), layout="constrained")
 
 
 def _finish(fig, name: str, title: str, marks: int, alt: str) -> Chart:
     plt.rcParams["svg.hashsalt"] = name
-    fig.tight_layout()
+    fig.suptitle(textwrap.fill(title, 95), x=0.01, ha="left", fontsize=9)
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    if labels:  # below the plot: never over the data
+        fig.legend(
+            handles,
+            labels,
+            loc="outside lower center",
+            ncols=min(len(labels), 6),
+            fontsize=7,
+            frameon=False,
+        )
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
     plt.close(fig)
@@ -120,23 +131,21 @@ def spine(name: str, title: str, rows: list[dict]) -> Chart | None:
         n = _mark([pt], name, n)
     ax.axvline(1.0, color="#000000", linewidth=0.8)
     ax.set_yticks(range(len(rows)), [r["label"] for r in reversed(rows)])
-    ax.set_xlabel("Ratio to the Greater Manchester value (1 = the same; 95 % interval)")
-    ax.set_title(title, loc="left", fontsize=9)
+    ax.set_xlabel("Ratio to Greater Manchester (1 = the same), 95 % interval")
     for label in ("better", "similar", "worse", "higher", "lower", "not tested"):
         ax.plot([], [], "o", color=COLOURS[label], label=label)
-    ax.legend(loc="lower right", fontsize=6, ncols=3, frameon=False)
     return _finish(fig, name, title, n, f"{title}: {len(rows)} indicators")
 
 
 def trend(name: str, title: str, periods: list[str], series: list[Series], unit: str):
     """Lines over the periods, each with its interval as a band when given."""
-    if not any(_present(s.values) for s in series):
+    if not periods or not any(_present(s.values) for s in series):
         return None
     fig, ax = _figure(2.4)
     n = 0
     for k, s in enumerate(series):
         idx = _present(s.values)
-        xs, ys = [periods[i] for i in idx], [float(s.values[i]) for i in idx]
+        xs, ys = list(idx), [float(s.values[i]) for i in idx]
         colour = SERIES[k % len(SERIES)]
         if s.lower is not None and s.upper is not None and idx:
             ax.fill_between(
@@ -149,11 +158,15 @@ def trend(name: str, title: str, periods: list[str], series: list[Series], unit:
             )
         (line,) = ax.plot(xs, ys, "-o", color=colour, label=s.label, markersize=3)
         n = _mark([line], name, n)
-    ax.set_xlabel("Financial year")
+    ax.set_xticks(
+        range(len(periods)),
+        periods,
+        rotation=45 if len(periods) > 8 else 0,
+        ha="right" if len(periods) > 8 else "center",
+    )
+    ax.set_xlabel("Period")
     ax.set_ylabel(unit)
     ax.set_ylim(bottom=0)
-    ax.set_title(title, loc="left", fontsize=9)
-    ax.legend(fontsize=7, frameon=False)
     return _finish(fig, name, title, n, f"{title}, {periods[0]} to {periods[-1]}")
 
 
@@ -194,8 +207,6 @@ def bars(
         )
     ax.set_yticks(ys, labels)
     ax.set_xlabel(unit)
-    ax.set_title(title, loc="left", fontsize=9)
-    ax.legend(fontsize=7, frameon=False, loc="lower right")
     return _finish(fig, name, title, n, f"{title}: {len(idx)} of {len(labels)} shown")
 
 
@@ -226,8 +237,6 @@ def grouped(name: str, title: str, groups: list[str], series: list[Series], unit
         ha="right" if len(groups) > 5 else "center",
     )
     ax.set_ylabel(unit)
-    ax.set_title(title, loc="left", fontsize=9)
-    ax.legend(fontsize=7, frameon=False, ncols=min(4, len(series)))
     return _finish(fig, name, title, n, f"{title} by {len(groups)} groups")
 
 
@@ -247,12 +256,4 @@ def stacked(name: str, title: str, periods: list[str], series: list[Series], uni
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
     ax.set_xlabel("Financial year")
     ax.set_ylabel(unit)
-    ax.set_title(title, loc="left", fontsize=9)
-    ax.legend(
-        fontsize=7,
-        frameon=False,
-        ncols=len(series),
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.22),
-    )
     return _finish(fig, name, title, n, f"{title}, {periods[0]} to {periods[-1]}")

@@ -152,8 +152,9 @@ def trends_section(ctx: Context) -> Section:
     quarters = ctx.rows(
         "demand_trends_quarterly",
         "select quarter_start_date, commencements, court_reports from {mart} "
-        "where la_code = %s order by 1",
-        [ctx.la_code],
+        "where la_code = %s and financial_year <= %s and financial_year in "
+        "(select financial_year from marts.jsna_indicators) order by 1",
+        [ctx.la_code, ctx.fy],
     )
     labels = [f"{q['quarter_start_date']:%Y-%m}" for q in quarters]
     s.add(
@@ -183,11 +184,12 @@ def tiers_section(ctx: Context) -> Section:
         "tier_4_caseload from {mart} where la_code = %s order by 1",
         [ctx.la_code],
     )
+    prof = [r for r in prof if r["tier_1_caseload"] is not None]  # tiers known from then on
     years, parts = [r["financial_year"] for r in prof], [[] for _ in range(4)]
     for r in prof:
-        safe = ctx.counts(
-            [r["caseload"], *(r[f"tier_{t}_caseload"] for t in range(1, 5))], [(0, [1, 2, 3, 4])]
-        )
+        tiers = [r[f"tier_{t}_caseload"] for t in range(1, 5)]
+        # of those with a tier (a few on the caseload have none): the line adds up exactly
+        safe = ctx.counts([sum(tiers), *tiers], [(0, [1, 2, 3, 4])])
         for t in range(4):
             parts[t].append(
                 None if safe[t + 1] is None or not safe[0] else 100.0 * safe[t + 1] / safe[0]
@@ -195,7 +197,7 @@ def tiers_section(ctx: Context) -> Section:
     s.add(
         charts.stacked(
             "tier_mix",
-            "Caseload by tier (last tier in the year), share",
+            "Caseload by tier (last tier in the year), share of those with a tier",
             years,
             [Series(f"Tier {t + 1}", parts[t]) for t in range(4)],
             "% of the caseload",
@@ -257,7 +259,8 @@ def need_by(ctx: Context, column: str) -> tuple[list[str], list[Series]]:
     whose count is small, or whose group is small, is not shown."""
     rows = ctx.rows(
         "fct_assessment_needs",
-        f"select coalesce({column}::text, 'Not recorded') as grp, need_area_code, "
+        f"select coalesce(case {column}::text when 'F' then 'Female' when 'M' then 'Male' "
+        f"else {column}::text end, 'Not recorded') as grp, need_area_code, "
         "count(distinct offender_id) filter (where is_need) as with_need, "
         "count(distinct offender_id) as assessed from {mart} "
         "where la_code = %s and financial_year = %s group by 1, 2 order by 1, 2",
