@@ -122,14 +122,14 @@ def costs_section(ctx: Context) -> Section:
             "unit_cost_index",
             f"Cost per unit as % of the area's, {ctx.fy}",
             [f"{r['service_code']} (per {r['unit_measure']})" for r in rows],
-            Series(ctx.la_name, [100 * float(r["benchmark_index"]) for r in rows]),
+            Series(ctx.la_name, [float(r["benchmark_index"]) for r in rows]),  # 100 = the area
             "% of the area cost per unit (100 = the area)",
             reference=Series("Area", [100.0 for _ in rows]),
         ),
         "No unit costs for the year.",
     )
-    dear = [r["service_code"] for r in rows if float(r["benchmark_index"]) >= 1.2]
-    cheap = [r["service_code"] for r in rows if float(r["benchmark_index"]) <= 0.8]
+    dear = [r["service_code"] for r in rows if float(r["benchmark_index"]) >= 120]
+    cheap = [r["service_code"] for r in rows if float(r["benchmark_index"]) <= 80]
     s.sentences.append(
         f"Services costing at least 20 % more per unit than the area: {', '.join(dear) or 'none'}"
         f"; at least 20 % less: {', '.join(cheap) or 'none'} (unit costs are not sampled, so "
@@ -145,7 +145,7 @@ def costs_section(ctx: Context) -> Section:
                     r["unit_measure"],
                     fmt_value(r["cost_per_unit_gbp"], "gbp"),
                     fmt_value(r["area_cost_per_unit_gbp"], "gbp"),
-                    f"{float(r['benchmark_index']):.2f}",
+                    f"{float(r['benchmark_index']):.1f}",
                 ]
                 for r in rows
             ],
