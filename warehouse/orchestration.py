@@ -311,7 +311,9 @@ def make_share_dag(agreement_id: str) -> DAG:
     from warehouse.sharing.agreements import get_agreement
 
     agreement = get_agreement(agreement_id)
-    marts = sorted({d.mart for d in agreement.datasets})
+    marts = sorted(
+        {d.mart for d in agreement.datasets} | set(REPORT_MARTS if agreement.report else ())
+    )
 
     @dag(
         dag_id=f"share_{agreement.id}",
@@ -370,7 +372,21 @@ Soda contracts are verified first and a failure stops the delivery. Agreement fi
 
 
 # -- the JSNA pack ----------------------------------------------------------------------------
-REPORT_MARTS = ("jsna_indicators", "jsna_district_profile", "jsna_ward_need", "fct_unit_costs")
+# the marts the JSNA pack reads (warehouse/report), each with its Soda contract
+REPORT_MARTS = (
+    "jsna_indicators",
+    "jsna_district_profile",
+    "jsna_ward_need",
+    "demand_trends_quarterly",
+    "fct_assessment_needs",
+    "fct_sentence_plan_objectives",
+    "fct_need_change",
+    "fct_unit_costs",
+    "fct_reoffending_cohort",
+    "fct_supporting_people_outcomes",
+    "fct_caseload_monthly",
+    "dim_district",
+)
 
 
 def make_jsna_pack_dag() -> DAG:

@@ -157,3 +157,13 @@ def test_no_direct_identifier_and_no_small_count_in_any_pack(default_warehouse, 
                 assert n == 0 or n >= 8, (p.la_code, value)
                 assert n % 5 == 0, (p.la_code, value)  # rounded as the agreement says
     page.close()
+
+
+def test_the_packs_read_only_marts_the_jsna_pack_dag_waits_for(packs):
+    from warehouse.orchestration import REPORT_MARTS
+
+    for p in packs:
+        found = re.search(r"Built from the warehouse marts only \(([^)]*)\)", p.html.read_text())
+        assert found, p.la_code
+        read = {m.strip() for m in found.group(1).split(",")}
+        assert read and read <= set(REPORT_MARTS), read - set(REPORT_MARTS)
