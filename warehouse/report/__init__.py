@@ -187,6 +187,7 @@ def build_packs(
     workers = min(len(jobs), workers or min(4, os.cpu_count() or 1))
     if workers <= 1:
         return [_build_one(job) for job in jobs]
-    context = multiprocessing.get_context("fork")  # the workers inherit the loaded modules
+    # spawn, not fork: a forked worker would share the caller's open database connections
+    context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         return list(pool.map(_build_one, jobs))
