@@ -172,9 +172,20 @@ def build_packs(
     from warehouse.db import connect
     from warehouse.sharing.extract import financial_year
 
-    financial_year(period)  # a bad period is refused before any work
+    fy = financial_year(period)  # a bad period is refused before any work
     with connect(settings) as conn:
         known = districts(conn)
+        years = [
+            y
+            for (y,) in conn.execute(
+                "select distinct financial_year from marts.jsna_indicators order by 1"
+            )
+        ]
+    if fy not in years:
+        raise ReportError(
+            f"period {period}: not a complete financial year of the marts (jsna_indicators "
+            f"holds {', '.join(years) or 'none'})"
+        )
     if only:
         unknown = sorted(set(only) - {code for code, _ in known})
         if unknown:
