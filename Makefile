@@ -8,7 +8,7 @@ export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 export SODA_CORE_TELEMETRY_ENABLED := false
 
-.PHONY: superset superset-venv bi-check run test bench bench-build bench-airflow bench-analytics calibrate stop lint format airflow docs expectations clean venv
+.PHONY: superset superset-venv bi-check run test report bench bench-build bench-airflow bench-analytics calibrate stop lint format airflow docs expectations clean venv
 
 venv: $(STAMP)
 
@@ -42,7 +42,12 @@ run: venv  ## start the warehouse, generate data, run every DAG through Airflow,
 	@$(BIN)/warehouse run
 
 test: venv  ## unit + integration tests (they start and stop their own PostgreSQL)
+	@./tests/system_packages.sh || true
 	@$(BIN)/pytest --durations=15
+
+report: venv  ## every district's JSNA pack (HTML + PDF) from the local warehouse's marts
+	@$(BIN)/warehouse db start >/dev/null
+	@$(BIN)/warehouse report --all --period $(or $(PERIOD),2008-09)
 
 bench: venv  ## validated ingestion vs plain COPY at scale 1 and 4 -> BENCHMARKS.md
 	@$(BIN)/python -m warehouse.bench

@@ -234,6 +234,42 @@ def analytics(
 
 
 @app.command()
+def report(
+    district: Annotated[
+        list[str] | None, typer.Option(help="a district code, e.g. E08000001 (repeatable)")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="every district")] = False,
+    period: Annotated[str, typer.Option(help="financial year, e.g. 2008-09")] = "2008-09",
+) -> None:
+    """The JSNA pack: per district one HTML page and the same as a PDF, from the marts."""
+    import time
+
+    from warehouse.report import ReportError, build_packs
+    from warehouse.sharing.extract import ShareError
+
+    if bool(district) == all_:
+        _fail("name a --district or pass --all")
+    started = time.monotonic()
+    try:
+        with console.status("writing the JSNA packs…"):
+            packs = build_packs(get_settings(), period, None if all_ else district)
+    except (ReportError, ShareError) as exc:
+        _fail(str(exc))
+    table = Table(title=f"JSNA packs for {period}")
+    for col in ("district", "charts", "html", "pdf"):
+        table.add_column(col, justify="right" if col == "charts" else "left")
+    for p in packs:
+        table.add_row(f"{p.la_code} {p.la_name}", str(p.charts), str(p.html), str(p.pdf))
+    console.print(table)
+    folders = sorted({str(p.html.parent) for p in packs})
+    console.print(
+        f"{len(packs)} pack(s) (HTML + PDF) in {time.monotonic() - started:.1f} s, in "
+        + ", ".join(folders),
+        soft_wrap=True,
+    )
+
+
+@app.command()
 def share(
     agreement: Annotated[
         str | None, typer.Argument(help="agreement id (a file in agreements/)")

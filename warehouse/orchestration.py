@@ -346,7 +346,9 @@ def make_share_dag(agreement_id: str) -> DAG:
     from warehouse.sharing.agreements import get_agreement
 
     agreement = get_agreement(agreement_id)
-    marts = sorted({d.mart for d in agreement.datasets})
+    marts = sorted(
+        {d.mart for d in agreement.datasets} | set(REPORT_MARTS if agreement.report else ())
+    )
 
     @dag(
         dag_id=f"share_{agreement.id}",
@@ -402,3 +404,68 @@ Soda contracts are verified first and a failure stops the delivery. Agreement fi
         write_and_deliver(verify_mart_contracts())
 
     return share()
+
+
+# -- the JSNA pack ----------------------------------------------------------------------------
+# the marts the JSNA pack reads (warehouse/report), each with its Soda contract
+REPORT_MARTS = (
+    "jsna_indicators",
+    "jsna_district_profile",
+    "jsna_ward_need",
+    "demand_trends_quarterly",
+    "fct_assessment_needs",
+    "fct_sentence_plan_objectives",
+    "fct_need_change",
+    "fct_unit_costs",
+    "fct_reoffending_cohort",
+    "fct_supporting_people_outcomes",
+    "fct_caseload_monthly",
+    "dim_district",
+)
+
+
+def make_jsna_pack_dag() -> DAG:
+    """``jsna_pack``: every district's pack (HTML + PDF) after the transform has published
+    the marts it reads (their Soda contracts passed, so their assets were updated)."""
+    schedule = mart_asset(REPORT_MARTS[0])
+    for name in REPORT_MARTS[1:]:
+        schedule = schedule & mart_asset(name)
+
+    @dag(
+        dag_id="jsna_pack",
+        schedule=schedule,
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        default_args=default_args(),
+        tags=["layer:reporting", "tool:weasyprint"],
+        params={
+            "period": Param(
+                None,
+                type=["null", "string"],
+                description="Financial year, e.g. 2008-09 (default: the latest complete one)",
+            )
+        },
+        doc_md="""
+### The JSNA pack: one HTML page and one PDF per district
+Runs when the transform has published the JSNA marts (after their Soda contracts). Reads the
+marts only, under the sharing layer's disclosure control; writes
+`.warehouse/reports/<period>/jsna_pack_<la_code>.html|pdf`. By hand:
+`warehouse report --all --period 2008-09` (or `make report`).
+""",
+    )
+    def jsna_pack() -> None:
+        @task
+        def write_packs(params: dict[str, Any] | None = None) -> list[str]:
+            from warehouse.report import build_packs, latest_period
+
+            settings = get_settings()
+            period = (params or {}).get("period") or latest_period(settings)
+            packs = build_packs(settings, period)
+            for p in packs:
+                log.info("%s: %d charts, %s, %s", p.la_code, p.charts, p.html, p.pdf)
+            return [str(p.html) for p in packs]
+
+        write_packs()
+
+    return jsna_pack()

@@ -23,7 +23,7 @@ def dags():
 def test_expected_dags_exist(dags):
     from ingestion.feeds import ALL_FEEDS
 
-    expected = {f"ingest_{f.name}" for f in ALL_FEEDS} | {"transform"}
+    expected = {f"ingest_{f.name}" for f in ALL_FEEDS} | {"transform", "jsna_pack"}
     assert expected <= set(dags)
 
 
@@ -129,3 +129,13 @@ def test_the_analytics_dag_follows_the_marts_with_a_task_per_step_and_no_analyti
         assert outlets == {f"warehouse.marts.{m}" for m in step.models}
         for model in step.models:  # built by the step, never by the transform DAG
             assert f"dbt.{model}" not in dags["transform"].task_ids
+
+
+def test_the_jsna_pack_runs_on_the_jsna_mart_assets_after_the_transform(dags):
+    from warehouse.orchestration import REPORT_MARTS
+
+    condition = repr(dags["jsna_pack"].timetable.asset_condition)
+    for mart in REPORT_MARTS:
+        assert f"warehouse.marts.{mart}" in condition
+    transform_outlets = {a.name for t in dags["transform"].tasks for a in getattr(t, "outlets", [])}
+    assert {f"warehouse.marts.{m}" for m in REPORT_MARTS} <= transform_outlets

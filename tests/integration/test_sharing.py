@@ -118,8 +118,8 @@ def test_no_file_contains_an_identifier_from_the_landing_files(default_warehouse
                 raw = re.sub(r"[0-9a-f]{16,}", "", raw)
             leaks += [(path.name, "crn", v) for v in ids["crn"] if v in raw]
             leaks += [(path.name, "pnc", v) for v in ids["pnc"] if v in raw]
-            if path.suffix == ".json":
-                continue
+            if path.suffix in {".json", ".html", ".pdf"}:  # the pack: test_jsna_pack.py scans
+                continue  # its text for names, dates of birth and postcodes
             for row in _cells(path):
                 for cell in row:
                     value = cell.strip().lower()

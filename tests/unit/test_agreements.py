@@ -444,3 +444,24 @@ def test_a_share_computed_from_published_counts_is_accepted(tmp_path):
         rates={"tier_1_share": {"of": "tier_1_caseload", "per": "caseload"}},
     )
     assert load_agreement(_write(tmp_path, doc)).datasets[0].rates["tier_1_share"].per == "caseload"
+
+
+def test_report_among_the_datasets_is_the_district_pack(tmp_path):
+    profile = {**AGGREGATE["datasets"][0], "filter": {"la_code": "E08000001"}}
+    agreement = load_agreement(_write(tmp_path, {**AGGREGATE, "datasets": ["report", profile]}))
+    assert agreement.report and agreement.report_district() == "E08000001"
+    assert [d.name for d in agreement.datasets] == ["profile"]
+    assert not load_agreement(_write(tmp_path, AGGREGATE)).report
+
+
+def test_report_needs_one_district_and_an_aggregate_agreement(tmp_path):
+    no_district = {**AGGREGATE, "datasets": ["report", *AGGREGATE["datasets"]]}
+    assert "report (the JSNA pack)" in _error(tmp_path, no_district)
+    record = {**RECORD, "datasets": ["report", *RECORD["datasets"]]}
+    assert "report (the JSNA pack)" in _error(tmp_path, record)
+
+
+def test_every_csp_agreement_receives_its_district_pack():
+    csp = [a for a in all_agreements() if a.id.startswith("csp_")]
+    assert len(csp) == 10 and all(a.report for a in csp)
+    assert len({a.report_district() for a in csp}) == 10

@@ -26,7 +26,14 @@ def make_analytics_dag() -> DAG:
         catchup=False,
         max_active_runs=1,
         default_args=default_args(retries=1),
-        tags=["layer:analytics", "tool:splink", "tool:sklearn", "tool:statsmodels", "tool:dbt", "tool:soda"],
+        tags=[
+            "layer:analytics",
+            "tool:splink",
+            "tool:sklearn",
+            "tool:statsmodels",
+            "tool:dbt",
+            "tool:soda",
+        ],
         doc_md=ANALYTICS_DOC,
     ) as analytics:
         previous = None

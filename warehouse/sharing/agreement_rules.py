@@ -73,6 +73,11 @@ def _agreement_problems(a: Agreement) -> list[str]:
         out.append("key_id: a pseudonymised agreement names the recipient's key")
     if a.delivery.method == "sftp" and not (a.delivery.sftp_conn_id and a.delivery.remote_path):
         out.append("delivery: sftp needs sftp_conn_id and remote_path")
+    if a.report and (a.level != "aggregate" or a.report_district() is None):
+        out.append(
+            "datasets: report (the JSNA pack) goes with an aggregate agreement whose "
+            "datasets filter on one district (la_code)"
+        )
     names = [d.name for d in a.datasets]
     for dup in sorted({n for n in names if names.count(n) > 1}):
         out.append(f"datasets: {dup!r} appears twice")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from warehouse.marts import (
     bi_visible_columns,
@@ -122,6 +122,22 @@ class Agreement(BaseModel):
     key_id: str | None = None  # names the recipient's pseudonymisation key (never the key)
     k_anonymity: int = K_FLOOR  # record level: every released class has at least k rows
     source: Path | None = None
+    report: bool = False  # `report` among the datasets: the district's JSNA pack (HTML + PDF)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _report_entry(cls, raw: Any) -> Any:
+        """``report`` in the datasets list is the JSNA pack, not a mart's file."""
+        if isinstance(raw, dict) and isinstance(raw.get("datasets"), list):
+            entries = raw["datasets"]
+            if "report" in entries:
+                raw = {**raw, "datasets": [d for d in entries if d != "report"], "report": True}
+        return raw
+
+    def report_district(self) -> str | None:
+        """The district whose pack the agreement receives: its datasets' la_code filter."""
+        codes = {str(d.filter["la_code"]) for d in self.datasets if "la_code" in d.filter}
+        return codes.pop() if len(codes) == 1 else None
 
 
 def quasi_identifiers(d: Dataset) -> list[str]:

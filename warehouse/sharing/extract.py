@@ -23,6 +23,8 @@ from warehouse.db import connect
 from warehouse.settings import PROJECT_ROOT, Settings
 from warehouse.sharing.agreements import Agreement, Dataset, Rate, quasi_identifiers
 from warehouse.sharing.anonymity import anonymise, ladder
+from warehouse.sharing.audit import log_delivery, purge_expired  # noqa: F401 (the CLI's)
+from warehouse.sharing.delivery import deliver
 from warehouse.sharing.disclosure import SUPPRESSED, Controls, protect, protect_lines
 from warehouse.sharing.pseudonymise import Pseudonymiser, fingerprint, get_key
 from warehouse.sharing.writers import (
@@ -35,28 +37,6 @@ from warehouse.sharing.writers import (
 )
 
 TOTAL = "Total"
-
-AUDIT_DDL = """
-create schema if not exists audit;
-create table if not exists audit.extract_deliveries (
-    delivery_id bigint generated always as identity primary key,
-    agreement_id text not null,
-    recipient text not null,
-    period text not null,
-    level text not null,
-    files jsonb not null,
-    total_rows integer not null,
-    manifest_sha256 text not null,
-    key_id text,
-    key_fingerprint text,
-    delivered_to text not null,
-    code_version text not null,
-    delivered_by text not null default current_user,
-    delivered_at timestamptz not null default now(),
-    expires_on date not null
-);
-alter table audit.extract_deliveries add column if not exists purged_at timestamptz;
-"""
 
 
 class ShareError(RuntimeError):
@@ -309,14 +289,35 @@ def share(settings: Settings, agreement: Agreement, period: str) -> Delivery:
         files = [
             _dataset_file(conn, agreement, d, fy, pseudonymiser, work) for d in agreement.datasets
         ]
-        manifest = _manifest(agreement, period, fy, files, key_fp)
+        pack = []
+        if agreement.report:  # the district's JSNA pack, HTML + PDF (warehouse/report)
+            from warehouse.report import attach
+
+            pack = attach(conn, agreement, period, work)
+        manifest = _manifest(agreement, period, fy, files, key_fp, pack)
         manifest_path = work / "manifest.json"
         private(manifest_path, (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode())
         shutil.rmtree(final, ignore_errors=True)
         work.rename(final)
-        delivered_to = _deliver(agreement, final)
-        delivery_id = _log_delivery(conn, manifest, final / "manifest.json", delivered_to)
+        delivery_id = _deliver_and_log(conn, agreement, manifest, final)
     return Delivery(agreement.id, period, final, files, final / "manifest.json", delivery_id)
+
+
+def _deliver_and_log(conn, agreement: Agreement, manifest: dict[str, Any], final: Path) -> int:  # type: ignore[no-untyped-def]
+    """Deliver the folder (outbox, or SFTP file by file), record it in
+    ``audit.extract_deliveries`` with each file's outcome; raise if any file failed."""
+    delivered_to, outcomes = deliver(agreement, final)
+    status = "delivered" if all(o["status"] == "delivered" for o in outcomes) else "failed"
+    delivery_id = log_delivery(
+        conn, manifest, sha256(final / "manifest.json"), delivered_to, status, outcomes
+    )
+    if status != "delivered":
+        failed = [f"{o['file']} ({o['error']})" for o in outcomes if o["status"] != "delivered"]
+        raise ShareError(
+            f"{agreement.id} {manifest['period']}: delivery {delivery_id} failed: "
+            + "; ".join(failed)
+        )
+    return delivery_id
 
 
 def _dataset_file(conn, agreement: Agreement, d: Dataset, fy: str, pseudonymiser, work: Path):  # type: ignore[no-untyped-def]
@@ -369,7 +370,11 @@ def _disclosure_note(agreement: Agreement) -> dict[str, Any] | None:
     }
 
 
-def _manifest(agreement: Agreement, period: str, fy: str, files: list, key_fp) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _manifest(
+    agreement: Agreement, period: str, fy: str, files: list, key_fp, pack: list
+) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """What the recipient reads first: who, why, what (files with sha256), how controlled;
+    the JSNA pack's files under ``report`` (existing readers of ``files`` are untouched)."""
     return {
         "agreement": agreement.id,
         "recipient": agreement.recipient,
@@ -385,75 +390,5 @@ def _manifest(agreement: Agreement, period: str, fy: str, files: list, key_fp) -
         "code_version": code_version(),
         "key_id": agreement.key_id,
         "key_fingerprint": key_fp,
+        **({"report": pack} if pack else {}),
     }
-
-
-def _log_delivery(conn, manifest: dict[str, Any], manifest_path: Path, delivered_to: str) -> int:  # type: ignore[no-untyped-def]
-    """One row in ``audit.extract_deliveries``; its id."""
-    conn.execute(AUDIT_DDL)
-    (delivery_id,) = conn.execute(
-        """insert into audit.extract_deliveries (agreement_id, recipient, period, level,
-            files, total_rows, manifest_sha256, key_id, key_fingerprint, delivered_to,
-            code_version, expires_on)
-        values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-            current_date + %s::integer)
-        returning delivery_id""",
-        [
-            manifest["agreement"],
-            manifest["recipient"],
-            manifest["period"],
-            manifest["level"],
-            json.dumps(manifest["files"]),
-            sum(f["rows"] for f in manifest["files"]),
-            sha256(manifest_path),
-            manifest["key_id"],
-            manifest["key_fingerprint"],
-            delivered_to,
-            manifest["code_version"],
-            manifest["retention_days"],
-        ],
-    ).fetchone()
-    return delivery_id
-
-
-def _deliver(agreement: Agreement, folder: Path) -> str:
-    """The outbox folder is the delivery by default; SFTP through Airflow when configured."""
-    if agreement.delivery.method == "outbox":
-        return str(folder)
-    from airflow.providers.sftp.hooks.sftp import SFTPHook
-
-    remote = f"{agreement.delivery.remote_path.rstrip('/')}/{agreement.id}/{folder.name}"
-    hook = SFTPHook(ssh_conn_id=agreement.delivery.sftp_conn_id)
-    hook.create_directory(remote)
-    for path in sorted(folder.iterdir()):
-        hook.store_file(f"{remote}/{path.name}", str(path))
-    return f"sftp://{agreement.delivery.sftp_conn_id}{remote}"
-
-
-def purge_expired(settings: Settings, today: Any) -> list[Path]:
-    """Remove outbox deliveries past their agreement's retention (``expires_on`` before
-    ``today``) and record when; the audit rows stay, so what was shared remains known."""
-    removed = []
-    with connect(settings) as conn:
-        conn.execute(AUDIT_DDL)
-        rows = conn.execute(
-            """select delivery_id, delivered_to from audit.extract_deliveries as d
-            where expires_on < %s and purged_at is null
-                and not exists (  -- a later delivery to the same folder is still retained
-                    select 1 from audit.extract_deliveries as n
-                    where n.delivered_to = d.delivered_to and n.expires_on >= %s
-                )
-            order by delivery_id""",
-            [today, today],
-        ).fetchall()
-        outbox = settings.outbox_dir.resolve()
-        for delivery_id, target in rows:
-            folder = Path(target)
-            if folder.resolve().is_relative_to(outbox) and folder.exists():
-                shutil.rmtree(folder)
-                removed.append(folder)
-            conn.execute(
-                "update audit.extract_deliveries set purged_at = now() where delivery_id = %s",
-                [delivery_id],
-            )
-    return removed

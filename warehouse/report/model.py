@@ -1,0 +1,136 @@
+"""What a section gets (``Context``: one district, one year, the marts, disclosure control)
+and what it gives back (``Section``: sentences, charts, tables)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from psycopg import sql
+
+from warehouse.report.charts import Chart
+from warehouse.sharing.disclosure import SUPPRESSED, Controls, protect_lines
+
+GM_CODE = "E11000001"
+GM_NAME = "Greater Manchester"
+HIDDEN = "*"
+NOT_AVAILABLE = "not yet available in this warehouse"
+
+
+class ReportError(RuntimeError):
+    pass
+
+
+@dataclass
+class Table:
+    caption: str
+    headers: list[str]
+    rows: list[list[str]]
+    counts: tuple[int, ...] = ()  # the columns holding counts (marked for the reader's check)
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    sentences: list[str] = field(default_factory=list)
+    charts: list[Chart] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, chart: Chart | None, missing: str) -> None:
+        """A chart, or (when it would have no data) a sentence saying why there is none."""
+        if chart is None:
+            self.notes.append(missing)
+        else:
+            self.charts.append(chart)
+
+
+@dataclass
+class Context:
+    """One pack: a district, a financial year, a connection reading the marts only."""
+
+    conn: Any
+    la_code: str
+    la_name: str
+    period: str  # 2008-09
+    fy: str  # 2008/09
+    controls: Controls
+    controls_source: str
+    used_marts: set[str] = field(default_factory=set)
+
+    def rows(self, mart: str, query: str, params: list | None = None) -> list[dict]:
+        """``query`` with ``{mart}`` naming ``marts.<mart>``: rows as dicts."""
+        self.used_marts.add(mart)
+        text = sql.SQL(query).format(mart=sql.Identifier("marts", mart))
+        cur = self.conn.execute(text, params or [])
+        names = [d.name for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+    def exists(self, mart: str) -> bool:
+        row = self.conn.execute("select to_regclass(%s)", [f"marts.{mart}"]).fetchone()
+        return row is not None and row[0] is not None
+
+    # -- disclosure control (the sharing layer's rules) --------------------------------------
+    def count(self, n: int | None) -> int | None:
+        """One count as published: 1..threshold-1 hidden (None), others rounded."""
+        if n is None:
+            return None
+        (v,) = protect_lines([int(n)], [], self.controls)
+        return None if v is SUPPRESSED else v
+
+    def counts(self, values: list[int], lines: list[tuple[int, list[int]]]) -> list[int | None]:
+        """Counts that add up (``lines``: total index, part indices) under primary and
+        secondary suppression and rounding."""
+        safe = protect_lines([int(v or 0) for v in values], lines, self.controls)
+        return [None if v is SUPPRESSED else v for v in safe]
+
+    def shown(self, numerator: int | None) -> bool:
+        """A rate or share may be shown when its count is not a small one."""
+        return numerator is not None and not 0 < int(numerator) < self.controls.threshold
+
+
+def fmt_count(v: int | None) -> str:
+    return HIDDEN if v is None else f"{v:,}"
+
+
+def fmt_value(v: Any, unit: str) -> str:
+    if v is None:
+        return HIDDEN
+    x = float(v)
+    if unit == "proportion":
+        return f"{100 * x:.1f} %"
+    if unit == "gbp":
+        return f"£{x:,.2f}"
+    return f"{x:,.1f}"
+
+
+def unit_label(unit: str) -> str:
+    return {"proportion": "% of the group", "per_1000": "per 1,000 population"}.get(unit, unit)
+
+
+def as_float(v: Any) -> float | None:
+    return None if v is None else float(v) if isinstance(v, (Decimal, int, float)) else None
+
+
+def significance_sentence(r: dict, value_unit: str | None = None) -> str | None:
+    """One sentence for an indicator significantly different from Greater Manchester."""
+    flag = r.get("significance_vs_gm")
+    if flag not in {"better", "worse", "higher", "lower"}:
+        return None
+    unit = value_unit or r["unit"]
+    direction = "higher" if float(r["value"]) > float(r["gm_value"]) else "lower"
+    verdict = "" if flag in {"higher", "lower"} else f" ({flag})"
+    return (
+        f"{r['label']}: {fmt_value(r['value'], unit)} (95 % CI {fmt_value(r['lower_ci_95'], unit)}"
+        f" to {fmt_value(r['upper_ci_95'], unit)}) is significantly {direction}{verdict} than "
+        f"{GM_NAME} ({fmt_value(r['gm_value'], unit)})."
+    )
+
+
+def sentences_for(rows: list[dict], topic: str) -> list[str]:
+    out = [s for r in rows if (s := significance_sentence(r))]
+    if not out:
+        return [f"No {topic} indicator differs significantly from {GM_NAME} (95 % level)."]
+    return out

@@ -1,0 +1,359 @@
+"""Sections on the district's profile: the spine chart, trends, tier mix, need and plans.
+Each reads the marts only, through the context's disclosure control."""
+
+from __future__ import annotations
+
+import re
+
+from warehouse.report import charts
+from warehouse.report.charts import Series
+from warehouse.report.model import (
+    GM_CODE,
+    GM_NAME,
+    Context,
+    Section,
+    Table,
+    as_float,
+    fmt_count,
+    fmt_value,
+    sentences_for,
+)
+
+NEEDS = ["ACCOM", "ETE", "FINANCE", "RELAT", "LIFESTYLE", "DRUGS", "ALCOHOL", "EMOTIONAL",
+         "THINKING", "ATTITUDES"]  # fmt: skip
+NEED_NAMES = {
+    "ACCOM": "Accommodation",
+    "ETE": "Education, training, employment",
+    "FINANCE": "Financial management",
+    "RELAT": "Relationships",
+    "LIFESTYLE": "Lifestyle and associates",
+    "DRUGS": "Drug misuse",
+    "ALCOHOL": "Alcohol misuse",
+    "EMOTIONAL": "Emotional wellbeing",
+    "THINKING": "Thinking and behaviour",
+    "ATTITUDES": "Attitudes",
+}
+KEY_NEEDS = ["DRUGS", "ALCOHOL", "ACCOM", "ETE"]
+
+
+def short_label(name: str) -> str:
+    name = re.sub(r"^Offenders assessed with an? ", "", name)
+    name = re.sub(r", share$", "", name).replace(" (last tier in the year)", "")
+    return name[0].upper() + name[1:]
+
+
+def indicators(ctx: Context, area: str | None = None, fy: str | None = None) -> list[dict]:
+    """jsna_indicators of the area (default: the district) in a year (default: the pack's);
+    a value whose count is a small one is hidden with its interval."""
+    rows = ctx.rows(
+        "jsna_indicators",
+        "select * from {mart} where la_code = %s and financial_year = %s order by indicator_order",
+        [area or ctx.la_code, fy or ctx.fy],
+    )
+    for r in rows:
+        r["label"] = short_label(r["indicator_name"])
+        if not ctx.shown(r["numerator"]):
+            for k in ("value", "lower_ci_95", "upper_ci_95", "significance_vs_gm"):
+                r[k] = None
+    return rows
+
+
+def indicator_series(ctx: Context, code: str, area: str, label: str) -> tuple[list[str], Series]:
+    rows = ctx.rows(
+        "jsna_indicators",
+        "select * from {mart} where la_code = %s and indicator_code = %s order by financial_year",
+        [area, code],
+    )
+    shown = [ctx.shown(r["numerator"]) for r in rows]
+    pick = [
+        [as_float(r[k]) if ok else None for r, ok in zip(rows, shown, strict=True)]
+        for k in ("value", "lower_ci_95", "upper_ci_95")
+    ]
+    scale = 100.0 if rows and rows[0]["unit"] == "proportion" else 1.0
+    scaled = [[None if v is None else v * scale for v in vs] for vs in pick]
+    return [r["financial_year"] for r in rows], Series(label, *scaled)
+
+
+def spine_section(ctx: Context) -> Section:
+    s = Section("spine", f"Headline indicators: {ctx.la_name} against {GM_NAME}")
+    rows = indicators(ctx)
+    s.sentences = sentences_for(rows, "headline")
+    s.add(
+        charts.spine("spine", f"JSNA indicators, {ctx.fy}: {ctx.la_name} vs {GM_NAME}", rows),
+        "No indicator can be shown for the year (no complete year, or only small counts).",
+    )
+    s.tables.append(
+        Table(
+            f"Indicators, {ctx.fy} (counts rounded to {ctx.controls.rounding}; "
+            f"1 to {ctx.controls.threshold - 1} shown as *)",
+            ["Indicator", "Count", "Value", "95 % CI", GM_NAME, "Compared with GM"],
+            [
+                [
+                    r["label"],
+                    fmt_count(ctx.count(r["numerator"])),
+                    fmt_value(r["value"], r["unit"]),
+                    "*"
+                    if r["value"] is None
+                    else f"{fmt_value(r['lower_ci_95'], r['unit'])} to "
+                    f"{fmt_value(r['upper_ci_95'], r['unit'])}",
+                    fmt_value(r["gm_value"], r["unit"]),
+                    r["significance_vs_gm"] or "not tested",
+                ]
+                for r in rows
+            ],
+            counts=(1,),
+        )
+    )
+    return s
+
+
+def trends_section(ctx: Context) -> Section:
+    s = Section("trends", "Population, crime and caseload trends")
+    s.sentences = sentences_for(
+        [
+            r
+            for r in indicators(ctx)
+            if r["indicator_code"] in {"recorded_crimes_per_1000", "caseload_per_1000"}
+        ],
+        "crime or caseload",
+    )
+    prof = ctx.rows(
+        "jsna_district_profile",
+        "select financial_year, population from {mart} where la_code = %s order by 1",
+        [ctx.la_code],
+    )
+    years = [r["financial_year"] for r in prof]
+    s.add(
+        charts.trend(
+            "population",
+            f"Population (ONS mid-year estimate), {ctx.la_name}",
+            years,
+            [Series(ctx.la_name, [as_float(r["population"]) for r in prof])],
+            "Residents",
+        ),
+        "No population figures.",
+    )
+    for code, title in (
+        ("recorded_crimes_per_1000", "Recorded crime"),
+        ("caseload_per_1000", "Probation caseload"),
+    ):
+        periods, district = indicator_series(ctx, code, ctx.la_code, ctx.la_name)
+        _, gm = indicator_series(ctx, code, GM_CODE, GM_NAME)
+        s.add(
+            charts.trend(
+                code,
+                f"{title} per 1,000 population, with 95 % intervals",
+                periods,
+                [district, gm],
+                "per 1,000 population",
+            ),
+            f"No complete year of {title.lower()}.",
+        )
+    quarters = ctx.rows(
+        "demand_trends_quarterly",
+        "select quarter_start_date, commencements, court_reports from {mart} "
+        "where la_code = %s and financial_year <= %s and financial_year in "
+        "(select financial_year from marts.jsna_indicators) order by 1",
+        [ctx.la_code, ctx.fy],
+    )
+    labels = [f"{q['quarter_start_date']:%Y-%m}" for q in quarters]
+    s.add(
+        charts.trend(
+            "demand_quarterly",
+            "Commencements and court reports each quarter (rounded; small counts hidden)",
+            labels,
+            [
+                Series("Commencements", [ctx.count(q["commencements"]) for q in quarters]),
+                Series("Court reports", [ctx.count(q["court_reports"]) for q in quarters]),
+            ],
+            "Count per quarter",
+        ),
+        "No quarterly demand figures.",
+    )
+    return s
+
+
+def tiers_section(ctx: Context) -> Section:
+    s = Section("tiers", "Tier mix of the caseload")
+    s.sentences = sentences_for(
+        [r for r in indicators(ctx) if r["indicator_code"].startswith("tier_")], "tier mix"
+    )
+    prof = ctx.rows(
+        "jsna_district_profile",
+        "select financial_year, caseload, tier_1_caseload, tier_2_caseload, tier_3_caseload, "
+        "tier_4_caseload from {mart} where la_code = %s order by 1",
+        [ctx.la_code],
+    )
+    prof = [r for r in prof if r["tier_1_caseload"] is not None]  # tiers known from then on
+    years, parts = [r["financial_year"] for r in prof], [[] for _ in range(4)]
+    for r in prof:
+        tiers = [r[f"tier_{t}_caseload"] for t in range(1, 5)]
+        # of those with a tier (a few on the caseload have none): the line adds up exactly
+        safe = ctx.counts([sum(tiers), *tiers], [(0, [1, 2, 3, 4])])
+        for t in range(4):
+            parts[t].append(
+                None if safe[t + 1] is None or not safe[0] else 100.0 * safe[t + 1] / safe[0]
+            )
+    s.add(
+        charts.stacked(
+            "tier_mix",
+            "Caseload by tier (last tier in the year), share of those with a tier",
+            years,
+            [Series(f"Tier {t + 1}", parts[t]) for t in range(4)],
+            "% of the caseload",
+        ),
+        "No caseload by tier.",
+    )
+    return s
+
+
+def need_section(ctx: Context) -> Section:
+    s = Section("need", "Need prevalence")
+    rows = [
+        r
+        for r in indicators(ctx)
+        if r["indicator_code"].removesuffix("_need_share").upper() in NEEDS
+    ]
+    s.sentences = sentences_for(rows, "need")
+    s.add(
+        charts.bars(
+            "need_prevalence",
+            f"Offenders assessed with each need, {ctx.fy}",
+            [r["label"] for r in rows],
+            Series(
+                ctx.la_name,
+                *[
+                    [None if r[k] is None else 100 * float(r[k]) for r in rows]
+                    for k in ("value", "lower_ci_95", "upper_ci_95")
+                ],
+            ),
+            "% of offenders assessed (95 % interval)",
+            reference=Series(
+                GM_NAME,
+                [100 * float(r["gm_value"]) if r["gm_value"] is not None else None for r in rows],
+            ),
+        ),
+        "No need shares can be shown for the year.",
+    )
+    for column, title in (
+        ("gender_code", "gender"),
+        ("age_band", "age band"),
+        ("ethnicity_group", "ethnicity"),
+    ):
+        groups, series = need_by(ctx, column)
+        s.add(
+            charts.grouped(
+                f"need_by_{column}",
+                f"Key needs by {title}, {ctx.fy}",
+                groups,
+                series,
+                "% of offenders assessed in the group",
+            ),
+            f"Need by {title}: every group too small to show.",
+        )
+    return s
+
+
+def need_by(ctx: Context, column: str) -> tuple[list[str], list[Series]]:
+    """Shares of the assessed offenders with each key need, by a demographic column; a share
+    whose count is small, or whose group is small, is not shown."""
+    rows = ctx.rows(
+        "fct_assessment_needs",
+        f"select coalesce(case {column}::text when 'F' then 'Female' when 'M' then 'Male' "
+        f"else {column}::text end, 'Not recorded') as grp, need_area_code, "
+        "count(distinct offender_id) filter (where is_need) as with_need, "
+        "count(distinct offender_id) as assessed from {mart} "
+        "where la_code = %s and financial_year = %s group by 1, 2 order by 1, 2",
+        [ctx.la_code, ctx.fy],
+    )
+    assessed: dict[str, int] = {}
+    for r in rows:
+        assessed[r["grp"]] = max(assessed.get(r["grp"], 0), r["assessed"])
+    groups = sorted(assessed)
+    cell = {(r["grp"], r["need_area_code"]): r["with_need"] for r in rows}
+    series = []
+    for need in KEY_NEEDS:
+        values = []
+        for g in groups:
+            n = cell.get((g, need), 0)
+            ok = ctx.shown(n) and assessed[g] >= ctx.controls.threshold
+            values.append(100.0 * n / assessed[g] if ok else None)
+        series.append(Series(NEED_NAMES[need], values))
+    return groups, series
+
+
+def plans_section(ctx: Context) -> Section:
+    s = Section("plans", "Sentence-plan gaps and need change")
+    s.sentences = sentences_for(
+        [r for r in indicators(ctx) if r["indicator_code"] == "sentence_plan_gap_share"],
+        "sentence-plan",
+    )
+    gaps = ctx.rows(
+        "fct_sentence_plan_objectives",
+        "select need_area_code, count(*) filter (where is_need_identified) as needs, "
+        "count(*) filter (where is_need_identified and not is_intervention_planned) as gaps "
+        "from {mart} where la_code = %s and financial_year = %s group by 1 order by 1",
+        [ctx.la_code, ctx.fy],
+    )
+    gaps = [g for g in gaps if g["need_area_code"] in NEEDS]
+    s.add(
+        charts.bars(
+            "plan_gaps",
+            f"Identified needs with no intervention planned, {ctx.fy}",
+            [NEED_NAMES[g["need_area_code"]] for g in gaps],
+            Series(
+                ctx.la_name,
+                [
+                    100.0 * g["gaps"] / g["needs"] if ctx.shown(g["gaps"]) and g["needs"] else None
+                    for g in gaps
+                ],
+            ),
+            "% of objectives for an identified need",
+        ),
+        "No sentence-plan objectives in the year.",
+    )
+    change = ctx.rows(
+        "fct_need_change",
+        "select need_area_code, count(*) filter (where is_need_first) as had_need, "
+        "count(*) filter (where is_need_resolved) as resolved from {mart} "
+        "where la_code = %s and latest_financial_year = %s and assessment_count > 1 "
+        "group by 1 order by 1",
+        [ctx.la_code, ctx.fy],
+    )
+    change = [c for c in change if c["need_area_code"] in NEEDS]
+    s.add(
+        charts.bars(
+            "need_change",
+            f"Needs resolved by the latest reassessment, {ctx.fy}",
+            [NEED_NAMES[c["need_area_code"]] for c in change],
+            Series(
+                ctx.la_name,
+                [
+                    100.0 * c["resolved"] / c["had_need"]
+                    if ctx.shown(c["resolved"]) and c["had_need"]
+                    else None
+                    for c in change
+                ],
+                None,
+                None,
+            ),
+            "% of needs at first assessment no longer a need",
+        ),
+        "No reassessed offenders in the year.",
+    )
+    s.tables.append(
+        Table(
+            f"Sentence-plan gaps by need, {ctx.fy}",
+            ["Need", "Objectives for an identified need", "No intervention planned"],
+            [
+                [
+                    NEED_NAMES[g["need_area_code"]],
+                    fmt_count(ctx.count(g["needs"])),
+                    fmt_count(ctx.count(g["gaps"])),
+                ]
+                for g in gaps
+            ],
+            counts=(1, 2),
+        )
+    )
+    return s

@@ -1,0 +1,310 @@
+"""Sections on places, money and outcomes: ward hotspots, unit costs, reoffending and partner
+data. Each reads the marts only, through the context's disclosure control."""
+
+from __future__ import annotations
+
+import math
+
+from warehouse.report import charts
+from warehouse.report.charts import Series
+from warehouse.report.model import (
+    GM_CODE,
+    GM_NAME,
+    Context,
+    Section,
+    Table,
+    as_float,
+    fmt_count,
+    fmt_value,
+    sentences_for,
+)
+from warehouse.report.sections_profile import indicator_series, indicators
+
+Z = 1.959963984540054
+WARDS_IN_CHART = 30
+
+
+def wilson(k: int, n: int) -> tuple[float, float]:
+    """95 % Wilson score interval of k / n (as the marts' macro computes it)."""
+    centre, spread = k + Z * Z / 2, Z * math.sqrt(k * (n - k) / n + Z * Z / 4)
+    return max(0.0, (centre - spread) / (n + Z * Z)), min(1.0, (centre + spread) / (n + Z * Z))
+
+
+def wards_section(ctx: Context) -> Section:
+    s = Section("wards", "Ward hotspots: offenders with any need per 1,000 residents")
+    wards = ctx.rows(
+        "jsna_ward_need",
+        "select * from {mart} where la_code = %s and financial_year = %s "
+        "and need_area_code = 'ANY' order by need_rank, ward_name",
+        [ctx.la_code, ctx.fy],
+    )
+    for w in wards:
+        if not ctx.shown(w["offenders_with_need"]):
+            for k in ("offenders_with_need_per_1000", "lower_ci_95", "upper_ci_95"):
+                w[k] = None
+            w["significance_vs_gm"] = "not tested"
+    above = [w["ward_name"] for w in wards if w["significance_vs_gm"] in {"worse", "higher"}]
+    below = [w["ward_name"] for w in wards if w["significance_vs_gm"] in {"better", "lower"}]
+    if above:
+        s.sentences.append(
+            f"{len(above)} of the district's {len(wards)} wards have a rate "
+            f"significantly above the {GM_NAME} ward figure: {', '.join(above)}."
+        )
+    if below:
+        s.sentences.append(
+            f"{len(below)} wards have a rate significantly below it: {', '.join(below)}."
+        )
+    if not (above or below):
+        s.sentences.append(f"No ward differs significantly from the {GM_NAME} ward figure.")
+    top = wards[:WARDS_IN_CHART]
+    s.add(
+        charts.bars(
+            "ward_need",
+            f"Wards by offenders with any need per 1,000, {ctx.fy} "
+            "(rank order; decile 1 = highest in GM)",
+            [f"{w['ward_name']} (d{w['need_decile'] or '-'})" for w in top],
+            Series(
+                ctx.la_name,
+                *[
+                    [as_float(w[k]) for w in top]
+                    for k in ("offenders_with_need_per_1000", "lower_ci_95", "upper_ci_95")
+                ],
+            ),
+            "Offenders with any need per 1,000 residents (95 % interval)",
+            reference=Series(f"{GM_NAME} wards", [as_float(w["gm_value"]) for w in top]),
+        ),
+        "No ward rate can be shown (small counts).",
+    )
+    s.tables.append(
+        Table(
+            f"Wards ranked by need, {ctx.fy}",
+            [
+                "Rank",
+                "Ward",
+                "Decile",
+                "Offenders with any need",
+                "Per 1,000",
+                "95 % CI",
+                "Compared with GM",
+            ],
+            [
+                [
+                    str(w["need_rank"]),
+                    w["ward_name"],
+                    str(w["need_decile"] or "-"),
+                    fmt_count(ctx.count(w["offenders_with_need"])),
+                    fmt_value(w["offenders_with_need_per_1000"], "per_1000"),
+                    "*"
+                    if w["lower_ci_95"] is None
+                    else f"{fmt_value(w['lower_ci_95'], 'per_1000')} to {fmt_value(w['upper_ci_95'], 'per_1000')}",
+                    w["significance_vs_gm"] or "not tested",
+                ]
+                for w in wards
+            ],
+            counts=(3,),
+        )
+    )
+    return s
+
+
+def costs_section(ctx: Context) -> Section:
+    s = Section("costs", "Unit costs against the area benchmark")
+    rows = ctx.rows(
+        "fct_unit_costs",
+        "select service_code, unit_measure, cost_per_unit_gbp, area_cost_per_unit_gbp, "
+        "benchmark_index, units, actual_gbp from {mart} where la_code = %s "
+        "and period_type = 'year' and financial_year = %s order by service_code",
+        [ctx.la_code, ctx.fy],
+    )
+    rows = [r for r in rows if r["benchmark_index"] is not None]
+    s.add(
+        charts.bars(
+            "unit_cost_index",
+            f"Cost per unit as % of the area's, {ctx.fy}",
+            [f"{r['service_code']} (per {r['unit_measure']})" for r in rows],
+            Series(ctx.la_name, [float(r["benchmark_index"]) for r in rows]),  # 100 = the area
+            "% of the area cost per unit (100 = the area)",
+            reference=Series("Area", [100.0 for _ in rows]),
+        ),
+        "No unit costs for the year.",
+    )
+    dear = [r["service_code"] for r in rows if float(r["benchmark_index"]) >= 120]
+    cheap = [r["service_code"] for r in rows if float(r["benchmark_index"]) <= 80]
+    s.sentences.append(
+        f"Services costing at least 20 % more per unit than the area: {', '.join(dear) or 'none'}"
+        f"; at least 20 % less: {', '.join(cheap) or 'none'} (unit costs are not sampled, so "
+        "no interval is given)."
+    )
+    s.tables.append(
+        Table(
+            f"Unit costs, {ctx.fy}",
+            ["Service", "Unit", "District £ per unit", "Area £ per unit", "Index"],
+            [
+                [
+                    r["service_code"],
+                    r["unit_measure"],
+                    fmt_value(r["cost_per_unit_gbp"], "gbp"),
+                    fmt_value(r["area_cost_per_unit_gbp"], "gbp"),
+                    f"{float(r['benchmark_index']):.1f}",
+                ]
+                for r in rows
+            ],
+        )
+    )
+    return s
+
+
+def _cohort_rates(ctx: Context, year: str, column: str) -> list[dict]:
+    rows = ctx.rows(
+        "fct_reoffending_cohort",
+        f"select {column}::text as grp, count(*) as size, "
+        "count(*) filter (where is_reoffender) as reoffenders, "
+        "avg(ogrs3_1yr_probability) as predicted from {mart} where la_code = %s "
+        "and cohort_year = %s and is_follow_up_complete and {col} is not null group by 1 "
+        "order by 1".replace("{col}", column),
+        [ctx.la_code, year],
+    )
+    for r in rows:
+        # the cohort splits into reoffenders and the others: protected together
+        size, reoffenders, _ = ctx.counts(
+            [r["size"], r["reoffenders"], r["size"] - r["reoffenders"]], [(0, [1, 2])]
+        )
+        r["size_shown"], r["reoffenders_shown"] = size, reoffenders
+        ok = ctx.shown(r["reoffenders"]) and ctx.shown(r["size"] - r["reoffenders"])
+        r["lo"], r["hi"] = wilson(r["reoffenders"], r["size"]) if ok else (None, None)
+        r["rate"] = r["reoffenders"] / r["size"] if ok else None
+    return rows
+
+
+def reoffending_section(ctx: Context) -> Section:
+    s = Section("reoffending", "Proven reoffending, complete cohorts: actual vs OGRS3-predicted")
+    (year,) = ctx.conn.execute(
+        "select max(cohort_year) from marts.fct_reoffending_cohort where la_code = %s "
+        "and is_follow_up_complete and cohort_year <= %s",
+        [ctx.la_code, ctx.fy],
+    ).fetchone()
+    ctx.used_marts.add("fct_reoffending_cohort")
+    if year is None:
+        s.notes.append("No cohort with a complete follow-up up to the year.")
+        return s
+    s.sentences = sentences_for(
+        [r for r in indicators(ctx) if r["indicator_code"] == "reoffending_binary_rate"],
+        "reoffending",
+    )
+    for column, title in (("tier", "tier"), ("ogrs3_band", "OGRS3 band")):
+        rows = _cohort_rates(ctx, year, column)
+        for r in rows:
+            if (
+                r["rate"] is not None
+                and r["predicted"] is not None
+                and not (r["lo"] <= float(r["predicted"]) <= r["hi"])
+            ):
+                word = "above" if r["rate"] > float(r["predicted"]) else "below"
+                s.sentences.append(
+                    f"Cohort {year}, {title} {r['grp']}: actual reoffending "
+                    f"{100 * r['rate']:.1f} % (95 % CI {100 * r['lo']:.1f} to "
+                    f"{100 * r['hi']:.1f} %) is significantly {word} the "
+                    f"OGRS3-predicted {100 * float(r['predicted']):.1f} %."
+                )
+        labels = [f"{title.split()[0].capitalize()} {r['grp']}" for r in rows]
+        s.add(
+            charts.grouped(
+                f"reoffending_{column}",
+                f"Reoffending within a year by {title}, cohort {year}",
+                labels,
+                [
+                    Series(
+                        "Actual (95 % interval)",
+                        *[
+                            [None if r[k] is None else 100 * r[k] for r in rows]
+                            for k in ("rate", "lo", "hi")
+                        ],
+                    ),
+                    Series(
+                        "OGRS3-predicted",
+                        [
+                            100 * float(r["predicted"])
+                            if r["rate"] is not None and r["predicted"] is not None
+                            else None
+                            for r in rows
+                        ],
+                    ),
+                ],
+                "% of the cohort reoffending",
+            ),
+            f"Reoffending by {title}: groups too small.",
+        )
+        s.tables.append(
+            Table(
+                f"Reoffending by {title}, cohort {year}",
+                [title.capitalize(), "Cohort", "Reoffenders", "Actual", "Predicted"],
+                [
+                    [
+                        r["grp"],
+                        fmt_count(r["size_shown"]),
+                        fmt_count(r["reoffenders_shown"]),
+                        fmt_value(r["rate"], "proportion"),
+                        fmt_value(r["predicted"] if r["rate"] is not None else None, "proportion"),
+                    ]
+                    for r in rows
+                ],
+                counts=(1, 2),
+            )
+        )
+    return s
+
+
+def partners_section(ctx: Context) -> Section:
+    s = Section("partners", "Partner data: drug treatment (DAT) and Supporting People")
+    s.sentences = sentences_for(
+        [
+            r
+            for r in indicators(ctx)
+            if r["indicator_code"]
+            in {"dat_treatment_episodes_per_1000", "supporting_people_episodes_per_1000"}
+        ],
+        "partner",
+    )
+    periods, dat = indicator_series(
+        ctx, "dat_treatment_episodes_per_1000", ctx.la_code, f"DAT, {ctx.la_name}"
+    )
+    _, sp = indicator_series(
+        ctx, "supporting_people_episodes_per_1000", ctx.la_code, f"Supporting People, {ctx.la_name}"
+    )
+    _, dat_gm = indicator_series(ctx, "dat_treatment_episodes_per_1000", GM_CODE, f"DAT, {GM_NAME}")
+    s.add(
+        charts.trend(
+            "partner_rates",
+            "Partner episodes per 1,000 population, with 95 % intervals",
+            periods,
+            [dat, sp, dat_gm],
+            "Episodes per 1,000 population",
+        ),
+        "No partner episodes.",
+    )
+    outcomes = ctx.rows(
+        "fct_supporting_people_outcomes",
+        "select outcome_domain, sum(needs_identified) as needs, "
+        "sum(outcomes_achieved) as achieved from {mart} where la_code = %s "
+        "and financial_year = %s group by 1 order by 1",
+        [ctx.la_code, ctx.fy],
+    )
+    s.add(
+        charts.bars(
+            "sp_outcomes",
+            f"Supporting People: needs met by outcome domain, {ctx.fy}",
+            [o["outcome_domain"] for o in outcomes],
+            Series(
+                ctx.la_name,
+                [
+                    100.0 * o["achieved"] / o["needs"]
+                    if ctx.shown(o["achieved"]) and o["needs"]
+                    else None
+                    for o in outcomes
+                ],
+            ),
+            "% of identified needs with the outcome achieved",
+        ),
+        "No Supporting People outcomes in the year.",
+    )
+    return s
