@@ -4,7 +4,8 @@
 2. the synthetic feeds are generated into the landing folder;
 3. Airflow is ready (SQLite metadata, ``db migrate`` once, the DAGs parsed);
 4. each ingestion DAG runs (``dag.test()``, in this process);
-5. the transform DAG runs (one dbt build, a task per model, Soda contracts);
+5. the transform DAG runs (one dbt build, a task per model, Soda contracts), then the
+   analytics DAG (a task per analytics step: run, dbt build of its marts, Soda);
 then conservation is checked. Everything the tools print (Airflow task logs, dbt, GX,
 Soda) goes to ``$WAREHOUSE_HOME/logs/<run id>/``; the caller shows progress from
 ``warehouse.progress`` and a summary.
@@ -162,6 +163,9 @@ def run_pipeline(
                 progress.advance("dbt", 0, total=load_graph(settings.home / "dbt").size)
                 transform = run_dag(dags["transform"], result)
             result.dbt_nodes, result.soda = _transform_outcome(transform)
+        if result.ok:  # linkage, evaluation, forecast, cost by complexity (on the marts)
+            with _timed(result, "analytics"):
+                run_dag(dags["analytics"], result)
         with _timed(result, "conservation"):
             try:
                 result.loads_checked = assert_conservation(settings)

@@ -4,14 +4,24 @@
 with
 
 seed_items as (
-    select oasys_section, item_number from {{ ref('ref_oasys_items') }}
+    select
+        oasys_section,
+        item_number
+    from {{ ref('ref_oasys_items') }}
 ),
 
 mart_items as (
-    select distinct oasys_section, item_number, item_code from {{ ref('fct_assessment_items') }}
+    select distinct
+        oasys_section,
+        item_number,
+        item_code
+    from {{ ref('fct_assessment_items') }}
 )
 
-select seed_items.oasys_section, seed_items.item_number, 'missing from the mart' as problem
+select
+    seed_items.oasys_section,
+    seed_items.item_number,
+    'missing from the mart' as problem
 from seed_items
 left join mart_items
     on seed_items.oasys_section = mart_items.oasys_section
@@ -20,7 +30,10 @@ where mart_items.oasys_section is null
 
 union all
 
-select mart_items.oasys_section, mart_items.item_number, 'no label in ref_oasys_items' as problem
+select
+    mart_items.oasys_section,
+    mart_items.item_number,
+    'no label in ref_oasys_items' as problem
 from mart_items
 left join {{ ref('ref_oasys_items') }} as labels
     on mart_items.item_code = labels.item_code
@@ -28,10 +41,17 @@ where labels.item_code is null
 
 union all
 
-select need_areas.oasys_section, null, 'item count differs from ref_need_areas' as problem
+select
+    need_areas.oasys_section,
+    null,
+    'item count differs from ref_need_areas' as problem
 from {{ ref('ref_need_areas') }} as need_areas
 left join (
-    select oasys_section, count(*) as items from seed_items group by oasys_section
+    select
+        oasys_section,
+        count(*) as items
+    from seed_items
+    group by oasys_section
 ) as counted
     on need_areas.oasys_section = counted.oasys_section
 where coalesce(counted.items, 0) <> need_areas.item_count

@@ -19,11 +19,11 @@
 with
 
 {% if is_incremental() %}
-changed_offenders as (
+    changed_offenders as (
     {{ changed_since_last_build(
         'offender_id', ['stg_ndelius__offenders', 'stg_ndelius__tier_records']
     ) }}
-),
+    ),
 {% endif %}
 
 sections as (
@@ -32,7 +32,7 @@ sections as (
         'int_assessment_sections', 'built_at', 'offender_id', 'changed_offenders'
     ) }}
     {% else %}
-    select * from {{ ref('int_assessment_sections') }}
+        select * from {{ ref('int_assessment_sections') }}
     {% endif %}
 ),
 

@@ -11,21 +11,24 @@
 with
 
 {% if is_incremental() %}
-changed_crns as (
-    {{ changed_since_last_build('crn', ['stg_ndelius__offenders']) }}
-),
+    changed_crns as (
+        {{ changed_since_last_build('crn', ['stg_ndelius__offenders']) }}
+    ),
 {% endif %}
 
 assessments as (
     {% if is_incremental() %}
-    {{ new_or_of_changed_keys('stg_oasys__assessments', 'loaded_at', 'crn', 'changed_crns') }}
+        {{ new_or_of_changed_keys('stg_oasys__assessments', 'loaded_at', 'crn', 'changed_crns') }}
     {% else %}
-    select * from {{ ref('stg_oasys__assessments') }}
+        select * from {{ ref('stg_oasys__assessments') }}
     {% endif %}
 ),
 
 offenders as (
-    select offender_id, crn from {{ ref('stg_ndelius__offenders') }}
+    select
+        offender_id,
+        crn
+    from {{ ref('stg_ndelius__offenders') }}
 ),
 
 sections as (
@@ -42,16 +45,16 @@ sections as (
     from assessments
     cross join lateral (
         values
-            (3, s3_1 + s3_2 + s3_3 + s3_4, is_s3_linked),
-            (4, s4_1 + s4_2 + s4_3 + s4_4, is_s4_linked),
-            (5, s5_1 + s5_2, is_s5_linked),
-            (6, s6_1 + s6_2 + s6_3, is_s6_linked),
-            (7, s7_1 + s7_2 + s7_3, is_s7_linked),
-            (8, s8_1 + s8_2 + s8_3 + s8_4 + s8_5, is_s8_linked),
-            (9, s9_1 + s9_2 + s9_3 + s9_4, is_s9_linked),
-            (10, s10_1 + s10_2, is_s10_linked),
-            (11, s11_1 + s11_2 + s11_3 + s11_4, is_s11_linked),
-            (12, s12_1 + s12_2 + s12_3 + s12_4, is_s12_linked)
+        (3, s3_1 + s3_2 + s3_3 + s3_4, is_s3_linked),
+        (4, s4_1 + s4_2 + s4_3 + s4_4, is_s4_linked),
+        (5, s5_1 + s5_2, is_s5_linked),
+        (6, s6_1 + s6_2 + s6_3, is_s6_linked),
+        (7, s7_1 + s7_2 + s7_3, is_s7_linked),
+        (8, s8_1 + s8_2 + s8_3 + s8_4 + s8_5, is_s8_linked),
+        (9, s9_1 + s9_2 + s9_3 + s9_4, is_s9_linked),
+        (10, s10_1 + s10_2, is_s10_linked),
+        (11, s11_1 + s11_2 + s11_3 + s11_4, is_s11_linked),
+        (12, s12_1 + s12_2 + s12_3 + s12_4, is_s12_linked)
     ) as section (oasys_section, score, is_linked)
 ),
 

@@ -14,17 +14,17 @@
 with
 
 {% if is_incremental() %}
-changed as (
-    {{ changed_since_last_build('offender_id', ['int_assessment_needs_scored'], 'built_at') }}
-),
+    changed as (
+        {{ changed_since_last_build('offender_id', ['int_assessment_needs_scored'], 'built_at') }}
+    ),
 {% endif %}
 
 needs as (
     select * from {{ ref('int_assessment_needs_scored') }}
     where offender_id <> -1
-    {% if is_incremental() %}
-        and offender_id in (select offender_id from changed)
-    {% endif %}
+        {% if is_incremental() %}
+            and offender_id in (select offender_id from changed)
+        {% endif %}
 ),
 
 latest as (

@@ -69,7 +69,9 @@ final as (
             as age_at_first_sanction,
         -- sanctions before the offender's records began + convictions up to the index date
         -- (at least 1: the current one)
-        greatest(coalesce(offenders.previous_sanctions, 0) + sanctions.convictions_to_date, 1)::integer
+        greatest(
+            coalesce(offenders.previous_sanctions, 0) + sanctions.convictions_to_date, 1
+        )::integer
             as sanction_count
     from firsts
     inner join sanctions

@@ -1,6 +1,7 @@
 -- Unit costs of both period lengths: service x district x period (each month and each
 -- financial year) x unit measure; the marts fct_unit_costs_monthly and fct_unit_costs
--- (financial years) each expose one of them, so a sum over a mart never mixes the two. cost per unit = actual spend / units delivered in the same period; a period
+-- (financial years) each expose one of them, so a sum over a mart never mixes the two.
+-- cost per unit = actual spend / units delivered in the same period; a period
 -- with no units has no unit cost (null), never a division error or infinity.
 -- benchmark index = the district's unit cost / the whole area's unit cost x 100.
 -- Approved premises also carry capacity (bed-nights available) and utilisation.
@@ -15,11 +16,23 @@ activity as (
 ),
 
 periods as (
-    select 'month' as period_type, month_start_date, financial_year,
+    select
+        'month' as period_type,
+        month_start_date,
+        financial_year,
         to_char(month_start_date, 'YYYY-MM') as period
-    from (select distinct month_start_date, financial_year from activity) as m
+    from (
+        select distinct
+            month_start_date,
+            financial_year
+        from activity
+    ) as m
     union all
-    select 'year', min(month_start_date), financial_year, financial_year
+    select
+        'year',
+        min(month_start_date),
+        financial_year,
+        financial_year
     from activity
     group by financial_year
 ),
@@ -104,7 +117,15 @@ area as (
 
 final as (
     select
-        {{ surrogate_key(['district.period_type', 'district.period', 'district.service_code', 'district.la_code', 'district.measure']) }}
+        {{ surrogate_key(
+            [
+                'district.period_type',
+                'district.period',
+                'district.service_code',
+                'district.la_code',
+                'district.measure',
+            ]
+        ) }}
             as unit_cost_id,
         district.service_code,
         district.la_code,

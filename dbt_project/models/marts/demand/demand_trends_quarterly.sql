@@ -5,7 +5,9 @@
 with
 
 commencements as (
-    select la_code, start_quarter as quarter_start_date,
+    select
+        la_code,
+        start_quarter as quarter_start_date,
         count(*) filter (where sentence_group = 'community') as community_commencements,
         count(*) filter (where sentence_group = 'licence') as licence_commencements,
         count(*) as commencements
@@ -14,18 +16,28 @@ commencements as (
 ),
 
 requirements as (
-    select la_code, sentence_start_quarter as quarter_start_date,
+    select
+        la_code,
+        sentence_start_quarter as quarter_start_date,
         count(*) as requirements,
-        count(distinct disposal_id) filter (where requirement_type_code = 'UPW'
-            and sentence_group = 'community') as sentences_with_unpaid_work,
-        count(distinct disposal_id) filter (where requirement_type_code = 'PROG'
-            and sentence_group = 'community') as sentences_with_programme
+        count(
+            distinct disposal_id) filter (
+            where requirement_type_code = 'UPW'
+            and sentence_group = 'community'
+        ) as sentences_with_unpaid_work,
+        count(
+            distinct disposal_id) filter (
+            where requirement_type_code = 'PROG'
+            and sentence_group = 'community'
+        ) as sentences_with_programme
     from {{ ref('fct_requirements') }}
     group by 1, 2
 ),
 
 reports as (
-    select la_code, completed_quarter as quarter_start_date,
+    select
+        la_code,
+        completed_quarter as quarter_start_date,
         count(*) as court_reports,
         round(avg(is_concordant::integer), 4) as concordance
     from {{ ref('fct_court_reports') }}
@@ -33,21 +45,39 @@ reports as (
 ),
 
 caseload as (
-    select la_code, cast(date_trunc('quarter', month_start_date) as date) as quarter_start_date,
+    select
+        la_code,
+        cast(date_trunc('quarter', month_start_date) as date) as quarter_start_date,
         count(distinct offender_id) as caseload
     from {{ ref('fct_caseload_monthly') }}
     group by 1, 2
 ),
 
 keys as (
-    select la_code, quarter_start_date from commencements
-    union select la_code, quarter_start_date from requirements
-    union select la_code, quarter_start_date from reports
-    union select la_code, quarter_start_date from caseload
+    select
+        la_code,
+        quarter_start_date
+    from commencements
+    union
+    select
+        la_code,
+        quarter_start_date
+    from requirements
+    union
+    select
+        la_code,
+        quarter_start_date
+    from reports
+    union
+    select
+        la_code,
+        quarter_start_date
+    from caseload
 ),
 
 dated_keys as (
-    select * from keys where quarter_start_date is not null
+    select * from keys
+    where quarter_start_date is not null
 ),
 
 final as (

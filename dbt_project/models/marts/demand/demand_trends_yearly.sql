@@ -8,7 +8,10 @@ quarters as (
 ),
 
 caseload as (
-    select la_code, financial_year, count(distinct offender_id) as caseload
+    select
+        la_code,
+        financial_year,
+        count(distinct offender_id) as caseload
     from {{ ref('fct_caseload_monthly') }}
     group by 1, 2
 ),

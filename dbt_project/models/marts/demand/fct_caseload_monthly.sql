@@ -14,29 +14,37 @@
 with
 
 {% if is_incremental() %}
-changed as (
+    changed as (
     {{ changed_since_last_build('offender_id', [
         'stg_ndelius__disposals', 'stg_ndelius__tier_records', 'stg_ndelius__offenders'
     ]) }}
-),
+    ),
 {% endif %}
 
 periods as (
     select * from {{ ref('int_supervision_periods') }}
     {% if is_incremental() %}
-    where offender_id in (select offender_id from changed)
+        where offender_id in (select offender_id from changed)
     {% endif %}
 ),
 
 loads as (
-    select offender_id, max(loaded_at) as loaded_at
+    select
+        offender_id,
+        max(loaded_at) as loaded_at
     from (
-        select offender_id, loaded_at from {{ ref('stg_ndelius__disposals') }}
+        select
+            offender_id,
+            loaded_at
+        from {{ ref('stg_ndelius__disposals') }}
         union all
-        select offender_id, loaded_at from {{ ref('stg_ndelius__tier_records') }}
+        select
+            offender_id,
+            loaded_at
+        from {{ ref('stg_ndelius__tier_records') }}
     ) as both_sources
     {% if is_incremental() %}
-    where offender_id in (select offender_id from changed)
+        where offender_id in (select offender_id from changed)
     {% endif %}
     group by offender_id
 ),
@@ -57,11 +65,12 @@ months as (
         bool_or(periods.sentence_group = 'licence') as has_licence,
         count(*)::integer as sentences_running
     from periods
-    cross join lateral generate_series(
-        date_trunc('month', periods.start_date),
-        date_trunc('month', periods.end_date),
-        interval '1 month'
-    ) as month
+    cross join
+        lateral generate_series(
+            date_trunc('month', periods.start_date),
+            date_trunc('month', periods.end_date),
+            interval '1 month'
+        ) as month
     where periods.end_date >= periods.start_date
     group by periods.offender_id, cast(month as date)
 ),
@@ -86,7 +95,8 @@ final as (
     from months
     left join tiers
         on months.offender_id = tiers.offender_id
-        and (months.month_start_date + interval '1 month' - interval '1 day')::date >= tiers.valid_from
+        and (months.month_start_date + interval '1 month' - interval '1 day')::date
+        >= tiers.valid_from
         and (months.month_start_date + interval '1 month' - interval '1 day')::date < tiers.valid_to
     left join offenders
         on months.offender_id = offenders.offender_id

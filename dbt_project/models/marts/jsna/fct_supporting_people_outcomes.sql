@@ -19,9 +19,9 @@ counts as (
         coalesce(clients.client_group, 'UNKNOWN') as client_group,
         outcomes.outcome_domain,
         count(distinct clients.client_record_id)
-            filter (where outcomes.is_need_identified)::integer as needs_identified,
+        filter (where outcomes.is_need_identified)::integer as needs_identified,
         count(distinct clients.client_record_id)
-            filter (where outcomes.is_need_identified and outcomes.is_outcome_achieved)::integer
+        filter (where outcomes.is_need_identified and outcomes.is_outcome_achieved)::integer
             as outcomes_achieved
     from clients
     inner join outcomes

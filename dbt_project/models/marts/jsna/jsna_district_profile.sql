@@ -8,7 +8,8 @@
 with
 
 districts as (
-    select * from {{ ref('dim_district') }} where la_code <> 'UNKNOWN'
+    select * from {{ ref('dim_district') }}
+    where la_code <> 'UNKNOWN'
 ),
 
 years as (
@@ -58,12 +59,12 @@ needs as (
         la_code,
         financial_year,
         count(distinct offender_id) as offenders_assessed,
-        {% for area in need_areas %}
+    {% for area in need_areas %}
         round(avg(is_need::integer) filter (where need_area_code = '{{ area }}'), 4)
             as {{ area | lower }}_need_share,
         count(distinct offender_id) filter (where need_area_code = '{{ area }}' and is_need)
             as {{ area | lower }}_need_offenders{{ ',' if not loop.last }}
-        {% endfor %}
+    {% endfor %}
     from latest_needs
     group by 1, 2
 ),
@@ -148,7 +149,7 @@ final as (
         round(caseload.tier_3::numeric / nullif(caseload.caseload, 0), 4) as tier_3_share,
         round(caseload.tier_4::numeric / nullif(caseload.caseload, 0), 4) as tier_4_share,
         {% for tier in [1, 2, 3, 4] %}
-        coalesce(caseload.tier_{{ tier }}, 0)::integer as tier_{{ tier }}_caseload,
+            coalesce(caseload.tier_{{ tier }}, 0)::integer as tier_{{ tier }}_caseload,
         {% endfor %}
         coalesce(needs.offenders_assessed, 0)::integer as offenders_assessed,
         needs.accom_need_share,
@@ -162,8 +163,8 @@ final as (
         needs.thinking_need_share,
         needs.attitudes_need_share,
         {% for area in need_areas %}
-        coalesce(needs.{{ area | lower }}_need_offenders, 0)::integer
-            as {{ area | lower }}_need_offenders,
+            coalesce(needs.{{ area | lower }}_need_offenders, 0)::integer
+                as {{ area | lower }}_need_offenders,
         {% endfor %}
         plan_gaps.sentence_plan_gap_share,
         coalesce(plan_gaps.sentence_plan_objectives, 0)::integer as sentence_plan_objectives,

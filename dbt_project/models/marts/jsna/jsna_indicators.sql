@@ -45,41 +45,45 @@ profile as (
 ),
 
 reoffending_cohorts as (
-    select * from {{ ref('fct_reoffending_summary') }} where dimension = 'district'
+    select * from {{ ref('fct_reoffending_summary') }}
+    where dimension = 'district'
 ),
 
 district_counts as (
     {% for code, name, unit, polarity, numerator, denominator in indicators %}
-    select
-        profile.la_code,
-        profile.la_name as area_name,
-        profile.financial_year,
-        '{{ code }}' as indicator_code,
-        {{ loop.index }} as indicator_order,
-        '{{ name }}' as indicator_name,
-        '{{ unit }}' as unit,
-        '{{ polarity }}' as polarity,
-        profile.{{ numerator }}::integer as numerator,
-        profile.{{ denominator }}::integer as denominator
-    from profile
-    {%- if code == 'reoffending_binary_rate' %}
-    inner join reoffending_cohorts
-        on profile.la_code = reoffending_cohorts.dimension_value
-        and profile.financial_year = reoffending_cohorts.cohort_year
-        and reoffending_cohorts.is_follow_up_complete
-    {%- endif %}
-    where profile.{{ denominator }} > 0
+        select
+            profile.la_code,
+            profile.la_name as area_name,
+            profile.financial_year,
+            '{{ code }}' as indicator_code,
+            {{ loop.index }} as indicator_order,
+            '{{ name }}' as indicator_name,
+            '{{ unit }}' as unit,
+            '{{ polarity }}' as polarity,
+            profile.{{ numerator }}::integer as numerator,
+            profile.{{ denominator }}::integer as denominator
+        from profile
+        {%- if code == 'reoffending_binary_rate' %}
+        inner join reoffending_cohorts
+            on profile.la_code = reoffending_cohorts.dimension_value
+            and profile.financial_year = reoffending_cohorts.cohort_year
+            and reoffending_cohorts.is_follow_up_complete
+        {%- endif %}
+        where profile.{{ denominator }} > 0
         -- complete financial years only (1 April to 31 March within the data)
-        and make_date(left(profile.financial_year, 4)::integer + 1, 3, 31)
-        <= date '{{ var("data_end_date") }}'
-        and make_date(left(profile.financial_year, 4)::integer, 4, 1)
-        >= date '{{ var("data_start_date") }}'
-    {{ 'union all' if not loop.last }}
+            and make_date(left(profile.financial_year, 4)::integer + 1, 3, 31)
+            <= date '{{ var("data_end_date") }}'
+            and make_date(left(profile.financial_year, 4)::integer, 4, 1)
+            >= date '{{ var("data_start_date") }}'
+        {{ 'union all' if not loop.last }}
     {% endfor %}
 ),
 
 area_counts as (
-    select *, 'district' as area_type from district_counts
+    select
+        *,
+        'district' as area_type
+    from district_counts
     union all
     select
         'E11000001',

@@ -22,22 +22,38 @@ latest_needs as (
 ),
 
 counts as (
-    select ward_code, financial_year, need_area_code,
+    select
+        ward_code,
+        financial_year,
+        need_area_code,
         count(distinct offender_id) filter (where is_need) as offenders_with_need
     from latest_needs
     group by 1, 2, 3
     union all
-    select ward_code, financial_year, 'ANY',
+    select
+        ward_code,
+        financial_year,
+        'ANY',
         count(distinct offender_id) filter (where is_need)
     from latest_needs
     group by 1, 2
 ),
 
 grid as (
-    select wards.ward_code, wards.ward_name, wards.la_code, wards.population_2007,
-        keys.financial_year, keys.need_area_code
+    select
+        wards.ward_code,
+        wards.ward_name,
+        wards.la_code,
+        wards.population_2007,
+        keys.financial_year,
+        keys.need_area_code
     from wards
-    cross join (select distinct financial_year, need_area_code from counts) as keys
+    cross join (
+        select distinct
+            financial_year,
+            need_area_code
+        from counts
+    ) as keys
 ),
 
 rates as (
@@ -78,9 +94,13 @@ greater_manchester as (
         need_area_code,
         round((1000.0 * sum(offenders_with_need) / sum(population_2007))::numeric, 8)
             as gm_value,
-        round(({{ rate_ci('sum(offenders_with_need)', 'sum(population_2007)', 'lower') }})::numeric, 8)
+        round(
+            ({{ rate_ci('sum(offenders_with_need)', 'sum(population_2007)', 'lower') }})::numeric, 8
+        )
             as gm_lower_ci_95,
-        round(({{ rate_ci('sum(offenders_with_need)', 'sum(population_2007)', 'upper') }})::numeric, 8)
+        round(
+            ({{ rate_ci('sum(offenders_with_need)', 'sum(population_2007)', 'upper') }})::numeric, 8
+        )
             as gm_upper_ci_95
     from rates
     group by 1, 2

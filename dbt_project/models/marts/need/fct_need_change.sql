@@ -12,9 +12,9 @@ with
 
 {% if is_incremental() %}
 -- incremental: offenders with assessment needs (re)built since the last build, whole
-changed as (
-    {{ changed_since_last_build('offender_id', ['fct_assessment_needs'], 'built_at') }}
-),
+    changed as (
+        {{ changed_since_last_build('offender_id', ['fct_assessment_needs'], 'built_at') }}
+    ),
 {% endif %}
 
 needs as (
@@ -31,9 +31,9 @@ needs as (
         la_code
     from {{ ref('fct_assessment_needs') }}
     where offender_id <> -1
-    {% if is_incremental() %}
-        and offender_id in (select offender_id from changed)
-    {% endif %}
+        {% if is_incremental() %}
+            and offender_id in (select offender_id from changed)
+        {% endif %}
 ),
 
 -- one sort: each assessment's place in its cycle (offender x sentence x section), and the

@@ -6,7 +6,11 @@ with
 
 caseload as (
     select distinct on (offender_id, financial_year)
-        offender_id, financial_year, tier, la_code, month_start_date
+        offender_id,
+        financial_year,
+        tier,
+        la_code,
+        month_start_date
     from {{ ref('fct_caseload_monthly') }}
     order by offender_id, financial_year, month_start_date desc
 ),
@@ -39,7 +43,7 @@ requirements as (
     inner join {{ ref('int_supervision_periods') }} as periods
         on caseload.offender_id = periods.offender_id
         and periods.start_date < (left(caseload.financial_year, 4) || '-04-01')::date
-            + interval '1 year'
+        + interval '1 year'
         and periods.end_date >= (left(caseload.financial_year, 4) || '-04-01')::date
     inner join {{ ref('fct_requirements') }} as requirements
         on periods.disposal_id = requirements.disposal_id

@@ -5,7 +5,11 @@
 with
 
 years as (
-    select offender_year_id, offender_id, financial_year, la_code
+    select
+        offender_year_id,
+        offender_id,
+        financial_year,
+        la_code
     from {{ ref('fct_offender_year_profile') }}
 ),
 
@@ -31,7 +35,7 @@ final as (
     inner join periods
         on years.offender_id = periods.offender_id
         and periods.start_date < (left(years.financial_year, 4) || '-04-01')::date
-            + interval '1 year'
+        + interval '1 year'
         and periods.end_date >= (left(years.financial_year, 4) || '-04-01')::date
     inner join requirements
         on periods.disposal_id = requirements.disposal_id

@@ -12,9 +12,9 @@
 with
 
 {% if is_incremental() %}
-changed_assessments as (
-    {{ changed_since_last_build('assessment_id', ['fct_assessment_needs'], 'built_at') }}
-),
+    changed_assessments as (
+        {{ changed_since_last_build('assessment_id', ['fct_assessment_needs'], 'built_at') }}
+    ),
 {% endif %}
 
 objectives as (
@@ -23,14 +23,14 @@ objectives as (
         'stg_oasys__objectives', 'loaded_at', 'assessment_id', 'changed_assessments'
     ) }}
     {% else %}
-    select * from {{ ref('stg_oasys__objectives') }}
+        select * from {{ ref('stg_oasys__objectives') }}
     {% endif %}
 ),
 
 needs as (
     select * from {{ ref('fct_assessment_needs') }}
     {% if is_incremental() %}
-    where assessment_id in (select assessment_id from objectives)
+        where assessment_id in (select assessment_id from objectives)
     {% endif %}
 ),
 

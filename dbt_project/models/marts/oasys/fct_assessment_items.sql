@@ -19,21 +19,24 @@
 with
 
 {% if is_incremental() %}
-changed_crns as (
-    {{ changed_since_last_build('crn', ['stg_ndelius__offenders']) }}
-),
+    changed_crns as (
+        {{ changed_since_last_build('crn', ['stg_ndelius__offenders']) }}
+    ),
 {% endif %}
 
 assessments as (
     {% if is_incremental() %}
-    {{ new_or_of_changed_keys('stg_oasys__assessments', 'loaded_at', 'crn', 'changed_crns') }}
+        {{ new_or_of_changed_keys('stg_oasys__assessments', 'loaded_at', 'crn', 'changed_crns') }}
     {% else %}
-    select * from {{ ref('stg_oasys__assessments') }}
+        select * from {{ ref('stg_oasys__assessments') }}
     {% endif %}
 ),
 
 offenders as (
-    select offender_id, crn from {{ ref('stg_ndelius__offenders') }}
+    select
+        offender_id,
+        crn
+    from {{ ref('stg_ndelius__offenders') }}
 ),
 
 unpivoted as (
@@ -50,8 +53,8 @@ unpivoted as (
         values
         {%- for section, count in item_counts.items() %}
             {%- for item in range(1, count + 1) %}
-            ({{ section }}, {{ item }}, s{{ section }}_{{ item }})
-            {{- "," if not (loop.last and section == 12) }}
+                ({{ section }}, {{ item }}, s{{ section }}_{{ item }})
+                {{- "," if not (loop.last and section == 12) }}
             {%- endfor %}
         {%- endfor %}
     ) as item (oasys_section, item_number, score)

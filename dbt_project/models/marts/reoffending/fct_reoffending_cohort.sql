@@ -76,7 +76,8 @@ ogrs3 as (
         ) as copas_rate,
         -- an offence category without an OGRS3 parameter (unknown) gives no score
         case when windows.gender_code = 'F' then age_gender.female_param
-            else age_gender.male_param end
+            else age_gender.male_param
+        end
         + case when windows.sanction_count = 1 then 0.12614 else 0.46306 end
         + offence_categories.ogrs3_offence_param as x_without_copas
     from windows

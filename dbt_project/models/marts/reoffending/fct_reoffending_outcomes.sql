@@ -10,10 +10,10 @@ with
 cohort as (
     select * from {{ ref('fct_reoffending_cohort') }}
     where cohort_year in (
-        select cohort_year from {{ ref('fct_reoffending_cohort') }}
-        group by cohort_year
-        having bool_and(is_follow_up_complete)
-    )
+            select cohort_year from {{ ref('fct_reoffending_cohort') }}
+            group by cohort_year
+            having bool_and(is_follow_up_complete)
+        )
 ),
 
 final as (

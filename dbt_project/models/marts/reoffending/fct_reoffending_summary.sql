@@ -8,28 +8,54 @@ with
 cohort as (
     select * from {{ ref('fct_reoffending_cohort') }}
     where cohort_year in (
-        select cohort_year from {{ ref('fct_reoffending_cohort') }}
-        group by cohort_year
-        having bool_and(is_follow_up_complete)
-    )
+            select cohort_year from {{ ref('fct_reoffending_cohort') }}
+            group by cohort_year
+            having bool_and(is_follow_up_complete)
+        )
 ),
 
 requirements as (
-    select distinct disposal_id, requirement_type_code from {{ ref('fct_requirements') }}
+    select distinct
+        disposal_id,
+        requirement_type_code
+    from {{ ref('fct_requirements') }}
 ),
 
 by_dimension as (
-    select 'area' as dimension, 'All' as dimension_value, cohort.* from cohort
+    select
+        'area' as dimension,
+        'All' as dimension_value,
+        cohort.*
+    from cohort
     union all
-    select 'district', la_code, cohort.* from cohort
+    select
+        'district',
+        la_code,
+        cohort.*
+    from cohort
     union all
-    select 'tier', tier::text, cohort.* from cohort
+    select
+        'tier',
+        tier::text,
+        cohort.*
+    from cohort
     union all
-    select 'gender', gender_code, cohort.* from cohort
+    select
+        'gender',
+        gender_code,
+        cohort.*
+    from cohort
     union all
-    select 'age_band', age_band, cohort.* from cohort
+    select
+        'age_band',
+        age_band,
+        cohort.*
+    from cohort
     union all
-    select 'requirement_type', requirements.requirement_type_code, cohort.*
+    select
+        'requirement_type',
+        requirements.requirement_type_code,
+        cohort.*
     from cohort
     inner join requirements
         on cohort.index_disposal_id = requirements.disposal_id
@@ -37,7 +63,8 @@ by_dimension as (
 
 final as (
     select
-        {{ surrogate_key(['cohort_year', 'dimension', 'dimension_value']) }} as reoffending_summary_id,
+        {{ surrogate_key(['cohort_year', 'dimension', 'dimension_value']) }}
+            as reoffending_summary_id,
         cohort_year,
         dimension,
         dimension_value,

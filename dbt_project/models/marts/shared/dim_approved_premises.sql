@@ -16,7 +16,12 @@ final as (
 
     union all
 
-    select 'UNKNOWN', 'Unknown premises', 'UNKNOWN', 'U', null
+    select
+        'UNKNOWN',
+        'Unknown premises',
+        'UNKNOWN',
+        'U',
+        null
 )
 
 select * from final

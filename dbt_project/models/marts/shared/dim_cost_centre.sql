@@ -24,7 +24,10 @@ final as (
 
     union all
 
-    select 'UNKNOWN', 'UNKNOWN', 'UNKNOWN'
+    select
+        'UNKNOWN',
+        'UNKNOWN',
+        'UNKNOWN'
 )
 
 select * from final

@@ -15,7 +15,11 @@ final as (
 
     union all
 
-    select 'UNKNOWN', 'Unknown court', null, 'UNKNOWN'
+    select
+        'UNKNOWN',
+        'Unknown court',
+        null,
+        'UNKNOWN'
 )
 
 select * from final

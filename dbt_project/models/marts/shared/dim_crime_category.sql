@@ -14,7 +14,10 @@ final as (
 
     union all
 
-    select 'UNKNOWN', 'Unknown crime category', null
+    select
+        'UNKNOWN',
+        'Unknown crime category',
+        null
 )
 
 select * from final

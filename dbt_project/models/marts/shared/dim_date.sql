@@ -21,7 +21,7 @@ final as (
         {{ financial_year('calendar_date') }} as financial_year,
         ((extract(month from calendar_date)::integer + 8) % 12) / 3 + 1 as financial_quarter,
         {{ financial_year('calendar_date') }} || ' Q'
-            || (((extract(month from calendar_date)::integer + 8) % 12) / 3 + 1)
+        || (((extract(month from calendar_date)::integer + 8) % 12) / 3 + 1)
             as financial_quarter_name,
         (extract(month from calendar_date)::integer + 8) % 12 + 1 as financial_month,
         trim(to_char(calendar_date, 'Day')) as day_name,
@@ -31,8 +31,21 @@ final as (
     union all
 
     select
-        -1, null, null, null, null, null, null, 'Unknown', 'Unknown', 'Unknown', null,
-        'Unknown', null, 'Unknown', null
+        -1,
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        'Unknown',
+        'Unknown',
+        'Unknown',
+        null,
+        'Unknown',
+        null,
+        'Unknown',
+        null
 )
 
 select * from final

@@ -17,7 +17,13 @@ final as (
 
     union all
 
-    select 'UNKNOWN', 'Unknown district', null, null, null, null
+    select
+        'UNKNOWN',
+        'Unknown district',
+        null,
+        null,
+        null,
+        null
 )
 
 select * from final

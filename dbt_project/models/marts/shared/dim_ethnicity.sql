@@ -15,8 +15,15 @@ final as (
 
     union all
 
-    select 'NS', 'Not stated', 'Unknown', false
-    where not exists (select 1 from ethnicity where ethnicity_code = 'NS')
+    select
+        'NS',
+        'Not stated',
+        'Unknown',
+        false
+    where not exists (
+            select 1 from ethnicity
+            where ethnicity_code = 'NS'
+        )
 )
 
 select * from final

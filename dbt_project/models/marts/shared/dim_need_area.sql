@@ -18,7 +18,14 @@ final as (
 
     union all
 
-    select 'UNKNOWN', 0, 'Unknown need area', 0, null, null, false
+    select
+        'UNKNOWN',
+        0,
+        'Unknown need area',
+        0,
+        null,
+        null,
+        false
 )
 
 select * from final

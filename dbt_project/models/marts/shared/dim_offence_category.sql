@@ -14,7 +14,11 @@ final as (
 
     union all
 
-    select 'UNKNOWN', 'Unknown offence category', null, null
+    select
+        'UNKNOWN',
+        'Unknown offence category',
+        null,
+        null
 )
 
 select * from final

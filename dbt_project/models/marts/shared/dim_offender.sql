@@ -44,12 +44,36 @@ final as (
 
     union all
 
-    select offender_id, 'U', 'NS', 'Unknown', false, 'Unknown', 'UNKNOWN', 'UNKNOWN', 0, 'NONE', null, true
+    select
+        offender_id,
+        'U',
+        'NS',
+        'Unknown',
+        false,
+        'Unknown',
+        'UNKNOWN',
+        'UNKNOWN',
+        0,
+        'NONE',
+        null,
+        true
     from inferred
 
     union all
 
-    select -1, 'U', 'NS', 'Unknown', false, 'Unknown', 'UNKNOWN', 'UNKNOWN', 0, 'NONE', null, true
+    select
+        -1,
+        'U',
+        'NS',
+        'Unknown',
+        false,
+        'Unknown',
+        'UNKNOWN',
+        'UNKNOWN',
+        0,
+        'NONE',
+        null,
+        true
 )
 
 select * from final

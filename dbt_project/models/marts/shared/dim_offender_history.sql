@@ -30,13 +30,26 @@ rosh as (
 ),
 
 change_dates as (
-    select offender_id, date '1900-01-01' as change_date from offenders
+    select
+        offender_id,
+        date '1900-01-01' as change_date
+    from offenders
     union
-    select offender_id, valid_from from tiers
+    select
+        offender_id,
+        valid_from
+    from tiers
     union
-    select offender_id, start_date from rosh
+    select
+        offender_id,
+        start_date
+    from rosh
     union
-    select offender_id, end_date from rosh where end_date < date '9999-12-31'
+    select
+        offender_id,
+        end_date
+    from rosh
+    where end_date < date '9999-12-31'
 ),
 
 rosh_at as (
@@ -91,7 +104,8 @@ versions as (
 
 final as (
     select
-        {{ surrogate_key(['versions.offender_id', 'versions.change_date']) }} as offender_version_id,
+        {{ surrogate_key(['versions.offender_id', 'versions.change_date']) }}
+            as offender_version_id,
         versions.offender_id,
         offenders.la_code,
         offenders.ward_code,
@@ -113,4 +127,13 @@ from final
 
 union all
 
-select 'unknown', -1, 'UNKNOWN', 'UNKNOWN', 0, 'NONE', date '1900-01-01', null, true
+select
+    'unknown',
+    -1,
+    'UNKNOWN',
+    'UNKNOWN',
+    0,
+    'NONE',
+    date '1900-01-01',
+    null,
+    true

@@ -14,7 +14,11 @@ final as (
 
     union all
 
-    select 'UNKNOWN', 'Unknown requirement type', null, null
+    select
+        'UNKNOWN',
+        'Unknown requirement type',
+        null,
+        null
 )
 
 select * from final

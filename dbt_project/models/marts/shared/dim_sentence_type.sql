@@ -15,7 +15,12 @@ final as (
 
     union all
 
-    select 'UNKNOWN', 'Unknown sentence type', 'unknown', false, false
+    select
+        'UNKNOWN',
+        'Unknown sentence type',
+        'unknown',
+        false,
+        false
 )
 
 select * from final

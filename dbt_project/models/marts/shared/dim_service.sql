@@ -15,7 +15,12 @@ final as (
 
     union all
 
-    select 'UNKNOWN', 'Unknown service', 'unknown', null, false
+    select
+        'UNKNOWN',
+        'Unknown service',
+        'unknown',
+        null,
+        false
 )
 
 select * from final

@@ -22,7 +22,12 @@ final as (
 
     union all
 
-    select 'UNKNOWN', 'Unknown ward', 'UNKNOWN', 'Unknown district', null
+    select
+        'UNKNOWN',
+        'Unknown ward',
+        'UNKNOWN',
+        'Unknown district',
+        null
 )
 
 select * from final

@@ -1,7 +1,7 @@
 with
 
 latest as (
-    -- a delta extract can deliver the same offender again: keep the highest row version
+-- a delta extract can deliver the same offender again: keep the highest row version
     {{ latest_rows(
         source('ndelius', 'ndelius_offenders'), 'offender_id', version_column='row_version'
     ) }}
