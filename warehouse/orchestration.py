@@ -425,11 +425,15 @@ REPORT_MARTS = (
 
 
 def make_jsna_pack_dag() -> DAG:
-    """``jsna_pack``: every district's pack (HTML + PDF) after the transform has published
-    the marts it reads (their Soda contracts passed, so their assets were updated)."""
-    schedule = mart_asset(REPORT_MARTS[0])
-    for name in REPORT_MARTS[1:]:
-        schedule = schedule & mart_asset(name)
+    """``jsna_pack``: every district's pack (HTML + PDF) once the transform has published the
+    marts (``warehouse.marts``: every Soda contract passed) and the analytics DAG its marts
+    (forecast, cost by complexity, evaluation, linkage: sections of the pack)."""
+    from warehouse.analytics.steps import STEPS
+
+    schedule = marts_asset()
+    for step in STEPS:
+        for name in step.marts:
+            schedule = schedule & mart_asset(name)
 
     @dag(
         dag_id="jsna_pack",
@@ -448,8 +452,8 @@ def make_jsna_pack_dag() -> DAG:
         },
         doc_md="""
 ### The JSNA pack: one HTML page and one PDF per district
-Runs when the transform has published the JSNA marts (after their Soda contracts). Reads the
-marts only, under the sharing layer's disclosure control; writes
+Runs when the transform has published the marts (`warehouse.marts`: every Soda contract
+passed) and the analytics DAG its marts. Reads the marts only, under the sharing layer's disclosure control; writes
 `.warehouse/reports/<period>/jsna_pack_<la_code>.html|pdf`. By hand:
 `warehouse report --all --period 2008-09` (or `make report`).
 """,

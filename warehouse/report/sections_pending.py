@@ -107,5 +107,5 @@ def evaluation_section(ctx: Context) -> Section:
 
 def linkage_section(ctx: Context) -> Section:
     return pending_section(
-        ctx, "linkage", "Partner records linked to the caseload", "fct_partner_record_links"
+        ctx, "linkage", "Partner records linked to the caseload", "jsna_partner_linkage"
     )
