@@ -24,17 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ingestion import financial_year
+
 PROGRAMME = "PROG"
 EFFECT = 0.06  # absolute fall of the one-year reoffending probability of a completer
 COMPLETION_INTERCEPT = 1.75  # ~77 % complete, as EARLY_END_P leaves 78 % of other orders
 SELECTION_SLOPE = -1.5  # per unit of OGRS3 1-year logit above RISK_CENTRE
 RISK_CENTRE = -0.5  # logit of ~38 %, about the cohort's mean OGRS3 1-year probability
 UNSCORED_RISK = 0.35  # as the reoffending draw assumes for an unscored offence
-
-
-def _fy_label(day: date) -> str:
-    start = day.year if day.month >= 4 else day.year - 1
-    return f"{start}/{(start + 1) % 100:02d}"
 
 
 class ProgrammePlant:
@@ -80,7 +77,7 @@ class ProgrammePlant:
         if disposal_id not in self.completed:
             return False
         treated = p_reoffend - EFFECT if p_reoffend > 2 * EFFECT else p_reoffend / 2
-        self.effects[_fy_label(index)].append(p_reoffend - treated)
+        self.effects[financial_year.of_date(index)].append(p_reoffend - treated)
         return treated <= u < p_reoffend
 
     def write_truth(self, landing: Path) -> Path:
