@@ -38,7 +38,7 @@ gives the same figure:
 
 Rules that every need question follows: count each offender once per financial year at
 their **latest assessment in the year** (`marts.fct_assessments.is_latest_in_year`, joined
-on `assessment_id`); `fct_unit_costs` holds month and year rows (filter `period_type`);
+on `assessment_id`); `fct_unit_costs` holds financial years (`fct_unit_costs_monthly` months);
 `fct_reoffending_summary` stacks dimensions (filter `dimension`).
 """
 

@@ -39,7 +39,12 @@ __all__ = ["GenerationReport", "generate", "truth_path"]
 
 # random streams: seed + offset
 PROBATION, DIRT, REOFFENDING, DRAWN_DIRT, PARTNERS, LINKAGE_NOISE = 0, 1, 2, 3, 7, 11
-INTERVENTIONS = 13  # the planted programme effect (ingestion/synthetic/interventions.py)
+# the planted programme effect (ingestion/synthetic/interventions.py) draws from seed + 7,
+# the same offset as the partner feeds' stream: two generators of the same sequence used for
+# unrelated draws. The calibrated figures (caseload with tier missing, need shares) and the
+# bench-analytics figures were measured with it; another offset moves two of them out of
+# tolerance (measured: 100 of 102), so it stays until they are re-calibrated.
+INTERVENTIONS = PARTNERS
 TRUTH_HEADER = ("partner_source", "partner_record_id", "offender_id")
 
 

@@ -127,7 +127,7 @@ class Probation:
         self.pending: dict[tuple[str, date], list[dict[str, str]]] = defaultdict(list)
         # criminal histories and reoffending outcomes draw from their own stream, so the
         # caseload, needs and the other calibrated figures do not move with them
-        self.plant = plant or ProgrammePlant(seed + 13)  # programme completion (its own stream)
+        self.plant = plant or ProgrammePlant(seed + 7)  # programme completion (its own stream)
         self.reoffending = Reoffending(np.random.default_rng(seed + 2), self.people, self.plant)
         self.offenders = Offenders(self.rng, self.people, self.reoffending, scale)
         self.tiers = Tiers(self.rng, self.people, self.ids, scale)

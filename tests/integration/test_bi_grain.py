@@ -30,6 +30,66 @@ def _ward_need_case(need: str) -> tuple[str, str, str]:
 
 # mart -> [(what, select sum over the mart, select the whole independently)]
 SUMS: dict[str, list[tuple[str, str, str]]] = {
+    # -- OASys items and assessments ------------------------------------------------------
+    "fct_assessments": [
+        (
+            "assessments",
+            "select count(*) from marts.fct_assessments",
+            "select count(distinct assessment_id) from marts.fct_assessment_needs",
+        )
+    ],
+    "fct_assessment_items": [
+        (
+            "assessment x item rows",
+            "select count(*) from marts.fct_assessment_items",
+            "select (select count(*) from marts.fct_assessments)"
+            " * (select count(*) from marts.dim_oasys_item)",
+        )
+    ],
+    "dim_oasys_item": [
+        (
+            "items",
+            "select count(*) from marts.dim_oasys_item",
+            "select count(*) from reference.ref_oasys_items",
+        )
+    ],
+    # -- analytics marts: what each analytics step wrote, and the ledger -------------------
+    "fct_partner_record_links": [
+        (
+            "links",
+            "select count(*) from marts.fct_partner_record_links",
+            "select count(*) from linkage.partner_record_links",
+        )
+    ],
+    "jsna_partner_linkage": [
+        (
+            "district x year rows",
+            "select count(*) from marts.jsna_partner_linkage",
+            "select count(*) from marts.jsna_district_profile",
+        )
+    ],
+    "fct_demand_forecast": [
+        (
+            "series x month rows",
+            "select count(*) from marts.fct_demand_forecast",
+            "select count(*) from analytics.demand_forecast",
+        )
+    ],
+    "fct_intervention_evaluations": [
+        (
+            "evaluation rows",
+            "select count(*) from marts.fct_intervention_evaluations",
+            "select count(*) from analytics.intervention_evaluations",
+        )
+    ],
+    "fct_cost_by_complexity": [
+        (
+            "cost, GBP",
+            "select sum(total_gbp) from marts.fct_cost_by_complexity",
+            "select sum(actual_gbp) from marts.fct_service_costs"
+            " where financial_year in (select financial_year from marts.fct_cost_by_complexity)",
+        )
+    ],
     "fct_convictions": [
         (
             "convictions",

@@ -188,7 +188,7 @@ def test_unit_cost_equals_the_yearly_unit_cost_rows(metrics, mart):
     got = _keyed(metrics.query(["unit_cost"], by), by, "unit_cost")
     want = mart(
         """select service_code, unit_measure, la_code, financial_year, cost_per_unit_gbp
-        from marts.fct_unit_costs where period_type = 'year' and cost_per_unit_gbp is not null"""
+        from marts.fct_unit_costs where cost_per_unit_gbp is not null"""
     )
     keys = ("service_code", "unit_measure", "la_code", "financial_year")
     _assert_equal(got, _keyed(want, keys, "cost_per_unit_gbp"), "unit cost", 2)  # pence

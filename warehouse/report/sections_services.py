@@ -113,7 +113,7 @@ def costs_section(ctx: Context) -> Section:
         "fct_unit_costs",
         "select service_code, unit_measure, cost_per_unit_gbp, area_cost_per_unit_gbp, "
         "benchmark_index, units, actual_gbp from {mart} where la_code = %s "
-        "and period_type = 'year' and financial_year = %s order by service_code",
+        "and financial_year = %s order by service_code",
         [ctx.la_code, ctx.fy],
     )
     rows = [r for r in rows if r["benchmark_index"] is not None]
