@@ -299,25 +299,23 @@ def share(settings: Settings, agreement: Agreement, period: str) -> Delivery:
         private(manifest_path, (json.dumps(manifest, indent=2, sort_keys=False) + "\n").encode())
         shutil.rmtree(final, ignore_errors=True)
         work.rename(final)
-        delivery_id = _deliver_and_log(conn, agreement, manifest, final)
+        delivery_id, failed = _deliver_and_log(conn, agreement, manifest, final)
+    if failed:  # raised once the audit row is committed (the connection's block has ended)
+        raise ShareError(f"{agreement.id} {period}: delivery {delivery_id} failed: " + failed)
     return Delivery(agreement.id, period, final, files, final / "manifest.json", delivery_id)
 
 
-def _deliver_and_log(conn, agreement: Agreement, manifest: dict[str, Any], final: Path) -> int:  # type: ignore[no-untyped-def]
-    """Deliver the folder (outbox, or SFTP file by file), record it in
-    ``audit.extract_deliveries`` with each file's outcome; raise if any file failed."""
+def _deliver_and_log(conn, agreement: Agreement, manifest: dict[str, Any], final: Path):  # type: ignore[no-untyped-def]
+    """Deliver the folder (outbox, or SFTP file by file) and record it in
+    ``audit.extract_deliveries`` with each file's outcome; (delivery id, what failed: '' when
+    every file arrived)."""
     delivered_to, outcomes = deliver(agreement, final)
     status = "delivered" if all(o["status"] == "delivered" for o in outcomes) else "failed"
     delivery_id = log_delivery(
         conn, manifest, sha256(final / "manifest.json"), delivered_to, status, outcomes
     )
-    if status != "delivered":
-        failed = [f"{o['file']} ({o['error']})" for o in outcomes if o["status"] != "delivered"]
-        raise ShareError(
-            f"{agreement.id} {manifest['period']}: delivery {delivery_id} failed: "
-            + "; ".join(failed)
-        )
-    return delivery_id
+    failed = [f"{o['file']} ({o['error']})" for o in outcomes if o["status"] != "delivered"]
+    return delivery_id, "; ".join(failed)
 
 
 def _dataset_file(conn, agreement: Agreement, d: Dataset, fy: str, pseudonymiser, work: Path):  # type: ignore[no-untyped-def]
