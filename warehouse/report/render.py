@@ -29,6 +29,8 @@ th, td { border: 1px solid #ccc; padding: 0.6mm 1mm; text-align: left; vertical-
 th { background: #eef3f8; }
 caption { text-align: left; font-weight: bold; padding-bottom: 1mm; }
 section.methods { break-before: page; }
+/* a heading never ends a page alone: it opens a block with the section's first chart */
+div.opening { break-inside: avoid; }
 .meta { color: #555; font-size: 8pt; }
 """
 
@@ -43,12 +45,13 @@ TEMPLATE = """<!DOCTYPE html>
 partnership ({{ la_code }}), compared with Greater Manchester. Official - aggregate statistics
 under disclosure control.</p></header>
 {% for s in sections %}
-<section class="{{ s.key }}" id="{{ s.key }}"><h2>{{ s.title }}</h2>
+<section class="{{ s.key }}" id="{{ s.key }}"><div class="opening"><h2>{{ s.title }}</h2>
 {% for line in s.sentences %}<p>{{ line }}</p>{% endfor %}
 {% for line in s.notes %}<p class="note">{{ line }}</p>{% endfor %}
-{% for c in s.charts %}<figure class="chart" id="chart-{{ c.name }}" data-chart="{{ c.name }}"
+{% for c in s.charts %}{% if loop.index0 == 1 %}</div>{% endif %}<figure class="chart" id="chart-{{ c.name }}" data-chart="{{ c.name }}"
  role="img" aria-label="{{ c.alt }}">{{ c.svg | safe }}
 <figcaption>{{ c.title }}</figcaption></figure>{% endfor %}
+{% if s.charts | length < 2 %}</div>{% endif %}
 {% for t in s.tables %}<table><caption>{{ t.caption }}</caption>
 <thead><tr>{% for h in t.headers %}<th>{{ h }}</th>{% endfor %}</tr></thead>
 <tbody>{% for row in t.rows %}<tr>{% for v in row %}<td{% if loop.index0 in t.counts %}

@@ -13,6 +13,7 @@ from warehouse.report.model import NOT_AVAILABLE, Context, Section, Table, fmt_c
 from warehouse.sharing.agreement_rules import RECORD_KEYS
 
 MAX_ROWS = 40
+CHART_BARS = 12  # a chart fits on one A4 page with its heading (40 bars did not)
 COUNT_TYPES = {"integer", "bigint", "smallint"}
 
 
@@ -77,10 +78,13 @@ def pending_section(ctx: Context, key: str, title: str, mart: str) -> Section:
             charts.bars(
                 f"{key}_chart",
                 f"{mart}: {numeric[0]}",
-                [str(r[label]) for r in rows],
+                [str(r[label]) for r in rows[:CHART_BARS]],
                 Series(
                     ctx.la_name,
-                    [None if r[numeric[0]] is None else float(r[numeric[0]]) for r in rows],
+                    [
+                        None if r[numeric[0]] is None else float(r[numeric[0]])
+                        for r in rows[:CHART_BARS]
+                    ],
                 ),
                 numeric[0],
             ),
