@@ -420,6 +420,7 @@ REPORT_MARTS = (
     "fct_reoffending_cohort",
     "fct_supporting_people_outcomes",
     "fct_caseload_monthly",
+    "fct_commencements",
     "dim_district",
 )
 

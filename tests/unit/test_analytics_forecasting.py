@@ -57,3 +57,19 @@ def test_intervals_nest_widen_and_cover_held_out_years_of_seasonal_series():
     # AND the 95 % intervals cover about 95 % of the 48 held-out months (>= 43: a
     # calibrated interval falls below that with probability ~3 %)
     assert inside >= 43, f"{inside} of {months} held-out months inside the 95 % interval"
+
+
+def test_series_forecast_in_worker_processes_equal_one_by_one(monkeypatch):
+    from warehouse.analytics import forecast
+
+    rng = np.random.default_rng(5)
+    t = np.arange(36)  # the shortest history a backtest takes: one origin
+    series = [100 + 10 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 4, 36) for _ in range(2)]
+    series.append(np.ones(20))  # too short for a backtest: its reason comes back in place
+    monkeypatch.setattr(forecast.os, "cpu_count", lambda: 2)
+    pooled = list(forecast._forecast_all(series))
+    monkeypatch.setattr(forecast.os, "cpu_count", lambda: 1)
+    serial = list(forecast._forecast_all(series))
+    assert isinstance(pooled[-1], str) and pooled[-1] == serial[-1]
+    for a, b in zip(pooled[:-1], serial[:-1], strict=True):
+        assert a.model == b.model and np.allclose(a.mean, b.mean) and a.mase == b.mase

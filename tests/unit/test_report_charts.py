@@ -57,3 +57,30 @@ def test_sentences_state_only_significant_differences():
     assert sentences_for([_row("similar")], "need") == [
         "No need indicator differs significantly from Greater Manchester (95 % level)."
     ]
+
+
+def test_a_forecast_fan_draws_history_forecast_and_both_bands_only_with_data():
+    periods = ["Jan", "Feb", "Mar", "Apr"]
+    history = Series(
+        "Recorded", [10.0, 12.0, None, None], [None, None, 8.0, 7.0], [None, None, 16.0, 18.0]
+    )
+    ahead = Series(
+        "Forecast", [None, None, 12.0, 12.5], [None, None, 10.0, 9.5], [None, None, 14.0, 15.5]
+    )
+    chart = charts.fan("f", "F", periods, history, ahead, "per month")
+    assert chart.marks == 2 == len(re.findall(r'id="f-mark-\d+"', chart.svg))
+    assert "80 % interval" in chart.svg and "95 % interval" in chart.svg
+    assert charts.fan("f", "F", periods, Series("h", [None] * 4), ahead, "u") is None
+    assert charts.fan("f", "F", periods, history, Series("a", [None] * 4), "u") is None
+
+
+def test_byar_interval_is_close_to_the_exact_poisson_interval():
+    from scipy.stats import chi2
+
+    from warehouse.report.sections_analytics import byar
+
+    for k in (10, 57, 400):
+        lo, hi = byar(k)
+        exact = chi2.ppf(0.025, 2 * k) / 2, chi2.ppf(0.975, 2 * k + 2) / 2
+        assert abs(lo - exact[0]) / exact[0] < 0.003 and abs(hi - exact[1]) / exact[1] < 0.003
+    assert byar(0)[0] == 0.0 and byar(0)[1] > 3.6

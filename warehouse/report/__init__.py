@@ -15,7 +15,7 @@ from pathlib import Path
 from warehouse.report.methods import methods_section
 from warehouse.report.model import Context, ReportError, Section
 from warehouse.report.render import html_page, write_pdf
-from warehouse.report.sections_pending import (
+from warehouse.report.sections_analytics import (
     cost_complexity_section,
     evaluation_section,
     forecast_section,

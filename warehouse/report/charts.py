@@ -257,3 +257,39 @@ def stacked(name: str, title: str, periods: list[str], series: list[Series], uni
     ax.set_xlabel("Financial year")
     ax.set_ylabel(unit)
     return _finish(fig, name, title, n, f"{title}, {periods[0]} to {periods[-1]}")
+
+
+def fan(name: str, title: str, periods: list[str], history: Series, forecast: Series, unit: str):
+    """A forecast fan chart: the history as a line, then the forecast (``forecast.values``)
+    inside its 80 % band (``forecast.lower``/``upper``) and its 95 % band (``history.lower``/
+    ``upper`` carry the 95 % bounds, on the forecast's months). Values are aligned on
+    ``periods``; a month a series does not cover is None."""
+    hidx, fidx = _present(history.values), _present(forecast.values)
+    if not hidx or not fidx:
+        return None
+    fig, ax = _figure(2.4)
+    bands = ((history.lower, history.upper, 0.15, "95 % interval"),)
+    bands += ((forecast.lower, forecast.upper, 0.3, "80 % interval"),)
+    for lower, upper, alpha, label in bands:
+        if lower is not None and upper is not None:
+            ax.fill_between(
+                fidx,
+                [float(lower[i]) for i in fidx],
+                [float(upper[i]) for i in fidx],
+                color=SERIES[1],
+                alpha=alpha,
+                linewidth=0,
+                label=label,
+            )
+    (past,) = ax.plot(hidx, [float(history.values[i]) for i in hidx], "-", color=SERIES[0])
+    past.set_label(history.label)
+    (ahead,) = ax.plot(fidx, [float(forecast.values[i]) for i in fidx], "-o", color=SERIES[1])
+    ahead.set_label(forecast.label)
+    ahead.set_markersize(2.5)
+    n = _mark([past, ahead], name, 0)
+    step = max(1, len(periods) // 12)
+    ticks = list(range(0, len(periods), step))
+    ax.set_xticks(ticks, [periods[i] for i in ticks], rotation=45, ha="right")
+    ax.set_ylabel(unit)
+    ax.set_ylim(bottom=0)
+    return _finish(fig, name, title, n, f"{title}, {periods[0]} to {periods[-1]}")
