@@ -28,13 +28,12 @@ FORECAST_MEASURES = (
     ("commencements", "Commencements (orders and licences starting)", "fct_commencements"),
 )
 HISTORY_MONTHS = 24
-HISTORY_SQL = {
+HISTORY_SQL = {  # the district's months from a start to the forecast's last month of history
     "caseload": "select month_start_date as month, count(distinct offender_id) as n "
-    "from {mart} where la_code = %s and month_start_date > %s::date - interval '%s months' "
-    "and month_start_date <= %s group by 1 order by 1",
+    "from {mart} where la_code = %s and month_start_date between %s and %s "
+    "group by 1 order by 1",
     "commencements": "select start_month as month, count(*) as n from {mart} "
-    "where la_code = %s and start_month > %s::date - interval '%s months' "
-    "and start_month <= %s group by 1 order by 1",
+    "where la_code = %s and start_month between %s and %s group by 1 order by 1",
 }
 
 
@@ -271,7 +270,9 @@ def _fan(ctx: Context, s: Section, measure: str, title: str, mart: str) -> list[
         s.notes.append(f"{title}: no forecast for the district.")
         return ahead
     end = ahead[0]["history_end_date"]
-    past = ctx.rows(mart, HISTORY_SQL[measure], [ctx.la_code, end, HISTORY_MONTHS - 1, end])
+    months_back = end.year * 12 + end.month - HISTORY_MONTHS  # 0-based month count
+    start = end.replace(year=months_back // 12, month=months_back % 12 + 1)
+    past = ctx.rows(mart, HISTORY_SQL[measure], [ctx.la_code, start, end])
     months = [p["month"] for p in past] + [a["month"] for a in ahead]
     history = [_rounded(ctx, p["n"]) for p in past] + [None] * len(ahead)
     pad = [None] * len(past)
