@@ -5,7 +5,7 @@ when its marts are missing, or with ``--fresh``): runs every analytics step (Pyt
 build of its mart, Soda contract), then measures
 
 * linkage precision and recall at the chosen threshold
-  (``warehouse.analytics.linkage.measure(settings)``, when that module exists);
+  (``warehouse.analytics.linkage.measure(settings)``);
 * whether the planted programme effect (``$WAREHOUSE_HOME/truth/interventions.json``,
   never loaded) lies in the evaluation's 95 % interval, and the naive comparison's miss
   (naive difference minus the true effect, percentage points);
@@ -19,7 +19,6 @@ naive_bias_pp=<b> forecast_mase=<m>``.
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 import time
@@ -58,12 +57,10 @@ def ensure_default_dataset(settings: Settings, fresh: bool) -> None:
 
 
 def measure_linkage(settings: Settings) -> tuple[str, str]:
-    try:
-        linkage = importlib.import_module("warehouse.analytics.linkage")
-    except ModuleNotFoundError:
-        return "na", "na"
-    figures = linkage.measure(settings)
-    return f"{figures['precision']:.4f}", f"{figures['recall']:.4f}"
+    from warehouse.analytics.linkage import measure
+
+    figures = measure(settings)
+    return f"{figures['linkage_precision']:.4f}", f"{figures['linkage_recall']:.4f}"
 
 
 def measure_evaluation(settings: Settings) -> dict[str, Any]:
