@@ -58,6 +58,9 @@ class StageProgress:
     def __call__(self, stage: str, n: int, total: int | None, info: dict[str, Any]) -> None:
         if stage not in STAGES:
             return
+        if stage in self.tasks and self.progress.tasks[self.tasks[stage]].finished:
+            return  # a finished bar stays as it was: the analytics steps' own dbt and Soda
+            # runs after the transform are not the transform's nodes and contracts
         task = self._task(stage, total)
         detail = self.progress.tasks[task].fields.get("detail", "")
         if "rows" in info:
