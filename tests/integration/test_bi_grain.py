@@ -21,7 +21,7 @@ def _ward_need_case(need: str) -> tuple[str, str, str]:
         "select sum(offenders_with_need) from marts.jsna_ward_need"
         f" where need_area_code = '{need}'",
         f"""select count(distinct (offender_id, financial_year))
-        from intermediate.int_needs_latest_in_year
+        from intermediate.int_needs_at_latest_assessment_in_year
         where is_need and {which}
             and ward_code in (select ward_code from reference.ref_wards)
             and financial_year in (select financial_year from marts.jsna_ward_need)""",
@@ -162,7 +162,7 @@ SUMS: dict[str, list[tuple[str, str, str]]] = {
         (
             "section scores",
             "select sum(score) from marts.fct_assessment_needs",
-            "select sum(score) from intermediate.int_assessment_sections",
+            "select sum(score) from intermediate.int_assessment_sections_unpivoted",
         )
     ],
     "fct_need_change": [

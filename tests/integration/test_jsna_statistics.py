@@ -264,7 +264,7 @@ def test_partial_years_are_left_out(default_warehouse, indicators, ward_need):
         r["financial_year"]
         for r in _rows(
             default_warehouse,
-            "select distinct financial_year from intermediate.int_needs_latest_in_year",
+            "select distinct financial_year from intermediate.int_needs_at_latest_assessment_in_year",
         )
     }
     assert "2009/10" in source_years

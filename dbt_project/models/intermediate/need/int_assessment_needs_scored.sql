@@ -15,7 +15,8 @@
 -- Incremental: assessments (re)computed since the last build, and those of offenders whose
 -- record or tier history arrived since (district, demographics and tier come from there),
 -- are (re)computed. Read by the mart fct_assessment_needs (as is) and by
--- int_assessments_latest_in_year / int_needs_latest_in_year (intermediate never reads a mart).
+-- int_assessments_latest_in_year / int_needs_at_latest_assessment_in_year (intermediate
+-- never reads a mart).
 with
 
 {% if is_incremental() %}
@@ -29,10 +30,10 @@ with
 sections as (
     {% if is_incremental() %}
     {{ new_or_of_changed_keys(
-        'int_assessment_sections', 'built_at', 'offender_id', 'changed_offenders'
+        'int_assessment_sections_unpivoted', 'built_at', 'offender_id', 'changed_offenders'
     ) }}
     {% else %}
-        select * from {{ ref('int_assessment_sections') }}
+        select * from {{ ref('int_assessment_sections_unpivoted') }}
     {% endif %}
 ),
 

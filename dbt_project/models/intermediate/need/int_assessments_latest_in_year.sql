@@ -2,9 +2,9 @@
 -- numbered within its offender x financial year from the latest (assessment date, then
 -- assessment id, descending); the first is the offender's latest assessment in that year,
 -- the one every need-prevalence figure counts. Assessments of an unknown offender
--- (offender_id -1) are never the latest. Read by int_needs_latest_in_year and by the mart
--- fct_assessments (which exposes the flag to BI users). A full rebuild each run: one
--- narrow row per assessment.
+-- (offender_id -1) are never the latest. Read by int_needs_at_latest_assessment_in_year and
+-- by the mart fct_assessments (which exposes the flag to BI users). A full rebuild each run:
+-- one narrow row per assessment.
 with
 
 assessments as (

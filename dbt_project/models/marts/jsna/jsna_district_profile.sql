@@ -51,7 +51,7 @@ caseload as (
 ),
 
 latest_needs as (
-    select * from {{ ref('int_needs_latest_in_year') }}
+    select * from {{ ref('int_needs_at_latest_assessment_in_year') }}
 ),
 
 needs as (

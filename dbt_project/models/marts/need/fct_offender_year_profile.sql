@@ -16,7 +16,7 @@ caseload as (
 ),
 
 latest_needs as (
-    select * from {{ ref('int_needs_latest_in_year') }}
+    select * from {{ ref('int_needs_at_latest_assessment_in_year') }}
     where need_area_code in ('DRUGS', 'ALCOHOL')
 ),
 

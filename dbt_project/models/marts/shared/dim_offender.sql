@@ -16,7 +16,7 @@ referenced as (
     union
     select offender_id from {{ ref('stg_ndelius__court_reports') }}
     union
-    select offender_id from {{ ref('int_assessment_sections') }}
+    select offender_id from {{ ref('int_assessment_sections_unpivoted') }}
 ),
 
 inferred as (
