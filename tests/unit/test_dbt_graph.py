@@ -81,3 +81,19 @@ def test_dbt_messages_keep_identifiers_and_lose_delivered_values():
     assert scrub('value "Smith" too long') == 'value "…" too long'
     assert scrub('invalid input syntax for type integer: "unknown"').endswith(': "…"')
     assert "X123456" not in scrub("duplicate key\nDETAIL: Key (crn)=(X123456) already exists")
+
+
+def test_no_intermediate_model_reads_a_mart():
+    """The structure guide's layers: staging -> intermediate -> marts, never back up."""
+    import re
+    from pathlib import Path
+
+    models = Path(__file__).resolve().parents[2] / "dbt_project" / "models"
+    marts = {p.stem for p in (models / "marts").rglob("*.sql")}
+    read_up = {
+        (p.stem, name)
+        for p in (models / "intermediate").rglob("*.sql")
+        for name in re.findall(r"ref\(\s*['\"](\w+)['\"]\s*\)", p.read_text())
+        if name in marts
+    }
+    assert marts and not read_up, read_up

@@ -8,11 +8,11 @@
 with
 
 costs as (
-    select * from {{ ref('fct_service_costs') }}
+    select * from {{ ref('int_ledger_lines_summed_to_cost_centre_months') }}
 ),
 
 activity as (
-    select * from {{ ref('fct_service_activity') }}
+    select * from {{ ref('int_finance_activity_dated') }}
 ),
 
 periods as (

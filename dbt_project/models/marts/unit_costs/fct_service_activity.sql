@@ -1,19 +1,21 @@
 -- Activity volumes by service x district x month x measure (sessions, attendances,
--- completions, unpaid-work hours, supervision months, bed-nights, beds available).
+-- completions, unpaid-work hours, supervision months, bed-nights, beds available), as
+-- int_finance_activity_dated computes them (int_unit_costs reads them there: no
+-- intermediate model reads a mart).
 with
 
 activity as (
-    select * from {{ ref('stg_finance__activity') }}
+    select * from {{ ref('int_finance_activity_dated') }}
 ),
 
 final as (
     select
-        activity_id as service_activity_id,
+        service_activity_id,
         service_code,
-        coalesce(la_code, 'UNKNOWN') as la_code,
-        period_month as month_start_date,
-        {{ date_key('period_month') }} as month_start_date_id,
-        {{ financial_year('period_month') }} as financial_year,
+        la_code,
+        month_start_date,
+        month_start_date_id,
+        financial_year,
         measure,
         units
     from activity

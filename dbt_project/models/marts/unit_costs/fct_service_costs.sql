@@ -1,26 +1,27 @@
 -- Spend by cost centre x month (all accounts): budget and actual, with the service and
--- district the cost centre serves (area-wide centres have no district: 'UNKNOWN').
+-- district the cost centre serves (area-wide centres have no district: 'UNKNOWN'), as
+-- int_ledger_lines_summed_to_cost_centre_months computes it (int_unit_costs reads it
+-- there: no intermediate model reads a mart).
 with
 
-ledger as (
-    select * from {{ ref('stg_finance__ledger_lines') }}
+costs as (
+    select * from {{ ref('int_ledger_lines_summed_to_cost_centre_months') }}
 ),
 
 final as (
     select
-        {{ surrogate_key(['cost_centre', 'period_month']) }} as service_cost_id,
-        cost_centre as cost_centre_code,
-        coalesce(max(service_code), 'UNKNOWN') as service_code,
-        coalesce(max(la_code), 'UNKNOWN') as la_code,
-        period_month as month_start_date,
-        {{ date_key('period_month') }} as month_start_date_id,
-        {{ financial_year('period_month') }} as financial_year,
-        sum(budget_gbp)::numeric(14, 2) as budget_gbp,
-        sum(actual_gbp)::numeric(14, 2) as actual_gbp,
-        sum(actual_gbp) filter (where account = 'STAFF')::numeric(14, 2) as staff_actual_gbp,
-        sum(actual_gbp) filter (where account = 'CONTRACTS')::numeric(14, 2) as contracts_actual_gbp
-    from ledger
-    group by cost_centre, period_month
+        service_cost_id,
+        cost_centre_code,
+        service_code,
+        la_code,
+        month_start_date,
+        month_start_date_id,
+        financial_year,
+        budget_gbp,
+        actual_gbp,
+        staff_actual_gbp,
+        contracts_actual_gbp
+    from costs
 )
 
 select * from final
