@@ -52,15 +52,16 @@ def byar(k: int) -> tuple[float, float]:
 
 
 # -- cost by complexity ------------------------------------------------------------------------
-def _cost_cells(ctx: Context, by: str) -> list[dict]:
-    """Cost per offender-year by ``by`` (tier, need band, OGRS3 band) in the report's year;
-    a cell's offender-years are the same on each of its service rows (taken once)."""
+def _cost_cells(ctx: Context, *by: str, where: str = "true") -> list[dict]:
+    """Offender-years and spend by ``by`` (of tier, need_band, ogrs3_band) in the report's
+    year; a cell's offender-years are the same on each of its service rows (taken once)."""
+    columns = ", ".join(by)
     return ctx.rows(
         "fct_cost_by_complexity",
         "with cells as (select tier, need_band, ogrs3_band, max(offender_years) as years, "
         "sum(total_gbp) as gbp from {mart} where financial_year = %s group by 1, 2, 3) "
-        f"select {by} as grp, sum(years) as years, sum(gbp) as gbp from cells "
-        "group by 1 order by 1",
+        f"select {columns}, sum(years) as years, sum(gbp) as gbp from cells "
+        f"where {where} group by {columns} order by {columns}",
         [ctx.fy],
     )
 
@@ -78,14 +79,7 @@ def cost_complexity_section(ctx: Context) -> Section:
         f"{GM_NAME} as a whole, {ctx.fy}: the year's ledger spend allocated to offender-years "
         "by each service's activity, overheads on direct cost (docs/cost_by_complexity.md)."
     )
-    cells = ctx.rows(
-        "fct_cost_by_complexity",
-        "with cells as (select tier, need_band, ogrs3_band, max(offender_years) as years, "
-        "sum(total_gbp) as gbp from {mart} where financial_year = %s group by 1, 2, 3) "
-        "select tier, need_band, sum(years) as years, sum(gbp) as gbp from cells "
-        "where tier > 0 group by 1, 2 order by 1, 2",
-        [ctx.fy],
-    )
+    cells = _cost_cells(ctx, "tier", "need_band", where="tier > 0")
     tiers = sorted({c["tier"] for c in cells})
     value = {(c["tier"], c["need_band"]): _per_year(ctx, c) for c in cells}
     s.add(
@@ -103,7 +97,7 @@ def cost_complexity_section(ctx: Context) -> Section:
         charts.bars(
             "cost_ogrs3",
             f"Cost per offender-year by OGRS3 band, {ctx.fy}",
-            [str(b["grp"]) for b in bands],
+            [str(b["ogrs3_band"]) for b in bands],
             Series(GM_NAME, [_per_year(ctx, b) for b in bands]),
             "£ per offender-year",
         ),
@@ -114,7 +108,7 @@ def cost_complexity_section(ctx: Context) -> Section:
             f"Cost per offender-year by tier, {ctx.fy} ({GM_NAME})",
             ["Tier", "Offender-years", "Cost per offender-year"],
             [
-                [str(r["grp"]), fmt_count(ctx.count(round(r["years"]))), _gbp(_per_year(ctx, r))]
+                [str(r["tier"]), fmt_count(ctx.count(round(r["years"]))), _gbp(_per_year(ctx, r))]
                 for r in _cost_cells(ctx, "tier")
             ],
             counts=(1,),
