@@ -205,7 +205,7 @@ SUMS: dict[str, list[tuple[str, str, str]]] = {
         (
             "cohort members",
             "select count(*) from marts.fct_reoffending_cohort",
-            "select count(*) from intermediate.int_reoffending_index_events",
+            "select count(*) from intermediate.int_supervision_starts_first_in_year",
         )
     ],
     "fct_reoffending_outcomes": [

@@ -97,3 +97,24 @@ def test_no_intermediate_model_reads_a_mart():
         if name in marts
     }
     assert marts and not read_up, read_up
+
+
+_MODELS = __import__("pathlib").Path(__file__).resolve().parents[2] / "dbt_project" / "models"
+
+
+def test_intermediate_models_are_named_for_what_they_do():
+    """The structure guide's int_<entity>s_<verb>s: an entity alone (int_unit_costs) says
+    what a model holds, not what it does to its input."""
+    import re
+
+    does = re.compile(r"_(\w+ed|in|at|to|by|per|with)(_|$)")
+    vague = sorted(
+        p.stem for p in (_MODELS / "intermediate").rglob("*.sql") if not does.search(p.stem)
+    )
+    assert not vague, vague
+
+
+def test_every_folder_of_models_declares_them_in_its_own_yml():
+    folders = {p.parent for p in _MODELS.rglob("*.sql")}
+    bare = sorted(str(f.relative_to(_MODELS)) for f in folders if not list(f.glob("_*.yml")))
+    assert folders and not bare, bare

@@ -42,11 +42,11 @@ need_areas as (
 ),
 
 offenders as (
-    select * from {{ ref('int_offenders_current') }}
+    select * from {{ ref('int_offenders_joined_to_tier_and_rosh') }}
 ),
 
 tiers as (
-    select * from {{ ref('int_offender_tiers') }}
+    select * from {{ ref('int_tier_records_ranged') }}
 ),
 
 final as (

@@ -22,7 +22,7 @@ with
 {% endif %}
 
 periods as (
-    select * from {{ ref('int_supervision_periods') }}
+    select * from {{ ref('int_disposals_end_dated') }}
     {% if is_incremental() %}
         where offender_id in (select offender_id from changed)
     {% endif %}
@@ -50,11 +50,11 @@ loads as (
 ),
 
 tiers as (
-    select * from {{ ref('int_offender_tiers') }}
+    select * from {{ ref('int_tier_records_ranged') }}
 ),
 
 offenders as (
-    select * from {{ ref('int_offenders_current') }}
+    select * from {{ ref('int_offenders_joined_to_tier_and_rosh') }}
 ),
 
 months as (

@@ -11,12 +11,12 @@ periods as (
     select distinct on (event_id)
         event_id,
         disposal_type_code
-    from {{ ref('int_supervision_periods') }}
+    from {{ ref('int_disposals_end_dated') }}
     order by event_id, start_date
 ),
 
 offenders as (
-    select * from {{ ref('int_offenders_current') }}
+    select * from {{ ref('int_offenders_joined_to_tier_and_rosh') }}
 ),
 
 final as (

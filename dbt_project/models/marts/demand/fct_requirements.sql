@@ -7,11 +7,11 @@ requirements as (
 ),
 
 periods as (
-    select * from {{ ref('int_supervision_periods') }}
+    select * from {{ ref('int_disposals_end_dated') }}
 ),
 
 offenders as (
-    select * from {{ ref('int_offenders_current') }}
+    select * from {{ ref('int_offenders_joined_to_tier_and_rosh') }}
 ),
 
 requirement_types as (

@@ -40,7 +40,7 @@ requirements as (
             order by requirements.requirement_type_code
         ) as requirement_types
     from caseload
-    inner join {{ ref('int_supervision_periods') }} as periods
+    inner join {{ ref('int_disposals_end_dated') }} as periods
         on caseload.offender_id = periods.offender_id
         and periods.start_date < (left(caseload.financial_year, 4) || '-04-01')::date
         + interval '1 year'

@@ -14,7 +14,7 @@ years as (
 ),
 
 periods as (
-    select * from {{ ref('int_supervision_periods') }}
+    select * from {{ ref('int_disposals_end_dated') }}
 ),
 
 requirements as (

@@ -8,7 +8,7 @@
 with
 
 cohort as (
-    select * from {{ ref('int_reoffending_index_events') }}
+    select * from {{ ref('int_supervision_starts_first_in_year') }}
 ),
 
 events as (

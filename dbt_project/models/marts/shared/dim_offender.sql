@@ -6,11 +6,11 @@
 with
 
 offenders as (
-    select * from {{ ref('int_offenders_current') }}
+    select * from {{ ref('int_offenders_joined_to_tier_and_rosh') }}
 ),
 
 referenced as (
-    select offender_id from {{ ref('int_supervision_periods') }}
+    select offender_id from {{ ref('int_disposals_end_dated') }}
     union
     select offender_id from {{ ref('stg_ndelius__events') }}
     union

@@ -1,7 +1,7 @@
 -- Activity volumes by service x district x month x measure (sessions, attendances,
 -- completions, unpaid-work hours, supervision months, bed-nights, beds available), as
--- int_finance_activity_dated computes them (int_unit_costs reads them there: no
--- intermediate model reads a mart).
+-- int_finance_activity_dated computes them (int_service_costs_divided_by_activity reads
+-- them there: no intermediate model reads a mart).
 with
 
 activity as (

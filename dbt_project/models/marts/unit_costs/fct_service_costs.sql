@@ -1,7 +1,7 @@
 -- Spend by cost centre x month (all accounts): budget and actual, with the service and
 -- district the cost centre serves (area-wide centres have no district: 'UNKNOWN'), as
--- int_ledger_lines_summed_to_cost_centre_months computes it (int_unit_costs reads it
--- there: no intermediate model reads a mart).
+-- int_ledger_lines_summed_to_cost_centre_months computes it
+-- (int_service_costs_divided_by_activity reads it there: no intermediate model reads a mart).
 with
 
 costs as (

@@ -1,9 +1,9 @@
 -- Unit costs by service x district x financial year x unit measure (the yearly rows of
--- int_unit_costs; the months are in fct_unit_costs_monthly).
+-- int_service_costs_divided_by_activity; the months are in fct_unit_costs_monthly).
 with
 
 unit_costs as (
-    select * from {{ ref('int_unit_costs') }}
+    select * from {{ ref('int_service_costs_divided_by_activity') }}
     where period_type = 'year'
 ),
 

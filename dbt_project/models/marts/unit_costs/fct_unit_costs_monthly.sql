@@ -1,9 +1,9 @@
 -- Unit costs by service x district x month x unit measure (the monthly rows of
--- int_unit_costs; the financial years are in fct_unit_costs).
+-- int_service_costs_divided_by_activity; the financial years are in fct_unit_costs).
 with
 
 unit_costs as (
-    select * from {{ ref('int_unit_costs') }}
+    select * from {{ ref('int_service_costs_divided_by_activity') }}
     where period_type = 'month'
 ),
 

@@ -9,12 +9,12 @@ offenders as (
 ),
 
 tiers as (
-    select * from {{ ref('int_offender_tiers') }}
+    select * from {{ ref('int_tier_records_ranged') }}
     where valid_to = date '9999-12-31'
 ),
 
 rosh as (
-    select * from {{ ref('int_offender_rosh') }}
+    select * from {{ ref('int_registrations_aggregated_to_offenders') }}
 ),
 
 ethnicity as (

@@ -6,7 +6,7 @@
 with
 
 periods as (
-    select * from {{ ref('int_supervision_periods') }}
+    select * from {{ ref('int_disposals_end_dated') }}
     where sentence_group in ('community', 'licence')
 ),
 
@@ -16,11 +16,11 @@ events as (
 ),
 
 offenders as (
-    select * from {{ ref('int_offenders_current') }}
+    select * from {{ ref('int_offenders_joined_to_tier_and_rosh') }}
 ),
 
 tiers as (
-    select * from {{ ref('int_offender_tiers') }}
+    select * from {{ ref('int_tier_records_ranged') }}
 ),
 
 firsts as (
