@@ -36,7 +36,7 @@ superset: venv superset-venv  ## Superset with the JSNA dashboard on http://127.
 	@$(BIN)/python -m warehouse.superset serve
 
 bi-check: venv superset-venv  ## start Superset, fetch every chart's data through its API, stop; superset_charts_ok=n/m
-	@$(BIN)/python -m warehouse.superset check
+	@$(BIN)/python -m warehouse.superset_check
 
 run: venv  ## start the warehouse, generate data, run every DAG through Airflow, print a summary
 	@$(BIN)/warehouse run

@@ -1,6 +1,6 @@
 """Airflow DAG ``analytics``: one task per analytics step (linkage, evaluation, forecast, cost
 by complexity), after the transform DAG's marts."""
 
-from warehouse.orchestration import analytics_dag
+from warehouse.analytics.dag import make_analytics_dag
 
-analytics = analytics_dag()
+analytics = make_analytics_dag()

@@ -245,7 +245,7 @@ def report(
     import time
 
     from warehouse.report import ReportError, build_packs
-    from warehouse.sharing.extract import ShareError
+    from warehouse.sharing.periods import ShareError
 
     if bool(district) == all_:
         _fail("name a --district or pass --all")
@@ -286,7 +286,7 @@ def share(
     """Write a partner extract (files + manifest) to the outbox and log the delivery."""
     from warehouse.sharing import extract
     from warehouse.sharing.agreements import AgreementError, all_agreements, get_agreement
-    from warehouse.sharing.extract import ShareError
+    from warehouse.sharing.periods import ShareError
     from warehouse.sharing.pseudonymise import MissingKeyError
 
     if purge:

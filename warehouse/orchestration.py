@@ -34,12 +34,11 @@ def notify_failure(context: dict[str, Any]) -> None:
     """Failure callback: one clear log line naming the DAG, task and run (no personal data),
     also heard by ``warehouse run``'s display."""
     from warehouse import progress
-    from warehouse.run import first_error_line
     from warehouse.transform import scrub
 
     ti = context.get("task_instance")
     dag_id, task_id = getattr(ti, "dag_id", "?"), getattr(ti, "task_id", "?")
-    error = scrub(first_error_line(context.get("exception")))
+    error = scrub(progress.first_error_line(context.get("exception")))
     log.error(
         "FAILED dag=%s task=%s run=%s try=%s: %s",
         dag_id,
@@ -199,15 +198,12 @@ def _report_task(task_id: str, own: list[str], command: str, select: str, doc: s
 _BUILD_RESULTS: dict[str, dict[str, list[str]]] = {}
 
 
-def build_results(value: str | dict | None) -> dict[str, list[str]]:
-    """The build task's XCom: a JSON string, which Airflow may hand back already parsed."""
-    return value if isinstance(value, dict) else json.loads(value or "{}")
-
-
 def _build_results(ti: Any) -> dict[str, list[str]]:
     """The build's per-node results (its XCom), read once per DAG run and process: under
     ``dag.test()`` every task runs in one process, and 75 reads of the same ~30 kB XCom
     cost ~1 s of the run (a worker process of a real executor reads it once)."""
+    from warehouse.transform import build_results
+
     key = f"{ti.dag_id}/{ti.run_id}"
     if key not in _BUILD_RESULTS:
         _BUILD_RESULTS.clear()
@@ -321,13 +317,6 @@ their agreements' cron schedules and verify their own marts' contracts before de
 """
 
 
-def analytics_dag() -> DAG:
-    """The analytics DAG (``dags/analytics.py``): see ``warehouse.analytics.dag``."""
-    from warehouse.analytics.dag import make_analytics_dag
-
-    return make_analytics_dag()
-
-
 # -- sharing ------------------------------------------------------------------------------
 def share_dags() -> dict[str, DAG]:
     """One DAG per agreement file in ``agreements/`` by its id (``share_<agreement>``)."""
@@ -388,7 +377,8 @@ Soda contracts are verified first and a failure stops the delivery. Agreement fi
         def write_and_deliver(
             checks: int, params: dict[str, Any] | None = None, logical_date: Any = None
         ) -> dict[str, Any]:
-            from warehouse.sharing.extract import period_of, share
+            from warehouse.sharing.extract import share
+            from warehouse.sharing.periods import period_of
 
             period = (params or {}).get("period") or period_of(logical_date)
             delivery = share(get_settings(), get_agreement(agreement_id), period)

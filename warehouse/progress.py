@@ -28,3 +28,12 @@ def advance(stage: str, n: int = 1, total: int | None = None, **info: Any) -> No
     """``n`` more units of ``stage`` done (of ``total``, when known); ``info`` e.g. rows."""
     for listener in list(_listeners):
         listener(stage, n, total, info)
+
+
+def first_error_line(exc: BaseException | None) -> str:
+    """The line of an exception a person needs first (a heading ending in ':' takes the
+    line after it too)."""
+    lines = [ln.strip() for ln in str(exc or "").splitlines() if ln.strip()]
+    if not lines:
+        return type(exc).__name__ if exc else "unknown error"
+    return " ".join(lines[:2]) if lines[0].endswith(":") and len(lines) > 1 else lines[0]

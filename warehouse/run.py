@@ -77,15 +77,6 @@ def output_to(log_file: Path) -> Iterator[IO[str]]:
         console.close()
 
 
-def first_error_line(exc: BaseException | None) -> str:
-    """The line of an exception a person needs first (a heading ending in ':' takes the
-    line after it too)."""
-    lines = [ln.strip() for ln in str(exc or "").splitlines() if ln.strip()]
-    if not lines:
-        return type(exc).__name__ if exc else "unknown error"
-    return " ".join(lines[:2]) if lines[0].endswith(":") and len(lines) > 1 else lines[0]
-
-
 def run_dag(dag: Any, result: RunResult) -> Any:
     """One DAG once, in this process. Retries are for unattended runs: here a person is
     waiting, so a failure is reported at once instead of after the retry delays."""
@@ -170,7 +161,7 @@ def run_pipeline(
             try:
                 result.loads_checked = assert_conservation(settings)
             except ConservationError as exc:
-                result.failures.append(f"conservation: {first_error_line(exc)}")
+                result.failures.append(f"conservation: {progress.first_error_line(exc)}")
     finally:
         os.environ.pop("WAREHOUSE_RUN_ID", None)
     return result
@@ -187,7 +178,7 @@ def _transform_outcome(run: Any) -> tuple[dict[str, int], dict[str, Any]]:
     tis = {ti.task_id: ti for ti in run.get_task_instances()}
     nodes: dict[str, int] = {}
     built = tis.get("dbt.build")
-    from warehouse.orchestration import build_results
+    from warehouse.transform import build_results
 
     results = build_results(built.xcom_pull(task_ids="dbt.build") if built else None)
     for status, _ in results.values():

@@ -9,6 +9,7 @@ generated on first start and kept in ``$WAREHOUSE_HOME/secrets/`` (git-ignored).
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -159,3 +160,18 @@ class Settings(BaseSettings):
 
 def get_settings() -> Settings:
     return Settings()
+
+
+def code_version() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        from importlib.metadata import version
+
+        return "probation-warehouse " + version("probation-warehouse")

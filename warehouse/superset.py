@@ -215,8 +215,6 @@ def _neutral_database_uri(target: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from warehouse import superset_check
-
     command = argv[0] if argv else "serve"
     settings = get_settings()
     try:
@@ -224,12 +222,10 @@ def main(argv: list[str]) -> int:
             setup(settings)
         elif command == "serve":
             serve(settings)
-        elif command == "check":
-            return superset_check.check(settings)
         elif command == "export":
             print(f"exported {export_bundle(login(admin_password(settings)))} dashboard(s)")
         else:
-            print(f"unknown command {command!r}: setup, serve, check or export", file=sys.stderr)
+            print(f"unknown command {command!r}: setup, serve or export", file=sys.stderr)
             return 2
     except SupersetError as exc:
         print(f"superset: {exc}", file=sys.stderr)

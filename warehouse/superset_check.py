@@ -124,3 +124,9 @@ def check(settings: Settings) -> int:
 
             for_settings(settings).stop()
     return 0 if expected and ok == len(expected) else 1
+
+
+if __name__ == "__main__":
+    from warehouse.settings import get_settings
+
+    sys.exit(check(get_settings()))

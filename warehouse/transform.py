@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -206,3 +207,8 @@ def run_dbt(settings: Settings, *args: str, log_dir: Path | None = None) -> DbtR
     if report.failures:
         raise DbtFailed(f"dbt {' '.join(args)} failed:\n" + "\n".join(report.failures))
     return report
+
+
+def build_results(value: str | dict | None) -> dict[str, list[str]]:
+    """The build task's XCom: a JSON string, which Airflow may hand back already parsed."""
+    return value if isinstance(value, dict) else json.loads(value or "{}")

@@ -10,9 +10,9 @@ import pytest
 
 from warehouse import airflow_local
 from warehouse.db import connect
-from warehouse.orchestration import build_results
 from warehouse.pipeline import assert_conservation, generate
 from warehouse.run import RunResult, run_dag
+from warehouse.transform import build_results
 
 pytestmark = pytest.mark.integration
 

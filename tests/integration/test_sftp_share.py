@@ -13,7 +13,8 @@ import pytest
 from tests.sftp_server import USER, SftpServer, make_keys
 from warehouse.db import connect
 from warehouse.sharing.agreements import Delivery, get_agreement
-from warehouse.sharing.extract import ShareError, share
+from warehouse.sharing.extract import share
+from warehouse.sharing.periods import ShareError
 
 pytestmark = pytest.mark.integration
 

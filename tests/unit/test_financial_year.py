@@ -6,7 +6,7 @@ import pytest
 
 from ingestion import financial_year as fy
 from ingestion.feeds import ALL_FEEDS
-from warehouse.sharing.extract import ShareError, financial_year, period_of
+from warehouse.sharing.periods import ShareError, financial_year, period_of
 
 
 def test_a_financial_year_runs_from_april_to_march():

@@ -101,6 +101,9 @@ class SourceResult:
     def grey_zone(self) -> tuple[float, float]:
         return grey_zone(self.threshold)
 
+    def band(self, probability: float) -> str:
+        return band(probability, self.threshold)
+
     def links(self) -> Any:
         return self.best[self.best.match_probability >= self.threshold]
 

@@ -49,8 +49,6 @@ create table if not exists linkage.model_runs (
 
 
 def write_results(conn: Any, results: list[Any]) -> None:
-    from warehouse.analytics.linkage import band
-
     with conn.transaction():
         conn.execute(DDL)
         for r in results:
@@ -72,7 +70,7 @@ def write_results(conn: Any, results: list[Any]) -> None:
                             int(row.offender_id),
                             row.match_probability,
                             row.match_weight,
-                            band(row.match_probability, r.threshold),
+                            r.band(row.match_probability),
                         )
                     )
             with conn.cursor().copy(

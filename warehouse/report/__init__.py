@@ -137,7 +137,7 @@ def output_dir(settings: Settings, period: str) -> Path:
 
 
 def build_pack(conn, la_code: str, la_name: str, period: str, out: Path) -> Pack:  # type: ignore[no-untyped-def]
-    from warehouse.sharing.extract import financial_year
+    from warehouse.sharing.periods import financial_year
 
     controls, source = district_controls(la_code)
     ctx = Context(conn, la_code, la_name, period, financial_year(period), controls, source)
@@ -170,7 +170,7 @@ def build_packs(
     from concurrent.futures import ProcessPoolExecutor
 
     from warehouse.db import connect
-    from warehouse.sharing.extract import financial_year
+    from warehouse.sharing.periods import financial_year
 
     fy = financial_year(period)  # a bad period is refused before any work
     with connect(settings) as conn:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ingestion.feeds import ALL_FEEDS
 from warehouse.report.model import GM_NAME, Context, Section, Table, unit_label
-from warehouse.sharing.extract import code_version
+from warehouse.settings import code_version
 
 DEFINITIONS = [
     (

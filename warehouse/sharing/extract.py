@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -18,14 +17,14 @@ from typing import Any
 
 from psycopg import sql
 
-from ingestion import financial_year as fyear
 from warehouse.db import connect
-from warehouse.settings import PROJECT_ROOT, Settings
+from warehouse.settings import Settings, code_version
 from warehouse.sharing.agreements import Agreement, Dataset, Rate, quasi_identifiers
 from warehouse.sharing.anonymity import anonymise, ladder
 from warehouse.sharing.audit import log_delivery, purge_expired  # noqa: F401 (the CLI's)
 from warehouse.sharing.delivery import deliver
 from warehouse.sharing.disclosure import SUPPRESSED, Controls, protect, protect_lines
+from warehouse.sharing.periods import ShareError, financial_year
 from warehouse.sharing.pseudonymise import Pseudonymiser, fingerprint, get_key
 from warehouse.sharing.writers import (
     HIDDEN_TEXT,
@@ -39,10 +38,6 @@ from warehouse.sharing.writers import (
 TOTAL = "Total"
 
 
-class ShareError(RuntimeError):
-    pass
-
-
 @dataclass(frozen=True)
 class Delivery:
     agreement_id: str
@@ -51,34 +46,6 @@ class Delivery:
     files: list[dict[str, Any]]
     manifest: Path
     delivery_id: int
-
-
-def financial_year(period: str) -> str:
-    """``2008-09`` (as on the command line) -> ``2008/09`` (as in the marts)."""
-    start = fyear.parse(period)
-    if start is None:
-        raise ShareError(f"period {period!r}: expected a financial year like 2008-09")
-    return fyear.label(start)
-
-
-def period_of(day: Any) -> str:
-    """The financial year holding ``day`` (a run's logical date), as ``2008-09``."""
-    return fyear.of_date(day, sep="-")
-
-
-def code_version() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        from importlib.metadata import version
-
-        return "probation-warehouse " + version("probation-warehouse")
 
 
 # -- reading --------------------------------------------------------------------------------
