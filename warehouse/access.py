@@ -61,11 +61,6 @@ GREATER_MANCHESTER = "E11000001"  # the area's comparator rows (jsna_indicators)
 SCOPES: dict[str, Scope] = {
     "all": Scope("true", doc="every row"),
     "own_district": Scope(f"la_code = {OWN}", ("la_code",), "own district (`la_code`)"),
-    "own_district_and_area": Scope(
-        f"dimension <> 'district' or dimension_value = {OWN}",
-        ("dimension", "dimension_value"),
-        "own district + area-wide rows",
-    ),
     "own_district_and_gm": Scope(
         f"la_code = {OWN} or la_code = '{GREATER_MANCHESTER}'",
         ("la_code",),

@@ -39,7 +39,10 @@ gives the same figure:
 Rules that every need question follows: count each offender once per financial year at
 their **latest assessment in the year** (`marts.fct_assessments.is_latest_in_year`, joined
 on `assessment_id`); `fct_unit_costs` holds financial years (`fct_unit_costs_monthly` months);
-`fct_reoffending_summary` stacks dimensions (filter `dimension`).
+reoffending is by district in `fct_reoffending_summary`, by tier, gender and age band in
+`fct_reoffending_outcomes`, by requirement type in `fct_reoffending_by_requirement_type`;
+ward need counts offenders with any need in `jsna_ward_need`, each need area in
+`jsna_ward_need_areas`.
 """
 
 

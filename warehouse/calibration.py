@@ -302,7 +302,7 @@ def _geography(c: _Checks) -> None:
     rows = dict(
         c.conn.execute(
             """select ward_name, need_decile from marts.jsna_ward_need
-            where financial_year = '2008/09' and need_area_code = 'ANY'"""
+            where financial_year = '2008/09'"""
         ).fetchall()
     )
     for ward in TOP_DECILE_WARDS:

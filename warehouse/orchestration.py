@@ -336,7 +336,8 @@ def make_share_dag(agreement_id: str) -> DAG:
 
     agreement = get_agreement(agreement_id)
     marts = sorted(
-        {d.mart for d in agreement.datasets} | set(REPORT_MARTS if agreement.report else ())
+        {m for d in agreement.datasets for m in d.marts_read()}
+        | set(REPORT_MARTS if agreement.report else ())
     )
 
     @dag(

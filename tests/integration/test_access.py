@@ -89,11 +89,6 @@ def foreign_rows(conn, login: str, mart: str) -> int:  # type: ignore[no-untyped
             "select count(*) from marts.{} "
             f"where la_code is distinct from %s and la_code <> '{GREATER_MANCHESTER}'"
         )
-    elif scope == "own_district_and_area":
-        query = (
-            "select count(*) from marts.{} "
-            "where dimension = 'district' and dimension_value is distinct from %s"
-        )
     else:
         return 0
     return conn.execute(sql.SQL(query).format(sql.Identifier(mart)), [own]).fetchone()[0]

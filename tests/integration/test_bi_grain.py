@@ -12,19 +12,19 @@ from warehouse.db import connect
 pytestmark = pytest.mark.integration
 
 
-def _ward_need_case(need: str) -> tuple[str, str, str]:
-    """Offenders with the need (ANY: any need) summed over wards and years, against the
+def _ward_need_case(mart: str, need: str | None) -> tuple[str, str, str]:
+    """Offenders with the need (None: any need) summed over wards and years, against the
     distinct offender-years of the latest assessments in the year, living in a ward."""
-    which = "true" if need == "ANY" else f"need_area_code = '{need}'"
+    which = "true" if need is None else f"need_area_code = '{need}'"
+    where = "" if need is None else f" where {which}"
     return (
-        f"offenders with the {need} need",
-        "select sum(offenders_with_need) from marts.jsna_ward_need"
-        f" where need_area_code = '{need}'",
+        f"offenders with {'any' if need is None else 'the ' + need} need",
+        f"select sum(offenders_with_need) from marts.{mart}{where}",
         f"""select count(distinct (offender_id, financial_year))
         from intermediate.int_needs_at_latest_assessment_in_year
         where is_need and {which}
             and ward_code in (select ward_code from reference.ref_wards)
-            and financial_year in (select financial_year from marts.jsna_ward_need)""",
+            and financial_year in (select financial_year from marts.{mart})""",
     )
 
 
@@ -219,15 +219,40 @@ SUMS: dict[str, list[tuple[str, str, str]]] = {
         (
             "reoffences",
             "select sum(reoffences) from marts.fct_reoffending_outcomes",
-            "select sum(reoffences) from marts.fct_reoffending_summary where dimension = 'area'",
+            "select sum(reoffences) from marts.fct_reoffending_summary",
         ),
     ],
-    # stacked by dimension for publication (the sharing agreements' breakdowns): one
-    # dimension at a time is a partition of the cohort
+    # one row per cohort year x district: the whole cohort, its reoffenders and reoffences
     "fct_reoffending_summary": [
         (
+            f"{measure} of the complete cohorts",
+            f"select sum({measure}) from marts.fct_reoffending_summary",
+            f"select sum({measure}) from marts.fct_reoffending_outcomes",
+        )
+        for measure in ("cohort_size", "reoffenders", "reoffences", "unscored_offenders")
+    ],
+    # one row per cohort year x requirement type: over the years of one type, the members
+    # whose index sentence carried it
+    "fct_reoffending_by_requirement_type": [
+        (
+            f"cohort members with requirement {code}",
+            "select sum(cohort_size) from marts.fct_reoffending_by_requirement_type"
+            f" where requirement_type_code = '{code}'",
+            f"""select count(distinct (c.offender_id, c.cohort_year))
+            from marts.fct_reoffending_cohort as c
+            join marts.fct_requirements as r on r.disposal_id = c.index_disposal_id
+            where r.requirement_type_code = '{code}' and c.cohort_year in (
+                select cohort_year from marts.fct_reoffending_summary)""",
+        )
+        for code in ("UPW", "DRR")
+    ],
+    # stacked by dimension for the sharing extracts (no BI role reads it): one dimension at
+    # a time is a partition of the cohort
+    "fct_reoffending_breakdowns": [
+        (
             f"cohort by {dimension}",
-            f"select sum(cohort_size) from marts.fct_reoffending_summary where dimension = '{dimension}'",
+            "select sum(cohort_size) from marts.fct_reoffending_breakdowns"
+            f" where dimension = '{dimension}'",
             "select sum(cohort_size) from marts.fct_reoffending_outcomes",
         )
         for dimension in ("area", "district", "tier", "gender", "age_band")
@@ -305,9 +330,12 @@ SUMS: dict[str, list[tuple[str, str, str]]] = {
                 (select financial_year from marts.jsna_district_profile)""",
         ),
     ],
-    # stacked: need_area_code ANY (offenders with any need) beside the ten need areas, the
-    # row total of the community safety partnerships' ward tables
-    "jsna_ward_need": [_ward_need_case(need) for need in ("ACCOM", "DRUGS", "ANY")],
+    # one row per ward and year: each offender-year with any need once
+    "jsna_ward_need": [_ward_need_case("jsna_ward_need", None)],
+    # one row per ward, year and need area: the offenders with the need, per need area
+    "jsna_ward_need_areas": [
+        _ward_need_case("jsna_ward_need_areas", need) for need in ("ACCOM", "DRUGS")
+    ],
     "jsna_indicators": [
         (
             "district numerators = the Greater Manchester numerator",

@@ -96,9 +96,6 @@ def _dimension_keys() -> dict[str, str]:
 NOT_DIMENSION_MEMBERS = {
     # the indicator rows of Greater Manchester (E11000001) are no district
     ("jsna_indicators", "la_code"),
-    # ANY (offenders with any need) beside the need areas: the row total of the community
-    # safety partnerships' ward tables (agreements/csp_*.yml)
-    ("jsna_ward_need", "need_area_code"),
 }
 
 

@@ -149,7 +149,7 @@ def attack(agreements: list[Agreement], folders: dict[str, Path]) -> Model:
             rows = _published(a, folders[a.id])[d.name]
             if d.table:
                 _table(m, (a.id, d.name), d, rows, c)
-            elif d.mart == "fct_reoffending_summary":
+            elif d.mart == "fct_reoffending_breakdowns":
                 _reoffending(m, rows, c)
             elif d.mart == "jsna_district_profile":
                 _district_profile(m, d, rows, c)

@@ -88,7 +88,11 @@ def indicators(default_warehouse) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def ward_need(default_warehouse) -> list[dict]:
-    return _rows(default_warehouse, "select * from marts.jsna_ward_need")
+    """The rows of each need area, and of any need (need_area_code ANY): both marts are
+    rated and ranked by the same rules."""
+    areas = _rows(default_warehouse, "select * from marts.jsna_ward_need_areas")
+    wards = _rows(default_warehouse, "select * from marts.jsna_ward_need")
+    return areas + [{**w, "need_area_code": "ANY"} for w in wards]
 
 
 def test_every_share_and_rate_of_the_profile_is_an_indicator_for_every_area_and_year(

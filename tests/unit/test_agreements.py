@@ -465,3 +465,36 @@ def test_every_csp_agreement_receives_its_district_pack():
     csp = [a for a in all_agreements() if a.id.startswith("csp_")]
     assert len(csp) == 10 and all(a.report for a in csp)
     assert len({a.report_district() for a in csp}) == 10
+
+
+WARD_TABLE = {
+    "name": "ward_need",
+    "mart": "jsna_ward_need_areas",
+    "filter": {"la_code": "E08000001"},
+    "period_column": "financial_year",
+    "columns": ["ward_code", "ward_name", "need_area_code", "offenders_with_need"],
+    "table": {
+        "rows": ["ward_code", "ward_name"],
+        "columns": "need_area_code",
+        "count": "offenders_with_need",
+        "row_total": "ANY",
+        "row_total_from": "jsna_ward_need",
+    },
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"row_total_from": "jsna_nothing"}, "row_total_from: unknown mart 'jsna_nothing'"),
+        ({"row_total": None}, "row_total_from: needs row_total"),
+        # the totals' mart must carry the table's rows, count, filter and period columns
+        ({"row_total_from": "fct_unit_costs"}, "fct_unit_costs has no column 'ward_code'"),
+        ({"row_total_from": "fct_assessment_needs"}, "fct_assessment_needs is person level"),
+    ],
+)
+def test_row_totals_from_another_mart_are_checked(tmp_path, change, message):
+    assert load_agreement(_write(tmp_path, {**AGGREGATE, "datasets": [WARD_TABLE]}))
+    table = {k: v for k, v in {**WARD_TABLE["table"], **change}.items() if v is not None}
+    text = _error(tmp_path, {**AGGREGATE, "datasets": [{**WARD_TABLE, "table": table}]})
+    assert "datasets[0] (ward_need).table" in text and message in text, text

@@ -35,7 +35,7 @@ def wards_section(ctx: Context) -> Section:
     wards = ctx.rows(
         "jsna_ward_need",
         "select * from {mart} where la_code = %s and financial_year = %s "
-        "and need_area_code = 'ANY' order by need_rank, ward_name",
+        "order by need_rank, ward_name",
         [ctx.la_code, ctx.fy],
     )
     for w in wards:

@@ -49,7 +49,7 @@ EXACT_AGES = re.compile(r"^(\w+_)?age(_(at|on|when)_\w+|_years|_in_years|_months
 # through a ``table:`` (counts summed over rows x columns under disclosure control): a flat
 # dataset would ship its rows, one per person, as they are.
 
-TABLE_KEYS = {"rows", "columns", "count", "row_total"}
+TABLE_KEYS = {"rows", "columns", "count", "row_total", "row_total_from"}
 
 
 def _person_level(col: str, record_keys: Collection[str]) -> str | None:
@@ -243,11 +243,36 @@ def _dataset_problems(a: Agreement) -> list[str]:
             out.append(f"{where}: unknown mart {d.mart!r}")
             continue
         out += _column_problems(where, d, set(marts[d.mart]))
+        out += _row_total_source_problems(where, d, marts)
         if a.level == "aggregate":
             out += _aggregate_problems(where, d)
         else:
             out += _record_problems(where, d)
     return out
+
+
+def _row_total_source_problems(where: str, d: Dataset, marts: dict) -> list[str]:
+    """``table.row_total_from``: the aggregate mart holding each row's distinct total (e.g.
+    offenders with any need per ward), read with the dataset's filter (but the columns
+    column's) and period, with the table's rows and count columns."""
+    spec = d.table or {}
+    source = spec.get("row_total_from")
+    if not source:
+        return []
+    where = f"{where}.table.row_total_from"
+    if not spec.get("row_total"):
+        return [f"{where}: needs row_total (the column its totals are published under)"]
+    if source not in marts:
+        return [f"{where}: unknown mart {source!r}"]
+    if source in person_level_marts():
+        return [f"{where}: {source} is person level"]
+    wanted = [
+        *spec.get("rows", []),
+        spec.get("count"),
+        *(c for c in d.filter if c != spec.get("columns")),
+        *([d.period_column] if d.period_column else []),
+    ]
+    return [f"{where}: {source} has no column {c!r}" for c in wanted if c not in marts[source]]
 
 
 def _anonymity_problems(a: Agreement) -> list[str]:

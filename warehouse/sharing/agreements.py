@@ -96,7 +96,8 @@ class Dataset(BaseModel):
     # {rows: [...], columns: col, count: col}: counts with a summed Total row and column;
     # with row_total: <a value of the columns column> that value holds each row's total of
     # distinct people (a person counted under several columns is one person), so there
-    # is no summed Total column
+    # is no summed Total column; with row_total_from: <mart> those totals come from that
+    # aggregate mart (one row per table row: e.g. jsna_ward_need beside jsna_ward_need_areas)
     table: dict[str, Any] | None = None
     pseudonymise: list[str] = []  # record level: person keys replaced by HMAC pseudonyms
     order_by: list[str] = []
@@ -104,6 +105,11 @@ class Dataset(BaseModel):
     generalise: dict[str, list[dict[str, Any]]] = {}
     # record level: columns the purpose needs, generalised but never withheld
     never_withhold: list[str] = []
+
+    def marts_read(self) -> list[str]:
+        """Its mart, and the mart of its table's row totals (``row_total_from``)."""
+        source = (self.table or {}).get("row_total_from")
+        return [self.mart, *([source] if source else [])]
 
 
 class Agreement(BaseModel):

@@ -77,6 +77,31 @@ def _query(conn, d: Dataset, fy: str) -> tuple[list[str], list[str], list[tuple]
     return list(d.columns), types, cur.fetchall()
 
 
+def _row_totals(conn, d: Dataset, fy: str) -> list[tuple]:  # type: ignore[no-untyped-def]
+    """``table.row_total_from``: each row's distinct total read from its own mart (same
+    filter but the columns column's, same period), as rows under the ``row_total`` column
+    (e.g. each ward's offenders with any need, under ANY)."""
+    spec = d.table or {}
+    if not spec.get("row_total_from"):
+        return []
+    col_col = spec["columns"]
+    source = d.model_copy(
+        update={
+            "mart": spec["row_total_from"],
+            "columns": [*spec["rows"], spec["count"]],
+            "filter": {k: v for k, v in d.filter.items() if k != col_col},
+            "order_by": [],
+            "table": None,
+        }
+    )
+    cols, _, rows = _query(conn, source, fy)
+    out = []
+    for row in rows:
+        named = {**dict(zip(cols, row, strict=True)), col_col: spec["row_total"]}
+        out.append(tuple(named[c] for c in d.columns))
+    return out
+
+
 def _pg_type(conn, oid: int) -> str:  # type: ignore[no-untyped-def]
     row = conn.execute("select format_type(%s, null)", [oid]).fetchone()
     return row[0] if row else "text"
@@ -288,6 +313,7 @@ def _deliver_and_log(conn, agreement: Agreement, manifest: dict[str, Any], final
 def _dataset_file(conn, agreement: Agreement, d: Dataset, fy: str, pseudonymiser, work: Path):  # type: ignore[no-untyped-def]
     """Query one dataset, pseudonymise or control it, write its file; its manifest entry."""
     cols, types, rows = _query(conn, d, fy)
+    rows += _row_totals(conn, d, fy)
     anonymity = None
     if agreement.level == "pseudonymised":
         rows = _pseudonymised(d, cols, rows, pseudonymiser)

@@ -116,8 +116,8 @@ unit_costs as (
 -- the latest complete reoffending cohort up to the year (the follow-up of the year's own
 -- cohort ends later): reoffending_cohort_year says which
 reoffending as (
-    select distinct on (summary.dimension_value, years.financial_year)
-        summary.dimension_value as la_code,
+    select distinct on (summary.la_code, years.financial_year)
+        summary.la_code,
         years.financial_year,
         summary.cohort_year as reoffending_cohort_year,
         cohort_size as reoffending_cohort_size,
@@ -127,8 +127,7 @@ reoffending as (
     from {{ ref('fct_reoffending_summary') }} as summary
     inner join years
         on summary.cohort_year <= years.financial_year
-    where summary.dimension = 'district'
-    order by summary.dimension_value, years.financial_year, summary.cohort_year desc
+    order by summary.la_code, years.financial_year, summary.cohort_year desc
 ),
 
 final as (

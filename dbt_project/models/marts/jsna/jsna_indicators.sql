@@ -46,7 +46,6 @@ profile as (
 
 reoffending_cohorts as (
     select * from {{ ref('fct_reoffending_summary') }}
-    where dimension = 'district'
 ),
 
 district_counts as (
@@ -65,7 +64,7 @@ district_counts as (
         from profile
         {%- if code == 'reoffending_binary_rate' %}
         inner join reoffending_cohorts
-            on profile.la_code = reoffending_cohorts.dimension_value
+            on profile.la_code = reoffending_cohorts.la_code
             and profile.financial_year = reoffending_cohorts.cohort_year
             and reoffending_cohorts.is_follow_up_complete
         {%- endif %}

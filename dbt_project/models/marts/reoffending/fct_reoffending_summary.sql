@@ -1,88 +1,63 @@
--- Actual vs predicted (OGRS3) proven reoffending by complete cohort year, for the whole area and
--- by district, tier, gender, age band and requirement type: cohort size, reoffenders,
--- binary rate, predicted 1-year rate, frequency per offender and per reoffender.
+-- Actual vs predicted (OGRS3) proven reoffending by complete cohort year and district, one row
+-- each (members without a recorded district under 'UNKNOWN'), so sum(cohort_size) over any
+-- set of rows is the cohort of those districts: counts, the binary rate, the mean predicted
+-- 1-year rate and frequency rates, with the whole area's rates beside them as the comparator.
+-- The figures are fct_reoffending_breakdowns' district rows (and its area row for the area_*
+-- columns): one computation, published at one grain here.
 with
 
--- complete cohorts only: a cohort whose follow-up and waiting period have not ended has
--- no rate yet (its members are in fct_reoffending_cohort with is_follow_up_complete false)
-cohort as (
-    select * from {{ ref('fct_reoffending_cohort') }}
-    where cohort_year in (
-            select cohort_year from {{ ref('fct_reoffending_cohort') }}
-            group by cohort_year
-            having bool_and(is_follow_up_complete)
-        )
+breakdowns as (
+    select * from {{ ref('fct_reoffending_breakdowns') }}
 ),
 
-requirements as (
-    select distinct
-        disposal_id,
-        requirement_type_code
-    from {{ ref('fct_requirements') }}
+districts as (
+    select
+        cohort_year,
+        dimension_value as la_code,
+        is_follow_up_complete,
+        cohort_size,
+        reoffenders,
+        reoffences,
+        binary_rate,
+        predicted_binary_rate,
+        unscored_offenders,
+        actual_minus_predicted,
+        reoffences_per_offender,
+        reoffences_per_reoffender
+    from breakdowns
+    where dimension = 'district'
 ),
 
-by_dimension as (
+area as (
     select
-        'area' as dimension,
-        'All' as dimension_value,
-        cohort.*
-    from cohort
-    union all
-    select
-        'district',
-        la_code,
-        cohort.*
-    from cohort
-    union all
-    select
-        'tier',
-        tier::text,
-        cohort.*
-    from cohort
-    union all
-    select
-        'gender',
-        gender_code,
-        cohort.*
-    from cohort
-    union all
-    select
-        'age_band',
-        age_band,
-        cohort.*
-    from cohort
-    union all
-    select
-        'requirement_type',
-        requirements.requirement_type_code,
-        cohort.*
-    from cohort
-    inner join requirements
-        on cohort.index_disposal_id = requirements.disposal_id
+        cohort_year,
+        binary_rate as area_binary_rate,
+        predicted_binary_rate as area_predicted_binary_rate
+    from breakdowns
+    where dimension = 'area'
 ),
 
 final as (
     select
-        {{ surrogate_key(['cohort_year', 'dimension', 'dimension_value']) }}
+        {{ surrogate_key(['districts.cohort_year', 'districts.la_code']) }}
             as reoffending_summary_id,
-        cohort_year,
-        dimension,
-        dimension_value,
-        bool_and(is_follow_up_complete) as is_follow_up_complete,
-        count(*)::integer as cohort_size,
-        count(*) filter (where is_reoffender)::integer as reoffenders,
-        sum(reoffence_count)::integer as reoffences,
-        round(avg(is_reoffender::integer), 4) as binary_rate,
-        round(avg(ogrs3_1yr_probability), 4) as predicted_binary_rate,
-        count(*) filter (where ogrs3_1yr_probability is null)::integer as unscored_offenders,
-        round(avg(is_reoffender::integer) - avg(ogrs3_1yr_probability), 4)
-            as actual_minus_predicted,
-        round(sum(reoffence_count)::numeric / count(*), 4) as reoffences_per_offender,
-        round(
-            sum(reoffence_count)::numeric / nullif(count(*) filter (where is_reoffender), 0), 4
-        ) as reoffences_per_reoffender
-    from by_dimension
-    group by cohort_year, dimension, dimension_value
+        districts.cohort_year,
+        districts.la_code,
+        districts.is_follow_up_complete,
+        districts.cohort_size,
+        districts.reoffenders,
+        districts.reoffences,
+        districts.binary_rate,
+        districts.predicted_binary_rate,
+        districts.unscored_offenders,
+        districts.actual_minus_predicted,
+        districts.reoffences_per_offender,
+        districts.reoffences_per_reoffender,
+        area.area_binary_rate,
+        area.area_predicted_binary_rate
+    from districts
+    inner join area
+        on districts.cohort_year = area.cohort_year
 )
 
 select * from final
