@@ -35,3 +35,13 @@ def parse(text: str, sep: str = "-") -> int | None:
     if not m or (int(m.group(1)) + 1) % 100 != int(m.group(2)):
         return None
     return int(m.group(1))
+
+
+def month_index(day: date) -> int:
+    """The place of ``day``'s month in its financial year: 0 for April ... 11 for March."""
+    return (day.month - FIRST_MONTH) % 12
+
+
+def first_day(start: int) -> date:
+    """1 April of the financial year that starts in ``start``."""
+    return date(start, FIRST_MONTH, 1)

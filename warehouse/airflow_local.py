@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from warehouse import secret_files
 from warehouse.settings import PROJECT_ROOT, Settings
 
 DAGS_DIR = PROJECT_ROOT / "dags"
@@ -37,8 +38,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
 
 def configure(settings: Settings) -> None:
     # the metadata database holds connections and logs: readable by this user only
-    settings.airflow_home.mkdir(mode=0o700, parents=True, exist_ok=True)
-    settings.airflow_home.chmod(0o700)
+    secret_files.private_dir(settings.airflow_home)
     os.environ.update(airflow_env(settings))
     if str(PROJECT_ROOT) not in sys.path:
         sys.path.insert(0, str(PROJECT_ROOT))
@@ -75,7 +75,7 @@ def migrate(settings: Settings) -> None:
     )
     if result.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed:\n{result.stderr[-4000:]}")
-    settings.airflow_home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    secret_files.private_dir(settings.airflow_home)
     marker.touch()
 
 
@@ -107,7 +107,7 @@ if __name__ == "__main__":  # `--exports` for `make airflow`; `--prepare` for `m
     from warehouse.settings import get_settings
 
     _settings = get_settings()
-    _settings.airflow_home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    secret_files.private_dir(_settings.airflow_home)
     if "--prepare" in sys.argv:
         from warehouse.dbt_graph import load_graph
 

@@ -412,7 +412,7 @@ def run(
         print_summary(screen, settings, result)
 
 
-def main() -> None:  # pragma: no cover - console script entry
+def main() -> None:  # pragma: no cover - the console script `warehouse` (pyproject.toml)
     os.environ.setdefault("DO_NOT_TRACK", "1")
     app()
 

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from warehouse import progress
+from warehouse import progress, secret_files
 from warehouse.settings import Settings
 
 
@@ -60,7 +60,7 @@ def output_to(log_file: Path) -> Iterator[IO[str]]:
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
-    log_fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    log_fd = secret_files.open_private(log_file, append=True)
     console = os.fdopen(os.dup(saved[0]), "w", buffering=1)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)

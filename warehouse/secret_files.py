@@ -37,6 +37,20 @@ def _private_file(path: Path, value: str) -> Path:
     return tmp
 
 
+def open_private(path: Path, *, append: bool = False) -> int:
+    """A file descriptor on ``path``, a file only this user can read: created 0600 (the mode
+    given to ``open``, never chmod-ed after); truncated, or ``append``-ed to."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
+    return os.open(path, flags, 0o600)
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` made (with its parents) a folder only this user can enter: 0700."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
+
+
 def write_private(path: Path, data: bytes, *, exclusive: bool = False, sync: bool = False) -> None:
     """Write ``data`` to a file only this user can read: created 0600 (the mode given to
     ``open``, never chmod-ed after). ``exclusive``: fail if the file exists (else it is

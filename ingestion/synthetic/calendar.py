@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 
-from ingestion.financial_year import start_year
-
 FIRST_MONTH = date(2004, 4, 1)  # two years of history before the first year reported
 LAST_MONTH = date(2009, 3, 1)
 FIRST_REPORTED_MONTH = date(2006, 4, 1)  # partner feeds start with the first year reported
@@ -15,12 +13,6 @@ END = date(2009, 4, 1)  # the first day after the simulated period
 def month_after(m: date, n: int = 1) -> date:
     y, mm = divmod(m.month - 1 + n, 12)
     return date(m.year + y, mm + 1, 1)
-
-
-def financial_year(d: date) -> int:
-    """The financial year (April to March) by the year it starts in (the project's one
-    definition, ``ingestion.financial_year``)."""
-    return start_year(d)
 
 
 def months(first: date = FIRST_MONTH, last: date = LAST_MONTH) -> list[date]:

@@ -9,8 +9,8 @@ from datetime import date
 
 import numpy as np
 
+from ingestion.financial_year import start_year
 from ingestion.reference import seed_rows
-from ingestion.synthetic.calendar import financial_year
 from ingestion.synthetic.shares import districts, split
 
 CRIME_BY_MONTH = {2006: 29_400, 2007: 332_555 / 12, 2008: 297_966 / 12, 2009: 24_200}
@@ -57,10 +57,10 @@ class Crime:
         return weights / weights.sum()
 
     def _fy_area_total(self, fy: int) -> float:
-        return sum(CRIME_BY_MONTH[m.year] for m in self.months if financial_year(m) == fy)
+        return sum(CRIME_BY_MONTH[m.year] for m in self.months if start_year(m) == fy)
 
     def _la_month_totals(self, month: date) -> np.ndarray:
-        fy = financial_year(month)
+        fy = start_year(month)
         area = int(round(CRIME_BY_MONTH[month.year] * self.scale))
         shares = self._la_crime_shares()
         if fy == 2007:  # Wigan rises by WIGAN_RISE (scaled) while every other district falls

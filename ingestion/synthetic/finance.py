@@ -10,8 +10,9 @@ from datetime import date
 import numpy as np
 
 from ingestion.feeds import partners
+from ingestion.financial_year import label, start_year
 from ingestion.reference import seed_rows
-from ingestion.synthetic.calendar import days_in, financial_year
+from ingestion.synthetic.calendar import days_in
 from ingestion.synthetic.shares import districts, split
 from ingestion.synthetic.writer import Writer
 
@@ -55,7 +56,7 @@ class Finance:
             if not self.writer.wanted(f"{fy}-04", f"{fy + 1}-03"):
                 continue
             rows: list[dict[str, str]] = []
-            months = [m for m in self.months if financial_year(m) == fy]
+            months = [m for m in self.months if start_year(m) == fy]
             for centre, service, la, annual in self._budget_lines(fy):
                 for account, share in ACCOUNTS.items():
                     pennies = split(int(round(annual * share * 100)), np.ones(len(months)))
@@ -73,7 +74,7 @@ class Finance:
                                 "ACTUAL_GBP": f"{actual:.2f}",
                             }
                         )
-            name = f"finance_ledger_{fy}-{(fy + 1) % 100:02d}.xlsx"
+            name = f"finance_ledger_{label(fy, sep='-')}.xlsx"
             self.writer.write_workbook(partners.FINANCE_LEDGER, name, rows)
 
     def _budget_lines(self, fy: int) -> list[tuple[str, str, str | None, float]]:
@@ -136,7 +137,7 @@ class Finance:
             beds = float(premises["beds"]) * max(1.0, k)
             if premises["premises_code"] == "AP04" and period == "2007-08":
                 beds = 0.0  # closed for refurbishment: a month with no activity
-            occupancy = min(0.99, self.rng.normal(AP_OCCUPANCY[financial_year(month)], 0.015))
+            occupancy = min(0.99, self.rng.normal(AP_OCCUPANCY[start_year(month)], 0.015))
             acc = by_la.setdefault(premises["la_code"], [0.0, 0.0])
             acc[0] += beds * days
             acc[1] += beds * days * occupancy

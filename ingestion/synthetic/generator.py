@@ -1,6 +1,9 @@
-"""Synthetic feeds for the default area (Greater Manchester), financial years 2006/07-2008/09.
+"""Synthetic feeds for the default area (Greater Manchester): nDelius and OASys from April
+2004 to the data end (31 March 2009, a few assessments just after it), the partners' feeds
+for the financial years 2006/07-2008/09.
 
 The conductor. Deterministic for a seed, and each part draws from its own random stream
+(but the planted programme effect, which shares the partners' stream: see INTERVENTIONS)
 so that changing one leaves the others' files as they were:
 
 1. probation (``probation``: nDelius and OASys, month by month from April 2004, with

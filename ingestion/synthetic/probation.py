@@ -19,9 +19,10 @@ from datetime import date, timedelta
 import numpy as np
 
 from ingestion.feeds import ndelius, oasys
+from ingestion.financial_year import month_index, start_year
 from ingestion.reference import seed_rows
 from ingestion.synthetic.assessments import Assessments
-from ingestion.synthetic.calendar import LAST_MONTH, days_in, financial_year
+from ingestion.synthetic.calendar import LAST_MONTH, days_in
 from ingestion.synthetic.interventions import PROGRAMME, ProgrammePlant
 from ingestion.synthetic.offenders import Offenders
 from ingestion.synthetic.people import Ids, People
@@ -155,7 +156,7 @@ class Probation:
     def _commencements(self, month: date, out: dict) -> list[tuple[int, int, date, str]]:
         """The month's new sentences; returns the community ones (for court reports)."""
         rng = self.rng
-        fy = financial_year(month)
+        fy = start_year(month)
         days = days_in(month)
         # counts are fixed (not drawn) so the year's totals and type mix come out exactly
         n = int(round(COMMENCEMENTS[fy] * self.scale / 12))
@@ -271,8 +272,8 @@ class Probation:
         self._requirements(disposal_id, start, kind, out, allotted)
         if kind in ("CO", "SSO", "LIC") and rng.random() < 0.88:
             self.assessments.order(pid, event_id, start, end, tier, out)
-        if kind in ("CO", "SSO", "LIC") and (pid, financial_year(start)) not in self.indexed:
-            self.indexed.add((pid, financial_year(start)))
+        if kind in ("CO", "SSO", "LIC") and (pid, start_year(start)) not in self.indexed:
+            self.indexed.add((pid, start_year(start)))
             self.reoffending.follow_up(pid, start, tier, disposal_id)
 
     def _registrations(self, pid: int, start: date, end: date, tier: int, out: dict) -> None:
@@ -347,8 +348,8 @@ class Probation:
     ) -> None:
         rng = self.rng
         # the year's reports spread evenly over its months (exact, so year-on-year changes hold)
-        total = COURT_REPORTS[financial_year(month)] * self.scale
-        i = (month.month - 4) % 12
+        total = COURT_REPORTS[start_year(month)] * self.scale
+        i = month_index(month)
         n = min(len(events), int(total * (i + 1) / 12) - int(total * i / 12))
         for i in rng.choice(len(events), size=n, replace=False).tolist() if n else []:
             pid, event_id, sentenced, kind = events[i]

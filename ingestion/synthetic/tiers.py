@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from ingestion.synthetic.calendar import financial_year
+from ingestion.financial_year import first_day, month_index, start_year
 from ingestion.synthetic.people import Ids, People
 
 TIER_COUNTS = {  # tiers given in a year (quota weights), tuned so that the caseload by
@@ -37,7 +37,7 @@ class Tiers:
 
     def tier(self, pid: int, when: date, why: str, out: dict) -> int:
         """The offender's tier (1-4, 0 = none recorded) from ``when``; a row if given."""
-        fy = financial_year(when)
+        fy = start_year(when)
         self._year_starts(fy)
         if pid in self.untiered and self._stays_untiered(pid, fy):
             return 0
@@ -46,7 +46,7 @@ class Tiers:
             # a new case: left untiered while this year's "missing" count is behind its
             # target (pro rata through the year), so the small "missing" row holds too
             self.tiered.add(pid)
-            target = TIER_COUNTS[fy][4] * self.scale * (((when.month - 4) % 12) + 1) / 12
+            target = TIER_COUNTS[fy][4] * self.scale * (month_index(when) + 1) / 12
             if self.missing_now < target:
                 self.untiered.add(pid)
                 self.tier_of[pid] = 4
@@ -94,7 +94,7 @@ class Tiers:
         if fy == self.year:
             return
         self.year, self.tier_of, self.missing_now = fy, {}, 0
-        start = date(fy, 4, 1)
+        start = first_day(fy)
         for pid in self.untiered:
             if self.people.supervised_until[pid - 1] >= start:
                 self.tier_of[pid] = 4
@@ -102,7 +102,7 @@ class Tiers:
 
     def reviews(self, month: date, out: dict) -> None:
         """Cases carried into a new year are re-tiered at their annual review in April."""
-        self._year_starts(financial_year(month))
+        self._year_starts(start_year(month))
         p = self.people
         for i in range(len(p)):
             if p.supervised_until[i] >= month and p.last_sentenced[i] < month:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from warehouse.analytics.costing import allocate, allocate_pennies
+from warehouse.analytics.costing import allocate, allocate_pennies, variable_by_year
 
 
 @pytest.mark.parametrize("total", [0, 1, 7, 1_000_003, 52_048_795_17])
@@ -84,3 +84,20 @@ def test_every_year_reconciles_with_the_ledger_to_the_penny():
     assert (upw["marginal_cost_per_case_gbp"] >= 0).all() and upw[
         "marginal_cost_per_case_gbp"
     ].max() > 0
+
+
+def test_variable_spend_is_summed_by_financial_year_april_to_march():
+    from datetime import date
+
+    by_month = pd.DataFrame(
+        {
+            "period_month": [date(2008, 3, 1), date(2008, 4, 1), date(2009, 3, 1)],
+            "service_code": ["UPW", "UPW", "UPW"],
+            "variable_gbp": [1.0, 2.0, 4.0],
+        }
+    )
+    got = variable_by_year(by_month)
+    assert got.to_dict("records") == [
+        {"financial_year": "2007/08", "service_code": "UPW", "variable_gbp": 1.0},
+        {"financial_year": "2008/09", "service_code": "UPW", "variable_gbp": 6.0},
+    ]

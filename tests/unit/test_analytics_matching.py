@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from warehouse.analytics import matching
 from warehouse.analytics.evaluation import (
     MIN_PARTICIPANTS,
     EvaluationRefused,
@@ -14,6 +13,7 @@ from warehouse.analytics.evaluation import (
     evaluate_frame,
     what_you_can_say,
 )
+from warehouse.intervals import wilson
 
 EFFECT = -0.08
 
@@ -87,9 +87,9 @@ def test_no_effect_gives_the_cannot_say_line():
 
 
 def test_wilson_interval_at_the_edges():
-    assert matching.wilson(0, 10)[0] == pytest.approx(0.0, abs=1e-12)
-    assert matching.wilson(10, 10)[1] == pytest.approx(1.0, abs=1e-12)
-    low, high = matching.wilson(30, 100)
+    assert wilson(0, 10)[0] == pytest.approx(0.0, abs=1e-12)
+    assert wilson(10, 10)[1] == pytest.approx(1.0, abs=1e-12)
+    low, high = wilson(30, 100)
     assert low == pytest.approx(0.2189, abs=1e-4) and high == pytest.approx(0.3958, abs=1e-4)
 
 

@@ -40,3 +40,8 @@ def test_a_financial_year_feed_refuses_a_period_of_non_consecutive_years():
     assert "not a financial year" in (feed.period_problem("2007-09") or "")
     first = feed.coverage[0]
     assert feed.period_problem(fy.label(int(first[:4]), sep="-")) is None
+
+
+def test_a_months_place_in_its_year_and_the_first_day():
+    assert [fy.month_index(date(2008, m, 1)) for m in (4, 12, 1, 3)] == [0, 8, 9, 11]
+    assert fy.first_day(2008) == date(2008, 4, 1)

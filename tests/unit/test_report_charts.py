@@ -77,7 +77,7 @@ def test_a_forecast_fan_draws_history_forecast_and_both_bands_only_with_data():
 def test_byar_interval_is_close_to_the_exact_poisson_interval():
     from scipy.stats import chi2
 
-    from warehouse.report.sections_analytics import byar
+    from warehouse.intervals import byar
 
     for k in (10, 57, 400):
         lo, hi = byar(k)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ingestion import financial_year as fyear
 from warehouse.analytics.store import read_sql, write_table
 from warehouse.settings import Settings
 
@@ -91,7 +92,7 @@ select financial_year, service_code,
 from marts.fct_service_costs group by 1, 2
 """
 VARIABLE_SQL = """
-select {fy} as financial_year, service_code, sum(actual_gbp) as variable_gbp
+select period_month, service_code, sum(actual_gbp) as variable_gbp
 from staging.stg_finance__ledger_lines where account = any(%s) group by 1, 2
 """
 
@@ -189,15 +190,23 @@ def allocate(offender_years: Any, ledger: Any, variable: Any) -> Any:
     return rows
 
 
+def variable_by_year(by_month: Any) -> Any:
+    """Variable spend by month and service -> by financial year and service."""
+    by_month = by_month.assign(
+        financial_year=[fyear.of_date(day) for day in by_month["period_month"]]
+    )
+    return by_month.groupby(["financial_year", "service_code"], as_index=False)[
+        "variable_gbp"
+    ].sum()
+
+
 def run(settings: Settings) -> dict[str, Any]:
     """Allocate every financial year's spend; write ``analytics.cost_by_complexity``."""
     from warehouse.analytics.store import SCHEMA
 
     offender_years = read_sql(settings, OFFENDER_YEARS_SQL)
     ledger = read_sql(settings, LEDGER_SQL)
-    fy = "to_char(period_month - interval '3 months', 'YYYY') || '/' || "
-    fy += "to_char(period_month + interval '9 months', 'YY')"
-    variable = read_sql(settings, VARIABLE_SQL.format(fy=fy), (list(VARIABLE_ACCOUNTS),))
+    variable = variable_by_year(read_sql(settings, VARIABLE_SQL, (list(VARIABLE_ACCOUNTS),)))
     rows = allocate(offender_years, ledger, variable)
     write_table(settings, "cost_by_complexity", rows, COLUMNS)
     allocated = int(rows["direct_pennies"].sum() + rows["overhead_pennies"].sum())

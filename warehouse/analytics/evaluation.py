@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ingestion import financial_year as fyear
 from warehouse.analytics import matching
 from warehouse.analytics.store import read_sql, replace_rows
 from warehouse.settings import Settings
@@ -142,12 +143,12 @@ class Evaluation:
 
 
 def cohort_year(value: str) -> str:
-    """``2006``, ``2006/07`` or ``2006-07`` -> ``2006/07``."""
-    m = re.fullmatch(r"(\d{4})(?:[/-](\d{2}))?", value.strip())
-    if not m:
+    """``2006``, ``2006/07`` or ``2006-07`` -> ``2006/07`` (consecutive years only)."""
+    text = value.strip().replace("/", "-")
+    start = int(text) if re.fullmatch(r"\d{4}", text) else fyear.parse(text)
+    if start is None:
         raise EvaluationRefused(f"cohort {value!r}: give a financial year, e.g. 2006 or 2006/07")
-    start = int(m.group(1))
-    return f"{start}/{(start + 1) % 100:02d}"
+    return fyear.label(start)
 
 
 def covariates(frame: Any) -> tuple[np.ndarray, list[str]]:

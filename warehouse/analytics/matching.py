@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from warehouse.intervals import wilson
+
 CALIPER_SD = 0.2
-Z95 = 1.959963984540054
 
 
 @dataclass
@@ -79,16 +80,6 @@ def smd(x_t: np.ndarray, x_c: np.ndarray) -> np.ndarray:
     pooled = np.sqrt((x_t.var(axis=0, ddof=1) + x_c.var(axis=0, ddof=1)) / 2)
     diff = x_t.mean(axis=0) - x_c.mean(axis=0)
     return np.divide(diff, pooled, out=np.zeros_like(diff), where=pooled > 0)
-
-
-def wilson(k: float, n: int) -> tuple[float, float]:
-    """95 % Wilson score interval of a proportion k/n."""
-    if n == 0:
-        return (math.nan, math.nan)
-    p = k / n
-    centre = (p + Z95**2 / (2 * n)) / (1 + Z95**2 / n)
-    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / (1 + Z95**2 / n)
-    return (centre - half, centre + half)
 
 
 def mean_ci(y: np.ndarray) -> tuple[float, float]:

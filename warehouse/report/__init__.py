@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from warehouse import secret_files
 from warehouse.report.methods import methods_section
 from warehouse.report.model import Context, ReportError, Section
 from warehouse.report.render import html_page, write_pdf
@@ -98,7 +99,7 @@ def district_controls(la_code: str) -> tuple[Controls, str]:
 
 def _private(path: Path):  # type: ignore[no-untyped-def]
     """A pack file readable by this user only (created 0600, as the extracts are)."""
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+    return os.fdopen(secret_files.open_private(path), "wb")
 
 
 def attach(conn, agreement, period: str, folder: Path) -> list[dict]:  # type: ignore[no-untyped-def]

@@ -6,8 +6,7 @@ cost is shown only when the count under it is not a small one."""
 
 from __future__ import annotations
 
-import math
-
+from warehouse.intervals import byar
 from warehouse.report import charts
 from warehouse.report.charts import Series
 from warehouse.report.model import (
@@ -20,7 +19,6 @@ from warehouse.report.model import (
     fmt_count,
     fmt_value,
 )
-from warehouse.report.sections_services import Z
 
 NEED_BANDS = ["0", "1", "2", "3", "4+", "not assessed"]
 FORECAST_MEASURES = (
@@ -42,13 +40,6 @@ def _missing(ctx: Context, s: Section, mart: str) -> bool:
         return False
     s.notes.append(f"{s.title}: {NOT_AVAILABLE} (the analytics mart {mart} is not built).")
     return True
-
-
-def byar(k: int) -> tuple[float, float]:
-    """95 % interval of a Poisson count (Byar; as the marts' ``byar_ci`` macro)."""
-    lo = k * (1 - 1 / (9 * k) - Z / (3 * math.sqrt(k))) ** 3 if k > 0 else 0.0
-    hi = (k + 1) * (1 - 1 / (9 * (k + 1)) + Z / (3 * math.sqrt(k + 1))) ** 3
-    return lo, hi
 
 
 # -- cost by complexity ------------------------------------------------------------------------

@@ -3,8 +3,7 @@ data. Each reads the marts only, through the context's disclosure control."""
 
 from __future__ import annotations
 
-import math
-
+from warehouse.intervals import wilson
 from warehouse.report import charts
 from warehouse.report.charts import Series
 from warehouse.report.model import (
@@ -20,14 +19,7 @@ from warehouse.report.model import (
 )
 from warehouse.report.sections_profile import indicator_series, indicators
 
-Z = 1.959963984540054
 WARDS_IN_CHART = 30
-
-
-def wilson(k: int, n: int) -> tuple[float, float]:
-    """95 % Wilson score interval of k / n (as the marts' macro computes it)."""
-    centre, spread = k + Z * Z / 2, Z * math.sqrt(k * (n - k) / n + Z * Z / 4)
-    return max(0.0, (centre - spread) / (n + Z * Z)), min(1.0, (centre + spread) / (n + Z * Z))
 
 
 def wards_section(ctx: Context) -> Section:

@@ -18,6 +18,7 @@ from typing import Any
 from psycopg import sql
 
 from warehouse.db import connect
+from warehouse.secret_files import private_dir
 from warehouse.settings import Settings, code_version
 from warehouse.sharing.agreements import Agreement, Dataset, Rate, quasi_identifiers
 from warehouse.sharing.anonymity import anonymise, ladder
@@ -274,8 +275,7 @@ def share(settings: Settings, agreement: Agreement, period: str) -> Delivery:
     final = settings.outbox_dir / agreement.id / period
     work = final.with_name(final.name + ".partial")
     shutil.rmtree(work, ignore_errors=True)
-    settings.outbox_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    settings.outbox_dir.chmod(0o700)
+    private_dir(settings.outbox_dir)
     work.mkdir(mode=0o700, parents=True)
     with connect(settings) as conn:
         files = [
