@@ -5,7 +5,7 @@ when its marts are missing, or with ``--fresh``): runs every analytics step (Pyt
 build of its mart, Soda contract), then measures
 
 * linkage precision and recall at the chosen threshold
-  (``warehouse.analytics.linkage.measure(settings)``);
+  (``warehouse.analytics.linkage.link_and_score(settings)``);
 * whether the planted programme effect (``$WAREHOUSE_HOME/truth/interventions.json``,
   never loaded) lies in the evaluation's 95 % interval, and the naive comparison's miss
   (naive difference minus the true effect, percentage points);
@@ -34,7 +34,7 @@ def ensure_default_dataset(settings: Settings, fresh: bool) -> None:
     """Start the local warehouse; generate, ingest and build when the marts are missing."""
     from warehouse.db import connect
     from warehouse.localdb import start_local
-    from warehouse.pipeline import generate, ingest_feed, ingest_strays
+    from warehouse.pipeline import generate_landing, ingest_feed, ingest_strays
     from warehouse.transform import run_dbt
 
     if settings.is_local:
@@ -46,7 +46,7 @@ def ensure_default_dataset(settings: Settings, fresh: bool) -> None:
     from ingestion.feeds import ALL_FEEDS
     from ingestion.runner import IngestionError
 
-    generate(settings)
+    generate_landing(settings)
     for feed in ALL_FEEDS:
         try:
             ingest_feed(settings, feed.name, None)
@@ -57,14 +57,14 @@ def ensure_default_dataset(settings: Settings, fresh: bool) -> None:
 
 
 def measure_linkage(settings: Settings) -> tuple[str, str]:
-    from warehouse.analytics.linkage import measure
+    from warehouse.analytics.linkage import link_and_score
 
-    figures = measure(settings)
+    figures = link_and_score(settings)
     return f"{figures['linkage_precision']:.4f}", f"{figures['linkage_recall']:.4f}"
 
 
 def measure_evaluation(settings: Settings) -> dict[str, Any]:
-    from warehouse.analytics.evaluation import evaluate
+    from warehouse.analytics.evaluation import evaluate_intervention
 
     path = settings.home / "truth" / "interventions.json"
     if not path.exists():
@@ -72,7 +72,7 @@ def measure_evaluation(settings: Settings) -> dict[str, Any]:
     truth = json.loads(path.read_text())
     code, cohort = EVALUATED
     true_effect = truth["cohorts"][cohort]["true_effect_binary"]
-    ev = evaluate(settings, code, cohort)
+    ev = evaluate_intervention(settings, code, cohort)
     low, high = ev.binary.difference_ci
     return {
         "cohort": cohort,

@@ -71,14 +71,14 @@ def _deliver(settings: Settings, scale: float, cache_root: Path) -> None:
     The generator is deterministic for (scale, seed, dirt), so its output is kept under
     ``.warehouse/bench-data/`` and copied on later runs: at scale 16 it saves about
     20 minutes a run (``make clean`` removes it)."""
-    from warehouse.pipeline import generate
+    from warehouse.pipeline import generate_landing
 
     cache = cache_root / f"scale{scale:g}-seed{settings.seed}-dirt{settings.dirt:g}"
     done = cache / ".complete"
     if not done.exists():
         shutil.rmtree(cache, ignore_errors=True)
         cache.mkdir(parents=True)
-        generate(settings, out=cache, scale=scale)
+        generate_landing(settings, out=cache, scale=scale)
         done.touch()
     shutil.copytree(
         cache, settings.landing_dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".complete")

@@ -91,7 +91,7 @@ def generate(
 
     settings = get_settings()
     with console.status("generating synthetic feeds…"):
-        report = pipeline.generate(settings, out, scale, seed, dirt)
+        report = pipeline.generate_landing(settings, out, scale, seed, dirt)
     console.print(
         f"wrote {len(report.files)} files, {report.total_rows:,} rows to {report.out_dir}"
     )
@@ -185,12 +185,15 @@ def evaluate(
     cohort: Annotated[str, typer.Option(help="cohort financial year, e.g. 2006 or 2006/07")],
 ) -> None:
     """Matched impact evaluation (Justice Data Lab style) of one intervention for one cohort."""
-    from warehouse.analytics.evaluation import EvaluationRefused, what_you_can_say
-    from warehouse.analytics.evaluation import evaluate as run_evaluation
+    from warehouse.analytics.evaluation import (
+        EvaluationRefused,
+        evaluate_intervention,
+        what_you_can_say,
+    )
 
     try:
         with console.status("matching…"):
-            ev = run_evaluation(get_settings(), intervention, cohort)
+            ev = evaluate_intervention(get_settings(), intervention, cohort)
     except EvaluationRefused as exc:
         _fail(str(exc))
     table = Table(

@@ -379,9 +379,9 @@ Soda contracts are verified first and a failure stops the delivery. Agreement fi
             checks: int, params: dict[str, Any] | None = None, logical_date: Any = None
         ) -> dict[str, Any]:
             from warehouse.sharing.extract import share
-            from warehouse.sharing.periods import period_of
+            from warehouse.sharing.periods import period_holding
 
-            period = (params or {}).get("period") or period_of(logical_date)
+            period = (params or {}).get("period") or period_holding(logical_date)
             delivery = share(get_settings(), get_agreement(agreement_id), period)
             log.info(
                 "%s %s: %d file(s) after %d checks",

@@ -17,7 +17,7 @@ class ConservationError(AssertionError):
 
 
 # -- generate -----------------------------------------------------------------------------
-def generate(
+def generate_landing(
     settings: Settings,
     out: Path | None = None,
     scale: float | None = None,

@@ -120,7 +120,7 @@ def run_pipeline(
 ) -> RunResult:
     """The numbered steps above; the transform does not start after a failed ingestion."""
     from warehouse import airflow_local
-    from warehouse.pipeline import ConservationError, assert_conservation, generate
+    from warehouse.pipeline import ConservationError, assert_conservation, generate_landing
 
     log_dir = log_dir or settings.home / "logs" / new_run_id()
     result = RunResult(run_id=log_dir.name, log_dir=log_dir)
@@ -136,7 +136,7 @@ def run_pipeline(
         preparing = airflow_local.prepare_in_background(settings)
         if not skip_generate:
             with _timed(result, "generate"):
-                result.files_generated = len(generate(settings).files)
+                result.files_generated = len(generate_landing(settings).files)
         with _timed(result, "airflow"):
             if preparing.wait() != 0:
                 raise RuntimeError(f"preparing Airflow failed; see {log_dir / 'run.log'}")

@@ -11,7 +11,7 @@ import pytest
 from ingestion.feeds import ALL_FEEDS
 from warehouse.access import READER, district_role
 from warehouse.analytics.steps import STEPS, run_step
-from warehouse.pipeline import assert_conservation, generate, ingest_feed
+from warehouse.pipeline import assert_conservation, generate_landing, ingest_feed
 from warehouse.settings import Settings
 from warehouse.transform import run_dbt
 
@@ -45,7 +45,7 @@ def default_warehouse(pg_server, tmp_path_factory) -> Iterator[Settings]:
             mp.setenv(f"WAREHOUSE_BI_PASSWORD_{role.upper()}", BI_PASSWORD)
         mp.setenv("WAREHOUSE_SHARE_KEY_DAT_MANCHESTER", SHARE_KEY)
         settings = Settings()
-        generate(settings)
+        generate_landing(settings)
         for feed in ALL_FEEDS:
             ingest_feed(settings, feed.name)
         assert_conservation(settings)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from warehouse.analytics.evaluation import EvaluationRefused, evaluate
+from warehouse.analytics.evaluation import EvaluationRefused, evaluate_intervention
 from warehouse.analytics.steps import build_models, get_step, verify
 from warehouse.db import connect
 
@@ -102,7 +102,7 @@ def test_the_forecast_gives_nested_intervals_and_a_backtest_per_series(default_w
 
 
 def test_the_evaluation_matches_and_refuses_small_groups(warehouse_copy):
-    ev = evaluate(warehouse_copy, "PROG", "2006")
+    ev = evaluate_intervention(warehouse_copy, "PROG", "2006")
     step = get_step("evaluate")
     build_models(warehouse_copy, step)
     assert verify(warehouse_copy, step) > 0
@@ -116,4 +116,4 @@ def test_the_evaluation_matches_and_refuses_small_groups(warehouse_copy):
     assert [r[0] for r in rows] == ["binary", "frequency"]
     assert rows[0][2] and rows[0][3]
     with pytest.raises(EvaluationRefused, match="at least 60"):
-        evaluate(warehouse_copy, "MHTR", "2006/07")
+        evaluate_intervention(warehouse_copy, "MHTR", "2006/07")

@@ -13,7 +13,7 @@ import pytest
 from ingestion.ddl import ensure_schema
 from ingestion.loader import load_file
 from warehouse.db import connect
-from warehouse.pipeline import assert_conservation, generate
+from warehouse.pipeline import assert_conservation, generate_landing
 
 pytestmark = pytest.mark.integration
 
@@ -22,7 +22,9 @@ WAREHOUSE = Path(sys.executable).with_name("warehouse")
 
 def test_two_warehouse_ingest_runs_at_once_both_succeed_and_load_each_file_once(settings):
     # GIVEN a dirty delivery of every feed for two months (empty files, bad headers too)
-    report = generate(settings, scale=0.02, seed=29, dirt=0.05, window=("2007-02", "2007-03"))
+    report = generate_landing(
+        settings, scale=0.02, seed=29, dirt=0.05, window=("2007-02", "2007-03")
+    )
     (settings.landing_dir / "ndelius" / "ndelius_events 2007-02.csv").write_text("x\n")
     with connect(settings, autocommit=True) as conn:
         ensure_schema(conn)
@@ -61,7 +63,7 @@ def test_a_file_changed_while_read_is_left_for_a_later_run_and_loads_with_its_fi
 ):
     from ingestion.reading import RecordReader
 
-    generate(settings, scale=0.02, seed=31, dirt=0, window=("2008-04", "2008-04"))
+    generate_landing(settings, scale=0.02, seed=31, dirt=0, window=("2008-04", "2008-04"))
     path = settings.landing_dir / "oasys" / "oasys_objectives_2008-04.csv"
     extra = path.read_text().splitlines()[-1] + "\n"
     real_read = RecordReader._read

@@ -7,7 +7,7 @@ import pytest
 from ingestion.synthetic.generator import truth_path
 from warehouse.analytics import linkage
 from warehouse.db import connect
-from warehouse.pipeline import generate, ingest_feed
+from warehouse.pipeline import generate_landing, ingest_feed
 from warehouse.transform import run_dbt
 
 pytestmark = pytest.mark.integration
@@ -25,7 +25,7 @@ def linked(fresh_warehouse, tmp_path_factory):
     records loaded, their staging views built and the linkage run once."""
     with pytest.MonkeyPatch.context() as mp:
         settings = fresh_warehouse("linkage", tmp_path_factory.mktemp("linkage"), mp)
-        generate(settings, scale=0.1, seed=7)
+        generate_landing(settings, scale=0.1, seed=7)
         for feed in FEEDS:
             ingest_feed(settings, feed)
         run_dbt(settings, "run", "--select", *STAGING)
@@ -39,7 +39,7 @@ def test_links_reach_the_issue_precision_and_recall_against_the_planted_truth(li
     # clients never on the caseload WHEN the unsupervised model links them at the
     # threshold it chose THEN precision and recall meet issue 16's targets
     with connect(settings) as conn:
-        scores = linkage.evaluate(conn, truth_path(settings.landing_dir))
+        scores = linkage.scores_against_truth(conn, truth_path(settings.landing_dir))
     assert scores["true_links"] > 300
     assert scores["linkage_precision"] >= 0.97, scores
     assert scores["linkage_recall"] >= 0.95, scores

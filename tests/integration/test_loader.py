@@ -11,7 +11,7 @@ from ingestion.feeds import ALL_FEEDS, ndelius
 from ingestion.loader import load_file
 from ingestion.runner import load_all, load_feed
 from warehouse.db import connect
-from warehouse.pipeline import assert_conservation, generate
+from warehouse.pipeline import assert_conservation, generate_landing
 
 pytestmark = pytest.mark.integration
 
@@ -28,7 +28,9 @@ def dirty_load(fresh_warehouse, tmp_path_factory):
     every feed, loaded once for the module (the tests that reload it change nothing)."""
     with pytest.MonkeyPatch.context() as mp:
         settings = fresh_warehouse("dirty_load", tmp_path_factory.mktemp("dirty"), mp)
-        report = generate(settings, scale=0.03, seed=11, dirt=0.05, window=("2006-10", "2007-03"))
+        report = generate_landing(
+            settings, scale=0.03, seed=11, dirt=0.05, window=("2006-10", "2007-03")
+        )
         with connect(settings, autocommit=True) as conn:
             results = load_all(conn, settings.landing_dir)
         yield settings, report, results
@@ -87,7 +89,7 @@ def test_loading_the_same_files_again_adds_no_rows(dirty_load):
 
 
 def test_corrected_redelivery_supersedes_the_earlier_load(settings):
-    generate(settings, scale=0.02, seed=3, dirt=0, window=("2007-06", "2007-06"))
+    generate_landing(settings, scale=0.02, seed=3, dirt=0, window=("2007-06", "2007-06"))
     folder = settings.landing_dir / "ndelius"
     original = folder / "ndelius_events_2007-06.csv"
     kept = original.read_text()
@@ -110,7 +112,7 @@ def test_corrected_redelivery_supersedes_the_earlier_load(settings):
 
 
 def test_a_load_killed_mid_copy_leaves_nothing_and_a_rerun_completes(settings):
-    generate(settings, scale=0.02, seed=5, dirt=0, window=("2007-01", "2007-01"))
+    generate_landing(settings, scale=0.02, seed=5, dirt=0, window=("2007-01", "2007-01"))
     path = settings.landing_dir / "ndelius" / "ndelius_events_2007-01.csv"
 
     def die():
@@ -130,7 +132,7 @@ def test_a_load_killed_mid_copy_leaves_nothing_and_a_rerun_completes(settings):
 
 
 def test_a_file_that_breaks_the_loader_does_not_stop_the_others(settings, monkeypatch):
-    generate(settings, scale=0.02, seed=7, dirt=0, window=("2006-01", "2006-03"))
+    generate_landing(settings, scale=0.02, seed=7, dirt=0, window=("2006-01", "2006-03"))
     import ingestion.runner as runner
 
     real = runner.load_file
@@ -155,7 +157,7 @@ def test_a_file_the_loader_fails_on_is_recorded_and_stops_nothing_but_fails_the_
 ):
     from ingestion import validation
 
-    generate(settings, scale=0.02, seed=37, dirt=0, window=("2006-04", "2006-06"))
+    generate_landing(settings, scale=0.02, seed=37, dirt=0, window=("2006-04", "2006-06"))
     real = validation.GxValidator.validate
     calls = []
 
@@ -197,7 +199,7 @@ def _quarantine(conn, load_id):
 
 
 def test_chunked_parallel_loading_gives_the_same_result_as_one_chunk(settings):
-    generate(settings, scale=0.05, seed=13, dirt=0.05, window=("2008-01", "2008-03"))
+    generate_landing(settings, scale=0.05, seed=13, dirt=0.05, window=("2008-01", "2008-03"))
     folder = settings.landing_dir / "oasys"
     path = max(folder.glob("oasys_objectives_*.csv"), key=lambda p: p.stat().st_size)
     twin = settings.landing_dir / "twin"
@@ -229,7 +231,7 @@ def test_chunked_parallel_loading_gives_the_same_result_as_one_chunk(settings):
 
 
 def test_an_item_score_out_of_range_is_quarantined_by_the_grouped_rule(settings):
-    generate(settings, scale=0.02, seed=17, dirt=0, window=("2007-05", "2007-05"))
+    generate_landing(settings, scale=0.02, seed=17, dirt=0, window=("2007-05", "2007-05"))
     path = settings.landing_dir / "oasys" / "oasys_assessments_2007-05.csv"
     lines = path.read_text().splitlines()
     header = lines[0].split(",")
@@ -252,7 +254,7 @@ def test_a_load_killed_between_chunk_copies_leaves_nothing_and_a_rerun_completes
 ):
     from ingestion import staging
 
-    generate(settings, scale=0.02, seed=19, dirt=0, window=("2008-02", "2008-02"))
+    generate_landing(settings, scale=0.02, seed=19, dirt=0, window=("2008-02", "2008-02"))
     path = settings.landing_dir / "oasys" / "oasys_objectives_2008-02.csv"
     real_stage = staging.Stager.stage
     calls = []
@@ -284,7 +286,7 @@ def test_a_load_killed_between_chunk_copies_leaves_nothing_and_a_rerun_completes
 
 
 def test_an_optional_code_of_spaces_only_loads_as_empty_not_as_a_bad_code(settings):
-    generate(settings, scale=0.02, seed=23, dirt=0, window=("2007-04", "2007-04"))
+    generate_landing(settings, scale=0.02, seed=23, dirt=0, window=("2007-04", "2007-04"))
     path = settings.landing_dir / "ndelius" / "ndelius_offenders_2007-04.csv"
     lines = path.read_text().splitlines()
     header = lines[0].split(",")

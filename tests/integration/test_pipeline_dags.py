@@ -10,7 +10,7 @@ import pytest
 
 from warehouse import airflow_local
 from warehouse.db import connect
-from warehouse.pipeline import assert_conservation, generate
+from warehouse.pipeline import assert_conservation, generate_landing
 from warehouse.run import RunResult, run_dag
 from warehouse.transform import build_results
 
@@ -27,7 +27,7 @@ def _dags(settings):  # type: ignore[no-untyped-def]
 
 def test_the_ingestion_dags_load_a_slice_conserve_rows_and_change_nothing_when_rerun(settings):
     # GIVEN three months of deliveries, a few of them spoilt
-    generate(settings, scale=0.05, seed=2, dirt=0.02, window=("2007-01", "2007-03"))
+    generate_landing(settings, scale=0.05, seed=2, dirt=0.02, window=("2007-01", "2007-03"))
     dags = _dags(settings)
     # WHEN the ingestion DAGs of four nDelius feeds run
     for feed in INGESTED:
@@ -40,7 +40,7 @@ def test_the_ingestion_dags_load_a_slice_conserve_rows_and_change_nothing_when_r
         quarantined = conn.execute("select count(*) from audit.quarantine").fetchone()[0]
     assert raw > 0 and quarantined > 0
     # and a second run over the same files changes nothing
-    generate(settings, scale=0.05, seed=2, dirt=0.02, window=("2007-01", "2007-03"))
+    generate_landing(settings, scale=0.05, seed=2, dirt=0.02, window=("2007-01", "2007-03"))
     run = dags["ingest_ndelius_events"].test()
     assert str(run.state) == "success"
     with connect(settings) as conn:

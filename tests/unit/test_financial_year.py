@@ -6,7 +6,7 @@ import pytest
 
 from ingestion import financial_year as fy
 from ingestion.feeds import ALL_FEEDS
-from warehouse.sharing.periods import ShareError, financial_year, period_of
+from warehouse.sharing.periods import ShareError, financial_year, period_holding
 
 
 def test_a_financial_year_runs_from_april_to_march():
@@ -30,7 +30,7 @@ def test_only_consecutive_years_parse():
 
 def test_the_share_command_and_the_share_dags_name_periods_as_the_helper_does():
     assert financial_year("2008-09") == "2008/09"
-    assert period_of(date(2009, 2, 1)) == "2008-09"
+    assert period_holding(date(2009, 2, 1)) == "2008-09"
     with pytest.raises(ShareError, match="2008-10"):
         financial_year("2008-10")
 

@@ -306,7 +306,7 @@ def _rows(ev: Evaluation) -> list[dict[str, Any]]:
     return rows
 
 
-def evaluate(settings: Settings, intervention: str, cohort: str) -> Evaluation:
+def evaluate_intervention(settings: Settings, intervention: str, cohort: str) -> Evaluation:
     """Evaluate one intervention for one cohort year; replace its rows in
     ``analytics.intervention_evaluations`` and ``analytics.intervention_balance``."""
     import pandas as pd
@@ -331,7 +331,7 @@ def run(settings: Settings) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     for code, year in DEFAULT_EVALUATIONS:
         try:
-            ev = evaluate(settings, code, year)
+            ev = evaluate_intervention(settings, code, year)
         except EvaluationRefused as exc:
             figures[f"{code} {year}"] = {"refused": str(exc)}
             continue

@@ -229,7 +229,7 @@ def _best_candidates(pairs: Any) -> Any:
     return ordered.drop_duplicates("partner_record_id").reset_index(drop=True)
 
 
-def evaluate(conn: Any, truth_file: Any) -> dict[str, float]:
+def scores_against_truth(conn: Any, truth_file: Any) -> dict[str, float]:
     """Precision and recall of the stored links against the generator's planted truth.
 
     Only records the warehouse holds count: a true link whose partner record or offender
@@ -274,10 +274,10 @@ def score(settings: Settings) -> dict[str, float]:
     from warehouse.db import connect
 
     with connect(settings) as conn:
-        return evaluate(conn, truth_path(settings.landing_dir))
+        return scores_against_truth(conn, truth_path(settings.landing_dir))
 
 
-def measure(settings: Settings) -> dict[str, float | str]:
+def link_and_score(settings: Settings) -> dict[str, float | str]:
     """Run the linkage and score it (for the bench); prints
     ``linkage_precision=<p> linkage_recall=<r>``."""
     figures = run(settings)

@@ -88,7 +88,7 @@ def _pinned_key(target: SftpTarget) -> paramiko.PKey | None:
         ) from None
 
 
-def connect(target: SftpTarget) -> paramiko.SSHClient:
+def open_sftp(target: SftpTarget) -> paramiko.SSHClient:
     """An SSH client to the target, the host key checked against the pinned one."""
     client = paramiko.SSHClient()
     name = target.host if target.port == 22 else f"[{target.host}]:{target.port}"
@@ -186,7 +186,7 @@ def deliver_sftp(target: SftpTarget, folder: Path, sub_path: str) -> list[FileRe
 
 
 def _attempt(target: SftpTarget, remote_dir: str, pending: list[tuple[Path, FileResult]]) -> None:
-    client = connect(target)
+    client = open_sftp(target)
     try:
         sftp = client.open_sftp()
         _mkdirs(sftp, remote_dir)

@@ -20,6 +20,6 @@ def financial_year(period: str) -> str:
     return fyear.label(start)
 
 
-def period_of(day: Any) -> str:
+def period_holding(day: Any) -> str:
     """The financial year holding ``day`` (a run's logical date), as ``2008-09``."""
     return fyear.of_date(day, sep="-")
