@@ -118,3 +118,25 @@ def test_every_folder_of_models_declares_them_in_its_own_yml():
     folders = {p.parent for p in _MODELS.rglob("*.sql")}
     bare = sorted(str(f.relative_to(_MODELS)) for f in folders if not list(f.glob("_*.yml")))
     assert folders and not bare, bare
+
+
+def test_every_macro_and_singular_test_is_described_in_its_folders_yml():
+    import re
+
+    import yaml
+
+    project = _MODELS.parent
+    macros = {
+        name
+        for path in (project / "macros").glob("*.sql")
+        for name in re.findall(r"{%-?\s*macro\s+(\w+)\s*\(", path.read_text())
+    }
+    described = {
+        m["name"]
+        for m in yaml.safe_load((project / "macros" / "_macros.yml").read_text())["macros"]
+        if m.get("description")
+    }
+    assert macros and macros == described, macros ^ described
+    tests = {p.stem for p in (project / "tests").glob("*.sql")}
+    entries = yaml.safe_load((project / "tests" / "_tests.yml").read_text())["data_tests"]
+    assert tests == {t["name"] for t in entries if t.get("description")}
