@@ -94,7 +94,7 @@ def generate(
 
 def _partner_feeds(
     seed: int, scale: float, probation: Probation, writer: Writer
-) -> list[tuple[str, str, int]]:
+) -> list[dict[str, object]]:
     """Finance, recorded crime, DAT and Supporting People for the reported years (one
     stream, in this order: the ledgers, then month by month; the client records' noise
     from another); returns the true links."""
@@ -116,9 +116,9 @@ def _partner_feeds(
     return clients.truth
 
 
-def _write_truth(path: Path, links: list[tuple[str, str, int]]) -> None:
+def _write_truth(path: Path, links: list[dict[str, object]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(TRUTH_HEADER)
+        writer = csv.DictWriter(f, TRUTH_HEADER, lineterminator="\n")
+        writer.writeheader()
         writer.writerows(links)

@@ -3,8 +3,8 @@
 Written after the probation simulation, so the records can include real offenders; the
 partners hold no CRN, only what their own returns carry (DAT: initials, date of birth,
 sex and partial postcode; Supporting People: name, date of birth, sex and postcode), with
-the noise of ``noise``. ``truth`` lists which records are whose: (source, record id,
-offender id), written outside the landing folder and never loaded."""
+the noise of ``noise``. ``truth`` lists which records are whose (partner_source, partner_record_id,
+offender_id, by name), written outside the landing folder and never loaded."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ class PartnerClients:
     ) -> None:
         self.rng = rng
         self.noise = noise
-        self.truth: list[tuple[str, str, int]] = []
+        self.truth: list[dict[str, object]] = []
         self.scale = scale
         self.people = people
         self.ids = Ids()
@@ -118,7 +118,7 @@ class PartnerClients:
                     reason = str(rng.choice(DISCHARGE_REASONS, p=DISCHARGE_P))
             record = f"DAT{self.ids.next('dat'):07d}"
             if k < len(offenders):
-                self.truth.append(("dat", record, offenders[k] + 1))
+                self.truth.append(_link("dat", record, offenders[k] + 1))
             home = self.noise.postcode(home, la)
             rows.append(
                 {
@@ -153,7 +153,7 @@ class PartnerClients:
                 group = str(rng.choice(CLIENT_GROUPS, p=CLIENT_GROUP_P))
             record = f"SP{self.ids.next('sp'):07d}"
             if k < len(offenders):
-                self.truth.append(("supporting_people", record, offenders[k] + 1))
+                self.truth.append(_link("supporting_people", record, offenders[k] + 1))
             start = month + timedelta(days=int(rng.integers(0, 28)))
             end = start + timedelta(days=int(rng.gamma(2.0, 90)))
             clients.append(
@@ -183,3 +183,8 @@ class PartnerClients:
                     }
                 )
         return clients, outcomes
+
+
+def _link(source: str, record: str, offender_id: int) -> dict[str, object]:
+    """One true link: the partner record and the offender it belongs to."""
+    return {"partner_source": source, "partner_record_id": record, "offender_id": offender_id}
