@@ -147,7 +147,13 @@ def load_file(
     makes the result visible in one final transaction."""
     if not conn.autocommit:
         raise ValueError("load_file needs a connection in autocommit mode")
-    options = LoadOptions(chunk_rows, move, validator, after_copy, read_bytes)
+    options = LoadOptions(
+        chunk_rows=chunk_rows,
+        move=move,
+        validator=validator,
+        after_copy=after_copy,
+        read_bytes=read_bytes,
+    )
     feed = feed or feed_for_file(path.name)
     if feed is None:
         return reject_unmatched(conn, path, move=move)
@@ -177,17 +183,23 @@ def _locked(
     conn.execute("select pg_advisory_lock(hashtext(%s))", [key])
     try:
         if not path.is_symlink() and not path.exists():
-            return FileLoadResult(0, path.name, feed.name if feed else "", None, "skipped")
+            return FileLoadResult(
+                load_id=0,
+                file_name=path.name,
+                feed=feed.name if feed else "",
+                period=None,
+                status="skipped",
+            )
         result = FileLoadResult(
-            registry.next_load_id(conn),
-            path.name,
-            feed.name if feed else registry.UNKNOWN_FEED,
-            feed.period_of(path.name) if feed else None,
-            "loaded",
+            load_id=registry.next_load_id(conn),
+            file_name=path.name,
+            feed=feed.name if feed else registry.UNKNOWN_FEED,
+            period=feed.period_of(path.name) if feed else None,
+            status="loaded",
         )
         if feed is not None:
             staging.drop_stale_staging(conn, feed)  # safe: no load of the feed is running
-        job = LoadJob(conn, path, feed or _NO_FEED, options, result)
+        job = LoadJob(conn=conn, path=path, feed=feed or _NO_FEED, options=options, result=result)
         try:
             step(job)
         except FileChanged:
@@ -426,12 +438,12 @@ def _stage_file(
         for extra_conn in extra:
             extra_conn.close()
     return StagedFile(
-        stats,
-        fixes,
-        Quarantined(stats.malformed, failures, records),
-        bad_lines,
-        sum(part.rows for part in staged),
-        "",
+        stats=stats,
+        fixes=fixes,
+        bad=Quarantined(stats.malformed, failures, records),
+        bad_lines=bad_lines,
+        loaded=sum(part.rows for part in staged),
+        sha="",  # set by the caller, from the reader's hash of the bytes read
     )
 
 
