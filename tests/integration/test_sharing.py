@@ -369,3 +369,33 @@ def test_delivered_files_are_readable_by_the_owner_only(default_warehouse, deliv
             # created 0600 (the manifest too), never readable by group or others
             assert path.stat().st_mode & 0o777 == 0o600, path
     assert default_warehouse.outbox_dir.stat().st_mode & 0o077 == 0
+
+
+def test_a_ward_tables_any_need_column_is_jsna_ward_need_under_control(
+    default_warehouse, deliveries
+):
+    # the need areas come from jsna_ward_need_areas, the ANY column (each offender once)
+    # from jsna_ward_need (table.row_total_from): every ward of the district, each count
+    # suppressed or within the rounding of the mart's
+    agreement = get_agreement("csp_manchester")
+    rows = _cells(deliveries[agreement.id].folder / f"ward_need.{agreement.format}")
+    header, body = rows[0], rows[1:]
+    ward, need, count = (
+        header.index(c) for c in ("ward_code", "need_area_code", "offenders_with_need")
+    )
+    published = {r[ward]: r[count] for r in body if r[need] == "ANY" and r[ward] != "Total"}
+    with connect(default_warehouse) as conn:
+        truth = dict(
+            conn.execute(
+                "select ward_code, offenders_with_need from marts.jsna_ward_need"
+                " where la_code = %s and financial_year = '2008/09'",
+                [MANCHESTER],
+            ).fetchall()
+        )
+    assert truth and set(published) == set(truth)
+    rounding = agreement.disclosure.rounding
+    shown = {w: float(v) for w, v in published.items() if v not in ("*", "")}
+    assert shown, "every ward's total suppressed"
+    for w, v in shown.items():
+        assert abs(v - truth[w]) < rounding, (w, v, truth[w])
+    assert {r[need] for r in body} >= {"ANY", "ACCOM", "DRUGS"}
