@@ -4,7 +4,9 @@ imports: ``loader`` -> ``reading``, ``workbooks``, ``staging``, ``duplicates``,
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from psycopg import sql
 
@@ -40,3 +42,12 @@ def staging_table(feed_name: str, load_id: int) -> str:
 
 def ident(schema: str, table: str) -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+
+
+def sha256_of(path: Path) -> str:
+    """The sha256 of a file's bytes, read in blocks (a delivered file, an extract)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -41,7 +41,13 @@ import psycopg
 from ingestion import reading, registry, staging
 from ingestion.duplicates import duplicate_keys
 from ingestion.feeds import feed_for_file
-from ingestion.load_records import STAGING_SCHEMA, FileRejected, RowFailure, staging_table
+from ingestion.load_records import (
+    STAGING_SCHEMA,
+    FileRejected,
+    RowFailure,
+    sha256_of,
+    staging_table,
+)
 from ingestion.reading import ReadStats, RecordReader
 from ingestion.registry import FileLoadResult, Quarantined
 from ingestion.schema import Feed
@@ -113,16 +119,6 @@ class LoaderFailed(RuntimeError):
 
 class FileChanged(Exception):
     """The file's bytes changed while it was read: it is left for a later run."""
-
-
-def sha256_of(path: Path) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def lock_key(path: Path, feed: Feed | None) -> str:

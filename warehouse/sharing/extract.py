@@ -17,6 +17,7 @@ from typing import Any
 
 from psycopg import sql
 
+from ingestion.load_records import sha256_of
 from warehouse.db import connect
 from warehouse.secret_files import private_dir
 from warehouse.settings import Settings, code_version
@@ -33,7 +34,6 @@ from warehouse.sharing.writers import (
     WRITERS,
     file_schema,
     private,
-    sha256,
 )
 
 TOTAL = "Total"
@@ -304,7 +304,7 @@ def _deliver_and_log(conn, agreement: Agreement, manifest: dict[str, Any], final
     delivered_to, outcomes = deliver(agreement, final)
     status = "delivered" if all(o["status"] == "delivered" for o in outcomes) else "failed"
     delivery_id = log_delivery(
-        conn, manifest, sha256(final / "manifest.json"), delivered_to, status, outcomes
+        conn, manifest, sha256_of(final / "manifest.json"), delivered_to, status, outcomes
     )
     failed = [f"{o['file']} ({o['error']})" for o in outcomes if o["status"] != "delivered"]
     return delivery_id, "; ".join(failed)
@@ -335,7 +335,7 @@ def _dataset_file(conn, agreement: Agreement, d: Dataset, fy: str, pseudonymiser
         "mart": d.mart,
         "rows": len(rows),
         "bytes": path.stat().st_size,
-        "sha256": sha256(path),
+        "sha256": sha256_of(path),
         "schema": [
             {"name": c, "type": t}
             for c, t in file_schema(cols, types, controlled, agreement.format)

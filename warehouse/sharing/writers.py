@@ -6,7 +6,6 @@ byte-identical for the same rows (no timestamps inside files). A suppressed figu
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import re
 import zipfile
@@ -112,7 +111,3 @@ def file_schema(cols, types, controlled, fmt: str) -> list[tuple[str, str]]:
         if fmt == "parquet" and c in controlled:
             out.append((c + SUPPRESSED_SUFFIX, "boolean"))
     return out
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -18,10 +18,7 @@ wards as (
 
 latest_needs as (
     select * from {{ ref('int_needs_at_latest_assessment_in_year') }}
-    where make_date(left(financial_year, 4)::integer + 1, 3, 31)
-        <= date '{{ var("data_end_date") }}'
-        and make_date(left(financial_year, 4)::integer, 4, 1)
-        >= date '{{ var("data_start_date") }}'
+    where {{ is_complete_financial_year('financial_year') }}
 ),
 
 counts as (

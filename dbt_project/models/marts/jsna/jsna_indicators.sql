@@ -70,10 +70,7 @@ district_counts as (
         {%- endif %}
         where profile.{{ denominator }} > 0
         -- complete financial years only (1 April to 31 March within the data)
-            and make_date(left(profile.financial_year, 4)::integer + 1, 3, 31)
-            <= date '{{ var("data_end_date") }}'
-            and make_date(left(profile.financial_year, 4)::integer, 4, 1)
-            >= date '{{ var("data_start_date") }}'
+            and {{ is_complete_financial_year('profile.financial_year') }}
         {{ 'union all' if not loop.last }}
     {% endfor %}
 ),

@@ -42,9 +42,8 @@ requirements as (
     from caseload
     inner join {{ ref('int_disposals_end_dated') }} as periods
         on caseload.offender_id = periods.offender_id
-        and periods.start_date < (left(caseload.financial_year, 4) || '-04-01')::date
-        + interval '1 year'
-        and periods.end_date >= (left(caseload.financial_year, 4) || '-04-01')::date
+        and periods.start_date <= {{ financial_year_last_day('caseload.financial_year') }}
+        and periods.end_date >= {{ financial_year_first_day('caseload.financial_year') }}
     inner join {{ ref('fct_requirements') }} as requirements
         on periods.disposal_id = requirements.disposal_id
     group by 1, 2

@@ -34,9 +34,8 @@ final as (
     from years
     inner join periods
         on years.offender_id = periods.offender_id
-        and periods.start_date < (left(years.financial_year, 4) || '-04-01')::date
-        + interval '1 year'
-        and periods.end_date >= (left(years.financial_year, 4) || '-04-01')::date
+        and periods.start_date <= {{ financial_year_last_day('years.financial_year') }}
+        and periods.end_date >= {{ financial_year_first_day('years.financial_year') }}
     inner join requirements
         on periods.disposal_id = requirements.disposal_id
     group by 1, 2, 3, 4, 5, 6

@@ -19,11 +19,10 @@ final as (
         to_char(calendar_date, 'Mon YYYY') as month_name,
         trim(to_char(calendar_date, 'Month')) as month_of_year_name,
         {{ financial_year('calendar_date') }} as financial_year,
-        ((extract(month from calendar_date)::integer + 8) % 12) / 3 + 1 as financial_quarter,
-        {{ financial_year('calendar_date') }} || ' Q'
-        || (((extract(month from calendar_date)::integer + 8) % 12) / 3 + 1)
+        {{ financial_quarter('calendar_date') }} as financial_quarter,
+        {{ financial_year('calendar_date') }} || ' Q' || {{ financial_quarter('calendar_date') }}
             as financial_quarter_name,
-        (extract(month from calendar_date)::integer + 8) % 12 + 1 as financial_month,
+        {{ financial_month('calendar_date') }} as financial_month,
         trim(to_char(calendar_date, 'Day')) as day_name,
         extract(isodow from calendar_date)::integer >= 6 as is_weekend
     from days
