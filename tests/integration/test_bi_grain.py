@@ -227,9 +227,14 @@ SUMS: dict[str, list[tuple[str, str, str]]] = {
         (
             f"{measure} of the complete cohorts",
             f"select sum({measure}) from marts.fct_reoffending_summary",
-            f"select sum({measure}) from marts.fct_reoffending_outcomes",
+            f"select sum({whole}) from marts.fct_reoffending_outcomes",
         )
-        for measure in ("cohort_size", "reoffenders", "reoffences", "unscored_offenders")
+        for measure, whole in (
+            ("cohort_size", "cohort_size"),
+            ("reoffenders", "reoffenders"),
+            ("reoffences", "reoffences"),
+            ("unscored_offenders", "cohort_size - scored_offenders"),
+        )
     ],
     # one row per cohort year x requirement type: over the years of one type, the members
     # whose index sentence carried it
