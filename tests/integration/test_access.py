@@ -290,6 +290,25 @@ def test_a_person_level_mart_granted_to_district_logins_is_caught_then_revoked(w
             conn.execute("set role bi_reader")
 
 
+def test_a_mart_left_by_an_earlier_version_without_its_scope_column_is_withheld(settings):
+    # GIVEN a district-scoped mart as an earlier version built it: no la_code, and granted
+    (mart,) = [m for m, s in MATRIX.marts.items() if s[DISTRICT_GROUP] == "own_district"][:1]
+    ensure_access(settings)  # the roles exist
+    with connect(settings, autocommit=True) as conn:
+        conn.execute(f"create table marts.{mart} (cohort_year int)")
+        conn.execute(f"grant select on marts.{mart} to {DISTRICT_GROUP}, {READER}, public")
+    # WHEN `warehouse access` runs (the transform DAG's first task) before the build
+    ensure_access(settings)
+    # THEN it does not fail, and no one but the owner reads the old table until rebuilt
+    with connect(settings) as conn:
+        readers = conn.execute(
+            "select r from unnest(array['public', %s, %s]) r"
+            " where has_table_privilege(r, %s, 'select')",
+            [DISTRICT_GROUP, READER, f"marts.{mart}"],
+        ).fetchall()
+    assert readers == []
+
+
 def test_a_district_login_sees_only_its_district_even_after_a_rebuild(warehouse_copy):
     # GIVEN marts rebuilt from scratch (a rebuilt table has lost its grants and policies)
     run_dbt(
