@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import psycopg
 
 from ingestion.feeds import ALL_FEEDS
@@ -74,11 +76,33 @@ comment on table audit.load_fixes is
 """
 
 
+def _ddl() -> str:
+    return AUDIT_DDL + "".join(raw_table_ddl(feed) for feed in ALL_FEEDS)
+
+
+def _is_current(conn: psycopg.Connection, digest: str) -> bool:
+    if conn.execute("select to_regclass('audit.schema_version')").fetchone()[0] is None:
+        return False
+    found = conn.execute("select 1 from audit.schema_version where digest = %s", [digest])
+    return found.fetchone() is not None
+
+
 def ensure_schema(conn: psycopg.Connection) -> None:
-    """Create the audit schema and every feed's raw table if missing (idempotent)."""
+    """Create the audit schema and every feed's raw table if missing (idempotent).
+
+    A schema already made by this version is left alone, without a lock: the DDL's
+    ``alter table`` locks ``audit.file_loads`` outright, and run beside another feed's
+    load (which holds ``audit.quarantine`` and then writes ``audit.file_loads``) it
+    deadlocked that load. The digest of the DDL says which version made the schema."""
+    ddl = _ddl()
+    digest = hashlib.sha256(ddl.encode()).hexdigest()
+    with conn.transaction():
+        if _is_current(conn, digest):
+            return
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext('warehouse.ensure_schema'))")
-        conn.execute(AUDIT_DDL)
+        if _is_current(conn, digest):  # another run made it while this one waited
+            return
         for feed in ALL_FEEDS:
             legacy = conn.execute(
                 "select relkind from pg_class where oid = to_regclass(%s)", [feed.raw_table]
@@ -89,4 +113,10 @@ def ensure_schema(conn: psycopg.Connection) -> None:
                     "older version of this project); rebuild the local warehouse with "
                     "`make clean && make run`"
                 )
-            conn.execute(raw_table_ddl(feed))
+        conn.execute(ddl)
+        conn.execute(
+            "create table if not exists audit.schema_version"
+            " (digest char(64) not null, made_at timestamptz not null default now())"
+        )
+        conn.execute("delete from audit.schema_version")
+        conn.execute("insert into audit.schema_version (digest) values (%s)", [digest])

@@ -101,6 +101,7 @@ def generate(
 def ingest(
     feed: Annotated[str | None, typer.Option(help="one feed (default: all)")] = None,
     period: Annotated[str | None, typer.Option(help="only files of this period")] = None,
+    workers: Annotated[int, typer.Option(help="feeds loaded at a time")] = 2,
 ) -> None:
     """Validate and load new files from the landing folder (without Airflow).
 
@@ -109,18 +110,16 @@ def ingest(
     from warehouse import pipeline
 
     failed: list[str] = []
-    steps = pipeline.ingest_steps(get_settings(), feed, period)
-    for name, step in steps:
-        with console.status(f"ingesting {name}…"):
-            results, broken = pipeline.run_ingest_step(step)
-        failed += broken
-        loaded = sum(r.rows_loaded for r in results)
-        quarantined = sum(r.rows_quarantined for r in results)
-        rejected = sum(r.status == "rejected" for r in results)
-        console.print(
-            f"{name}: {len(results)} file(s), {loaded:,} loaded, {quarantined:,} quarantined"
-            + (f", {rejected} rejected" if rejected else "")
-        )
+    with console.status(f"ingesting ({workers} feed(s) at a time)…"):
+        for name, results, broken in pipeline.ingest_all(get_settings(), feed, period, workers):
+            failed += broken
+            loaded = sum(r.rows_loaded for r in results)
+            quarantined = sum(r.rows_quarantined for r in results)
+            rejected = sum(r.status == "rejected" for r in results)
+            console.print(
+                f"{name}: {len(results)} file(s), {loaded:,} loaded, {quarantined:,} quarantined"
+                + (f", {rejected} rejected" if rejected else "")
+            )
     if failed:
         _fail(f"{len(failed)} path(s) could not be processed:\n" + "\n".join(failed))
 

@@ -94,3 +94,22 @@ def test_a_file_changed_while_read_is_left_for_a_later_run_and_loads_with_its_fi
         ).fetchone()[0]
     assert second.status == "loaded"
     assert sha == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_schema_check_of_one_feeds_run_waits_on_no_other_feeds_load(settings):
+    # GIVEN another feed's load in progress: it has written audit.quarantine and
+    # audit.file_loads rows in its open transaction
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+    with connect(settings) as loading, connect(settings) as starting:
+        loading.execute("lock table audit.quarantine, audit.file_loads in row exclusive mode")
+        # WHEN a run of another feed starts, and checks the schema first
+        starting.execute("set lock_timeout = '2s'")
+        ensure_schema(starting)  # THEN it does not wait (a lock wait times out and fails)
+        # and a changed schema (a new version) is still made, once the load commits
+        loading.rollback()
+        starting.execute("update audit.schema_version set digest = repeat('0', 64)")
+        starting.commit()
+        ensure_schema(starting)
+        digest = starting.execute("select digest from audit.schema_version").fetchall()
+    assert [d for (d,) in digest if d != "0" * 64] and len(digest) == 1

@@ -43,6 +43,7 @@ from pathlib import Path
 import pytest
 
 from tests.attacker import Model
+from tests.integration.conftest import SHARE_PERIOD
 from warehouse.db import connect
 from warehouse.sharing.agreements import Agreement, all_agreements
 from warehouse.sharing.disclosure import Controls
@@ -50,7 +51,7 @@ from warehouse.sharing.extract import TOTAL, share
 
 pytestmark = pytest.mark.integration
 
-PERIOD = "2008-09"
+PERIOD = SHARE_PERIOD
 REOFFENDING_DIMENSIONS = ("district", "tier", "gender", "age_band")
 
 
@@ -219,15 +220,16 @@ def _rate_problems(a: Agreement, rows_by_dataset) -> list[str]:
 
 # -- the test ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def published(default_warehouse):
-    """Every aggregate agreement for the period, as delivered, and the same uncontrolled."""
+def published(default_warehouse, period_deliveries):
+    """Every aggregate agreement for the period, as delivered, and the same uncontrolled
+    (without the JSNA pack: the attack reads the data files)."""
     agreements = [a for a in all_agreements() if a.level == "aggregate"]
-    folders = {a.id: share(default_warehouse, a, PERIOD).folder for a in agreements}
+    folders = {a.id: period_deliveries[a.id].folder for a in agreements}
     raw = Controls(threshold=1, rounding=1, secondary=False)
     truth = {}
     for a in agreements:
-        open_copy = a.model_copy(update={"id": f"uncontrolled_{a.id}", "disclosure": raw})
-        truth[a.id] = share(default_warehouse, open_copy, PERIOD).folder
+        update = {"id": f"uncontrolled_{a.id}", "disclosure": raw, "report": False}
+        truth[a.id] = share(default_warehouse, a.model_copy(update=update), PERIOD).folder
     yield agreements, folders, truth
     for folder in truth.values():  # the uncontrolled copies never stay, nor their audit rows
         shutil.rmtree(folder.parent)

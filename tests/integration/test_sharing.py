@@ -17,22 +17,22 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.integration.conftest import BI_PASSWORD
+from tests.integration.conftest import BI_PASSWORD, SHARE_PERIOD
 from warehouse.db import connect
-from warehouse.sharing.agreements import all_agreements, get_agreement
+from warehouse.sharing.agreements import get_agreement
 from warehouse.sharing.extract import share
 from warehouse.sharing.pseudonymise import MissingKeyError
 
 pytestmark = pytest.mark.integration
 
-PERIOD = "2008-09"
+PERIOD = SHARE_PERIOD
 MANCHESTER = "E08000003"
 
 
-@pytest.fixture(scope="module")
-def deliveries(default_warehouse):
-    """`warehouse share --all --period 2008-09`, as a function call."""
-    return {a.id: share(default_warehouse, a, PERIOD) for a in all_agreements()}
+@pytest.fixture
+def deliveries(period_deliveries):
+    """`warehouse share --all --period 2008-09` (once per session: conftest.py)."""
+    return period_deliveries
 
 
 def _cells(path: Path) -> list[list[str]]:
@@ -351,8 +351,8 @@ def test_deliveries_past_their_retention_are_purged_from_the_outbox(default_ware
     from warehouse.sharing.extract import purge_expired
 
     # GIVEN a delivery whose retention has run out, and one whose has not
-    old = share(default_warehouse, get_agreement("csp_bury"), "2006-07")
-    kept = share(default_warehouse, get_agreement("csp_bolton"), "2006-07")
+    old = share(default_warehouse, get_agreement("supporting_people"), "2006-07")
+    kept = share(default_warehouse, get_agreement("regional_commissioner"), "2006-07")
     with connect(default_warehouse) as conn:
         conn.execute(
             "update audit.extract_deliveries set expires_on = %s where delivery_id = %s",

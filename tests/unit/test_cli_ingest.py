@@ -20,7 +20,8 @@ def test_a_failing_feed_stops_no_other_and_the_command_fails_naming_its_path(mon
 
     monkeypatch.setattr(pipeline, "ingest_feed", ingest_feed)
     monkeypatch.setattr(pipeline, "ingest_strays", lambda settings: [])
-    result = CliRunner().invoke(cli.app, ["ingest"])
+    # one feed at a time: the worker processes of the default would not see the stand-ins
+    result = CliRunner().invoke(cli.app, ["ingest", "--workers", "1"])
     assert called == [f.name for f in ALL_FEEDS]
     assert result.exit_code == 1
     assert "ndelius_events_2007-02.csv: OSError" in result.output
