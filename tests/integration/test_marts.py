@@ -47,8 +47,11 @@ def test_calibration_figures_come_back_out_of_the_marts(default_warehouse, capsy
     assert not missed, "calibration figures out of tolerance:\n" + "\n".join(missed)
 
 
-def _fingerprints(settings: Settings) -> dict[str, tuple[int, object]]:
-    """Row count and checksum of every mart table (``built_at`` aside: it is when)."""
+def _fingerprints(
+    settings: Settings, only: set[str] | None = None
+) -> dict[str, tuple[int, object]]:
+    """Row count and checksum of every mart table, or ``only`` those (``built_at`` aside:
+    it is when)."""
     with connect(settings) as conn:
         tables = [
             name
@@ -56,6 +59,7 @@ def _fingerprints(settings: Settings) -> dict[str, tuple[int, object]]:
                 "select table_name from information_schema.tables"
                 " where table_schema = 'marts' and table_type = 'BASE TABLE'"
             )
+            if only is None or name in only
         ]
         # an order-free checksum: the sum of every row's 64-bit hash (no sort of 3 M rows)
         return {
@@ -186,19 +190,30 @@ def test_an_incremental_build_after_redeliveries_equals_a_full_rebuild(warehouse
         == 20
     )
     assert _redeliver(settings, "oasys", "oasys_assessments_2009-03.csv", _raise_ete_scores) == 20
-    before = _fingerprints(settings)
+    changing = {"fct_caseload_monthly", "fct_assessment_needs", "fct_need_change"}
+    before = _fingerprints(settings, changing)
     # WHEN they are loaded and the daily (incremental) build runs
     for feed in ("ndelius_disposals", "ndelius_offenders", "oasys_assessments"):
         ingest_feed(settings, feed)
     run_dbt(settings, "build")
     incremental = _fingerprints(settings)
     # THEN the incremental facts changed, and every mart equals a full rebuild of the data
-    for mart in ("fct_caseload_monthly", "fct_assessment_needs", "fct_need_change"):
+    for mart in sorted(changing):
         assert incremental[mart] != before[mart], f"{mart} did not change"
     # a full rebuild: every incremental model from scratch, and all that reads one (every
-    # other model is a table or view that each build makes from scratch anyway)
-    run_dbt(settings, "run", "--full-refresh", "--select", "config.materialized:incremental+")
-    full = _fingerprints(settings)
+    # other model is a table or view that each build makes from scratch anyway), but not
+    # the analytics marts, which the analytics steps build (as the daily build leaves them)
+    rebuilt = run_dbt(
+        settings,
+        "run",
+        "--full-refresh",
+        "--select",
+        "config.materialized:incremental+",
+        "--exclude",
+        "tag:analytics",
+    )
+    full = _fingerprints(settings, {uid.rsplit(".", 1)[1] for uid in rebuilt.nodes})
+    assert len(full) >= 10, sorted(full)  # the incremental facts and what reads them
     assert [t for t in full if incremental[t] != full[t]] == []
 
 
