@@ -163,6 +163,17 @@ def retry_args(args: tuple[str, ...], failed: list[str]) -> list[str]:
     return [*out, "--select", *narrowed]
 
 
+def _target_path(settings: Settings, args: tuple[str, ...]) -> list[str]:
+    """A warehouse other than the default local one (a test's, a copy) keeps dbt's target
+    folder in its own home. dbt parses the whole project again (~10 s) whenever the
+    connection differs from the one its ``partial_parse.msgpack`` was written for: one
+    folder per warehouse keeps every invocation after the first a partial parse, and the
+    default warehouse's ``dbt_project/target`` (which ``mf query`` reads) its own."""
+    if "--target-path" in args or settings.home == Settings.model_fields["home"].default:
+        return []
+    return ["--target-path", str(settings.home / "dbt-target")]
+
+
 def _invoke_once(settings: Settings, *args: str, log_dir: Path | None = None) -> DbtReport:
     """One ``dbt <args>``; every node's status in the report."""
     from dbt.cli.main import dbtRunner
@@ -184,6 +195,7 @@ def _invoke_once(settings: Settings, *args: str, log_dir: Path | None = None) ->
         str(DBT_PROJECT_DIR),
         "--log-path",
         str(logs),
+        *_target_path(settings, args),
     ]
     result = dbtRunner(callbacks=[_node_finished]).invoke(cli_args)
     report = DbtReport()
