@@ -183,10 +183,13 @@ def run_ingest_dags(settings: Settings, dags: dict[str, Any], result: RunResult)
         lighter = weight.index(min(weight))
         halves[lighter].append(dag_id)
         weight[lighter] += _delivered(settings, get_feed(dag_id[7:]))
+    from warehouse import airflow_local
+
+    metadata = airflow_local._metadata_url(settings)  # the helper records where this does
     context = multiprocessing.get_context("spawn")
     events: Any = context.Queue()
     helper = context.Process(
-        target=_ingest_helper, args=(halves[1], result.run_id, events), daemon=True
+        target=_ingest_helper, args=(halves[1], result.run_id, metadata, events), daemon=True
     )
     helper.start()
     theirs: list[str] = []
@@ -197,7 +200,7 @@ def run_ingest_dags(settings: Settings, dags: dict[str, Any], result: RunResult)
     helper.join()
     forward.join(timeout=10)
     result.failures += theirs
-    if helper.exitcode != 0:
+    if helper.exitcode != 0 and not theirs:
         result.failures.append(
             f"ingest helper process ({', '.join(halves[1])}): exited {helper.exitcode}"
         )
@@ -219,8 +222,9 @@ def _forward(events: Any, failures: list[str]) -> None:
             progress.advance(stage, n, total, **info)
 
 
-def _ingest_helper(dag_ids: list[str], run_id: str, events: Any) -> None:
+def _ingest_helper(dag_ids: list[str], run_id: str, metadata: str, events: Any) -> None:
     from warehouse import airflow_local
+    from warehouse.progress import first_error_line as first_line
     from warehouse.settings import get_settings
 
     os.environ["WAREHOUSE_RUN_ID"] = run_id
@@ -228,10 +232,14 @@ def _ingest_helper(dag_ids: list[str], run_id: str, events: Any) -> None:
     result = RunResult(run_id=run_id, log_dir=settings.home / "logs" / run_id)
     try:
         airflow_local.configure(settings)
+        os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = metadata  # before Airflow loads
         dags = airflow_local.load_dags()
         progress.listen(lambda stage, n, total, info: events.put((stage, n, total, info)))
         for dag_id in dag_ids:
             run_dag(dags[dag_id], result)
+    except Exception as exc:  # named in the summary; the traceback is in the run's log
+        result.failures.append(f"ingest helper ({', '.join(dag_ids)}): " + first_line(exc))
+        raise
     finally:
         events.put(("done", 0, None, {"failures": result.failures}))
 

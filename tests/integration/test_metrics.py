@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from warehouse.db import connect
-from warehouse.metrics import Metrics
+from warehouse.metrics import DBT_DIR, Metrics
 from warehouse.transform import run_dbt
 
 pytestmark = pytest.mark.integration
@@ -21,7 +21,8 @@ NEED_AREAS = ("ACCOM", "ETE", "RELAT", "LIFESTYLE", "DRUGS", "ALCOHOL", "THINKIN
 
 @pytest.fixture(scope="module")
 def metrics(default_warehouse) -> Metrics:  # type: ignore[no-untyped-def]
-    run_dbt(default_warehouse, "parse")  # target/semantic_manifest.json of this project
+    # MetricFlow reads dbt_project/target/semantic_manifest.json (as `mf query` does)
+    run_dbt(default_warehouse, "parse", "--target-path", str(DBT_DIR / "target"))
     return Metrics(default_warehouse)
 
 

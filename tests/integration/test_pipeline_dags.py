@@ -35,6 +35,9 @@ def test_the_ingestion_dags_load_a_slice_conserve_rows_and_change_nothing_when_r
     result = RunResult(run_id="test", log_dir=settings.home / "logs")
     run_ingest_dags(settings, ingest, result)
     assert result.failures == []
+    from airflow.models.dagrun import DagRun  # both halves' runs, in this Airflow's metadata
+
+    assert {r.dag_id for d in ingest for r in DagRun.find(dag_id=d)} == set(ingest)
     # THEN every file is recorded with its rows conserved, bad rows quarantined
     assert assert_conservation(settings) >= 12
     with connect(settings) as conn:
