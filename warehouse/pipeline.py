@@ -98,7 +98,7 @@ def ingest_all(
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        size = {n: _delivered_bytes(settings.landing_dir, get_feed(n)) for n in names}
+        size = {n: delivered_bytes(settings.landing_dir, get_feed(n)) for n in names}
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             running = {
@@ -111,7 +111,8 @@ def ingest_all(
         yield ("landing", *_ingest_one(settings, None, None))
 
 
-def _delivered_bytes(landing: Path, feed: Any) -> int:
+def delivered_bytes(landing: Path, feed: Any) -> int:
+    """The size of a feed's files waiting in the landing folder (to run the largest first)."""
     return sum(p.stat().st_size for p in (landing / feed.system).glob(f"{feed.name}_*"))
 
 

@@ -175,15 +175,20 @@ def run_ingest_dags(settings: Settings, dags: dict[str, Any], result: RunResult)
     import threading
 
     from ingestion.feeds import get_feed
+    from warehouse import airflow_local
+    from warehouse.pipeline import delivered_bytes
 
-    ids = sorted(d for d in dags if d.startswith("ingest_"))
+    size = {
+        d: delivered_bytes(settings.landing_dir, get_feed(d.removeprefix("ingest_")))
+        for d in dags
+        if d.startswith("ingest_")
+    }
     halves: tuple[list[str], list[str]] = ([], [])
     weight = [0, 0]
-    for dag_id in sorted(ids, key=lambda d: -_delivered(settings, get_feed(d[7:]))):
+    for dag_id in sorted(size, key=lambda d: (-size[d], d)):
         lighter = weight.index(min(weight))
         halves[lighter].append(dag_id)
-        weight[lighter] += _delivered(settings, get_feed(dag_id[7:]))
-    from warehouse import airflow_local
+        weight[lighter] += size[dag_id]
 
     metadata = airflow_local._metadata_url(settings)  # the helper records where this does
     context = multiprocessing.get_context("spawn")
@@ -204,11 +209,6 @@ def run_ingest_dags(settings: Settings, dags: dict[str, Any], result: RunResult)
         result.failures.append(
             f"ingest helper process ({', '.join(halves[1])}): exited {helper.exitcode}"
         )
-
-
-def _delivered(settings: Settings, feed: Any) -> int:
-    folder = settings.landing_dir / feed.system
-    return sum(p.stat().st_size for p in folder.glob(f"{feed.name}_*"))
 
 
 def _forward(events: Any, failures: list[str]) -> None:
