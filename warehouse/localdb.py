@@ -35,6 +35,11 @@ SERVER_SETTINGS = {
     "timezone": "UTC",
     "lc_messages": "C",  # English server messages in logs
     "max_locks_per_transaction": "1024",  # raw tables hold one partition per loaded file
+    # no standby reads these local servers: a table created and filled in one transaction
+    # (every dbt table build, each file's new raw partition) is fsynced at commit instead
+    # of also written to the WAL (a full build at scale 1: 61 s -> 51 s)
+    "wal_level": "minimal",
+    "max_wal_senders": "0",
 }
 
 

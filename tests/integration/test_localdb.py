@@ -53,3 +53,24 @@ def test_a_server_that_cannot_start_prints_the_cause_from_its_log(deep_folder):
     message = str(failure.value)
     assert "shared_buffers" in message and "plenty" in message, message
     assert str(server.log_file) in message
+
+
+def test_a_table_created_and_filled_in_one_transaction_writes_almost_no_wal(pg_server):
+    # GIVEN the local server (no standby reads it)
+    with pg_server.connect() as conn:
+        start = conn.execute("select pg_current_wal_insert_lsn()").fetchone()[0]
+        # WHEN a table is created and filled in one transaction, as dbt builds a model
+        conn.execute(
+            "create table wal_probe as"
+            " select g as id, md5(g::text) as label from generate_series(1, 200000) g"
+        )
+        conn.commit()
+        written = conn.execute(
+            "select pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s::pg_lsn)", [start]
+        ).fetchone()[0]
+        size = conn.execute("select pg_total_relation_size('wal_probe')").fetchone()[0]
+        conn.execute("drop table wal_probe")
+        conn.commit()
+    # THEN its rows are not also written to the WAL (with wal_level replica they are: more
+    # WAL than the table's own size)
+    assert written < size / 20, (written, size)
