@@ -52,22 +52,32 @@ def _fingerprints(
 ) -> dict[str, tuple[int, object]]:
     """Row count and checksum of every mart table, or ``only`` those (``built_at`` aside:
     it is when)."""
+    from psycopg import sql
+
     with connect(settings) as conn:
-        tables = [
-            name
-            for (name,) in conn.execute(
-                "select table_name from information_schema.tables"
-                " where table_schema = 'marts' and table_type = 'BASE TABLE'"
-            )
-            if only is None or name in only
-        ]
-        # an order-free checksum: the sum of every row's 64-bit hash (no sort of 3 M rows)
+        columns: dict[str, list[str]] = {}
+        for table, column in conn.execute(
+            "select c.table_name, c.column_name from information_schema.columns c"
+            " join information_schema.tables t using (table_schema, table_name)"
+            " where c.table_schema = 'marts' and t.table_type = 'BASE TABLE'"
+            " and c.column_name <> 'built_at' order by c.table_name, c.ordinal_position"
+        ):
+            if only is None or table in only:
+                columns.setdefault(table, []).append(column)
+        # an order-free checksum: the sum of every row's 64-bit hash (no sort of 4 M rows;
+        # a row's text, not its jsonb: 5x faster)
+        query = sql.SQL(
+            "select count(*), coalesce(sum(hashtextextended(row({})::text, 0)::numeric), 0)"
+            " from marts.{} t"
+        )
         return {
             table: conn.execute(
-                "select count(*), coalesce(sum(hashtextextended(j::text, 0)::numeric), 0)"
-                f" from (select to_jsonb(t) - 'built_at' as j from marts.{table} t) x"
+                query.format(
+                    sql.SQL(", ").join(sql.Identifier("t", c) for c in names),
+                    sql.Identifier(table),
+                )
             ).fetchone()
-            for table in tables
+            for table, names in columns.items()
         }
 
 
@@ -195,7 +205,8 @@ def test_an_incremental_build_after_redeliveries_equals_a_full_rebuild(warehouse
     # WHEN they are loaded and the daily (incremental) build runs
     for feed in ("ndelius_disposals", "ndelius_offenders", "oasys_assessments"):
         ingest_feed(settings, feed)
-    run_dbt(settings, "build")
+    # (its data tests aside: they read what it built and change nothing)
+    run_dbt(settings, "build", "--exclude", "resource_type:test", "resource_type:unit_test")
     incremental = _fingerprints(settings)
     # THEN the incremental facts changed, and every mart equals a full rebuild of the data
     for mart in sorted(changing):
