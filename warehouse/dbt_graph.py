@@ -55,6 +55,23 @@ class DbtGraph:
         """Unit test name -> the unique_id of the model it tests."""
         return {ut.rsplit(".", 1)[1]: uid for uid, n in self.nodes.items() for ut in n.unit_tests}
 
+    def upstream_of(self, names: tuple[str, ...]) -> DbtGraph:
+        """The named nodes and every node they read, directly or not (what ``dbt build
+        --select +name ...`` builds); the source tests stay (the slice's build runs them)."""
+        by_name = {n.name: uid for uid, n in self.nodes.items()}
+        unknown = sorted(set(names) - set(by_name))
+        if unknown:
+            raise KeyError(f"not a seed, model or snapshot of the transform DAG: {unknown}")
+        keep: set[str] = set()
+        todo = [by_name[name] for name in names]
+        while todo:
+            uid = todo.pop()
+            if uid not in keep:
+                keep.add(uid)
+                todo += self.nodes[uid].depends_on
+        nodes = {uid: n for uid, n in self.nodes.items() if uid in keep}
+        return DbtGraph(self.fingerprint, nodes, self.source_tests)
+
     @property
     def size(self) -> int:
         """Nodes dbt build runs: buildable nodes, data tests and unit tests."""
@@ -88,9 +105,6 @@ def _topological(nodes: dict[str, Node]) -> list[str]:
     for uid in sorted(nodes):
         visit(uid)
     return order
-
-
-ANALYTICS_TAG = "analytics"
 
 
 def graph_from_manifest(manifest: dict, fingerprint: str = "") -> DbtGraph:

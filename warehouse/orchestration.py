@@ -211,7 +211,10 @@ def _build_results(ti: Any) -> dict[str, list[str]]:
     return _BUILD_RESULTS[key]
 
 
-def _dbt_build_task() -> Any:
+def _dbt_build_task(select: tuple[str, ...] = ()) -> Any:
+    # a slice builds the selected nodes and all they read, and runs the source tests
+    selection = ("--select", *(f"+{name}" for name in select), "source:*") if select else ()
+
     @task(task_id="build")
     def build(**context: Any) -> str:
         """``dbt build`` of the whole project in one invocation (seeds, models,
@@ -219,7 +222,7 @@ def _dbt_build_task() -> Any:
         to the node's task below."""
         from warehouse.transform import invoke
 
-        report = invoke(get_settings(), "build", log_dir=_dbt_log_dir(context))
+        report = invoke(get_settings(), "build", *selection, log_dir=_dbt_log_dir(context))
         for line in report.failures:
             log.error("dbt: %s", line)
         results = {uid: list(result) for uid, result in report.nodes.items()}
@@ -254,22 +257,26 @@ def _dbt_node_tasks(graph: Any, started: Any) -> None:
         started >> _report_task("source_tests", graph.source_tests, "test", "source:*", doc)
 
 
-def make_transform_dag() -> DAG:
+def make_transform_dag(select: tuple[str, ...] = (), dag_id: str = "transform") -> DAG:
     """One ``dbt build``, one task per seed/model/snapshot reporting it, then Soda; scheduled
-    on every feed's raw-table asset."""
+    on every feed's raw-table asset. ``select``: a slice of the same DAG (tests of its
+    wiring), the named nodes and all they read, and only their marts' contracts."""
     from airflow.sdk import TaskGroup
 
     from ingestion.feeds import ALL_FEEDS
     from warehouse.dbt_graph import load_graph
 
     graph = load_graph(get_settings().home / "dbt")
+    if select:
+        graph = graph.upstream_of(select)
+    contracts = sorted(n.name for n in graph.nodes.values()) if select else None
     schedule = None
-    for feed in ALL_FEEDS:
+    for feed in ALL_FEEDS if not select else ():  # a slice runs when triggered
         asset = raw_asset(feed.name)
         schedule = asset if schedule is None else (schedule | asset)
 
     with DAG(
-        dag_id="transform",
+        dag_id=dag_id,
         schedule=schedule,
         start_date=START,
         catchup=False,
@@ -287,16 +294,28 @@ def make_transform_dag() -> DAG:
             return len(ensure_access(get_settings()))
 
         with TaskGroup("dbt") as dbt:
-            _dbt_node_tasks(graph, _dbt_build_task())
+            _dbt_node_tasks(graph, _dbt_build_task(select))
 
         @task(outlets=[marts_asset()])
         def soda_contracts() -> dict[str, Any]:
             from warehouse.quality import verify_contracts
 
-            return verify_contracts(get_settings()).as_dict()
+            return verify_contracts(get_settings(), contracts).as_dict()
 
         bi_access() >> dbt >> soda_contracts()
     return transform
+
+
+TRANSFORM_SLICE_ENV = "WAREHOUSE_TRANSFORM_SLICE"
+
+
+def make_transform_slice_dag() -> DAG | None:
+    """``transform_slice``: the transform DAG cut down to the seeds, models or snapshots
+    named in ``$WAREHOUSE_TRANSFORM_SLICE`` (spaces or commas between names) and all they
+    read, run when triggered: rebuild or debug a few marts without the whole project. None
+    when the variable is unset."""
+    names = tuple(n for n in re.split(r"[\s,]+", os.environ.get(TRANSFORM_SLICE_ENV, "")) if n)
+    return make_transform_dag(select=names, dag_id="transform_slice") if names else None
 
 
 TRANSFORM_DOC = """

@@ -17,7 +17,9 @@ def dags():
     # as `make run` does before Airflow parses the DAG files: the dbt graph is parsed once
     # into its cache (a cold parse inside Airflow's DAG import timeout fails on a busy machine)
     load_graph(settings.home / "dbt")
-    return airflow_local.load_dags()  # raises on any import error
+    with pytest.MonkeyPatch.context() as mp:  # the optional slice DAG, under the same policy
+        mp.setenv("WAREHOUSE_TRANSFORM_SLICE", "fct_recorded_crime")
+        return airflow_local.load_dags()  # raises on any import error
 
 
 def test_expected_dags_exist(dags):
@@ -108,6 +110,22 @@ def test_the_transform_dag_has_a_task_per_dbt_node_following_the_dbt_graph(dags)
     assert transform.get_task("soda_contracts").upstream_task_ids >= {
         f"dbt.{n.name}" for n in graph.nodes.values() if not _has_children(graph, n.unique_id)
     }
+
+
+def test_the_transform_slice_is_the_transform_dag_cut_to_a_mart_and_all_it_reads(dags):
+    # GIVEN WAREHOUSE_TRANSFORM_SLICE named one mart (the fixture)
+    whole, part = dags["transform"], dags["transform_slice"]
+    # THEN its tasks are the whole DAG's for that mart and its ancestors, wired the same way,
+    # and it runs only when triggered
+    mart = whole.get_task("dbt.fct_recorded_crime")
+    expected = {"bi_access", "dbt.build", "soda_contracts", "dbt.source_tests", mart.task_id}
+    expected |= {t.task_id for t in mart.get_flat_relatives(upstream=True)}
+    assert set(part.task_ids) == expected
+    for task_id in expected - {"soda_contracts"}:
+        assert part.get_task(task_id).upstream_task_ids == (
+            whole.get_task(task_id).upstream_task_ids & expected
+        ), task_id
+    assert type(part.timetable).__name__ == "NullTimetable"
 
 
 def _has_children(graph, uid: str) -> bool:  # type: ignore[no-untyped-def]

@@ -1,6 +1,7 @@
 """The real Airflow DAGs (``dag.test()``, as ``make run`` runs them) against a throwaway
 PostgreSQL: the ingestion DAGs on a slice of a few months, the whole transform DAG once on
-a copy of the built default warehouse, two sharing DAGs after it."""
+a copy of the built default warehouse, two sharing DAGs after it; the failure wiring on a
+slice of the transform DAG made by the same factory."""
 
 from __future__ import annotations
 
@@ -111,15 +112,22 @@ def test_the_transform_dag_builds_every_node_reports_it_and_passes_soda(warehous
 
 
 def test_a_model_that_fails_fails_its_own_task_naming_it_and_the_rest_still_report(
-    warehouse_copy,
+    warehouse_copy, monkeypatch
 ):
     settings = warehouse_copy
-    transform = _dags(settings)["transform"]
-    # GIVEN a raw table the recorded-crime staging view reads has gone
+    # GIVEN a slice of the transform DAG, built by the same factory: recorded crime and
+    # Supporting People outcomes, and everything they read
+    monkeypatch.setenv(
+        "WAREHOUSE_TRANSFORM_SLICE", "fct_recorded_crime, fct_supporting_people_outcomes"
+    )
+    transform = _dags(settings)["transform_slice"]
+    assert "dbt.stg_gmac__recorded_crimes" in transform.task_ids
+    assert "dbt.fct_caseload_monthly" not in transform.task_ids
+    # and a raw table the recorded-crime staging view reads has gone
     with connect(settings) as conn:
         conn.execute("alter table raw.gmac_crime rename to gmac_crime_elsewhere")
         conn.commit()
-    # WHEN the transform DAG runs
+    # WHEN the DAG runs
     result = RunResult(run_id="test", log_dir=settings.home / "logs")
     run = run_dag(transform, result)
     states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
@@ -130,9 +138,14 @@ def test_a_model_that_fails_fails_its_own_task_naming_it_and_the_rest_still_repo
     assert states["dbt.source_tests"] == "failed"
     assert states["dbt.stg_gmac__recorded_crimes"] == "failed"
     assert states["dbt.fct_recorded_crime"] == "upstream_failed"
-    assert states["dbt.fct_caseload_monthly"] == "success"
+    assert states["dbt.fct_supporting_people_outcomes"] == "success"
+    assert states["dbt.dim_ward"] == "success"
     assert states["soda_contracts"] == "upstream_failed"
-    cause = next(f for f in result.failures if f.startswith("transform dbt.source_tests"))
+    cause = next(f for f in result.failures if f.startswith("transform_slice dbt.source_tests"))
     assert 'relation "raw.gmac_crime" does not exist' in cause, cause
     skipped = next(f for f in result.failures if "dbt.stg_gmac__recorded_crimes" in f)
     assert "skipped" in skipped, skipped
+    # and the slice's one build built only the slice
+    build = next(ti for ti in run.get_task_instances() if ti.task_id == "dbt.build")
+    built = {uid.split(".")[-1] for uid in build_results(build.xcom_pull(task_ids="dbt.build"))}
+    assert "fct_supporting_people_outcomes" in built and "fct_caseload_monthly" not in built

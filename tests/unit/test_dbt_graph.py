@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from warehouse.dbt_graph import graph_from_manifest, project_fingerprint
 from warehouse.transform import scrub
 
@@ -39,6 +41,20 @@ def test_each_buildable_node_follows_its_parents_and_reports_its_tests():
     assert graph.source_tests == ["test.p.not_null_raw_b"]
     assert graph.unit_tests == {"edges": "model.p.fct_b"}
     assert graph.size == 4 + 3 + 1
+
+
+def test_a_slice_keeps_the_named_nodes_and_all_they_read_and_refuses_unknown_names():
+    graph = graph_from_manifest(MANIFEST)
+    # WHEN a slice of a node reading a seed's dimension is taken
+    dim = graph.upstream_of(("dim_a",))
+    # THEN it holds that node and its parents, with their tests, and the source tests
+    assert list(dim.nodes) == ["seed.p.ref_a", "model.p.dim_a"]
+    assert dim.nodes["model.p.dim_a"].tests == ["test.p.unique_dim_a"]
+    assert dim.source_tests == ["test.p.not_null_raw_b"]
+    # and a slice of the fact reaches every ancestor, in the same order as the whole graph
+    assert list(graph.upstream_of(("fct_b",)).nodes) == list(graph.nodes)
+    with pytest.raises(KeyError, match="nope"):
+        graph.upstream_of(("dim_a", "nope"))
 
 
 def test_analytics_models_and_their_tests_are_left_to_the_analytics_dag():
