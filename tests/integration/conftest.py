@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,34 +67,55 @@ def period_deliveries(default_warehouse) -> dict:
     return {a.id: share(default_warehouse, a, SHARE_PERIOD) for a in all_agreements()}
 
 
-@pytest.fixture
-def warehouse_copy(default_warehouse, pg_server, _db_counter, tmp_path) -> Iterator[Settings]:
-    """A copy of the built default warehouse, for a test that changes it: the database by
-    ``CREATE DATABASE ... TEMPLATE`` (a file copy: seconds, against minutes to rebuild) and
-    the landing folder by copying it."""
-    _db_counter[0] += 1
-    name = f"copy_{_db_counter[0]}"
-    source = default_warehouse.conninfo().dbname
+@contextlib.contextmanager
+def _copy_of(source: Settings, pg_server, name: str, home: Path) -> Iterator[Settings]:  # type: ignore[no-untyped-def]
+    """A copy of the built ``source`` warehouse: the database by ``CREATE DATABASE ...
+    TEMPLATE`` (a file copy: seconds, against minutes to rebuild) and the landing folder by
+    copying it; dropped afterwards."""
     with pg_server.connect(autocommit=True) as conn:
         conn.execute(  # a template must have no other sessions
             "select pg_terminate_backend(pid) from pg_stat_activity"
             " where datname = %s and pid <> pg_backend_pid()",
-            [source],
+            [source.conninfo().dbname],
         )
-        owner = default_warehouse.conninfo().user
-        conn.execute(f"create database {name} template {source} owner {owner} strategy file_copy")
-    home = tmp_path / "home"
-    shutil.copytree(default_warehouse.landing_dir, home / "landing", symlinks=True)
-    info = default_warehouse.conninfo()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(
-            "WAREHOUSE_DSN",
-            f"postgresql://{info.user}:{info.password}@{info.host}:{info.port}/{name}",
+        owner = source.conninfo().user
+        conn.execute(
+            f"create database {name} template {source.conninfo().dbname}"
+            f" owner {owner} strategy file_copy"
         )
-        mp.setenv("WAREHOUSE_HOME", str(home))
-        yield Settings()
-    with pg_server.connect(autocommit=True) as conn:
-        conn.execute(f"drop database if exists {name} with (force)")
+    shutil.copytree(source.landing_dir, home / "landing", symlinks=True)
+    info = source.conninfo()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv(
+                "WAREHOUSE_DSN",
+                f"postgresql://{info.user}:{info.password}@{info.host}:{info.port}/{name}",
+            )
+            mp.setenv("WAREHOUSE_HOME", str(home))
+            yield Settings()
+    finally:
+        with pg_server.connect(autocommit=True) as conn:
+            conn.execute(f"drop database if exists {name} with (force)")
+
+
+@pytest.fixture
+def warehouse_copy(default_warehouse, pg_server, _db_counter, tmp_path) -> Iterator[Settings]:
+    """A copy of the built default warehouse, for a test that changes it."""
+    _db_counter[0] += 1
+    with _copy_of(default_warehouse, pg_server, f"copy_{_db_counter[0]}", tmp_path / "home") as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def module_warehouse_copy(
+    default_warehouse, pg_server, _db_counter, tmp_path_factory
+) -> Iterator[Settings]:
+    """One copy of the built default warehouse for the tests of a module, which change it in
+    turn (e.g. a daily run, then a full rebuild of the same data)."""
+    _db_counter[0] += 1
+    home = tmp_path_factory.mktemp("copy-home")
+    with _copy_of(default_warehouse, pg_server, f"copy_{_db_counter[0]}", home) as s:
+        yield s
 
 
 @pytest.fixture(scope="session")

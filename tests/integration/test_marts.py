@@ -1,6 +1,6 @@
 """The default dataset end to end (generate -> validated ingestion -> dbt build -> Soda),
-then the calibration figures of ../shared/calibration.md out of the marts, and the
-incremental facts after one more day of files.
+then the calibration figures of ../shared/calibration.md out of the marts (the daily run
+after one more day of files is in test_daily_run.py).
 
 One warehouse for the session (``default_warehouse`` in conftest.py): the build takes
 minutes, and the sharing and access tests read it too.
@@ -13,9 +13,7 @@ import pytest
 from warehouse.calibration import measure
 from warehouse.db import connect
 from warehouse.display import calibration_table
-from warehouse.pipeline import ingest_feed
 from warehouse.quality import ANALYTICS_CONTRACTS_DIR, verify_contracts
-from warehouse.settings import Settings
 from warehouse.transform import run_dbt
 
 pytestmark = pytest.mark.integration
@@ -45,51 +43,6 @@ def test_calibration_figures_come_back_out_of_the_marts(default_warehouse, capsy
         print("\n" + calibration_table(figures))
     missed = [f"{f.name}: target {f.target}, actual {f.actual}" for f in figures if not f.ok]
     assert not missed, "calibration figures out of tolerance:\n" + "\n".join(missed)
-
-
-def _fingerprints(
-    settings: Settings, only: set[str] | None = None
-) -> dict[str, tuple[int, object]]:
-    """Row count and checksum of every mart table, or ``only`` those (``built_at`` aside:
-    it is when)."""
-    from psycopg import sql
-
-    with connect(settings) as conn:
-        columns: dict[str, list[str]] = {}
-        for table, column in conn.execute(
-            "select c.table_name, c.column_name from information_schema.columns c"
-            " join information_schema.tables t using (table_schema, table_name)"
-            " where c.table_schema = 'marts' and t.table_type = 'BASE TABLE'"
-            " and c.column_name <> 'built_at' order by c.table_name, c.ordinal_position"
-        ):
-            if only is None or table in only:
-                columns.setdefault(table, []).append(column)
-        # an order-free checksum: the sum of every row's 64-bit hash (no sort of 4 M rows;
-        # a row's text, not its jsonb: 5x faster)
-        query = sql.SQL(
-            "select count(*), coalesce(sum(hashtextextended(row({})::text, 0)::numeric), 0)"
-            " from marts.{} t"
-        )
-        return {
-            table: conn.execute(
-                query.format(
-                    sql.SQL(", ").join(sql.Identifier("t", c) for c in names),
-                    sql.Identifier(table),
-                )
-            ).fetchone()
-            for table, names in columns.items()
-        }
-
-
-def _redeliver(settings: Settings, system: str, name: str, edit) -> int:  # type: ignore[no-untyped-def]
-    """A corrected re-delivery (``_r3``) of a processed file, its rows changed by ``edit``."""
-    original = (settings.landing_dir / system / "processed" / name).read_text().splitlines()
-    header = original[0].split(",")
-    lines, changed = edit(header, original[1:])
-    (settings.landing_dir / system / name.replace(".csv", "_r3.csv")).write_text(
-        "\n".join([original[0], *lines]) + "\n"
-    )
-    return changed
 
 
 def test_no_reoffending_rate_is_shown_for_an_incomplete_cohort(default_warehouse):
@@ -122,110 +75,6 @@ def test_no_reoffending_rate_is_shown_for_an_incomplete_cohort(default_warehouse
     assert summary == complete
     for year, cohort, rate in profile:
         assert rate is None or (cohort in complete and cohort <= year), (year, cohort)
-
-
-def _end_sentences_early(header, rows):  # type: ignore[no-untyped-def]
-    """Twenty open sentences end on their start date (REVOKED), as a new row version."""
-    start, ended, reason, version = (
-        header.index(c)
-        for c in ("START_DATE", "TERMINATION_DATE", "TERMINATION_REASON", "ROW_VERSION")
-    )
-    out, changed = [], 0
-    for line in rows:
-        fields = line.split(",")
-        if changed < 20 and len(fields) == len(header) and fields[start] and not fields[ended]:
-            fields[ended], fields[reason] = fields[start], "REVOKED"
-            fields[version] = str(int(fields[version]) + 1)
-            changed += 1
-        out.append(",".join(fields))
-    return out, changed
-
-
-def _moved_to(movers, ward):  # type: ignore[no-untyped-def]
-    """An edit adding a new version of each mover, living in ``ward`` of Bolton."""
-
-    def move(header, rows):  # type: ignore[no-untyped-def]
-        moved = [
-            ",".join(
-                "" if v is None else str(v)
-                for v in (*m[:9], ward, "E08000001", m[9], m[10], 0, m[11] + 1)
-            )
-            for m in movers
-        ]
-        return [*rows, *moved], len(moved)
-
-    return move
-
-
-def _raise_ete_scores(header, rows):  # type: ignore[no-untyped-def]
-    """Twenty assessments with no ETE problem get the top score on four ETE items."""
-    items = [header.index(f"S4_{i}") for i in range(1, 5)]
-    out, changed = [], 0
-    for line in rows:
-        fields = line.split(",")
-        if changed < 20 and len(fields) == len(header) and fields[items[0]] == "0":
-            for i in items:
-                fields[i] = "2"
-            changed += 1
-        out.append(",".join(fields))
-    return out, changed
-
-
-def test_an_incremental_build_after_redeliveries_equals_a_full_rebuild(warehouse_copy):
-    settings = warehouse_copy
-    with connect(settings) as conn:
-        # offenders with assessments in 2008/09, and another district's ward to move them to
-        movers = conn.execute(
-            "select o.offender_id, o.crn, o.pnc_number, o.first_name, o.surname,"
-            " o.date_of_birth, o.gender_code, o.ethnicity_code, o.postcode, o.first_sanction_date,"
-            " o.previous_sanctions, o.row_version"
-            " from staging.stg_ndelius__offenders o"
-            " where o.la_code = 'E08000003' and o.offender_id in ("
-            "   select offender_id from marts.fct_need_change"
-            "   where latest_financial_year = '2008/09')"
-            " order by o.offender_id limit 20"
-        ).fetchall()
-        (ward,) = conn.execute(
-            "select ward_code from reference.ref_wards where la_code = 'E08000001' limit 1"
-        ).fetchone()
-    assert len(movers) == 20
-
-    # GIVEN corrected re-deliveries of March 2009: twenty sentences ended early, twenty
-    # offenders moved from Manchester to Bolton, twenty assessments with higher ETE scores
-    assert (
-        _redeliver(settings, "ndelius", "ndelius_disposals_2009-03.csv", _end_sentences_early) == 20
-    )
-    assert (
-        _redeliver(settings, "ndelius", "ndelius_offenders_2009-03.csv", _moved_to(movers, ward))
-        == 20
-    )
-    assert _redeliver(settings, "oasys", "oasys_assessments_2009-03.csv", _raise_ete_scores) == 20
-    changing = {"fct_caseload_monthly", "fct_assessment_needs", "fct_need_change"}
-    before = _fingerprints(settings, changing)
-    # WHEN they are loaded and the daily (incremental) build runs
-    for feed in ("ndelius_disposals", "ndelius_offenders", "oasys_assessments"):
-        ingest_feed(settings, feed)
-    # (its data tests aside: they read what it built and change nothing)
-    run_dbt(settings, "build", "--exclude", "resource_type:test", "resource_type:unit_test")
-    incremental = _fingerprints(settings)
-    # THEN the incremental facts changed, and every mart equals a full rebuild of the data
-    for mart in sorted(changing):
-        assert incremental[mart] != before[mart], f"{mart} did not change"
-    # a full rebuild: every incremental model from scratch, and all that reads one (every
-    # other model is a table or view that each build makes from scratch anyway), but not
-    # the analytics marts, which the analytics steps build (as the daily build leaves them)
-    rebuilt = run_dbt(
-        settings,
-        "run",
-        "--full-refresh",
-        "--select",
-        "config.materialized:incremental+",
-        "--exclude",
-        "tag:analytics",
-    )
-    full = _fingerprints(settings, {uid.rsplit(".", 1)[1] for uid in rebuilt.nodes})
-    assert len(full) >= 10, sorted(full)  # the incremental facts and what reads them
-    assert [t for t in full if incremental[t] != full[t]] == []
 
 
 def _subplans(node: dict) -> list[str]:

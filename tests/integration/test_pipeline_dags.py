@@ -1,11 +1,9 @@
 """The real Airflow DAGs (``dag.test()``, as ``make run`` runs them) against a throwaway
-PostgreSQL: the ingestion DAGs on a slice of a few months, the whole transform DAG once on
-a copy of the built default warehouse, two sharing DAGs after it; the failure wiring on a
-slice of the transform DAG made by the same factory."""
+PostgreSQL: the ingestion DAGs on a slice of a few months; the failure wiring on a slice of
+the transform DAG made by the same factory (the whole transform DAG runs once, in
+test_daily_run.py, with two sharing DAGs after it)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
@@ -68,47 +66,6 @@ def test_the_ingestion_dags_load_a_slice_conserve_rows_and_change_nothing_when_r
     run_ingest_dags(settings, ingest, result)
     assert {f.split(" ", 1)[0] for f in result.failures} == set(ingest), result.failures
     assert all("not partitioned by load" in f for f in result.failures), result.failures
-
-
-def test_the_transform_dag_builds_every_node_reports_it_and_passes_soda(warehouse_copy):
-    settings = warehouse_copy
-    dags = _dags(settings)
-    transform = dags["transform"]
-    # WHEN the transform DAG runs as `make run` runs it
-    result = RunResult(run_id="test", log_dir=settings.home / "logs")
-    run = run_dag(transform, result)
-    states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-    # THEN every task succeeded: the one build, a task per node and unit test, Soda
-    assert result.failures == [] and set(states.values()) == {"success"}, result.failures
-    assert set(states) == set(transform.task_ids)
-    unit = [t for t in states if t.startswith("dbt.unit_test.")]
-    assert len(unit) >= 4
-    build = next(ti for ti in run.get_task_instances() if ti.task_id == "dbt.build")
-    nodes = build_results(build.xcom_pull(task_ids="dbt.build"))
-    assert len(nodes) > 250 and {s for s, _ in nodes.values()} <= {"success", "pass"}
-    # and dbt's log is in the run's log folder
-    assert list((settings.home / "logs").rglob("dbt.log"))
-    # the sharing DAGs then verify their marts' contracts and write the extract
-    for agreement in ("csp_manchester", "dat_manchester"):
-        run = dags[f"share_{agreement}"].test(run_conf={"period": "2008-09"})
-        assert str(run.state) == "success", agreement
-        assert (settings.outbox_dir / agreement / "2008-09" / "manifest.json").is_file()
-    # and no password or key is in Airflow's metadata (serialized DAGs, XCom, rendered
-    # fields) or in any log the runs wrote
-    from warehouse.sharing.pseudonymise import get_key
-
-    key = get_key("dat_manchester", settings)
-    secrets = [
-        settings.conninfo().password.encode(),
-        key if isinstance(key, bytes) else key.encode(),
-    ]
-    url = airflow_local._metadata_url(settings)  # the SQLite file Airflow writes here
-    metadata = Path(url.removeprefix("sqlite:///")).parent
-    assert (metadata / "airflow.db").is_file(), url
-    for folder in (metadata, settings.home / "logs", settings.home / "dbt-logs"):
-        for path in (p for p in folder.rglob("*") if p.is_file()):
-            data = path.read_bytes()
-            assert not any(secret in data for secret in secrets), path
 
 
 def test_a_model_that_fails_fails_its_own_task_naming_it_and_the_rest_still_report(
