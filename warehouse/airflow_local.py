@@ -44,7 +44,7 @@ def configure(settings: Settings) -> None:
         sys.path.insert(0, str(PROJECT_ROOT))
 
 
-def _metadata_url(settings: Settings) -> str:
+def metadata_url(settings: Settings) -> str:
     """The metadata database this process uses: Airflow binds its engine when first
     imported, so once it is imported a later ``configure`` does not move it."""
     loaded = sys.modules.get("airflow.settings")
@@ -58,7 +58,7 @@ def migrate(settings: Settings) -> None:
     import hashlib
     import importlib.metadata
 
-    url = _metadata_url(settings)
+    url = metadata_url(settings)
     version = importlib.metadata.version("apache-airflow-core")
     digest = hashlib.sha256(url.encode()).hexdigest()[:12]
     marker = settings.airflow_home / f".migrated-{version}-{digest}"

@@ -190,7 +190,7 @@ def run_ingest_dags(settings: Settings, dags: dict[str, Any], result: RunResult)
         halves[lighter].append(dag_id)
         weight[lighter] += size[dag_id]
 
-    metadata = airflow_local._metadata_url(settings)  # the helper records where this does
+    metadata = airflow_local.metadata_url(settings)  # the helper records where this does
     context = multiprocessing.get_context("spawn")
     events: Any = context.Queue()
     helper = context.Process(

@@ -110,7 +110,7 @@ def test_the_transform_dag_builds_every_node_reports_it_and_passes_soda(daily_ru
         settings.conninfo().password.encode(),
         key if isinstance(key, bytes) else key.encode(),
     ]
-    url = airflow_local._metadata_url(settings)  # the SQLite file Airflow writes here
+    url = airflow_local.metadata_url(settings)  # the SQLite file Airflow writes here
     metadata = Path(url.removeprefix("sqlite:///")).parent
     assert (metadata / "airflow.db").is_file(), url
     for folder in (metadata, settings.home / "logs", settings.home / "dbt-logs"):
