@@ -288,8 +288,6 @@ def share(
     """Write a partner extract (files + manifest) to the outbox and log the delivery."""
     from warehouse.sharing import extract
     from warehouse.sharing.agreements import AgreementError, all_agreements, get_agreement
-    from warehouse.sharing.periods import ShareError
-    from warehouse.sharing.pseudonymise import MissingKeyError
 
     if purge:
         from datetime import date
@@ -312,12 +310,14 @@ def share(
     table = Table(title=f"Deliveries for {period}")
     for col in ("agreement", "level", "files", "rows", "folder"):
         table.add_column(col, justify="right" if col in ("files", "rows") else "left")
+    done: dict[str, extract.Delivery] = {}
+    with console.status(f"{len(agreements)} agreement(s), two at a time…"):
+        for a, outcome in extract.share_all(settings, agreements, period):
+            if isinstance(outcome, Exception):
+                _fail(f"{a.id}: {outcome}")
+            done[a.id] = outcome
     for a in agreements:
-        try:
-            with console.status(f"{a.id}…"):
-                d = extract.share(settings, a, period)
-        except (ShareError, MissingKeyError) as exc:
-            _fail(f"{a.id}: {exc}")
+        d = done[a.id]
         rows = sum(f["rows"] for f in d.files)
         table.add_row(a.id, a.level, str(len(d.files)), f"{rows:,}", str(d.folder))
     console.print(table)

@@ -58,13 +58,19 @@ def default_warehouse(pg_server, tmp_path_factory) -> Iterator[Settings]:
 
 @pytest.fixture(scope="session")
 def period_deliveries(default_warehouse) -> dict:
-    """`warehouse share --all --period 2008-09` on the default warehouse, as a function call,
-    once per session: the sharing tests read the files and the disclosure attack attacks
-    them (a JSNA pack takes seconds to render, and each CSP gets one)."""
+    """`warehouse share --all --period 2008-09` on the default warehouse (two agreements at
+    a time, as the CLI), once per session: the sharing tests read the files and the
+    disclosure attack attacks them (a JSNA pack takes seconds to render, and each CSP gets
+    one). test_sharing shares some again one by one and finds the same bytes."""
     from warehouse.sharing.agreements import all_agreements
-    from warehouse.sharing.extract import share
+    from warehouse.sharing.extract import share_all
 
-    return {a.id: share(default_warehouse, a, SHARE_PERIOD) for a in all_agreements()}
+    deliveries = {}
+    for agreement, outcome in share_all(default_warehouse, all_agreements(), SHARE_PERIOD):
+        if isinstance(outcome, Exception):
+            raise outcome
+        deliveries[agreement.id] = outcome
+    return deliveries
 
 
 @contextlib.contextmanager

@@ -47,7 +47,7 @@ from tests.integration.conftest import SHARE_PERIOD
 from warehouse.db import connect
 from warehouse.sharing.agreements import Agreement, all_agreements
 from warehouse.sharing.disclosure import Controls
-from warehouse.sharing.extract import TOTAL, share
+from warehouse.sharing.extract import TOTAL, share_all
 
 pytestmark = pytest.mark.integration
 
@@ -226,10 +226,17 @@ def published(default_warehouse, period_deliveries):
     agreements = [a for a in all_agreements() if a.level == "aggregate"]
     folders = {a.id: period_deliveries[a.id].folder for a in agreements}
     raw = Controls(threshold=1, rounding=1, secondary=False)
+    copies = {
+        f"uncontrolled_{a.id}": a.model_copy(
+            update={"id": f"uncontrolled_{a.id}", "disclosure": raw, "report": False}
+        )
+        for a in agreements
+    }
     truth = {}
-    for a in agreements:
-        update = {"id": f"uncontrolled_{a.id}", "disclosure": raw, "report": False}
-        truth[a.id] = share(default_warehouse, a.model_copy(update=update), PERIOD).folder
+    for copy, outcome in share_all(default_warehouse, list(copies.values()), PERIOD):
+        if isinstance(outcome, Exception):
+            raise outcome
+        truth[copy.id.removeprefix("uncontrolled_")] = outcome.folder
     yield agreements, folders, truth
     for folder in truth.values():  # the uncontrolled copies never stay, nor their audit rows
         shutil.rmtree(folder.parent)

@@ -1,6 +1,6 @@
 """The default dataset end to end (generate -> validated ingestion -> dbt build -> Soda),
 then the calibration figures of ../shared/calibration.md out of the marts (the daily run
-after one more day of files is in test_daily_run.py).
+after one more day of files is in test_transform_daily_run.py).
 
 One warehouse for the session (``default_warehouse`` in conftest.py): the build takes
 minutes, and the sharing and access tests read it too.

@@ -1,7 +1,7 @@
 """The real Airflow DAGs (``dag.test()``, as ``make run`` runs them) against a throwaway
 PostgreSQL: the ingestion DAGs on a slice of a few months; the failure wiring on a slice of
 the transform DAG made by the same factory (the whole transform DAG runs once, in
-test_daily_run.py, with two sharing DAGs after it)."""
+test_transform_daily_run.py, with two sharing DAGs after it)."""
 
 from __future__ import annotations
 

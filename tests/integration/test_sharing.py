@@ -304,6 +304,23 @@ def test_a_missing_key_stops_a_record_level_extract(default_warehouse, monkeypat
     assert not (default_warehouse.outbox_dir / "dat_manchester" / "2007-08").exists()
 
 
+def test_share_all_reports_each_agreements_failure_and_delivers_the_others(
+    default_warehouse, monkeypatch
+):
+    from warehouse.sharing.extract import share_all
+
+    # GIVEN a record-level agreement whose key is missing, beside an aggregate one
+    monkeypatch.delenv("WAREHOUSE_SHARE_KEY_DAT_MANCHESTER")
+    agreements = [get_agreement("dat_manchester"), get_agreement("supporting_people")]
+    # WHEN both are shared two at a time (worker processes)
+    outcomes = {a.id: o for a, o in share_all(default_warehouse, agreements, "2007-08")}
+    # THEN the first's error names the key, and the other was delivered
+    assert isinstance(outcomes["dat_manchester"], MissingKeyError)
+    assert "WAREHOUSE_SHARE_KEY_DAT_MANCHESTER" in str(outcomes["dat_manchester"])
+    assert not (default_warehouse.outbox_dir / "dat_manchester" / "2007-08").exists()
+    assert outcomes["supporting_people"].manifest.is_file()
+
+
 # -- BI access --------------------------------------------------------------------------------
 def _login(settings, role: str) -> psycopg.Connection:
     info = settings.conninfo()
