@@ -286,7 +286,6 @@ def share(
     ] = False,
 ) -> None:
     """Write a partner extract (files + manifest) to the outbox and log the delivery."""
-    from warehouse.sharing import extract
     from warehouse.sharing.agreements import AgreementError, all_agreements, get_agreement
 
     if purge:
@@ -306,21 +305,29 @@ def share(
     if check:
         console.print(f"{len(agreements)} agreement(s) valid")
         return
-    settings = get_settings()
+    _share_and_report(get_settings(), agreements, period)
+
+
+def _share_and_report(settings, agreements: list, period: str) -> None:  # type: ignore[no-untyped-def]
+    """Every agreement, two at a time; a table of the deliveries, then each failure named."""
+    from warehouse.sharing import extract
+
     table = Table(title=f"Deliveries for {period}")
     for col in ("agreement", "level", "files", "rows", "folder"):
         table.add_column(col, justify="right" if col in ("files", "rows") else "left")
-    done: dict[str, extract.Delivery] = {}
+    done: dict[str, extract.Delivery | Exception] = {}
     with console.status(f"{len(agreements)} agreement(s), two at a time…"):
         for a, outcome in extract.share_all(settings, agreements, period):
-            if isinstance(outcome, Exception):
-                _fail(f"{a.id}: {outcome}")
             done[a.id] = outcome
     for a in agreements:
         d = done[a.id]
-        rows = sum(f["rows"] for f in d.files)
-        table.add_row(a.id, a.level, str(len(d.files)), f"{rows:,}", str(d.folder))
+        if not isinstance(d, Exception):
+            rows = sum(f["rows"] for f in d.files)
+            table.add_row(a.id, a.level, str(len(d.files)), f"{rows:,}", str(d.folder))
     console.print(table)
+    failed = [f"{a.id}: {done[a.id]}" for a in agreements if isinstance(done[a.id], Exception)]
+    if failed:  # every agreement was tried; each failure is named
+        _fail("\n".join(failed))
 
 
 @app.command()

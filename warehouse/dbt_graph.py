@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from warehouse.settings import PROJECT_ROOT
@@ -21,6 +21,7 @@ from warehouse.settings import PROJECT_ROOT
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 BUILDABLE = ("seed", "model", "snapshot")
 ANALYTICS_TAG = "analytics"
+CACHE_FORMAT = "v2"  # bumped when the cached graph's fields change
 # the profile reads these when dbt parses; parsing never connects, so no real value is
 # needed (and none ends up in a DAG file's environment or in Airflow's database)
 PARSE_ENV = {
@@ -49,6 +50,8 @@ class DbtGraph:
     fingerprint: str
     nodes: dict[str, Node]  # by unique_id, in dbt's topological order
     source_tests: list[str] = field(default_factory=list)  # tests of sources only
+    # each data test's buildable parents (a relationships test has two)
+    test_parents: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def unit_tests(self) -> dict[str, str]:
@@ -57,7 +60,9 @@ class DbtGraph:
 
     def upstream_of(self, names: tuple[str, ...]) -> DbtGraph:
         """The named nodes and every node they read, directly or not (what ``dbt build
-        --select +name ...`` builds); the source tests stay (the slice's build runs them)."""
+        --select +name ... --indirect-selection buildable`` builds), each with the data
+        tests whose parents are all in the slice (dbt runs no other); the source tests
+        stay (the slice's build selects ``source:*``)."""
         by_name = {n.name: uid for uid, n in self.nodes.items()}
         unknown = sorted(set(names) - set(by_name))
         if unknown:
@@ -69,8 +74,12 @@ class DbtGraph:
             if uid not in keep:
                 keep.add(uid)
                 todo += self.nodes[uid].depends_on
-        nodes = {uid: n for uid, n in self.nodes.items() if uid in keep}
-        return DbtGraph(self.fingerprint, nodes, self.source_tests)
+        nodes = {
+            uid: replace(n, tests=[t for t in n.tests if set(self.test_parents.get(t, [])) <= keep])
+            for uid, n in self.nodes.items()
+            if uid in keep
+        }
+        return DbtGraph(self.fingerprint, nodes, self.source_tests, self.test_parents)
 
     @property
     def size(self) -> int:
@@ -129,18 +138,19 @@ def graph_from_manifest(manifest: dict, fingerprint: str = "") -> DbtGraph:
         node.depends_on = sorted(d for d in raw[uid]["depends_on"].get("nodes", []) if d in nodes)
     order = _topological(nodes)
     position = {uid: i for i, uid in enumerate(order)}
-    source_tests = []
+    source_tests, test_parents = [], {}
     for uid, n in sorted(raw.items()):
         parents = [d for d in n["depends_on"].get("nodes", []) if d in nodes]
         if n["resource_type"] == "test" and parents:
             nodes[max(parents, key=position.__getitem__)].tests.append(uid)
+            test_parents[uid] = sorted(set(parents))
         elif n["resource_type"] == "test":
             source_tests.append(uid)
     for uid, ut in sorted((manifest.get("unit_tests") or {}).items()):
         model = next((d for d in ut["depends_on"].get("nodes", []) if d in nodes), None)
         if model:
             nodes[model].unit_tests.append(uid)
-    return DbtGraph(fingerprint, {uid: nodes[uid] for uid in order}, source_tests)
+    return DbtGraph(fingerprint, {uid: nodes[uid] for uid in order}, source_tests, test_parents)
 
 
 def parse_manifest(project_dir: Path = DBT_PROJECT_DIR) -> dict:
@@ -179,11 +189,11 @@ def parse_manifest(project_dir: Path = DBT_PROJECT_DIR) -> dict:
 def load_graph(cache_dir: Path, project_dir: Path = DBT_PROJECT_DIR) -> DbtGraph:
     """The project's graph, from the cache when the project has not changed."""
     fingerprint = project_fingerprint(project_dir)
-    cached = cache_dir / f"graph-{fingerprint[:20]}.json"
+    cached = cache_dir / f"graph-{CACHE_FORMAT}-{fingerprint[:20]}.json"
     if cached.exists():
         data = json.loads(cached.read_text())
         nodes = {k: Node(**v) for k, v in data["nodes"].items()}
-        return DbtGraph(data["fingerprint"], nodes, data["source_tests"])
+        return DbtGraph(data["fingerprint"], nodes, data["source_tests"], data["test_parents"])
     graph = graph_from_manifest(parse_manifest(project_dir), fingerprint)
     cache_dir.mkdir(parents=True, exist_ok=True)
     for stale in cache_dir.glob("graph-*.json"):
@@ -193,6 +203,7 @@ def load_graph(cache_dir: Path, project_dir: Path = DBT_PROJECT_DIR) -> DbtGraph
         "fingerprint": fingerprint,
         "nodes": {k: asdict(v) for k, v in graph.nodes.items()},
         "source_tests": graph.source_tests,
+        "test_parents": graph.test_parents,
     }
     tmp.write_text(json.dumps(payload))
     tmp.replace(cached)

@@ -89,9 +89,9 @@ def _copy_of(source: Settings, pg_server, name: str, home: Path) -> Iterator[Set
             f"create database {name} template {source.conninfo().dbname}"
             f" owner {owner} strategy file_copy"
         )
-    shutil.copytree(source.landing_dir, home / "landing", symlinks=True)
     info = source.conninfo()
     try:
+        shutil.copytree(source.landing_dir, home / "landing", symlinks=True)
         with pytest.MonkeyPatch.context() as mp:
             mp.setenv(
                 "WAREHOUSE_DSN",

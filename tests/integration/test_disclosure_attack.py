@@ -232,18 +232,20 @@ def published(default_warehouse, period_deliveries):
         )
         for a in agreements
     }
-    truth = {}
-    for copy, outcome in share_all(default_warehouse, list(copies.values()), PERIOD):
-        if isinstance(outcome, Exception):
-            raise outcome
-        truth[copy.id.removeprefix("uncontrolled_")] = outcome.folder
-    yield agreements, folders, truth
-    for folder in truth.values():  # the uncontrolled copies never stay, nor their audit rows
-        shutil.rmtree(folder.parent)
-    with connect(default_warehouse) as conn:
-        conn.execute(
-            "delete from audit.extract_deliveries where agreement_id like 'uncontrolled\\_%%'"
-        )
+    truth: dict[str, Path] = {}
+    try:
+        for copy, outcome in share_all(default_warehouse, list(copies.values()), PERIOD):
+            if isinstance(outcome, Exception):
+                raise outcome
+            truth[copy.id.removeprefix("uncontrolled_")] = outcome.folder
+        yield agreements, folders, truth
+    finally:  # the uncontrolled copies never stay, nor their audit rows
+        for agreement_id in copies:
+            shutil.rmtree(default_warehouse.outbox_dir / agreement_id, ignore_errors=True)
+        with connect(default_warehouse) as conn:
+            conn.execute(
+                "delete from audit.extract_deliveries where agreement_id like 'uncontrolled\\_%%'"
+            )
 
 
 def test_no_rate_tells_more_than_the_published_counts(published):

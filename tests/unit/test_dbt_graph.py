@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from warehouse.dbt_graph import graph_from_manifest, project_fingerprint
@@ -156,3 +158,33 @@ def test_every_macro_and_singular_test_is_described_in_its_folders_yml():
     tests = {p.stem for p in (project / "tests").glob("*.sql")}
     entries = yaml.safe_load((project / "tests" / "_tests.yml").read_text())["data_tests"]
     assert tests == {t["name"] for t in entries if t.get("description")}
+
+
+def test_a_slice_of_the_project_is_exactly_what_its_dbt_build_selects(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from warehouse.dbt_graph import DBT_PROJECT_DIR, PARSE_ENV, load_graph
+
+    # GIVEN the project's graph and a slice of it (as the transform_slice DAG makes)
+    part = load_graph(tmp_path / "cache").upstream_of(("dim_offender",))
+    reported = {*part.nodes, *part.source_tests}
+    reported |= {t for n in part.nodes.values() for t in [*n.tests, *n.unit_tests]}
+    # WHEN dbt lists what the slice's build selects (the build task's arguments)
+    dbt = str(Path(sys.executable).parent / "dbt")
+    args = ["--select", "+dim_offender", "source:*", "--indirect-selection", "buildable"]
+    listed = subprocess.run(
+        [dbt, "ls", "-q", "--output", "json", "--output-keys", "unique_id", *args]
+        + ["--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)]
+        + ["--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path)],
+        env={**os.environ, **PARSE_ENV},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    selected = {json.loads(line)["unique_id"] for line in listed.splitlines() if line[:1] == "{"}
+    # THEN every node and test it runs has a task reporting it, and no task waits for more
+    assert {u for u in selected if not u.startswith("source.")} == reported
+    assert len(reported) > 50

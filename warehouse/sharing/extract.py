@@ -24,7 +24,7 @@ from warehouse.secret_files import private_dir
 from warehouse.settings import Settings, code_version
 from warehouse.sharing.agreements import Agreement, Dataset, Rate, quasi_identifiers
 from warehouse.sharing.anonymity import anonymise, ladder
-from warehouse.sharing.audit import log_delivery, purge_expired  # noqa: F401 (the CLI's)
+from warehouse.sharing.audit import AUDIT_DDL, log_delivery, purge_expired  # noqa: F401 (the CLI's)
 from warehouse.sharing.delivery import deliver
 from warehouse.sharing.disclosure import SUPPRESSED, Controls, protect, protect_lines
 from warehouse.sharing.periods import ShareError, financial_year
@@ -304,7 +304,8 @@ def share_all(
     """``share`` for each agreement, two at a time in worker processes (spawned), those
     with a JSNA pack (seconds of rendering each) first; yields (agreement, its delivery or
     the error that stopped it) as each finishes. Agreements are independent: each writes
-    its own outbox folder and audit row."""
+    its own outbox folder and audit row. Closing the iterator early cancels the agreements
+    not yet started."""
     if workers <= 1 or len(agreements) <= 1:
         for a in agreements:
             yield a, _share_or_error(settings, a, period)
@@ -312,21 +313,30 @@ def share_all(
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
+    with connect(settings) as conn:  # once, before the workers: no race to create it
+        conn.execute(AUDIT_DDL)
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=context)
+    try:
         running = {
             pool.submit(_share_or_error, settings, a, period): a
             for a in sorted(agreements, key=lambda a: not a.report)
         }
         for done in as_completed(running):
             yield running[done], done.result()
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def _share_or_error(settings: Settings, agreement: Agreement, period: str) -> Delivery | Exception:
+    """The delivery, or the exception that stopped it (one that may not cross a process
+    boundary as it is comes back as a ShareError with its message)."""
     try:
         return share(settings, agreement, period)
     except (ShareError, MissingKeyError) as exc:
         return exc
+    except Exception as exc:  # noqa: BLE001 - reported per agreement by the caller
+        return ShareError(f"{type(exc).__name__}: {exc}")
 
 
 def _deliver_and_log(conn, agreement: Agreement, manifest: dict[str, Any], final: Path):  # type: ignore[no-untyped-def]
