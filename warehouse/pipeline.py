@@ -95,18 +95,12 @@ def ingest_all(
         for name in names:
             yield (name, *_ingest_one(settings, name, period))
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from warehouse.workers import as_finished
 
         size = {n: delivered_bytes(settings.landing_dir, get_feed(n)) for n in names}
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            running = {
-                pool.submit(_ingest_one, settings, name, period): name
-                for name in sorted(names, key=lambda n: -size[n])
-            }
-            for done in as_completed(running):
-                yield (running[done], *done.result())
+        jobs = [(settings, name, period) for name in sorted(names, key=lambda n: -size[n])]
+        for (_, name, _), (results, broken) in as_finished(_ingest_one, jobs, workers):
+            yield name, results, broken
     if not feed and not period:
         yield ("landing", *_ingest_one(settings, None, None))
 

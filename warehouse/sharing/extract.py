@@ -310,22 +310,13 @@ def share_all(
         for a in agreements:
             yield a, _share_or_error(settings, a, period)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from warehouse.workers import as_finished
 
     with connect(settings) as conn:  # once, before the workers: no race to create it
         conn.execute(AUDIT_DDL)
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=context)
-    try:
-        running = {
-            pool.submit(_share_or_error, settings, a, period): a
-            for a in sorted(agreements, key=lambda a: not a.report)
-        }
-        for done in as_completed(running):
-            yield running[done], done.result()
-    finally:
-        pool.shutdown(cancel_futures=True)
+    jobs = [(settings, a, period) for a in sorted(agreements, key=lambda a: not a.report)]
+    for (_, agreement, _), outcome in as_finished(_share_or_error, jobs, workers):
+        yield agreement, outcome
 
 
 def _share_or_error(settings: Settings, agreement: Agreement, period: str) -> Delivery | Exception:
