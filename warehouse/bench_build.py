@@ -25,11 +25,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from warehouse.settings import PROJECT_ROOT, Settings, get_settings
 
 HELD_BACK = "2009-03"  # the period of the files delivered "today"
 SECTION = "## dbt build (make bench-build)"
+SLOWEST = 6  # the models the benchmark names, slowest first
 
 
 def measured_on() -> str:
@@ -131,7 +133,7 @@ def _move_tree(source: Path, target_root: Path, pattern: str = "*") -> None:
             shutil.move(path, target)
 
 
-def _measure(scale: float, work: Path, cache_root: Path) -> dict[str, float]:
+def _measure(scale: float, work: Path, cache_root: Path) -> dict[str, Any]:
     from warehouse.transform import run_dbt
 
     with throwaway_warehouse(scale, work, cache_root) as settings:
@@ -144,12 +146,23 @@ def _measure(scale: float, work: Path, cache_root: Path) -> dict[str, float]:
         _move_tree(held, settings.landing_dir)
         ingest_all(settings)
         started = time.perf_counter()
-        run_dbt(settings, "build")
+        daily = run_dbt(settings, "build")
         incremental = time.perf_counter() - started
         started = time.perf_counter()
-        run_dbt(settings, "build", "--full-refresh")
+        rebuild = run_dbt(settings, "build", "--full-refresh")
         full = time.perf_counter() - started
-        return {"scale": scale, "first": first, "incremental": incremental, "full": full}
+        return {
+            "scale": scale,
+            "first": first,
+            "incremental": incremental,
+            "full": full,
+            "slowest_daily": daily.slowest(SLOWEST),
+            "slowest_full": rebuild.slowest(SLOWEST),
+        }
+
+
+def _slowest(timed: list[tuple[str, float]]) -> str:
+    return ", ".join(f"{name} {seconds:.0f}" for name, seconds in timed)
 
 
 def main(scales: list[float]) -> None:
@@ -175,12 +188,17 @@ def main(scales: list[float]) -> None:
             f"| {r['scale']:g} | {r['first']:.0f} | {r['incremental']:.0f} | {r['full']:.0f} | "
             f"{r['incremental'] / r['full']:.2f} |"
         )
+    lines += ["", f"The {SLOWEST} slowest models, seconds:", ""]
+    for r in results:
+        lines.append(f"- scale {r['scale']:g}, daily run: {_slowest(r['slowest_daily'])}")
+        lines.append(f"- scale {r['scale']:g}, full rebuild: {_slowest(r['slowest_full'])}")
     replace_section(SECTION, [*lines, ""])
     for r in results:
         print(
             f"scale {r['scale']:g}: first build {r['first']:.0f} s, daily incremental "
             f"{r['incremental']:.0f} s, full rebuild {r['full']:.0f} s"
         )
+        print(f"  slowest in the daily run: {_slowest(r['slowest_daily'])}")
     last = results[-1]
     print(f"incremental_vs_full_ratio={last['incremental'] / last['full']:.2f}")
 

@@ -33,6 +33,8 @@ class DbtReport:
     nodes: dict[str, tuple[str, str]] = field(default_factory=dict)
     # unique_id -> times it was built again after a lock timeout
     lock_retries: dict[str, int] = field(default_factory=dict)
+    # unique_id -> seconds dbt spent on the node (its last attempt)
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def count(self, resource: str, status: str | None = None) -> int:
         return sum(
@@ -53,10 +55,17 @@ class DbtReport:
     def merge(self, other: DbtReport) -> None:
         """Take ``other``'s result for each node it ran (a retry), and recount."""
         self.nodes.update(other.nodes)
+        self.seconds.update(other.seconds)
         self.counts = {}
         for uid, (status, _) in self.nodes.items():
             key = f"{uid.split('.', 1)[0]}:{status}"
             self.counts[key] = self.counts.get(key, 0) + 1
+
+    def slowest(self, n: int, resource: str = "model") -> list[tuple[str, float]]:
+        """The ``n`` nodes of ``resource`` type that took longest: (name, seconds)."""
+        timed = [(uid, t) for uid, t in self.seconds.items() if uid.split(".")[0] == resource]
+        timed.sort(key=lambda item: -item[1])
+        return [(_name(uid), t) for uid, t in timed[:n]]
 
     @property
     def failures(self) -> list[str]:
@@ -203,6 +212,7 @@ def _invoke_once(settings: Settings, *args: str, log_dir: Path | None = None) ->
         key = f"{r.node.resource_type}:{r.status}"
         report.counts[key] = report.counts.get(key, 0) + 1
         report.nodes[r.node.unique_id] = (str(r.status), scrub(r.message))
+        report.seconds[r.node.unique_id] = float(getattr(r, "execution_time", 0.0) or 0.0)
     if not result.success and not report.nodes:
         raise DbtFailed(f"dbt {' '.join(args)} could not run: {scrub(str(result.exception))}")
     return report

@@ -45,3 +45,13 @@ def test_a_retry_result_replaces_the_first_and_the_counts_follow():
     )
     assert report.failures == [] and report.lock_timeouts == []
     assert report.count("model", "success") == 1 and report.count("test", "pass") == 1
+
+
+def test_the_slowest_nodes_of_a_type_come_first_and_a_retry_replaces_a_time():
+    report = DbtReport(
+        nodes={"model.p.a": LOCKED, "model.p.b": ("success", ""), "test.p.t": ("pass", "")},
+        seconds={"model.p.a": 1.0, "model.p.b": 3.0, "test.p.t": 9.0},
+    )
+    report.merge(DbtReport(nodes={"model.p.a": ("success", "")}, seconds={"model.p.a": 5.0}))
+    assert report.slowest(2) == [("a", 5.0), ("b", 3.0)]
+    assert report.slowest(5, "test") == [("t", 9.0)]
