@@ -41,9 +41,9 @@ bi-check: venv superset-venv  ## start Superset, fetch every chart's data throug
 run: venv  ## start the warehouse, generate data, run every DAG through Airflow, print a summary
 	@$(BIN)/warehouse run
 
-test: venv  ## unit + integration tests (they start and stop their own PostgreSQL)
+test: venv  ## unit + integration tests in two processes (they start and stop their own PostgreSQL)
 	@./tests/system_packages.sh || true
-	@$(BIN)/pytest --durations=15
+	@$(BIN)/pytest -n $(or $(TEST_PROCESSES),2) --dist loadfile --durations=15
 
 report: venv  ## every district's JSNA pack (HTML + PDF) from the local warehouse's marts
 	@$(BIN)/warehouse db start >/dev/null

@@ -3,11 +3,19 @@
 Airflow reads its configuration when first imported, so its environment (a temporary
 AIRFLOW_HOME with SQLite metadata) is set at import time of this file, before any test
 module imports Airflow.
+
+``make test`` runs two test processes (``pytest -n 2``, pytest-xdist), each with its own
+folder, PostgreSQL and Airflow metadata; they share one folder (``WAREHOUSE_TESTS_SHARED``,
+made by the first process that imports this file, inherited by the workers it starts)
+where the default warehouse is built once (tests/integration/conftest.py). A test module
+(or group, GROUPS) runs whole in one process; the process that takes the first group builds
+the default warehouse while the other runs the modules that do not need it.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +24,12 @@ import pytest
 
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="warehouse-tests-"))
 _SESSION_DIR.chmod(0o755)  # the server may run as an unprivileged user (see localdb)
+# an xdist worker uses its controller's shared folder; any other process makes a new one
+_OWNS_SHARED = "PYTEST_XDIST_WORKER" not in os.environ
+if _OWNS_SHARED:
+    os.environ["WAREHOUSE_TESTS_SHARED"] = tempfile.mkdtemp(prefix="warehouse-tests-shared-")
+_SHARED_DIR = Path(os.environ["WAREHOUSE_TESTS_SHARED"])
+_SHARED_DIR.chmod(0o755)
 os.environ["WAREHOUSE_HOME"] = str(_SESSION_DIR / "home")
 os.environ.pop("WAREHOUSE_DSN", None)
 for _key in ("DO_NOT_TRACK", "GX_ANALYTICS_ENABLED", "SODA_CORE_TELEMETRY_ENABLED"):
@@ -26,6 +40,73 @@ from warehouse.localdb import LocalPostgres, free_port  # noqa: E402
 from warehouse.settings import Settings  # noqa: E402
 
 airflow_local.configure(Settings())
+
+
+# Modules that run in one process, in this order; the longest group first. The first is the
+# run's longest chain: the process that takes it builds the default warehouse, then runs the whole
+# transform DAG (the daily run) after the ingestion DAGs (run before them, its Airflow runs
+# once left the ingestion-DAG test reading a metadata database its helper process had not
+# written to; the cause inside Airflow is not found). The second shares one
+# `warehouse share --all` (fixture period_deliveries) instead of running it in each process.
+GROUPS = (
+    ("tests/integration/test_pipeline_dags.py", "tests/integration/test_transform_daily_run.py"),
+    ("tests/integration/test_sharing.py", "tests/integration/test_disclosure_attack.py"),
+)
+GROUP_OF = {module: group[0] for group in GROUPS for module in group}
+
+
+def pytest_collection_modifyitems(config, items) -> None:  # type: ignore[no-untyped-def]
+    """Modules in this order: the first group, those that do not use the default warehouse
+    (they run while it is built), the other groups (long, so not left for last), then the
+    rest; each module's tests in file order."""
+    modules: dict[str, list] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+    first = [m for m in GROUPS[0] if m in modules]
+    grouped = [m for group in GROUPS[1:] for m in group if m in modules]
+    rest = [m for m in modules if m not in first and m not in grouped]
+    users = [m for m in rest if any(map(_uses_default, modules[m]))]
+    others = [m for m in rest if m not in users]
+    order = first + others + grouped + users
+    items[:] = [item for module in order for item in modules[module]]
+
+
+def _uses_default(item) -> bool:  # type: ignore[no-untyped-def]
+    return "default_warehouse" in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):  # type: ignore[no-untyped-def]
+    """``--dist loadfile`` keeping the collection's module order and GROUPS."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class ModuleScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = super()._split_scope(nodeid)
+            return GROUP_OF.get(module, module)
+
+    config.option.loadscopereorder = False
+    return ModuleScheduling(config, log)
+
+
+def pytest_unconfigure(config) -> None:  # type: ignore[no-untyped-def]
+    shutil.rmtree(_SESSION_DIR, ignore_errors=True)
+    if _OWNS_SHARED:
+        shutil.rmtree(_SHARED_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def session_dir() -> Path:
+    """This test process's folder (any user can enter it: the servers run as ``nobody``)."""
+    return _SESSION_DIR
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The folder every process of this test run shares."""
+    return _SHARED_DIR
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,11 +13,14 @@ import pytest
 
 from warehouse.access import READER, district_role
 from warehouse.analytics.steps import STEPS, run_step
+from warehouse.localdb import LocalPostgres, free_port
 from warehouse.pipeline import assert_conservation, generate_landing, ingest_all
 from warehouse.settings import Settings
 from warehouse.transform import run_dbt
 
 BI_PASSWORD = "bi-test-password"
+OWNER_PASSWORD = "pipeline-test-password"
+SERVER_PASSWORD = "test-only-password"
 SHARE_KEY = "test-only-share-key-0123456789abcdef-0123456789"
 SHARE_PERIOD = "2008-09"  # the period the sharing tests deliver
 
@@ -29,31 +34,113 @@ def bi_roles() -> list[str]:
         return [READER, *(district_role(r["la_name"]) for r in csv.DictReader(f))]
 
 
+def _default_env(mp: pytest.MonkeyPatch, server: LocalPostgres, home: Path) -> Settings:
+    """Settings for the default warehouse in ``server`` with its files in ``home``, the BI
+    logins (test passwords) and the DAT's pseudonymisation key in the environment."""
+    mp.setenv(
+        "WAREHOUSE_DSN",
+        f"postgresql://pipeline:{OWNER_PASSWORD}@{server.host}:{server.port}/calibration",
+    )
+    mp.setenv("WAREHOUSE_HOME", str(home))
+    for role in bi_roles():
+        mp.setenv(f"WAREHOUSE_BI_PASSWORD_{role.upper()}", BI_PASSWORD)
+    mp.setenv("WAREHOUSE_SHARE_KEY_DAT_MANCHESTER", SHARE_KEY)
+    return Settings()
+
+
+def _build_default(root: Path) -> None:
+    """The default dataset (scale 1, default seed and dirt) ingested, built and its
+    analytics steps run (e.g. partner record linkage), in a new cluster under ``root``
+    (``root/pg``, files in ``root/home``), which is stopped afterwards."""
+    server = LocalPostgres(
+        root=root / "pg",
+        host="127.0.0.1",
+        port=free_port(),
+        password=SERVER_PASSWORD,
+        fast_unsafe=True,
+    )
+    try:
+        server.start()
+        server.ensure_database("calibration", "pipeline", OWNER_PASSWORD)
+        with pytest.MonkeyPatch.context() as mp:
+            settings = _default_env(mp, server, root / "home")
+            generate_landing(settings)
+            for name, _, broken in ingest_all(settings):  # two feeds at a time, as the CLI
+                assert not broken, (name, broken)
+            assert_conservation(settings)
+            run_dbt(settings, "build")
+            for step in STEPS:  # the analytics DAG's work: its marts are in the access matrix
+                run_step(settings, step)
+    finally:
+        server.stop()
+
+
+@contextlib.contextmanager
+def _exclusive(lock: Path) -> Iterator[None]:
+    """One test process at a time (``pytest -n``'s workers share the lock file)."""
+    with lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session")
-def default_warehouse(pg_server, tmp_path_factory) -> Iterator[Settings]:
+def default_server(session_dir: Path, shared_dir: Path) -> Iterator[LocalPostgres]:
+    """The PostgreSQL holding this process's default warehouse.
+
+    The default warehouse is built once per test run, by the first test process that needs
+    it (``make test`` runs two, ``pytest -n 2``), in a cluster of its own that is then
+    stopped; each process copies that cluster's files and the warehouse's home and starts
+    its copy (seconds). No process sees another's sessions, roles, deliveries or Airflow
+    runs, and ``CREATE DATABASE ... TEMPLATE`` copies for tests that change the warehouse
+    come from a cluster only this process uses."""
+    built = shared_dir / "default"
+    with _exclusive(shared_dir / "default.lock"):
+        failed = built / "FAILED"
+        if failed.exists():
+            pytest.fail(
+                f"building the default warehouse failed in another test process: "
+                f"{failed.read_text()}"
+            )
+        if not (built / "BUILT").exists():
+            # a process killed while building may have left its server running
+            LocalPostgres(root=built / "pg", host="127.0.0.1", port=0, password="").stop()
+            shutil.rmtree(built, ignore_errors=True)
+            built.mkdir()
+            built.chmod(0o755)  # the server runs as an unprivileged user (see localdb)
+            try:
+                _build_default(built)
+            except BaseException as exc:
+                failed.write_text(f"{type(exc).__name__}: {exc}"[:2000])
+                raise
+            (built / "BUILT").touch()
+    own = session_dir / "default"
+    # cp -a keeps the data folder's owner (the server's unprivileged user) and modes
+    subprocess.run(["cp", "-a", str(built), str(own)], check=True)
+    server = LocalPostgres(
+        root=own / "pg",
+        host="127.0.0.1",
+        port=free_port(),
+        password=SERVER_PASSWORD,
+        fast_unsafe=True,
+    )
+    try:
+        server.start()
+        yield server
+    finally:
+        server.destroy()
+        shutil.rmtree(own, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def default_warehouse(default_server: LocalPostgres, session_dir: Path) -> Iterator[Settings]:
     """The default dataset (scale 1, default seed and dirt), ingested, built and its
     analytics steps run (e.g. partner record linkage), with the
     BI logins (test passwords) and the DAT's pseudonymisation key in the environment."""
-    password = "pipeline-test-password"
-    pg_server.ensure_database("calibration", "pipeline", password)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(
-            "WAREHOUSE_DSN",
-            f"postgresql://pipeline:{password}@{pg_server.host}:{pg_server.port}/calibration",
-        )
-        mp.setenv("WAREHOUSE_HOME", str(tmp_path_factory.mktemp("calibration-home")))
-        for role in bi_roles():
-            mp.setenv(f"WAREHOUSE_BI_PASSWORD_{role.upper()}", BI_PASSWORD)
-        mp.setenv("WAREHOUSE_SHARE_KEY_DAT_MANCHESTER", SHARE_KEY)
-        settings = Settings()
-        generate_landing(settings)
-        for name, _, broken in ingest_all(settings):  # two feeds at a time, as the CLI
-            assert not broken, (name, broken)
-        assert_conservation(settings)
-        run_dbt(settings, "build")
-        for step in STEPS:  # the analytics DAG's work: its marts are in the access matrix
-            run_step(settings, step)
-        yield settings
+        yield _default_env(mp, default_server, session_dir / "default" / "home")
 
 
 @pytest.fixture(scope="session")
@@ -74,11 +161,11 @@ def period_deliveries(default_warehouse) -> dict:
 
 
 @contextlib.contextmanager
-def _copy_of(source: Settings, pg_server, name: str, home: Path) -> Iterator[Settings]:  # type: ignore[no-untyped-def]
+def _copy_of(source: Settings, server: LocalPostgres, name: str, home: Path) -> Iterator[Settings]:
     """A copy of the built ``source`` warehouse: the database by ``CREATE DATABASE ...
     TEMPLATE`` (a file copy: seconds, against minutes to rebuild) and the landing folder by
     copying it; dropped afterwards."""
-    with pg_server.connect(autocommit=True) as conn:
+    with server.connect(autocommit=True) as conn:
         conn.execute(  # a template must have no other sessions
             "select pg_terminate_backend(pid) from pg_stat_activity"
             " where datname = %s and pid <> pg_backend_pid()",
@@ -100,27 +187,28 @@ def _copy_of(source: Settings, pg_server, name: str, home: Path) -> Iterator[Set
             mp.setenv("WAREHOUSE_HOME", str(home))
             yield Settings()
     finally:
-        with pg_server.connect(autocommit=True) as conn:
+        with server.connect(autocommit=True) as conn:
             conn.execute(f"drop database if exists {name} with (force)")
 
 
 @pytest.fixture
-def warehouse_copy(default_warehouse, pg_server, _db_counter, tmp_path) -> Iterator[Settings]:
+def warehouse_copy(default_warehouse, default_server, _db_counter, tmp_path) -> Iterator[Settings]:
     """A copy of the built default warehouse, for a test that changes it."""
     _db_counter[0] += 1
-    with _copy_of(default_warehouse, pg_server, f"copy_{_db_counter[0]}", tmp_path / "home") as s:
+    name, home = f"copy_{_db_counter[0]}", tmp_path / "home"
+    with _copy_of(default_warehouse, default_server, name, home) as s:
         yield s
 
 
 @pytest.fixture(scope="module")
 def module_warehouse_copy(
-    default_warehouse, pg_server, _db_counter, tmp_path_factory
+    default_warehouse, default_server, _db_counter, tmp_path_factory
 ) -> Iterator[Settings]:
     """One copy of the built default warehouse for the tests of a module, which change it in
     turn (e.g. a daily run, then a full rebuild of the same data)."""
     _db_counter[0] += 1
     home = tmp_path_factory.mktemp("copy-home")
-    with _copy_of(default_warehouse, pg_server, f"copy_{_db_counter[0]}", home) as s:
+    with _copy_of(default_warehouse, default_server, f"copy_{_db_counter[0]}", home) as s:
         yield s
 
 

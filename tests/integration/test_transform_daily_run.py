@@ -3,10 +3,10 @@ default warehouse and the whole transform DAG runs as `make run` runs it (``dag.
 then every mart is compared with a full rebuild of the same data.
 
 The two tests share one copy and one run of the DAG (module fixture ``daily_run``), in
-order: the second rebuilds what the first looked at. The module's name puts it after
-test_pipeline_dags.py: run before it (as test_daily_run.py), its Airflow runs left that
-module's ingestion-DAG test reading a metadata database its helper process had not written
-to (seen once in CI; the cause inside Airflow not found yet).
+order: the second rebuilds what the first looked at. tests/conftest.py (GROUPS) runs the
+module after test_pipeline_dags.py, in the same process: run before it, its Airflow runs
+left that module's ingestion-DAG test reading a metadata database its helper process had
+not written to (seen once in CI; the cause inside Airflow not found yet).
 """
 
 from __future__ import annotations
