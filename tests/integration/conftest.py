@@ -48,17 +48,18 @@ def _default_env(mp: pytest.MonkeyPatch, server: LocalPostgres, home: Path) -> S
     return Settings()
 
 
+def _test_cluster(root: Path) -> LocalPostgres:
+    """A throwaway cluster in ``root`` on a free port (fsync off)."""
+    return LocalPostgres(
+        root=root, host="127.0.0.1", port=free_port(), password=SERVER_PASSWORD, fast_unsafe=True
+    )
+
+
 def _build_default(root: Path) -> None:
     """The default dataset (scale 1, default seed and dirt) ingested, built and its
     analytics steps run (e.g. partner record linkage), in a new cluster under ``root``
     (``root/pg``, files in ``root/home``), which is stopped afterwards."""
-    server = LocalPostgres(
-        root=root / "pg",
-        host="127.0.0.1",
-        port=free_port(),
-        password=SERVER_PASSWORD,
-        fast_unsafe=True,
-    )
+    server = _test_cluster(root / "pg")
     try:
         server.start()
         server.ensure_database("calibration", "pipeline", OWNER_PASSWORD)
@@ -119,13 +120,7 @@ def default_server(session_dir: Path, shared_dir: Path) -> Iterator[LocalPostgre
     own = session_dir / "default"
     # cp -a keeps the data folder's owner (the server's unprivileged user) and modes
     subprocess.run(["cp", "-a", str(built), str(own)], check=True)
-    server = LocalPostgres(
-        root=own / "pg",
-        host="127.0.0.1",
-        port=free_port(),
-        password=SERVER_PASSWORD,
-        fast_unsafe=True,
-    )
+    server = _test_cluster(own / "pg")
     try:
         server.start()
         yield server
