@@ -6,7 +6,7 @@ module imports Airflow.
 
 ``make test`` runs two test processes (``pytest -n 2``, pytest-xdist), each with its own
 folder, PostgreSQL and Airflow metadata; they share one folder (``WAREHOUSE_TESTS_SHARED``,
-made by the first process that imports this file, inherited by the workers it starts)
+made by the controlling process, inherited by the workers it starts)
 where the default warehouse is built once (tests/integration/conftest.py). A test module
 (or group, GROUPS) runs whole in one process; the process that takes the first group builds
 the default warehouse while the other runs the modules that do not need it.
@@ -42,9 +42,9 @@ from warehouse.settings import Settings  # noqa: E402
 airflow_local.configure(Settings())
 
 
-# Modules that run in one process, in this order; the longest group first. The first is the
-# run's longest chain: the process that takes it builds the default warehouse, then runs the whole
-# transform DAG (the daily run) after the ingestion DAGs (run before them, its Airflow runs
+# Modules that run in one process, in this order; the longest group first. The first is
+# the run's longest chain: the process that takes it builds the default warehouse, then runs the
+# whole transform DAG (the daily run) after the ingestion DAGs (run before them, its Airflow runs
 # once left the ingestion-DAG test reading a metadata database its helper process had not
 # written to; the cause inside Airflow is not found). The second shares one
 # `warehouse share --all` (fixture period_deliveries) instead of running it in each process.
