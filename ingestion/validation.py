@@ -44,45 +44,33 @@ COMPLETE = {
 
 
 # -- suites -------------------------------------------------------------------------------
+# a kind of rule: the column expectation it stands for, what a failing row is told, and
+# the custom expectation that checks all the feed's columns under it at once
+RULES = {
+    "required": ("expect_column_values_to_not_be_null", "required field is missing"),
+    "codes": ("expect_column_values_to_be_in_set", "unknown code"),
+    "pattern": ("expect_column_values_to_match_regex", "does not match the expected format"),
+    "range": ("expect_column_values_to_be_between", "out of range"),
+}
+GROUPED = {
+    gx_expectations.NOT_NULL: ("required", None),
+    gx_expectations.IN_SETS: ("codes", "value_sets"),
+    gx_expectations.MATCH_REGEXES: ("pattern", "regexes"),
+    gx_expectations.WITHIN_BOUNDS: ("range", "bounds"),
+}
+
+
 def build_suite(feed: Feed) -> dict[str, Any]:
-    """The GX suite (as JSON) for a feed, derived from its declared schema.
+    """The GX suite (as JSON) for a feed, derived from its declared schema: one
+    expectation per kind of rule, over every column it applies to (a GX validation costs
+    per expectation; see ``ingestion.gx_expectations``).
 
     Columns are named as in the raw table (lower case). Types are not expectations: the
     typed COPY into the staging table enforces them.
     """
-    expectations: list[dict[str, Any]] = []
-
-    def add(kind: str, column: str, rule: str, **kwargs: Any) -> None:
-        expectations.append(
-            {"type": kind, "kwargs": {"column": column, **kwargs}, "meta": {"rule": rule}}
-        )
-
-    grouped = _range_groups(feed)
-    for col in feed.columns:
-        if col.required:
-            add("expect_column_values_to_not_be_null", col.db_name, "required field is missing")
-        if col.codes is not None:
-            add(
-                "expect_column_values_to_be_in_set",
-                col.db_name,
-                "unknown code",
-                value_set=list(col.codes),
-            )
-        if col.pattern is not None:
-            add(
-                "expect_column_values_to_match_regex",
-                col.db_name,
-                "does not match the expected format",
-                regex=col.pattern,
-            )
-        if (col.min_value is not None or col.max_value is not None) and col.name not in grouped:
-            add(
-                "expect_column_values_to_be_between",
-                col.db_name,
-                "out of range",
-                min_value=col.min_value,
-                max_value=col.max_value,
-            )
+    expectations = [
+        _grouped_spec(kind, columns) for kind, columns in _columns_per_rule(feed).items() if columns
+    ]
     for (low, high), names in sorted(_range_groups_by_bounds(feed).items()):
         # one greatest()/least() condition for all of them (see ingestion.gx_expectations)
         expectations.append(
@@ -101,6 +89,54 @@ def build_suite(feed: Feed) -> dict[str, Any]:
         "expectations": expectations,
         "meta": {"feed": feed.name, "generated_from": "ingestion.feeds (declared schema)"},
     }
+
+
+def _columns_per_rule(feed: Feed) -> dict[str, dict[str, Any]]:
+    """Grouped expectation -> {column: its codes, pattern or [min, max] (None: required)}."""
+    shared = _range_groups(feed)
+    per_kind: dict[str, dict[str, Any]] = {kind: {} for kind in GROUPED}
+    for col in feed.columns:
+        if col.required:
+            per_kind[gx_expectations.NOT_NULL][col.db_name] = None
+        if col.codes is not None:
+            per_kind[gx_expectations.IN_SETS][col.db_name] = list(col.codes)
+        if col.pattern is not None:
+            per_kind[gx_expectations.MATCH_REGEXES][col.db_name] = col.pattern
+        if (col.min_value is not None or col.max_value is not None) and col.name not in shared:
+            per_kind[gx_expectations.WITHIN_BOUNDS][col.db_name] = [col.min_value, col.max_value]
+    return per_kind
+
+
+def _grouped_spec(kind: str, columns: dict[str, Any]) -> dict[str, Any]:
+    rule, values = GROUPED[kind]
+    kwargs: dict[str, Any] = {"column_list": list(columns)}
+    if values:
+        kwargs[values] = columns
+    spec = {"type": kind, "kwargs": kwargs, "meta": {"rule": RULES[rule][1]}}
+    if len(columns) == 1:  # GX's multicolumn expectations need two: GX's own for one
+        spec = {k: v for k, v in members(spec)[0].items() if k != "group"}
+    return spec
+
+
+def members(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """A grouped expectation as the column expectations it stands for (each with
+    ``group``: the expectation GX ran); any other expectation as itself."""
+    if spec["type"] not in GROUPED:
+        return [spec]
+    rule, values = GROUPED[spec["type"]]
+    kind = RULES[rule][0]
+    out = []
+    for column in spec["kwargs"]["column_list"]:
+        kwargs: dict[str, Any] = {"column": column}
+        value = spec["kwargs"][values][column] if values else None
+        if rule == "codes":
+            kwargs["value_set"] = value
+        elif rule == "pattern":
+            kwargs["regex"] = value
+        elif rule == "range":
+            kwargs["min_value"], kwargs["max_value"] = value
+        out.append({"type": kind, "kwargs": kwargs, "meta": spec["meta"], "group": spec["type"]})
+    return out
 
 
 GROUP_AT = 4  # columns sharing one range: checked by one expectation
@@ -142,6 +178,10 @@ def load_suite(feed: Feed) -> dict[str, Any]:
 def condition_sql(spec: dict[str, Any]) -> sql.Composable:
     """The SQL condition a row meets when it passes one expectation of our suites."""
     kind, kwargs = spec["type"], spec["kwargs"]
+    if kind in GROUPED:
+        return sql.SQL("({})").format(
+            sql.SQL(" and ").join(condition_sql(m) for m in members(spec))
+        )
     if kind == gx_expectations.EXPECTATION:
         listed = sql.SQL(", ").join(sql.Identifier(c) for c in kwargs["column_list"])
         return sql.SQL("coalesce(greatest({0}) <= {1} and least({0}) >= {2}, true)").format(
@@ -223,13 +263,13 @@ class GxValidator:
         self.feed = feed
         spec = load_suite(feed)
         self._specs = spec["expectations"]
-        self._rules = {
-            (e["type"], e["kwargs"].get("column")): e.get("meta", {}).get("rule", e["type"])
-            for e in self._specs
-        }
         self._name = spec["name"]
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        # an ephemeral context persists nothing, yet GX serialises its whole project config
+        # to YAML on each asset added or deleted: three times a file, a third of a
+        # validation's time. Nothing reads it back here.
+        context._save_project_config = lambda: None
         self._source = context.data_sources.add_postgres(
             f"{feed.name}_staging", connection_string=url
         )
@@ -278,25 +318,31 @@ class GxValidator:
                 )
             )
             try:
-                found = [(spec, _failing_rows(conn, schema, suspects, spec)) for spec in failing]
+                # a grouped expectation's rows, column by column (each its own reason)
+                found = [
+                    (member, _failing_rows(conn, schema, suspects, member))
+                    for spec in failing
+                    for member in members(spec)
+                ]
             finally:
                 conn.execute(
                     sql.SQL("drop table {}.{}").format(
                         sql.Identifier(schema), sql.Identifier(suspects)
                     )
                 )
-        missed = [spec for spec, hits in found if not hits]
+        hit = {_identity(m) for m, hits in found if hits}
+        missed = [s for s in failing if not any(_identity(m) in hit for m in members(s))]
+        failures: list[RowFailure] = []
         if missed:  # the SQL condition disagrees with GX: ask GX on the whole table
             for item in self._run(schema, table, missed, COMPLETE).results:
-                found.append((_spec_of(item), item.result.get("unexpected_index_list") or []))
-        failures: list[RowFailure] = []
+                hits = item.result.get("unexpected_index_list") or []
+                failures += self._whole_row_failures(_spec_of(item), hits)
         for spec, hits in found:
-            kwargs = spec["kwargs"]
             if spec["type"] == gx_expectations.EXPECTATION:
-                failures += self._multicolumn_failures(kwargs, hits)
+                failures += self._multicolumn_failures(spec["kwargs"], hits)
                 continue
-            column = kwargs["column"]
-            reason = self._describe(spec["type"], column, kwargs)
+            column = spec["kwargs"]["column"]
+            reason = _describe(spec)
             for hit in hits:
                 value = hit.get(column)
                 failures.append(
@@ -342,8 +388,28 @@ class GxValidator:
                     f"{config.kwargs.get('column')} could not run"
                 )
 
-    def _describe(self, kind: str, column: str, kwargs: dict[str, Any]) -> str:
-        rule = self._rules.get((kind, column), kind)
-        if kind == "expect_column_values_to_be_between":
-            return f"{rule} [{kwargs.get('min_value')}, {kwargs.get('max_value')}] ({kind})"
-        return f"{rule} ({kind})"
+    def _whole_row_failures(
+        self, spec: dict[str, Any], hits: list[dict[str, Any]]
+    ) -> list[RowFailure]:
+        """Rows GX failed where our SQL found none: a shared range decomposes by column;
+        any other expectation names its column(s) and its rule."""
+        if spec["type"] == gx_expectations.EXPECTATION:
+            return self._multicolumn_failures(spec["kwargs"], hits)
+        kwargs = spec["kwargs"]
+        field = kwargs.get("column") or ",".join(kwargs["column_list"])
+        rule = next(
+            (e["meta"]["rule"] for e in self._specs if e["type"] == spec["type"]), spec["type"]
+        )
+        return [
+            RowFailure(int(h[LINE_COLUMN]), field, None, f"{rule} ({spec['type']})") for h in hits
+        ]
+
+
+def _describe(member: dict[str, Any]) -> str:
+    """A failing row's reason: the rule, a range's bounds, and the expectation GX ran."""
+    rule = member.get("meta", {}).get("rule", member["type"])
+    ran = member.get("group", member["type"])
+    if member["type"] == "expect_column_values_to_be_between":
+        kwargs = member["kwargs"]
+        return f"{rule} [{kwargs.get('min_value')}, {kwargs.get('max_value')}] ({ran})"
+    return f"{rule} ({ran})"

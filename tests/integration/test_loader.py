@@ -249,6 +249,78 @@ def test_an_item_score_out_of_range_is_quarantined_by_the_grouped_rule(settings)
     ]
 
 
+def test_one_expectation_per_rule_still_names_every_failing_column(settings):
+    """The suite checks each kind of rule with one GX expectation over all its columns; a
+    row breaking two columns of each kind is quarantined once per column, each with its
+    own reason, and the expectation GX ran."""
+    generate_landing(settings, scale=0.02, seed=23, dirt=0, window=("2007-05", "2007-05"))
+    path = settings.landing_dir / "ndelius" / "ndelius_offenders_2007-05.csv"
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    row = lines[1].split(",")
+    broken = {
+        "CRN": "X1",  # pattern
+        "POSTCODE": "NOT A POSTCODE",  # pattern
+        "GENDER": "Q",  # code
+        "ETHNICITY": "ZZ",  # code
+        "DATE_OF_BIRTH": "1850-01-01",  # range (a date)
+        "PREVIOUS_SANCTIONS": "900",  # range (a number)
+    }
+    for column, value in broken.items():
+        row[header.index(column)] = value
+    lines[1] = ",".join(row)
+    other = lines[2].split(",")
+    for column in ("FIRST_NAME", "SURNAME"):  # two required fields missing in another row
+        other[header.index(column)] = ""
+    lines[2] = ",".join(other)
+    path.write_text("\n".join(lines) + "\n")
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+        result = load_file(conn, path)
+        got = _quarantine(conn, result.load_id)
+    assert result.rows_quarantined == 2
+    assert got == [
+        (
+            2,
+            "crn",
+            "X1",
+            "does not match the expected format (expect_multicolumn_values_to_match_regexes)",
+        ),
+        (
+            2,
+            "date_of_birth",
+            "1850-01-01",
+            "out of range [1900-01-01, 2000-12-31] (expect_multicolumn_values_to_be_within_bounds)",
+        ),
+        (2, "ethnicity", "ZZ", "unknown code (expect_multicolumn_values_to_be_in_sets)"),
+        (2, "gender", "Q", "unknown code (expect_multicolumn_values_to_be_in_sets)"),
+        (
+            2,
+            "postcode",
+            "NOT A POSTCODE",
+            "does not match the expected format (expect_multicolumn_values_to_match_regexes)",
+        ),
+        (
+            2,
+            "previous_sanctions",
+            "900",
+            "out of range [0, 200] (expect_multicolumn_values_to_be_within_bounds)",
+        ),
+        (
+            3,
+            "first_name",
+            None,
+            "required field is missing (expect_multicolumn_values_to_not_be_null)",
+        ),
+        (
+            3,
+            "surname",
+            None,
+            "required field is missing (expect_multicolumn_values_to_not_be_null)",
+        ),
+    ]
+
+
 def test_a_load_killed_between_chunk_copies_leaves_nothing_and_a_rerun_completes(
     settings, monkeypatch
 ):
