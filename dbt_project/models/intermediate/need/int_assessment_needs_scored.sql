@@ -5,6 +5,8 @@
         indexes=[{'columns': ['built_at']}],
     )
 }}
+{%- set watched = ['stg_ndelius__offenders', 'stg_ndelius__tier_records'] %}
+{#- their loads since the last build: changed keys #}
 -- depends_on: {{ ref('stg_ndelius__offenders') }}
 -- depends_on: {{ ref('stg_ndelius__tier_records') }}
 -- The OASys need rules, applied once: one row per assessment x need area with the section
@@ -21,9 +23,7 @@ with
 
 {% if is_incremental() %}
     changed_offenders as (
-    {{ changed_since_last_build(
-        'offender_id', ['stg_ndelius__offenders', 'stg_ndelius__tier_records']
-    ) }}
+        {{ changed_since_last_build('offender_id', watched) }}
     ),
 {% endif %}
 
@@ -87,6 +87,7 @@ final as (
         coalesce(offenders.ethnicity_group, 'Unknown') as ethnicity_group,
         coalesce(offenders.is_white_british, false) as is_white_british,
         sections.loaded_at,
+        {{ sources_loaded_until(watched) }} as sources_loaded_until,
         {{ build_time() }} as built_at
     from sections
     left join need_areas

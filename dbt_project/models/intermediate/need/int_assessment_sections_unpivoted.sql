@@ -4,6 +4,7 @@
         unique_key='assessment_id',
     )
 }}
+{%- set watched = ['stg_ndelius__offenders'] %}  {#- their loads since the last build: changed keys #}
 -- OASys assessments unpivoted to one row per section: the item sum and the
 -- "linked to offending" flag (the need rules are applied in int_assessment_needs_scored).
 -- Incremental: assessments loaded since the last build, and those of a CRN whose offender
@@ -12,7 +13,7 @@ with
 
 {% if is_incremental() %}
     changed_crns as (
-        {{ changed_since_last_build('crn', ['stg_ndelius__offenders']) }}
+        {{ changed_since_last_build('crn', watched) }}
     ),
 {% endif %}
 
@@ -62,6 +63,7 @@ final as (
     select
         sections.*,
         offenders.offender_id,
+        {{ sources_loaded_until(watched) }} as sources_loaded_until,
         {{ build_time() }} as built_at
     from sections
     left join offenders

@@ -5,6 +5,9 @@
         indexes=[{'columns': ['built_at']}],
     )
 }}
+{%- set watched = [
+    'stg_ndelius__disposals', 'stg_ndelius__tier_records', 'stg_ndelius__offenders'
+] %}  {#- their loads since the last build: changed keys #}
 -- depends_on: {{ ref('stg_ndelius__offenders') }}
 -- One row per offender x month under supervision (any sentence running on any day of
 -- the month), with the tier held at the month end (0 = no tier recorded) and the sentence
@@ -15,9 +18,7 @@ with
 
 {% if is_incremental() %}
     changed as (
-    {{ changed_since_last_build('offender_id', [
-        'stg_ndelius__disposals', 'stg_ndelius__tier_records', 'stg_ndelius__offenders'
-    ]) }}
+        {{ changed_since_last_build('offender_id', watched) }}
     ),
 {% endif %}
 
@@ -91,6 +92,7 @@ final as (
         months.has_licence,
         months.sentences_running,
         loads.loaded_at,
+        {{ sources_loaded_until(watched) }} as sources_loaded_until,
         {{ build_time() }} as built_at
     from months
     left join tiers

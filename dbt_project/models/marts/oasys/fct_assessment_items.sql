@@ -5,6 +5,7 @@
         indexes=[{'columns': ['built_at']}, {'columns': ['assessment_id']}],
     )
 }}
+{%- set watched = ['stg_ndelius__offenders'] %}  {#- their loads since the last build: changed keys #}
 -- One row per OASys assessment x item (35 items of sections 3-12): the item's score
 -- (0 no problems, 1 some, 2 significant) and its label, e.g. the accommodation items
 -- 3.1-3.4 (no fixed abode, suitability, permanence, location) the strategy asks to
@@ -20,7 +21,7 @@ with
 
 {% if is_incremental() %}
     changed_crns as (
-        {{ changed_since_last_build('crn', ['stg_ndelius__offenders']) }}
+        {{ changed_since_last_build('crn', watched) }}
     ),
 {% endif %}
 
@@ -82,6 +83,7 @@ final as (
         end as score_label,
         coalesce(unpivoted.score >= 1, false) as is_problem,
         unpivoted.loaded_at,
+        {{ sources_loaded_until(watched) }} as sources_loaded_until,
         {{ build_time() }} as built_at
     from unpivoted
     left join offenders
