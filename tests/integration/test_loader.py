@@ -198,6 +198,23 @@ def _quarantine(conn, load_id):
     ).fetchall()
 
 
+def _load_edited(settings, path, edits):
+    """Load ``path`` after setting fields of its records ({record: {column: value}},
+    record 1 the first after the header); returns the result and its quarantine rows."""
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    for index, values in edits.items():
+        row = lines[index].split(",")
+        for column, value in values.items():
+            row[header.index(column)] = value
+        lines[index] = ",".join(row)
+    path.write_text("\n".join(lines) + "\n")
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+        result = load_file(conn, path)
+        return result, _quarantine(conn, result.load_id)
+
+
 def test_chunked_parallel_loading_gives_the_same_result_as_one_chunk(settings):
     generate_landing(settings, scale=0.05, seed=13, dirt=0.05, window=("2008-01", "2008-03"))
     folder = settings.landing_dir / "oasys"
@@ -233,16 +250,7 @@ def test_chunked_parallel_loading_gives_the_same_result_as_one_chunk(settings):
 def test_an_item_score_out_of_range_is_quarantined_by_the_grouped_rule(settings):
     generate_landing(settings, scale=0.02, seed=17, dirt=0, window=("2007-05", "2007-05"))
     path = settings.landing_dir / "oasys" / "oasys_assessments_2007-05.csv"
-    lines = path.read_text().splitlines()
-    header = lines[0].split(",")
-    row = lines[1].split(",")
-    row[header.index("S8_3")] = "3"
-    lines[1] = ",".join(row)
-    path.write_text("\n".join(lines) + "\n")
-    with connect(settings, autocommit=True) as conn:
-        ensure_schema(conn)
-        result = load_file(conn, path)
-        got = _quarantine(conn, result.load_id)
+    result, got = _load_edited(settings, path, {1: {"S8_3": "3"}})
     assert result.rows_quarantined == 1
     assert got == [
         (2, "s8_3", "3", "out of range [0, 2] (expect_multicolumn_values_to_be_between)")
@@ -255,9 +263,6 @@ def test_one_expectation_per_rule_still_names_every_failing_column(settings):
     own reason, and the expectation GX ran."""
     generate_landing(settings, scale=0.02, seed=23, dirt=0, window=("2007-05", "2007-05"))
     path = settings.landing_dir / "ndelius" / "ndelius_offenders_2007-05.csv"
-    lines = path.read_text().splitlines()
-    header = lines[0].split(",")
-    row = lines[1].split(",")
     broken = {
         "CRN": "X1",  # pattern
         "POSTCODE": "NOT A POSTCODE",  # pattern
@@ -266,18 +271,8 @@ def test_one_expectation_per_rule_still_names_every_failing_column(settings):
         "DATE_OF_BIRTH": "1850-01-01",  # range (a date)
         "PREVIOUS_SANCTIONS": "900",  # range (a number)
     }
-    for column, value in broken.items():
-        row[header.index(column)] = value
-    lines[1] = ",".join(row)
-    other = lines[2].split(",")
-    for column in ("FIRST_NAME", "SURNAME"):  # two required fields missing in another row
-        other[header.index(column)] = ""
-    lines[2] = ",".join(other)
-    path.write_text("\n".join(lines) + "\n")
-    with connect(settings, autocommit=True) as conn:
-        ensure_schema(conn)
-        result = load_file(conn, path)
-        got = _quarantine(conn, result.load_id)
+    # and two required fields missing in another row
+    result, got = _load_edited(settings, path, {1: broken, 2: {"FIRST_NAME": "", "SURNAME": ""}})
     assert result.rows_quarantined == 2
     assert got == [
         (
