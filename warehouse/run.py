@@ -119,58 +119,68 @@ def run_pipeline(
     settings: Settings, skip_generate: bool = False, log_dir: Path | None = None
 ) -> RunResult:
     """The numbered steps above; the transform does not start after a failed ingestion."""
-    from warehouse import airflow_local
-    from warehouse.pipeline import ConservationError, assert_conservation, generate_landing
-
     log_dir = log_dir or settings.home / "logs" / new_run_id()
     result = RunResult(run_id=log_dir.name, log_dir=log_dir)
     os.environ["WAREHOUSE_RUN_ID"] = result.run_id
     try:
-        with _timed(result, "warehouse"):
-            if settings.is_local:
-                from warehouse.localdb import start_local
-                from warehouse.sharing.pseudonymise import create_local_keys
-
-                start_local(settings)
-                create_local_keys(settings)  # for record-level agreements, outside git
-        preparing = airflow_local.prepare_in_background(settings)
-        if not skip_generate:
-            with _timed(result, "generate"):
-                result.files_generated = len(generate_landing(settings).files)
-        with _timed(result, "airflow"):
-            if preparing.wait() != 0:
-                raise RuntimeError(f"preparing Airflow failed; see {log_dir / 'run.log'}")
-            airflow_local.configure(settings)
-            airflow_local.migrate(settings)
-            dags = airflow_local.load_dags()
-        with _timed(result, "ingest"):
-            progress.advance("ingest", 0, total=_pending(settings))
-            run_ingest_dags(settings, dags, result)
-        if result.ok:
-            with _timed(result, "transform"):
-                from warehouse.dbt_graph import load_graph
-
-                progress.advance("dbt", 0, total=load_graph(settings.home / "dbt").size)
-                transform = run_dag(dags["transform"], result)
-            result.dbt_nodes, result.soda = _transform_outcome(transform)
-        if result.ok:  # linkage, evaluation, forecast, cost by complexity (on the marts)
-            with _timed(result, "analytics"):
-                run_dag(dags["analytics"], result)
-        with _timed(result, "conservation"):
-            try:
-                result.loads_checked = assert_conservation(settings)
-            except ConservationError as exc:
-                result.failures.append(f"conservation: {progress.first_error_line(exc)}")
+        with contextlib.ExitStack() as parsed_once:
+            _run_stages(settings, result, skip_generate, parsed_once)
     finally:
         os.environ.pop("WAREHOUSE_RUN_ID", None)
     return result
 
 
+def _run_stages(
+    settings: Settings, result: RunResult, skip_generate: bool, parsed_once: contextlib.ExitStack
+) -> None:
+    """The stages of ``run_pipeline``, each timed into ``result``; the DAG files are parsed
+    once (``parsed_once`` holds that until the run ends)."""
+    from warehouse import airflow_local
+    from warehouse.pipeline import ConservationError, assert_conservation, generate_landing
+
+    with _timed(result, "warehouse"):
+        if settings.is_local:
+            from warehouse.localdb import start_local
+            from warehouse.sharing.pseudonymise import create_local_keys
+
+            start_local(settings)
+            create_local_keys(settings)  # for record-level agreements, outside git
+    preparing = airflow_local.prepare_in_background(settings)
+    if not skip_generate:
+        with _timed(result, "generate"):
+            result.files_generated = len(generate_landing(settings).files)
+    with _timed(result, "airflow"):
+        if preparing.wait() != 0:
+            raise RuntimeError(f"preparing Airflow failed; see {result.log_dir / 'run.log'}")
+        airflow_local.configure(settings)
+        airflow_local.migrate(settings)
+        dags = airflow_local.load_dags()
+        parsed_once.enter_context(airflow_local.dag_files_parsed_once())
+    with _timed(result, "ingest"):
+        progress.advance("ingest", 0, total=_pending(settings))
+        run_ingest_dags(settings, dags, result)
+    if result.ok:
+        with _timed(result, "transform"):
+            from warehouse.dbt_graph import load_graph
+
+            progress.advance("dbt", 0, total=load_graph(settings.home / "dbt").size)
+            transform = run_dag(dags["transform"], result)
+        result.dbt_nodes, result.soda = _transform_outcome(transform)
+    if result.ok:  # linkage, evaluation, forecast, cost by complexity (on the marts)
+        with _timed(result, "analytics"):
+            run_dag(dags["analytics"], result)
+    with _timed(result, "conservation"):
+        try:
+            result.loads_checked = assert_conservation(settings)
+        except ConservationError as exc:
+            result.failures.append(f"conservation: {progress.first_error_line(exc)}")
+
+
 def run_ingest_dags(settings: Settings, dags: dict[str, Any], result: RunResult) -> None:
-    """Every ingestion DAG, two at a time: this process runs half of them (by delivered
-    bytes) while a helper process runs the other half. Feeds are independent, and a load
-    is half Python (reading, GX), half PostgreSQL: two at a time halve the time on two
-    cores. Both record their runs in the same Airflow metadata."""
+    """Every ingestion DAG, two at a time: this process and a helper process each take the
+    next DAG from one list (largest delivery first) until none is left. Feeds are
+    independent, and a load is half Python (reading, GX), half PostgreSQL: two at a time
+    halve the time on two cores. Both record their runs in the same Airflow metadata."""
     import multiprocessing
     import threading
 
@@ -183,32 +193,40 @@ def run_ingest_dags(settings: Settings, dags: dict[str, Any], result: RunResult)
         for d in dags
         if d.startswith("ingest_")
     }
-    halves: tuple[list[str], list[str]] = ([], [])
-    weight = [0, 0]
-    for dag_id in sorted(size, key=lambda d: (-size[d], d)):
-        lighter = weight.index(min(weight))
-        halves[lighter].append(dag_id)
-        weight[lighter] += size[dag_id]
-
+    order = sorted(size, key=lambda d: (-size[d], d))
     metadata = airflow_local.metadata_url(settings)  # the helper records where this does
     context = multiprocessing.get_context("spawn")
+    taken: Any = context.Value("i", 2)  # ``order[:taken]`` are taken (the first by each)
     events: Any = context.Queue()
     helper = context.Process(
-        target=_ingest_helper, args=(halves[1], result.run_id, metadata, events), daemon=True
+        target=_ingest_helper, args=(order, taken, result.run_id, metadata, events), daemon=True
     )
     helper.start()
     theirs: list[str] = []
     forward = threading.Thread(target=_forward, args=(events, theirs), daemon=True)
     forward.start()
-    for dag_id in halves[0]:
+    for dag_id in _take_next(order, taken, first=0):
         run_dag(dags[dag_id], result)
     helper.join()
     forward.join(timeout=10)
     result.failures += theirs
     if helper.exitcode != 0 and not theirs:
-        result.failures.append(
-            f"ingest helper process ({', '.join(halves[1])}): exited {helper.exitcode}"
-        )
+        result.failures.append(f"ingest helper process: exited {helper.exitcode}")
+
+
+def _take_next(order: list[str], taken: Any, first: int) -> Iterator[str]:
+    """The DAGs of ``order`` this process runs: ``order[first]`` (0 here, 1 in the helper:
+    each process runs at least one, the helper's start-up overlapping the largest load),
+    then the next one neither process has taken, until none is left."""
+    if first < len(order):
+        yield order[first]
+    while True:
+        with taken.get_lock():
+            index = taken.value
+            taken.value = index + 1
+        if index >= len(order):
+            return
+        yield order[index]
 
 
 def _forward(events: Any, failures: list[str]) -> None:
@@ -222,7 +240,7 @@ def _forward(events: Any, failures: list[str]) -> None:
             progress.advance(stage, n, total, **info)
 
 
-def _ingest_helper(dag_ids: list[str], run_id: str, metadata: str, events: Any) -> None:
+def _ingest_helper(order: list[str], taken: Any, run_id: str, metadata: str, events: Any) -> None:
     from warehouse import airflow_local
     from warehouse.progress import first_error_line as first_line
     from warehouse.settings import get_settings
@@ -235,10 +253,11 @@ def _ingest_helper(dag_ids: list[str], run_id: str, metadata: str, events: Any) 
         os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = metadata  # before Airflow loads
         dags = airflow_local.load_dags()
         progress.listen(lambda stage, n, total, info: events.put((stage, n, total, info)))
-        for dag_id in dag_ids:
-            run_dag(dags[dag_id], result)
+        with airflow_local.dag_files_parsed_once():
+            for dag_id in _take_next(order, taken, first=1):
+                run_dag(dags[dag_id], result)
     except Exception as exc:  # named in the summary; the traceback is in the run's log
-        result.failures.append(f"ingest helper ({', '.join(dag_ids)}): " + first_line(exc))
+        result.failures.append("ingest helper: " + first_line(exc))
         raise
     finally:
         events.put(("done", 0, None, {"failures": result.failures}))

@@ -30,11 +30,11 @@ def test_the_ingestion_dags_load_a_slice_conserve_rows_and_change_nothing_when_r
     dags = _dags(settings)
     ingest = {f"ingest_ndelius_{feed}": dags[f"ingest_ndelius_{feed}"] for feed in INGESTED}
     # WHEN the ingestion DAGs of four nDelius feeds run as `make run` runs them (two at a
-    # time: half here, half in a helper process)
+    # time: here and in a helper process, each taking the next DAG)
     result = RunResult(run_id="test", log_dir=settings.home / "logs")
     run_ingest_dags(settings, ingest, result)
     assert result.failures == []
-    from airflow.models.dagrun import DagRun  # both halves' runs, in this Airflow's metadata
+    from airflow.models.dagrun import DagRun  # both processes' runs, in this Airflow's metadata
 
     assert {r.dag_id for d in ingest for r in DagRun.find(dag_id=d)} == set(ingest)
     # THEN every file is recorded with its rows conserved, bad rows quarantined
@@ -61,11 +61,36 @@ def test_the_ingestion_dags_load_a_slice_conserve_rows_and_change_nothing_when_r
         conn.execute("alter table raw.ndelius_events rename to ndelius_events_kept")
         conn.execute("create table raw.ndelius_events (x int)")
         conn.commit()
-    # WHEN they run again THEN each DAG's failure is reported, the helper's half too
+    # WHEN they run again THEN each DAG's failure is reported, the helper's too
     result = RunResult(run_id="test-2", log_dir=settings.home / "logs")
     run_ingest_dags(settings, ingest, result)
     assert {f.split(" ", 1)[0] for f in result.failures} == set(ingest), result.failures
     assert all("not partitioned by load" in f for f in result.failures), result.failures
+
+
+def test_inside_a_run_the_dag_files_are_parsed_once_and_every_dag_still_runs(settings, monkeypatch):
+    # GIVEN Airflow ready and nothing delivered, and a count of DAG files parsed
+    dags = _dags(settings)
+    from airflow.dag_processing.dagbag import DagBag
+
+    parsed: list[str] = []
+    real_process_file = DagBag.process_file
+
+    def counting(self, filepath, *args, **kwargs):  # type: ignore[no-untyped-def]
+        parsed.append(filepath)
+        return real_process_file(self, filepath, *args, **kwargs)
+
+    monkeypatch.setattr(DagBag, "process_file", counting)
+    files = len(list(airflow_local.DAGS_DIR.glob("*.py")))
+    # WHEN three ingestion DAGs run with dag.test() inside one run's block
+    with airflow_local.dag_files_parsed_once():
+        runs = [dags[f"ingest_ndelius_{feed}"].test() for feed in INGESTED[:3]]
+    # THEN each succeeded and recorded its run, and the DAG files were parsed once, not
+    # once per DAG (as dag.test() does alone: a fourth run outside the block parses again)
+    assert [str(r.state) for r in runs] == ["success"] * 3
+    assert len(parsed) == files, parsed
+    dags[f"ingest_ndelius_{INGESTED[3]}"].test()
+    assert len(parsed) == 2 * files
 
 
 def test_a_model_that_fails_fails_its_own_task_naming_it_and_the_rest_still_report(
