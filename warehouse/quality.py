@@ -3,6 +3,9 @@ after the dbt build."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +15,9 @@ from warehouse.settings import Settings
 from warehouse.soda_contracts import ANALYTICS_CONTRACTS_DIR, CONTRACTS_DIR, SODA_DIR
 
 __all__ = ["ANALYTICS_CONTRACTS_DIR", "ContractFailed", "ContractReport", "verify_contracts"]
+
+
+CONTRACTS_AT_A_TIME = 2  # one per core
 
 
 class ContractFailed(RuntimeError):
@@ -46,25 +52,59 @@ def verify_contracts(
     settings: Settings, names: list[str] | None = None, folder: Path = CONTRACTS_DIR
 ) -> ContractReport:
     """Verify every mart contract in ``folder`` (the analytics marts' are in
-    ``ANALYTICS_CONTRACTS_DIR``), or the named ones; raise ``ContractFailed`` on any failure."""
-    from soda_core.contracts import verify_contract_locally
+    ``ANALYTICS_CONTRACTS_DIR``), or the named ones; raise ``ContractFailed`` on any failure.
+
+    Two at a time: a verification is one aggregate query, its time spent waiting on
+    PostgreSQL (measured: 7.5 s of 8.0 s in psycopg's wait for four contracts), so two
+    threads keep both cores busy; Soda keeps each verification's logs apart per thread."""
+    from concurrent.futures import ThreadPoolExecutor
 
     settings.apply_tool_env()
     report = ContractReport()
     paths = [p for p in contract_files(folder) if not names or p.stem in names]
-    for path in paths:
-        result = verify_contract_locally(
-            data_source_file_path=str(SODA_DIR / "datasource.yml"),
-            contract_file_path=str(path),
-            variables={"DATABASE": settings.conninfo().dbname},
-        )
-        report.results[path.stem] = (result.number_of_checks_passed, result.number_of_checks_failed)
-        progress.advance("soda", total=len(paths), checks=result.number_of_checks_passed)
-        if not result.is_ok:
-            report.problems.append(
-                f"{path.stem}: {result.number_of_checks_failed} check(s) failed"
-                + (f"; errors: {result.get_errors_str()}" if result.has_errors else "")
+    with _yaml_parsed_one_at_a_time(), ThreadPoolExecutor(CONTRACTS_AT_A_TIME) as pool:
+        verified = pool.map(lambda path: _verify_one(settings, path), paths)
+        for path, result in zip(paths, verified, strict=True):
+            report.results[path.stem] = (
+                result.number_of_checks_passed,
+                result.number_of_checks_failed,
             )
+            progress.advance("soda", total=len(paths), checks=result.number_of_checks_passed)
+            if not result.is_ok:
+                report.problems.append(
+                    f"{path.stem}: {result.number_of_checks_failed} check(s) failed"
+                    + (f"; errors: {result.get_errors_str()}" if result.has_errors else "")
+                )
     if report.problems:
         raise ContractFailed("Soda contracts failed:\n" + "\n".join(report.problems))
     return report
+
+
+@contextlib.contextmanager
+def _yaml_parsed_one_at_a_time() -> Iterator[None]:
+    """Soda parses every YAML file with one ruamel parser shared by all (a class attribute
+    of ``YamlSource``), which is not thread-safe: two verifications parsing at once failed
+    with ``IndexError`` inside ruamel. Parsing takes milliseconds; the queries run in parallel."""
+    from soda_core.common.yaml import YamlSource
+
+    real_parse, lock = YamlSource.parse, threading.Lock()
+
+    def parse(self: Any) -> Any:
+        with lock:
+            return real_parse(self)
+
+    YamlSource.parse = parse  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        YamlSource.parse = real_parse  # type: ignore[method-assign]
+
+
+def _verify_one(settings: Settings, path: Path) -> Any:
+    from soda_core.contracts import verify_contract_locally
+
+    return verify_contract_locally(
+        data_source_file_path=str(SODA_DIR / "datasource.yml"),
+        contract_file_path=str(path),
+        variables={"DATABASE": settings.conninfo().dbname},
+    )
