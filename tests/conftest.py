@@ -47,10 +47,15 @@ airflow_local.configure(Settings())
 # whole transform DAG (the daily run) after the ingestion DAGs (run before them, its Airflow runs
 # once left the ingestion-DAG test reading a metadata database its helper process had not
 # written to; the cause inside Airflow is not found). The second shares one
-# `warehouse share --all` (fixture period_deliveries) instead of running it in each process.
+# `warehouse share --all` (fixture period_deliveries) instead of running it in each process:
+# the JSNA packs it delivers to the partnerships are those test_jsna_pack reads.
 GROUPS = (
     ("tests/integration/test_pipeline_dags.py", "tests/integration/test_transform_daily_run.py"),
-    ("tests/integration/test_sharing.py", "tests/integration/test_disclosure_attack.py"),
+    (
+        "tests/integration/test_sharing.py",
+        "tests/integration/test_disclosure_attack.py",
+        "tests/integration/test_jsna_pack.py",
+    ),
 )
 GROUP_OF = {module: group[0] for group in GROUPS for module in group}
 

@@ -23,9 +23,41 @@ SYSTEM_PACKAGES = Path(__file__).parents[1] / "system_packages.sh"
 
 
 @pytest.fixture(scope="session")
-def packs(default_warehouse) -> list[Pack]:
-    """Every district's pack for the period, built once per session."""
-    return build_packs(default_warehouse, PERIOD)
+def packs(default_warehouse, period_deliveries) -> list[Pack]:
+    """Every district's pack for the period, as ``warehouse share --all`` delivered them to
+    the community safety partnerships (fixture period_deliveries: rendering a pack takes
+    seconds, and each district's is rendered there already). That ``warehouse report``
+    builds the same bytes: test_report_builds_the_packs_the_partnerships_receive."""
+    import json
+
+    from warehouse.db import connect
+
+    with connect(default_warehouse) as conn:
+        names = dict(conn.execute("select la_code, la_name from marts.dim_district").fetchall())
+    found = []
+    for delivery in period_deliveries.values():
+        entries = json.loads(delivery.manifest.read_text()).get("report", [])
+        files = {Path(e["file"]).suffix: delivery.folder / e["file"] for e in entries}
+        if entries:
+            code = entries[0]["district"]
+            found.append(
+                Pack(code, names[code], PERIOD, files[".html"], files[".pdf"], entries[0]["charts"])
+            )
+    return sorted(found, key=lambda p: p.la_code)
+
+
+def test_report_builds_the_packs_the_partnerships_receive(default_warehouse, packs):
+    # WHEN `warehouse report` builds two districts' packs, in two processes
+    delivered = {p.la_code: p for p in packs}
+    two = sorted(delivered)[:2]
+    built = build_packs(default_warehouse, PERIOD, only=two, workers=2)
+    # THEN each is byte for byte the pack that district's partnership received
+    assert sorted(p.la_code for p in built) == two
+    for p in built:
+        same = delivered[p.la_code]
+        assert p.html.read_bytes() == same.html.read_bytes(), p.la_code
+        assert p.pdf.read_bytes() == same.pdf.read_bytes(), p.la_code
+        assert (p.la_name, p.charts) == (same.la_name, same.charts)
 
 
 @pytest.fixture(scope="session")
