@@ -31,6 +31,8 @@ if _OWNS_SHARED:
 _SHARED_DIR = Path(os.environ["WAREHOUSE_TESTS_SHARED"])
 _SHARED_DIR.chmod(0o755)
 os.environ["WAREHOUSE_HOME"] = str(_SESSION_DIR / "home")
+# one parsed dbt graph for every warehouse the tests make (it depends on the project only)
+os.environ["WAREHOUSE_DBT_GRAPH_CACHE"] = str(_SHARED_DIR / "dbt-graph")
 os.environ.pop("WAREHOUSE_DSN", None)
 for _key in ("DO_NOT_TRACK", "GX_ANALYTICS_ENABLED", "SODA_CORE_TELEMETRY_ENABLED"):
     os.environ[_key] = {"DO_NOT_TRACK": "1"}.get(_key, "false")

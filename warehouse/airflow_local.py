@@ -111,10 +111,14 @@ def dag_files_parsed_once() -> Iterator[None]:
     metadata database (apache/airflow#64884: so that sibling DAGs exist), ~2.7 s per call
     here, ~45 s of a ``make run`` that tests 18 DAGs. The files do not change during a
     run: the first call's bag is kept and its DAGs written once; later calls reuse them.
-    Keyed by the metadata database, so a test's fresh Airflow home is parsed and written."""
+    Keyed by the metadata database, so a test's fresh Airflow home is parsed and written.
+    A block inside another is the outer one's."""
     from airflow import settings as airflow_settings
     from airflow.dag_processing import dagbag
 
+    if getattr(dagbag.BundleDagBag, "parsed_once", False):
+        yield
+        return
     real_bag, real_sync = dagbag.BundleDagBag, dagbag.sync_bag_to_db
     bags: dict[tuple[str, str], Any] = {}
     synced: set[tuple[str, int]] = set()
@@ -124,6 +128,8 @@ def dag_files_parsed_once() -> Iterator[None]:
         if key not in bags:
             bags[key] = real_bag(*args, **kwargs)
         return bags[key]
+
+    bag.parsed_once = True  # type: ignore[attr-defined]
 
     def sync(bag: Any, *args: Any, **kwargs: Any) -> None:
         key = (str(airflow_settings.SQL_ALCHEMY_CONN), id(bag))
@@ -149,7 +155,7 @@ if __name__ == "__main__":  # `--exports` for `make airflow`; `--prepare` for `m
         from warehouse.dbt_graph import load_graph
 
         migrate(_settings)
-        load_graph(_settings.home / "dbt")
+        load_graph(_settings.graph_cache_dir)
     else:
         for _key, _value in airflow_env(_settings).items():
             print(f"export {_key}={shlex.quote(_value)}")

@@ -197,7 +197,8 @@ def load_graph(cache_dir: Path, project_dir: Path = DBT_PROJECT_DIR) -> DbtGraph
     graph = graph_from_manifest(parse_manifest(project_dir), fingerprint)
     cache_dir.mkdir(parents=True, exist_ok=True)
     for stale in cache_dir.glob("graph-*.json"):
-        stale.unlink(missing_ok=True)
+        if stale != cached:  # another process may have just written this project's graph
+            stale.unlink(missing_ok=True)
     tmp = cached.with_suffix(f".{os.getpid()}.tmp")
     payload = {
         "fingerprint": fingerprint,

@@ -272,7 +272,7 @@ def make_transform_dag(select: tuple[str, ...] = (), dag_id: str = "transform") 
     from ingestion.feeds import ALL_FEEDS
     from warehouse.dbt_graph import load_graph
 
-    graph = load_graph(get_settings().home / "dbt")
+    graph = load_graph(get_settings().graph_cache_dir)
     if select:
         graph = graph.upstream_of(select)
     contracts = sorted(n.name for n in graph.nodes.values()) if select else None

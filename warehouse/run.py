@@ -163,7 +163,7 @@ def _run_stages(
         with _timed(result, "transform"):
             from warehouse.dbt_graph import load_graph
 
-            progress.advance("dbt", 0, total=load_graph(settings.home / "dbt").size)
+            progress.advance("dbt", 0, total=load_graph(settings.graph_cache_dir).size)
             transform = run_dag(dags["transform"], result)
         result.dbt_nodes, result.soda = _transform_outcome(transform)
     if result.ok:  # linkage, evaluation, forecast, cost by complexity (on the marts)
@@ -205,8 +205,9 @@ def run_ingest_dags(settings: Settings, dags: dict[str, Any], result: RunResult)
     theirs: list[str] = []
     forward = threading.Thread(target=_forward, args=(events, theirs), daemon=True)
     forward.start()
-    for dag_id in _take_next(order, taken, first=0):
-        run_dag(dags[dag_id], result)
+    with airflow_local.dag_files_parsed_once():
+        for dag_id in _take_next(order, taken, first=0):
+            run_dag(dags[dag_id], result)
     helper.join()
     forward.join(timeout=10)
     result.failures += theirs

@@ -16,7 +16,7 @@ def dags():
     airflow_local.migrate(settings)
     # as `make run` does before Airflow parses the DAG files: the dbt graph is parsed once
     # into its cache (a cold parse inside Airflow's DAG import timeout fails on a busy machine)
-    load_graph(settings.home / "dbt")
+    load_graph(settings.graph_cache_dir)
     with pytest.MonkeyPatch.context() as mp:  # the optional slice DAG, under the same policy
         mp.setenv("WAREHOUSE_TRANSFORM_SLICE", "fct_recorded_crime")
         return airflow_local.load_dags()  # raises on any import error

@@ -38,3 +38,11 @@ def test_local_password_is_generated_once_and_private(tmp_path, monkeypatch):
     assert Settings(home=tmp_path).local_password() == first
     assert oct((tmp_path / "secrets" / "warehouse_password").stat().st_mode & 0o777) == "0o600"
     assert Settings(home=tmp_path).conninfo().password == first
+
+
+def test_the_dbt_graph_is_cached_in_the_home_unless_a_shared_folder_is_set(monkeypatch, tmp_path):
+    monkeypatch.delenv("WAREHOUSE_DBT_GRAPH_CACHE", raising=False)
+    monkeypatch.setenv("WAREHOUSE_HOME", str(tmp_path / "home"))
+    assert Settings().graph_cache_dir == tmp_path / "home" / "dbt"
+    monkeypatch.setenv("WAREHOUSE_DBT_GRAPH_CACHE", str(tmp_path / "shared"))
+    assert Settings().graph_cache_dir == tmp_path / "shared"
