@@ -78,9 +78,25 @@
     )
 {%- endmacro %}
 
+{#
+    `sources_loaded_until` is the same in every row one build wrote and never falls from
+    one build to the next, so its maximum is that of any row of the latest build: one row
+    read through the `built_at` index instead of a scan of the whole model (at scale 16
+    that scan cost seconds per watched model in every daily run).
+#}
 {% macro _latest_in_this(column) -%}
     {%- set columns = adapter.get_columns_in_relation(this) if execute else [] -%}
-    {%- if column in columns | map(attribute='name') | list -%}
+    {%- set names = columns | map(attribute='name') | list -%}
+    {%- if column == 'sources_loaded_until' and column in names and 'built_at' in names -%}
+    coalesce(
+        (
+            select {{ column }} from {{ this }}
+            where built_at is not null
+            order by built_at desc limit 1
+        ),
+        '-infinity'
+    )
+    {%- elif column in names -%}
     (select coalesce(max({{ column }}), '-infinity') from {{ this }})
     {%- else -%}
     cast('-infinity' as timestamptz)
@@ -89,7 +105,7 @@
 
 
 {#
-    Data tests of an incremental mart look at the rows its latest run wrote (the table's
+    Data tests of an incremental model look at the rows its latest run wrote (the table's
     other rows passed the same tests when they were written); after a full refresh that is
     every row. dbt calls this macro for the model a test is attached to (a relationships
     test's parent is never filtered). A test's own `where` config still wins.

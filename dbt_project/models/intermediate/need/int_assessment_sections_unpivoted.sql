@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         unique_key='assessment_id',
+        indexes=[{'columns': ['built_at']}],
     )
 }}
 {%- set watched = ['stg_ndelius__offenders'] %}  {#- their loads since the last build: changed keys #}

@@ -8,6 +8,7 @@
     config(
         materialized='incremental',
         unique_key='offender_id',
+        indexes=[{'columns': ['built_at']}],
     )
 }}
 -- Incremental: offenders with assessment needs (re)built since the last build, whole.

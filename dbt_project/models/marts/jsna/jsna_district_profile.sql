@@ -5,6 +5,9 @@
     'ACCOM', 'ETE', 'FINANCE', 'RELAT', 'LIFESTYLE',
     'DRUGS', 'ALCOHOL', 'EMOTIONAL', 'THINKING', 'ATTITUDES',
 ] %}
+{#- the years profiled; the big aggregates below read only these (the rows of other years
+    would be joined to nothing) #}
+{%- set in_profiled_years = "financial_year between '2006/07' and '2008/09'" %}
 with
 
 districts as (
@@ -14,7 +17,7 @@ districts as (
 
 years as (
     select distinct financial_year from {{ ref('fct_caseload_monthly') }}
-    where financial_year between '2006/07' and '2008/09'
+    where {{ in_profiled_years }}
 ),
 
 crime as (
@@ -46,6 +49,7 @@ caseload as (
                 rows between unbounded preceding and unbounded following
             ) as last_tier
         from {{ ref('fct_caseload_monthly') }}
+        where {{ in_profiled_years }}
     ) as months
     group by 1, 2
 ),
@@ -66,6 +70,7 @@ needs as (
             as {{ area | lower }}_need_offenders{{ ',' if not loop.last }}
     {% endfor %}
     from latest_needs
+    where {{ in_profiled_years }}
     group by 1, 2
 ),
 
@@ -77,6 +82,7 @@ plan_gaps as (
         count(*) as sentence_plan_objectives,
         count(*) filter (where not is_intervention_planned) as sentence_plan_gaps
     from {{ ref('fct_sentence_plan_objectives') }}
+    where {{ in_profiled_years }}
     group by 1, 2
 ),
 

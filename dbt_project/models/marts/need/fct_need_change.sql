@@ -6,6 +6,7 @@
     config(
         materialized='incremental',
         unique_key='offender_id',
+        indexes=[{'columns': ['built_at']}],
     )
 }}
 with

@@ -3,15 +3,51 @@
 -- (from int_assessments_latest_in_year, the rule every need-prevalence figure uses):
 -- filter `is_latest_in_year` to count each offender once per financial year. The
 -- assessment-grain companion of fct_assessment_needs (assessment x need area) and
--- fct_assessment_items (assessment x item). A full rebuild each run.
+-- fct_assessment_items (assessment x item).
+-- Incremental: the "latest in the year" flag of an assessment depends on the offender's
+-- other assessments that year, so every assessment of an offender with an assessment
+-- (re)scored since the last build is rebuilt, and of the offender it belonged to before
+-- (an assessment whose CRN found its offender record moves from offender -1).
+{{
+    config(
+        materialized='incremental',
+        unique_key='assessment_id',
+        indexes=[{'columns': ['built_at']}],
+    )
+}}
 with
+
+{% if is_incremental() %}
+    rescored as (
+        select distinct
+            assessment_id,
+            offender_id
+        from {{ ref('int_assessment_needs_scored') }}
+        where built_at > {{ built_since_last_build() }}
+    ),
+
+    changed as (
+        select offender_id from rescored
+        union
+        select previous.offender_id
+        from {{ this }} as previous
+        inner join rescored
+            on previous.assessment_id = rescored.assessment_id
+    ),
+{% endif %}
 
 needs as (
     select * from {{ ref('int_assessment_needs_scored') }}
+    {% if is_incremental() %}
+        where offender_id in (select offender_id from changed)
+    {% endif %}
 ),
 
 latest as (
     select * from {{ ref('int_assessments_latest_in_year') }}
+    {% if is_incremental() %}
+        where offender_id in (select offender_id from changed)
+    {% endif %}
 ),
 
 assessments as (
@@ -51,7 +87,8 @@ final as (
         assessments.need_count,
         assessments.severe_need_count,
         latest.recency_in_year,
-        latest.is_latest_in_year
+        latest.is_latest_in_year,
+        {{ build_time() }} as built_at
     from assessments
     inner join latest
         on assessments.assessment_id = latest.assessment_id

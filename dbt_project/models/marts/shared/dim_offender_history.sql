@@ -6,14 +6,47 @@
 -- one version and "as at" questions join on
 --   valid_from_date <= d and (valid_to_date is null or d < valid_to_date).
 -- District and ward carry no dates in the source: every version holds the current ones.
+-- Incremental: offenders with an offender record, tier record or registration loaded since
+-- the last build are rebuilt whole (delete+insert on offender_id).
+{{
+    config(
+        materialized='incremental',
+        unique_key='offender_id',
+        indexes=[{'columns': ['built_at']}],
+    )
+}}
+{%- set watched = [
+    'stg_ndelius__offenders', 'stg_ndelius__tier_records', 'stg_ndelius__registrations'
+] %}  {#- their loads since the last build: changed keys #}
+-- depends_on: {{ ref('stg_ndelius__offenders') }}
+-- depends_on: {{ ref('stg_ndelius__tier_records') }}
 with
+
+{% if is_incremental() %}
+    changed as (
+        {{ changed_since_last_build('offender_id', watched) }}
+    ),
+{% endif %}
 
 offenders as (
     select * from {{ ref('int_offenders_joined_to_tier_and_rosh') }}
+    {% if is_incremental() %}
+        where offender_id in (select offender_id from changed)
+    {% endif %}
 ),
 
 tiers as (
     select * from {{ ref('int_tier_records_ranged') }}
+    {% if is_incremental() %}
+        where offender_id in (select offender_id from changed)
+    {% endif %}
+),
+
+registrations as (
+    select * from {{ ref('stg_ndelius__registrations') }}
+    {% if is_incremental() %}
+        where offender_id in (select offender_id from changed)
+    {% endif %}
 ),
 
 rosh as (
@@ -23,7 +56,7 @@ rosh as (
         register_code as rosh_level_code,
         start_date,
         coalesce(end_date, date '9999-12-31') as end_date
-    from {{ ref('stg_ndelius__registrations') }}
+    from registrations
     where not is_deleted
         and register_type = 'ROSH'
         and start_date is not null
@@ -122,18 +155,24 @@ final as (
 
 select
     *,
-    valid_to_date is null as is_current
+    valid_to_date is null as is_current,
+    {{ sources_loaded_until(watched) }} as sources_loaded_until,
+    {{ build_time() }} as built_at
 from final
 
-union all
+{% if not is_incremental() %}
+    union all
 
-select
-    'unknown',
-    -1,
-    'UNKNOWN',
-    'UNKNOWN',
-    0,
-    'NONE',
-    date '1900-01-01',
-    null,
-    true
+    select
+        'unknown',
+        -1,
+        'UNKNOWN',
+        'UNKNOWN',
+        0,
+        'NONE',
+        date '1900-01-01',
+        null,
+        true,
+        {{ sources_loaded_until(watched) }},
+        {{ build_time() }}
+{% endif %}
