@@ -45,7 +45,7 @@ def _foreign_keys(conn) -> set[tuple[str, str, str, str]]:  # type: ignore[no-un
             on fact_col.attrelid = c.conrelid and fact_col.attnum = c.conkey[1]
         join pg_attribute as dim_col
             on dim_col.attrelid = c.confrelid and dim_col.attnum = c.confkey[1]
-        where c.contype = 'f' and n.nspname = 'marts'"""
+        where c.contype = 'f' and c.convalidated and n.nspname = 'marts'"""
     ).fetchall()
     return set(rows)
 
