@@ -7,9 +7,10 @@ module imports Airflow.
 ``make test`` runs two test processes (``pytest -n 2``, pytest-xdist), each with its own
 folder, PostgreSQL and Airflow metadata; they share one folder (``WAREHOUSE_TESTS_SHARED``,
 made by the controlling process, inherited by the workers it starts)
-where the default warehouse is built once (tests/integration/conftest.py). A test module
-(or group, GROUPS) runs whole in one process; the process that takes the first group builds
-the default warehouse while the other runs the modules that do not need it.
+where the default warehouse is built once, by a process of its own started as soon as a test
+process has collected a test that needs it (tests/integration/default_build.py). A test module
+(or group, GROUPS) runs whole in one process; the modules that do not need the default
+warehouse run while it is built.
 """
 
 from __future__ import annotations
@@ -45,12 +46,13 @@ airflow_local.configure(Settings())
 
 
 # Modules that run in one process, in this order; the longest group first. The first is
-# the run's longest chain: the process that takes it builds the default warehouse, then runs the
-# whole transform DAG (the daily run) after the ingestion DAGs (run before them, its Airflow runs
-# once left the ingestion-DAG test reading a metadata database its helper process had not
-# written to; the cause inside Airflow is not found). The second shares one
-# `warehouse share --all` (fixture period_deliveries) instead of running it in each process:
-# the JSNA packs it delivers to the partnerships are those test_jsna_pack reads.
+# the run's longest chain: the ingestion DAGs (while the default warehouse is built), the DAG
+# wiring on a copy of it, then the whole transform DAG (the daily run; run before the
+# ingestion DAGs, its Airflow runs once left the ingestion-DAG test reading a metadata
+# database its helper process had not written to; the cause inside Airflow is not found). The
+# second shares one `warehouse share --all` (fixture period_deliveries) instead of running it
+# in each process: the JSNA packs it delivers to the partnerships are those test_jsna_pack
+# reads.
 GROUPS = (
     ("tests/integration/test_pipeline_dags.py", "tests/integration/test_transform_daily_run.py"),
     (
@@ -78,6 +80,17 @@ def pytest_collection_modifyitems(config, items) -> None:  # type: ignore[no-unt
     items[:] = [item for module in order for item in modules[module]]
 
 
+def pytest_collection_finish(session) -> None:  # type: ignore[no-untyped-def]
+    """Start building the default warehouse now, in a process of its own, if a selected test
+    needs it: it is built while the tests that do not need it run (one builder per run,
+    whichever test process gets here first; tests/integration/default_build.py)."""
+    if session.config.option.collectonly or not any(map(_uses_default, session.items)):
+        return
+    from tests.integration.default_build import start_building
+
+    start_building(_SHARED_DIR / "default")
+
+
 def _uses_default(item) -> bool:  # type: ignore[no-untyped-def]
     return "default_warehouse" in getattr(item, "fixturenames", ())
 
@@ -100,7 +113,11 @@ def pytest_xdist_make_scheduler(config, log):  # type: ignore[no-untyped-def]
 
 def pytest_unconfigure(config) -> None:  # type: ignore[no-untyped-def]
     shutil.rmtree(_SESSION_DIR, ignore_errors=True)
-    if _OWNS_SHARED:
+    if _OWNS_SHARED:  # every test process has finished: a builder still running is not needed
+        if (_SHARED_DIR / "default.started").exists():
+            from tests.integration.default_build import stop_building
+
+            stop_building(_SHARED_DIR / "default")
         shutil.rmtree(_SHARED_DIR, ignore_errors=True)
 
 

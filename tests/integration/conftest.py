@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -11,116 +10,42 @@ from pathlib import Path
 
 import pytest
 
-from warehouse.access import READER, district_role
-from warehouse.analytics.steps import STEPS, run_step
-from warehouse.localdb import LocalPostgres, free_port
-from warehouse.pipeline import assert_conservation, generate_landing, ingest_all
+from tests.integration.default_build import (
+    BI_PASSWORD,
+    SHARE_KEY,
+    bi_roles,
+    default_env,
+    ensure_built,
+    throwaway_cluster,
+)
+from warehouse.localdb import LocalPostgres
 from warehouse.settings import Settings
-from warehouse.transform import run_dbt
 
-BI_PASSWORD = "bi-test-password"
-OWNER_PASSWORD = "pipeline-test-password"
-SERVER_PASSWORD = "test-only-password"
-SHARE_KEY = "test-only-share-key-0123456789abcdef-0123456789"
+__all__ = ["BI_PASSWORD", "SHARE_KEY", "SHARE_PERIOD", "bi_roles"]  # the tests import these
+
 SHARE_PERIOD = "2008-09"  # the period the sharing tests deliver
-
-
-def bi_roles() -> list[str]:
-    import csv
-
-    from warehouse.access import LA_SEED
-
-    with LA_SEED.open(newline="") as f:
-        return [READER, *(district_role(r["la_name"]) for r in csv.DictReader(f))]
-
-
-def _default_env(mp: pytest.MonkeyPatch, server: LocalPostgres, home: Path) -> Settings:
-    """Settings for the default warehouse in ``server`` with its files in ``home``, the BI
-    logins (test passwords) and the DAT's pseudonymisation key in the environment."""
-    mp.setenv(
-        "WAREHOUSE_DSN",
-        f"postgresql://pipeline:{OWNER_PASSWORD}@{server.host}:{server.port}/calibration",
-    )
-    mp.setenv("WAREHOUSE_HOME", str(home))
-    for role in bi_roles():
-        mp.setenv(f"WAREHOUSE_BI_PASSWORD_{role.upper()}", BI_PASSWORD)
-    mp.setenv("WAREHOUSE_SHARE_KEY_DAT_MANCHESTER", SHARE_KEY)
-    return Settings()
-
-
-def _test_cluster(root: Path) -> LocalPostgres:
-    """A throwaway cluster in ``root`` on a free port (fsync off)."""
-    return LocalPostgres(
-        root=root, host="127.0.0.1", port=free_port(), password=SERVER_PASSWORD, fast_unsafe=True
-    )
-
-
-def _build_default(root: Path) -> None:
-    """The default dataset (scale 1, default seed and dirt) ingested, built and its
-    analytics steps run (e.g. partner record linkage), in a new cluster under ``root``
-    (``root/pg``, files in ``root/home``), which is stopped afterwards."""
-    server = _test_cluster(root / "pg")
-    try:
-        server.start()
-        server.ensure_database("calibration", "pipeline", OWNER_PASSWORD)
-        with pytest.MonkeyPatch.context() as mp:
-            settings = _default_env(mp, server, root / "home")
-            generate_landing(settings)
-            for name, _, broken in ingest_all(settings):  # two feeds at a time, as the CLI
-                assert not broken, (name, broken)
-            assert_conservation(settings)
-            run_dbt(settings, "build")
-            for step in STEPS:  # the analytics DAG's work: its marts are in the access matrix
-                run_step(settings, step)
-    finally:
-        server.stop()
-
-
-@contextlib.contextmanager
-def _exclusive(lock: Path) -> Iterator[None]:
-    """One test process at a time (``pytest -n``'s workers share the lock file)."""
-    with lock.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")
 def default_server(session_dir: Path, shared_dir: Path) -> Iterator[LocalPostgres]:
     """The PostgreSQL holding this process's default warehouse.
 
-    The default warehouse is built once per test run, by the first test process that needs
-    it (``make test`` runs two, ``pytest -n 2``), in a cluster of its own that is then
-    stopped; each process copies that cluster's files and the warehouse's home and starts
+    The default warehouse is built once per test run, in a cluster of its own that is then
+    stopped, by a builder process that the first test process to collect a test needing it
+    starts (tests/conftest.py), so the tests that do not need it run meanwhile (``make
+    test`` runs two test processes, ``pytest -n 2``). Each process copies that cluster's files and the warehouse's home and starts
     its copy (seconds). No process sees another's sessions, roles, deliveries or Airflow
     runs, and ``CREATE DATABASE ... TEMPLATE`` copies for tests that change the warehouse
     come from a cluster only this process uses."""
     built = shared_dir / "default"
-    with _exclusive(shared_dir / "default.lock"):
-        failed = built / "FAILED"
-        if failed.exists():
-            pytest.fail(
-                f"building the default warehouse failed in another test process: "
-                f"{failed.read_text()}"
-            )
-        if not (built / "BUILT").exists():
-            # a process killed while building may have left its server running
-            LocalPostgres(root=built / "pg", host="127.0.0.1", port=0, password="").stop()
-            shutil.rmtree(built, ignore_errors=True)
-            built.mkdir()
-            built.chmod(0o755)  # the server runs as an unprivileged user (see localdb)
-            try:
-                _build_default(built)
-            except BaseException as exc:
-                failed.write_text(f"{type(exc).__name__}: {exc}"[:2000])
-                raise
-            (built / "BUILT").touch()
+    try:  # normally built already, or being built, by the run's builder process
+        ensure_built(built)
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
     own = session_dir / "default"
     # cp -a keeps the data folder's owner (the server's unprivileged user) and modes
     subprocess.run(["cp", "-a", str(built), str(own)], check=True)
-    server = _test_cluster(own / "pg")
+    server = throwaway_cluster(own / "pg")
     try:
         server.start()
         yield server
@@ -135,7 +60,7 @@ def default_warehouse(default_server: LocalPostgres, session_dir: Path) -> Itera
     analytics steps run (e.g. partner record linkage), with the
     BI logins (test passwords) and the DAT's pseudonymisation key in the environment."""
     with pytest.MonkeyPatch.context() as mp:
-        yield _default_env(mp, default_server, session_dir / "default" / "home")
+        yield default_env(mp, default_server, session_dir / "default" / "home")
 
 
 @pytest.fixture(scope="session")
