@@ -9,6 +9,7 @@ dbt invocation (``dbt parse`` runs once per change of the project, ~6 s).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -187,15 +188,25 @@ def parse_manifest(project_dir: Path = DBT_PROJECT_DIR) -> dict:
 
 
 def load_graph(cache_dir: Path, project_dir: Path = DBT_PROJECT_DIR) -> DbtGraph:
-    """The project's graph, from the cache when the project has not changed."""
+    """The project's graph, from the cache when the project has not changed. Processes
+    sharing a cache parse a changed project once: the others wait for it (a ``dbt parse`` is
+    ~10-20 s of CPU, e.g. the test processes and the DAG parsers all start by needing it)."""
     fingerprint = project_fingerprint(project_dir)
     cached = cache_dir / f"graph-{CACHE_FORMAT}-{fingerprint[:20]}.json"
-    if cached.exists():
-        data = json.loads(cached.read_text())
-        nodes = {k: Node(**v) for k, v in data["nodes"].items()}
-        return DbtGraph(data["fingerprint"], nodes, data["source_tests"], data["test_parents"])
+    if not cached.exists():
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with (cache_dir / "parse.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            if not cached.exists():  # parsed by another process while this one waited
+                return _parse_and_cache(project_dir, fingerprint, cached)
+    data = json.loads(cached.read_text())
+    nodes = {k: Node(**v) for k, v in data["nodes"].items()}
+    return DbtGraph(data["fingerprint"], nodes, data["source_tests"], data["test_parents"])
+
+
+def _parse_and_cache(project_dir: Path, fingerprint: str, cached: Path) -> DbtGraph:
+    cache_dir = cached.parent
     graph = graph_from_manifest(parse_manifest(project_dir), fingerprint)
-    cache_dir.mkdir(parents=True, exist_ok=True)
     for stale in cache_dir.glob("graph-*.json"):
         if stale != cached:  # another process may have just written this project's graph
             stale.unlink(missing_ok=True)

@@ -89,6 +89,38 @@ def test_the_fingerprint_changes_when_a_project_file_changes(tmp_path):
     assert project_fingerprint(tmp_path) != before
 
 
+def test_processes_that_need_the_graph_at_once_parse_the_project_once(tmp_path, monkeypatch):
+    # GIVEN an empty graph cache and a dbt parse that takes a while (counted)
+    import threading
+    import time
+
+    from warehouse import dbt_graph
+
+    parses = []
+
+    def slow_parse(project_dir):  # type: ignore[no-untyped-def]
+        parses.append(project_dir)
+        time.sleep(0.5)
+        return MANIFEST
+
+    monkeypatch.setattr(dbt_graph, "parse_manifest", slow_parse)
+    # WHEN three callers (each its own lock file handle, as processes) load it at once
+    graphs = []
+    callers = [
+        threading.Thread(target=lambda: graphs.append(dbt_graph.load_graph(tmp_path)))
+        for _ in range(3)
+    ]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    # THEN the project was parsed once and all three have the same graph, from one cache file
+    assert len(parses) == 1
+    assert len(graphs) == 3 and all(g.nodes == graphs[0].nodes for g in graphs)
+    assert "model.p.fct_b" in graphs[0].nodes
+    assert len(list(tmp_path.glob("graph-*.json"))) == 1
+
+
 def test_dbt_messages_keep_identifiers_and_lose_delivered_values():
     message = 'Database Error in model stg_b (models/stg_b.sql)\n  relation "raw.b" does not exist'
     assert scrub(message) == (
