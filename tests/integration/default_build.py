@@ -150,6 +150,8 @@ def stop_building(built: Path, timeout: float = 60) -> None:
     """Stop the builder of ``built`` if it still runs (e.g. the run was interrupted): it
     stops its server, and its lock is released with no BUILT marker left. Called by the
     process that owns the run's shared folder, which may not be the one that started it."""
+    if (built / "BUILT").exists() or (built / "FAILED").exists():
+        return  # it has finished: its process id may be another's by now
     marker = built.with_name(built.name + ".started")
     try:
         pid = int(marker.read_text())
