@@ -20,7 +20,10 @@ STAGES = {
     "ingest": "load files",
     "dbt": "dbt nodes",
     "soda": "Soda contracts",
+    "analytics": "analytics steps",
 }
+# units of work inside one step of a stage, shown in that stage's bar (stage, unit)
+STEP_UNITS = {"forecast": ("analytics", "series")}
 
 
 class StageProgress:
@@ -56,6 +59,9 @@ class StageProgress:
         return self.tasks[stage]
 
     def __call__(self, stage: str, n: int, total: int | None, info: dict[str, Any]) -> None:
+        if stage in STEP_UNITS:
+            self._step_units(stage, n, total)
+            return
         if stage not in STAGES:
             return
         if stage in self.tasks and self.progress.tasks[self.tasks[stage]].finished:
@@ -67,7 +73,19 @@ class StageProgress:
             self.rows[stage] = self.rows.get(stage, 0) + int(info["rows"] or 0)
             rate = self.rows[stage] / max(time.monotonic() - self.started[stage], 1e-6)
             detail = f"{self.rows[stage]:,} rows, {rate:,.0f} rows/s"
+        if "step" in info:  # the step now running; none once the last is done
+            finished = self.progress.tasks[task].completed + n >= (total or 0) > 0
+            detail = "" if finished else str(info["step"])
         self.progress.update(task, advance=n, detail=detail)
+
+    def _step_units(self, step: str, n: int, total: int | None) -> None:
+        """``n`` more units of a step (e.g. forecast series) into its stage's bar detail."""
+        stage, unit = STEP_UNITS[step]
+        if stage not in self.tasks:
+            return
+        done = self.rows[step] = self.rows.get(step, 0) + n
+        of = f"/{total}" if total else ""
+        self.progress.update(self.tasks[stage], detail=f"{step} {done}{of} {unit}")
 
 
 def print_failures(console: Console, result: RunResult) -> None:

@@ -84,8 +84,12 @@ def verify(settings: Settings, step: Step) -> int:
 def run_step(settings: Settings, step: Step) -> Figures:
     """The step's ``run``, then ``dbt build`` of its models, then their Soda contracts
     (raises ``DbtFailed`` or ``ContractFailed`` naming what failed)."""
+    from warehouse import progress
+
+    progress.advance("analytics", 0, total=len(STEPS), step=step.name)
     figures = step.run(settings)
     if step.models:
         build_models(settings, step)
         figures["soda_checks_passed"] = float(verify(settings, step))
+    progress.advance("analytics", 1, total=len(STEPS), step=step.name)
     return figures
