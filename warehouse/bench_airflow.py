@@ -57,8 +57,8 @@ def _measure(scale: float, work: Path, cache_root: Path) -> dict[str, object]:
             airflow_local.migrate(settings)
             transform = airflow_local.load_dags()["transform"]
             times: dict[str, list[float]] = {"bare": [], "airflow": []}
-            # as in `make run`, the DAG files are parsed once per process: the first
-            # Airflow run pays for it (~2-3 s), the others do not
+            # as in `make run`, the DAG files are parsed once per process: here the first
+            # Airflow run pays for it (in `make run`, the first ingestion DAG does)
             with airflow_local.dag_files_parsed_once():
                 for kind in ORDER:
                     result = RunResult(run_id="bench", log_dir=work)

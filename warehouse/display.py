@@ -42,6 +42,7 @@ class StageProgress:
         self.tasks: dict[str, Any] = {}
         self.rows: dict[str, int] = {}
         self.started: dict[str, float] = {}
+        self.steps_done: dict[str, set[str]] = {}
 
     def __enter__(self) -> StageProgress:
         self.progress.start()
@@ -74,9 +75,20 @@ class StageProgress:
             rate = self.rows[stage] / max(time.monotonic() - self.started[stage], 1e-6)
             detail = f"{self.rows[stage]:,} rows, {rate:,.0f} rows/s"
         if "step" in info:  # the step now running; none once the last is done
-            finished = self.progress.tasks[task].completed + n >= (total or 0) > 0
-            detail = "" if finished else str(info["step"])
+            n, detail = self._step(stage, str(info["step"]), n, total)
         self.progress.update(task, advance=n, detail=detail)
+
+    def _step(self, stage: str, step: str, n: int, total: int | None) -> tuple[int, str]:
+        """A step of ``stage`` starting (``n`` 0) or done (``n`` 1): the steps to count
+        (a retried step counts once) and the bar's detail (the step, none after the last)."""
+        done = self.steps_done.setdefault(stage, set())
+        if n == 0:
+            self.rows.pop(step, None)  # a step (re)starting counts its own units from 0
+        elif step in done:
+            n = 0
+        else:
+            done.add(step)
+        return n, "" if len(done) >= (total or 0) > 0 else step
 
     def _step_units(self, step: str, n: int, total: int | None) -> None:
         """``n`` more units of a step (e.g. forecast series) into its stage's bar detail."""
