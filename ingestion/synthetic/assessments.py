@@ -11,6 +11,7 @@ import numpy as np
 from ingestion.feeds import oasys
 from ingestion.reference import seed_rows
 from ingestion.synthetic.calendar import LAST_MONTH, age_band
+from ingestion.synthetic.draws import Weighted
 from ingestion.synthetic.people import Ids, People
 
 # Base probability of a need at the start of an order (men, 25-29, tier 2, not white
@@ -43,6 +44,9 @@ SEVERE_P = {1: 0.10, 2: 0.18, 3: 0.28, 4: 0.45}  # share of needs that are sever
 FALL_P = {4: 0.26}  # a non-zero need score falls between first and latest assessment
 FALL_P_DEFAULT = 0.42
 PLAN_GAP = {6: 0.30, 11: 0.30, 4: 0.28, 10: 0.23, 7: 0.20}  # needs with no intervention
+OBJECTIVE_STATUS = Weighted(
+    ("ACHIEVED", "ONGOING", "NOT_ACHIEVED", "NOT_STARTED"), (0.4, 0.3, 0.15, 0.15)
+)
 PLAN_GAP_DEFAULT = 0.15
 ITEMS = dict(oasys.SECTIONS)  # section -> number of items
 ITEM_COLUMNS = {s: [f"S{s}_{i}" for i in range(1, n + 1)] for s, n in oasys.SECTIONS}
@@ -166,14 +170,17 @@ class Assessments:
             "ASSESSMENT_DATE": when.isoformat(),
         }
         for s in self.sections:
+            # the section's sum spread over its items in a random order: 2 each while it
+            # lasts, then the odd 1, the rest 0
             n = ITEMS[s]
-            left = sums[s]
-            values = [0] * n
-            for i in rng.permutation(n).tolist():
-                v = min(2, left)
-                values[i] = v
-                left -= v
-            row.update(zip(ITEM_COLUMNS[s], (str(v) for v in values), strict=True))
+            order = rng.permutation(n).tolist()
+            twos, odd = divmod(sums[s], 2)
+            values = ["0"] * n
+            for i in order[:twos]:
+                values[i] = "2"
+            if odd and twos < n:
+                values[order[twos]] = "1"
+            row.update(zip(ITEM_COLUMNS[s], values, strict=True))
         for s in self.sections:
             row[f"S{s}_LINKED"] = "1" if linked[s] else "0"
         if month is None:
@@ -199,12 +206,7 @@ class Assessments:
                 continue
             planned = rng.random() >= PLAN_GAP.get(s, PLAN_GAP_DEFAULT)
             if planned:
-                status = str(
-                    rng.choice(
-                        ["ACHIEVED", "ONGOING", "NOT_ACHIEVED", "NOT_STARTED"],
-                        p=[0.4, 0.3, 0.15, 0.15],
-                    )
-                )
+                status = OBJECTIVE_STATUS.draw(rng)
             else:
                 status = "NOT_STARTED"
             out["oasys_objectives"].append(

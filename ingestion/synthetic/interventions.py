@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ingestion import financial_year
+from ingestion.synthetic.draws import Weighted
 
 PROGRAMME = "PROG"
 EFFECT = 0.06  # absolute fall of the one-year reoffending probability of a completer
@@ -32,6 +33,8 @@ COMPLETION_INTERCEPT = 1.75  # ~77 % complete, as EARLY_END_P leaves 78 % of oth
 SELECTION_SLOPE = -1.5  # per unit of OGRS3 1-year logit above RISK_CENTRE
 RISK_CENTRE = -0.5  # logit of ~38 %, about the cohort's mean OGRS3 1-year probability
 UNSCORED_RISK = 0.35  # as the reoffending draw assumes for an unscored offence
+# why an order ends early (the main stream's draw for any order, the plant's for programmes)
+EARLY_END_REASON = Weighted(("BREACH", "REVOKED", "OTHER"), (0.6, 0.3, 0.1))
 
 
 class ProgrammePlant:
@@ -57,7 +60,7 @@ class ProgrammePlant:
         untiered case keeps the main stream's end (the small "tier missing" caseload
         figure is calibrated on it to the person)."""
         u, share = self.rng.random(), self.rng.uniform(0.2, 0.9)
-        why = str(self.rng.choice(["BREACH", "REVOKED", "OTHER"], p=[0.6, 0.3, 0.1]))
+        why = EARLY_END_REASON.draw(self.rng)
         if not tiered:
             if shown[1] == "COMPLETED":
                 self.completed.add(disposal_id)

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from ingestion.reference import seed_rows
+from ingestion.synthetic.draws import Weighted, pick
 from ingestion.synthetic.names import FIRST_NAMES_F, FIRST_NAMES_M, SURNAMES
 from ingestion.synthetic.people import People
 from ingestion.synthetic.places import postcode
@@ -42,7 +43,7 @@ class Offenders:
             [float(w["population_2007"]) * HOTSPOT_WARDS.get(w["ward_name"], 1.0) for w in wards]
         )
         self.wards = wards
-        self.ward_p = weights / weights.sum()
+        self.ward = Weighted(wards, weights / weights.sum())
         las = seed_rows("ref_local_authorities")
         self.white_british = {la["la_code"]: float(la["white_british_share"]) for la in las}
         self.ethnic_codes = [r["ethnicity_code"] for r in seed_rows("ref_ethnicity")]
@@ -55,7 +56,7 @@ class Offenders:
         female = bool(rng.random() < 0.14)
         age = int(np.clip(rng.gamma(2.6, 6.5) + 18, 18, 80))
         dob = when - timedelta(days=age * 365 + int(rng.integers(0, 365)))
-        ward = self.wards[int(rng.choice(len(self.wards), p=self.ward_p))]
+        ward = self.ward.draw(rng)
         la = ward["la_code"]
         wb = bool(rng.random() < self.white_british[la] + 0.02)
         ethnicity = "W1" if wb else self.ethnic_codes[int(rng.integers(1, len(self.ethnic_codes)))]
@@ -65,11 +66,11 @@ class Offenders:
         if int(rng.poisson(3.0)) if rng.random() < 0.7 else 0:
             rng.integers(200, max(201, (age - 12) * 365))
         prior, first_sanction = self.reoffending.history(female, age, dob, when)
-        first = str(rng.choice(FIRST_NAMES_F if female else FIRST_NAMES_M))
-        surname = str(rng.choice(SURNAMES))
+        first = pick(rng, FIRST_NAMES_F if female else FIRST_NAMES_M)
+        surname = pick(rng, SURNAMES)
         home = postcode(rng, la)
-        pnc = f"{when.year - int(rng.integers(0, 8))}/{int(rng.integers(1, 9_999_999)):07d}" + str(
-            rng.choice(list("ABCDEFGHJKLMNPQRTUVWXYZ"))
+        pnc = f"{when.year - int(rng.integers(0, 8))}/{int(rng.integers(1, 9_999_999)):07d}" + pick(
+            rng, "ABCDEFGHJKLMNPQRTUVWXYZ"
         )
         crn = f"{chr(65 + pid % 26)}{pid % 1_000_000:06d}"
         self.people.add(

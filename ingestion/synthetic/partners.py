@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from ingestion.synthetic.calendar import END
+from ingestion.synthetic.draws import Weighted, pick
 from ingestion.synthetic.names import FIRST_NAMES_F, FIRST_NAMES_M, SURNAMES
 from ingestion.synthetic.noise import Noise
 from ingestion.synthetic.people import Ids, People
@@ -45,6 +46,12 @@ CLIENT_GROUPS = (
     "OFFENDERS",
 )
 CLIENT_GROUP_P = (0.3, 0.2, 0.12, 0.14, 0.1, 0.1, 0.04)
+SUBSTANCE = Weighted(SUBSTANCES, SUBSTANCE_P)
+MODALITY = Weighted(MODALITIES, MODALITY_P)
+DISCHARGE_REASON = Weighted(DISCHARGE_REASONS, DISCHARGE_P)
+CLIENT_GROUP = Weighted(CLIENT_GROUPS, CLIENT_GROUP_P)
+REFERRAL_SOURCE = Weighted(("SELF", "GP", "OTHER", "CJS"), (0.4, 0.3, 0.2, 0.1))
+SERVICE_TYPES = ("FLOATING", "ACCOMMODATION_BASED")
 OUTCOME_DOMAINS = (
     "ECONOMIC_WELLBEING",
     "ENJOY_ACHIEVE",
@@ -65,7 +72,7 @@ class PartnerClients:
         self.people = people
         self.ids = Ids()
         self.las, la_pop = districts()
-        self.la_p = la_pop / la_pop.sum()
+        self.la = Weighted(self.las, la_pop / la_pop.sum())
         self.sentenced = np.array([d.toordinal() for d in people.last_sentenced], dtype=np.int64)
         self.drug_need = np.array(people.drug_need, dtype=bool)
         self.accommodation_need = np.array(people.accommodation_need, dtype=bool)
@@ -86,10 +93,10 @@ class PartnerClients:
         """A client who is not on the caseload: (first, surname, dob, female, LA, postcode)."""
         rng = self.rng
         female = bool(rng.random() < 0.3)
-        first = str(rng.choice(FIRST_NAMES_F if female else FIRST_NAMES_M))
-        surname = str(rng.choice(SURNAMES))
+        first = pick(rng, FIRST_NAMES_F if female else FIRST_NAMES_M)
+        surname = pick(rng, SURNAMES)
         dob = date(1950, 1, 1) + timedelta(days=int(rng.integers(0, 365 * 40)))
-        la = self.las[int(rng.choice(len(self.las), p=self.la_p))]
+        la = self.la.draw(rng)
         return first, surname, dob, female, la, postcode(rng, la)
 
     def _offender(self, i: int) -> tuple[str, str, date, bool, str, str]:
@@ -108,14 +115,14 @@ class PartnerClients:
                 referral = "CJS"
             else:
                 first, surname, dob, female, la, home = self._someone()
-                referral = str(rng.choice(["SELF", "GP", "OTHER", "CJS"], p=[0.4, 0.3, 0.2, 0.1]))
+                referral = REFERRAL_SOURCE.draw(rng)
             start = month + timedelta(days=int(rng.integers(0, 28)))
             discharge, reason = "", ""
             if rng.random() < 0.7:
                 end = start + timedelta(days=int(rng.gamma(2.0, 60)))
                 if end < END:
                     discharge = end.isoformat()
-                    reason = str(rng.choice(DISCHARGE_REASONS, p=DISCHARGE_P))
+                    reason = DISCHARGE_REASON.draw(rng)
             record = f"DAT{self.ids.next('dat'):07d}"
             if k < len(offenders):
                 self.truth.append(_link("dat", record, offenders[k] + 1))
@@ -128,8 +135,8 @@ class PartnerClients:
                     "SEX": "F" if female else "M",
                     "POSTCODE_DISTRICT": postcode_district(home) if home else "",
                     "LA_CODE": la,
-                    "SUBSTANCE": str(rng.choice(SUBSTANCES, p=SUBSTANCE_P)),
-                    "MODALITY": str(rng.choice(MODALITIES, p=MODALITY_P)),
+                    "SUBSTANCE": SUBSTANCE.draw(rng),
+                    "MODALITY": MODALITY.draw(rng),
                     "REFERRAL_SOURCE": referral,
                     "START_DATE": start.isoformat(),
                     "DISCHARGE_DATE": discharge,
@@ -150,7 +157,7 @@ class PartnerClients:
                 group = "OFFENDERS" if rng.random() < 0.8 else "HOMELESS"
             else:
                 first, surname, dob, female, la, home = self._someone()
-                group = str(rng.choice(CLIENT_GROUPS, p=CLIENT_GROUP_P))
+                group = CLIENT_GROUP.draw(rng)
             record = f"SP{self.ids.next('sp'):07d}"
             if k < len(offenders):
                 self.truth.append(_link("supporting_people", record, offenders[k] + 1))
@@ -166,7 +173,7 @@ class PartnerClients:
                     "POSTCODE": self.noise.postcode(home, la),
                     "LA_CODE": la,
                     "CLIENT_GROUP": group,
-                    "SERVICE_TYPE": str(rng.choice(["FLOATING", "ACCOMMODATION_BASED"])),
+                    "SERVICE_TYPE": pick(rng, SERVICE_TYPES),
                     "START_DATE": start.isoformat(),
                     "END_DATE": end.isoformat() if end < END else "",
                 }

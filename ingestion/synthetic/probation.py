@@ -23,7 +23,8 @@ from ingestion.financial_year import month_index, start_year
 from ingestion.reference import seed_rows
 from ingestion.synthetic.assessments import Assessments
 from ingestion.synthetic.calendar import LAST_MONTH, days_in
-from ingestion.synthetic.interventions import PROGRAMME, ProgrammePlant
+from ingestion.synthetic.draws import Weighted, pick
+from ingestion.synthetic.interventions import EARLY_END_REASON, PROGRAMME, ProgrammePlant
 from ingestion.synthetic.offenders import Offenders
 from ingestion.synthetic.people import Ids, People
 from ingestion.synthetic.reoffending import Reoffending
@@ -103,6 +104,10 @@ ROSH_P = {  # tier -> P(RLRH, RMRH, RHRH, RVHR)
     3: (0.35, 0.55, 0.1, 0),
     4: (0, 0.4, 0.5, 0.1),
 }
+ROSH_CODE = {tier: Weighted(("RLRH", "RMRH", "RHRH", "RVHR"), p) for tier, p in ROSH_P.items()}
+MAPPA_LEVEL = Weighted(("M1", "M2", "M3"), (0.8, 0.17, 0.03))
+PROPOSALS = ("CO", "SSO", "CUSTODY", "FINE", "DISCHARGE")
+REPORT_TYPE = Weighted(("SDR", "FDR", "ORAL"), (0.45, 0.4, 0.15))
 # Every event row (not only the drawn reoffences') gets its dirt from the drawn stream:
 # an earlier version keyed them so, and the delivered files are kept byte-identical.
 DRAWN_EVENTS = "drawn:ndelius_events"
@@ -139,7 +144,7 @@ class Probation:
             self.courts_by_la[court["la_code"]].append(court["court_code"])
         self.offence_codes = list(OFFENCE_MIX)
         p = np.array(list(OFFENCE_MIX.values()))
-        self.offence_p = p / p.sum()
+        self.offence = Weighted(self.offence_codes, p / p.sum())
 
     def month(self, month: date) -> None:
         out: dict[str, list[dict[str, str]]] = defaultdict(list)
@@ -213,7 +218,7 @@ class Probation:
         if offence is None:
             offence = conviction - timedelta(days=int(rng.gamma(2.0, 40.0)) + 1)
         offence = self.reoffending.outside_clean_years(pid, offence)
-        category = str(rng.choice(self.offence_codes, p=self.offence_p))
+        category = self.offence.draw(rng)
         p.last_offence[pid - 1] = category
         p.last_conviction[pid - 1] = conviction
         out[DRAWN_EVENTS].append(
@@ -235,12 +240,12 @@ class Probation:
         rng = self.rng
         p = self.people
         disposal_id = self.ids.next("disposal")
-        length = int(rng.choice(LENGTHS[kind]))
+        length = pick(rng, LENGTHS[kind])
         end = start + timedelta(days=int(length * 30.44))
         reason = "COMPLETED"
         if rng.random() < EARLY_END_P:
             end = start + timedelta(days=int(length * 30.44 * rng.uniform(0.2, 0.9)))
-            reason = str(rng.choice(["BREACH", "REVOKED", "OTHER"], p=[0.6, 0.3, 0.1]))
+            reason = EARLY_END_REASON.draw(rng)
         row = _row(
             DISPOSAL_ID=disposal_id,
             EVENT_ID=event_id,
@@ -278,7 +283,7 @@ class Probation:
 
     def _registrations(self, pid: int, start: date, end: date, tier: int, out: dict) -> None:
         rng = self.rng
-        code = ("RLRH", "RMRH", "RHRH", "RVHR")[int(rng.choice(4, p=ROSH_P[tier]))]
+        code = ROSH_CODE[tier].draw(rng)
         out["ndelius_registrations"].append(
             _row(
                 REGISTRATION_ID=self.ids.next("registration"),
@@ -289,7 +294,7 @@ class Probation:
             )
         )
         if tier == 4 and rng.random() < 0.08:
-            mappa = str(rng.choice(["M1", "M2", "M3"], p=[0.8, 0.17, 0.03]))
+            mappa = MAPPA_LEVEL.draw(rng)
             out["ndelius_registrations"].append(
                 _row(
                     REGISTRATION_ID=self.ids.next("registration"),
@@ -324,7 +329,7 @@ class Probation:
                     REQUIREMENT_ID=self.ids.next("requirement"),
                     DISPOSAL_ID=disposal_id,
                     REQUIREMENT_TYPE=code,
-                    LENGTH=int(rng.choice(list(lengths))),
+                    LENGTH=pick(rng, lengths),
                     LENGTH_UNIT=unit,
                     START_DATE=start.isoformat(),
                 )
@@ -356,7 +361,7 @@ class Probation:
             if rng.random() < 0.76:
                 proposal = kind
             else:
-                proposal = str(rng.choice(["CO", "SSO", "CUSTODY", "FINE", "DISCHARGE"]))
+                proposal = pick(rng, PROPOSALS)
             completed = sentenced - timedelta(days=int(rng.integers(0, 4)))
             requested = completed - timedelta(days=int(rng.integers(1, 22)))
             out["ndelius_court_reports"].append(
@@ -364,7 +369,7 @@ class Probation:
                     COURT_REPORT_ID=self.ids.next("court_report"),
                     OFFENDER_ID=pid,
                     EVENT_ID=event_id,
-                    REPORT_TYPE=str(rng.choice(["SDR", "FDR", "ORAL"], p=[0.45, 0.4, 0.15])),
+                    REPORT_TYPE=REPORT_TYPE.draw(rng),
                     REQUESTED_DATE=requested.isoformat(),
                     COMPLETED_DATE=completed.isoformat(),
                     PROPOSED_SENTENCE=proposal,

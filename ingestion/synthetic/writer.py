@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import operator
 import re
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
@@ -40,8 +41,11 @@ class GenerationReport:
 def ordered(feed: Feed, rows: Sequence[Row]) -> list[list[str]]:
     """The rows as lists in the feed's column order; a row missing a column is a bug."""
     header = feed.header
+    values = operator.itemgetter(*header)  # one name: the value, not a tuple of it
     try:
-        return [[row[name] for name in header] for row in rows]
+        if len(header) == 1:
+            return [[values(row)] for row in rows]
+        return [list(values(row)) for row in rows]
     except KeyError as missing:
         raise ValueError(f"a generated {feed.name} row has no column {missing}") from None
 
