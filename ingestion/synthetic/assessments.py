@@ -44,10 +44,10 @@ SEVERE_P = {1: 0.10, 2: 0.18, 3: 0.28, 4: 0.45}  # share of needs that are sever
 FALL_P = {4: 0.26}  # a non-zero need score falls between first and latest assessment
 FALL_P_DEFAULT = 0.42
 PLAN_GAP = {6: 0.30, 11: 0.30, 4: 0.28, 10: 0.23, 7: 0.20}  # needs with no intervention
+PLAN_GAP_DEFAULT = 0.15
 OBJECTIVE_STATUS = Weighted(
     ("ACHIEVED", "ONGOING", "NOT_ACHIEVED", "NOT_STARTED"), (0.4, 0.3, 0.15, 0.15)
 )
-PLAN_GAP_DEFAULT = 0.15
 ITEMS = dict(oasys.SECTIONS)  # section -> number of items
 ITEM_COLUMNS = {s: [f"S{s}_{i}" for i in range(1, n + 1)] for s, n in oasys.SECTIONS}
 

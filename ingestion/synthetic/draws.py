@@ -1,7 +1,7 @@
 """Draws equal to ``numpy.random.Generator.choice``: the same random numbers consumed and
 the same result, so the generated files stay byte-identical, without its per-call cost.
 ``choice`` turns its options and weights into arrays and checks them on every call (~5 us);
-a default dataset makes about half a million such draws.
+a default dataset makes about a million such draws.
 
 ``pick(rng, options)`` is ``rng.choice(options)`` (one ``integers(0, n)``);
 ``Weighted(options, p).draw(rng)`` is ``rng.choice(options, p=p)`` (one ``random()``

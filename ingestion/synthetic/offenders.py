@@ -42,7 +42,6 @@ class Offenders:
         weights = np.array(
             [float(w["population_2007"]) * HOTSPOT_WARDS.get(w["ward_name"], 1.0) for w in wards]
         )
-        self.wards = wards
         self.ward = Weighted(wards, weights / weights.sum())
         las = seed_rows("ref_local_authorities")
         self.white_british = {la["la_code"]: float(la["white_british_share"]) for la in las}
