@@ -7,8 +7,10 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from warehouse.analytics.forecasting import (
+    CANDIDATES,
     HORIZON,
     ForecastError,
+    _fit_one,
     backtest,
     choose_and_forecast,
     forecast_series,
@@ -73,3 +75,40 @@ def test_series_forecast_in_worker_processes_equal_one_by_one(monkeypatch):
     assert isinstance(pooled[-1], str) and pooled[-1] == serial[-1]
     for a, b in zip(pooled[:-1], serial[:-1], strict=True):
         assert a.model == b.model and np.allclose(a.mean, b.mean) and a.mase == b.mase
+
+
+@pytest.mark.parametrize("name, spec", CANDIDATES, ids=[name for name, _ in CANDIDATES])
+def test_each_candidate_gives_statsmodels_own_figures_without_the_covariance_it_skips(name, spec):
+    # GIVEN a trending seasonal series of 42 months (the default dataset's length)
+    import pandas as pd
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    t = np.arange(42)
+    y = 200 + 0.8 * t + 15 * np.sin(2 * np.pi * t / 12)
+    y += np.random.default_rng(3).normal(0, 4, 42)
+    dated = pd.Series(y, index=pd.date_range("2000-01-01", periods=42, freq="MS"))
+    # WHEN the candidate is fitted as the procedure fits it: with intervals (the final
+    # fit) and without (a backtest origin)
+    with threadpool_limits(1):
+        final = _fit_one(name, spec, y, HORIZON, (80, 95))
+        origin = _fit_one(name, spec, y, HORIZON, ())
+        # and by statsmodels' own classes with their defaults (the covariance computed)
+        if name.startswith("ETS"):
+            periods = 12 if spec.get("seasonal") else None
+            plain = ETSModel(dated, seasonal_periods=periods, **spec).fit(disp=False, maxiter=200)
+            frame = plain.get_prediction(start=42, end=42 + HORIZON - 1).summary_frame(alpha=0.05)
+            mean, upper = np.asarray(frame["mean"]), np.asarray(frame["pi_upper"])
+        else:
+            model = SARIMAX(dated, order=(1, 0, 0), seasonal_order=(1, 0, 0, 12), trend="ct")
+            plain = model.fit(disp=False, maxiter=200)
+            fc = plain.get_forecast(HORIZON)
+            mean, upper = np.asarray(fc.predicted_mean), np.asarray(fc.conf_int(alpha=0.05))[:, 1]
+    assert final is not None and origin is not None
+    # THEN the AICc, the forecast and the 95 % bound (before widening by sqrt(n / (n - k)))
+    # are statsmodels' own, to the bit
+    assert final.aicc == origin.aicc == float(plain.aicc)
+    assert np.array_equal(final.mean, mean) and np.array_equal(origin.mean, mean)
+    widen = np.sqrt(42 / (42 - len(plain.params)))
+    assert np.allclose(final.intervals[95][1], mean + (upper - mean) * widen, rtol=1e-12)
+    assert origin.intervals == {}

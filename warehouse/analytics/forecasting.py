@@ -12,6 +12,7 @@ hindsight).
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -71,35 +72,77 @@ class SeriesForecast:
         return self.backtest_mae / self.in_sample_scale if self.in_sample_scale else float("nan")
 
 
+@functools.cache
+def _monthly_index(months: int):  # type: ignore[no-untyped-def]
+    """A dated index of ``months`` months (ETSModel's prediction intervals need one)."""
+    import pandas as pd
+
+    return pd.date_range("2000-01-01", periods=months, freq="MS")
+
+
+@functools.cache
+def _lean_ets():  # type: ignore[no-untyped-def]
+    """``ETSModel`` whose results skip the parameters' covariance matrix: statsmodels
+    computes it eagerly, by a complex-step Hessian (~7 % of a fit), for standard errors
+    nothing here reports; the AICc, forecasts and prediction intervals do not use it."""
+    from statsmodels.tsa.exponential_smoothing.ets import (
+        ETSModel,
+        ETSResults,
+        ETSResultsWrapper,
+    )
+
+    class LeanETSResults(ETSResults):
+        @property
+        def cov_params_approx(self):  # type: ignore[no-untyped-def]
+            return np.full((len(self.params), len(self.params)), np.nan)
+
+    class LeanETSModel(ETSModel):
+        @property
+        def _res_classes(self):  # type: ignore[no-untyped-def]
+            return {"fit": (LeanETSResults, ETSResultsWrapper)}
+
+    return LeanETSModel
+
+
+def _ets(spec: dict, y, horizon: int, levels: tuple[int, ...]):  # type: ignore[no-untyped-def]
+    """An ETS candidate fitted: (results, mean, {level: (lower, upper)})."""
+    seasonal_periods = SEASON if spec.get("seasonal") else None
+    res = _lean_ets()(y, seasonal_periods=seasonal_periods, **spec).fit(disp=False, maxiter=200)
+    if not levels:  # a backtest origin: only the mean is compared
+        return res, np.asarray(res.forecast(horizon)), {}
+    pred = res.get_prediction(start=len(y), end=len(y) + horizon - 1)
+    frames = {lv: pred.summary_frame(alpha=1 - lv / 100) for lv in levels}
+    bounds = {
+        lv: (np.asarray(f["pi_lower"]), np.asarray(f["pi_upper"])) for lv, f in frames.items()
+    }
+    return res, np.asarray(frames[levels[0]]["mean"]), bounds
+
+
+def _sarimax(y, horizon: int, levels: tuple[int, ...]):  # type: ignore[no-untyped-def]
+    """The seasonal AR candidate fitted (no parameter covariance: nothing reports it)."""
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    model = SARIMAX(y, order=(1, 0, 0), seasonal_order=(1, 0, 0, SEASON), trend="ct")
+    res = model.fit(disp=False, maxiter=200, cov_type="none")
+    fc = res.get_forecast(horizon)
+    bounds = {lv: tuple(np.asarray(fc.conf_int(alpha=1 - lv / 100)).T) for lv in levels}
+    return res, np.asarray(fc.predicted_mean), bounds
+
+
 def _fit_one(name: str, spec: dict, y: np.ndarray, horizon: int, levels: tuple[int, ...]):
     """Fit one candidate; ``None`` when it cannot be fitted on this series."""
     import pandas as pd
-    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-    from statsmodels.tsa.statespace.sarimax import SARIMAX
 
     if spec.get("seasonal") and len(y) < MIN_HISTORY:
         return None
-    # a dated index: ETSModel's prediction intervals need one
-    y = pd.Series(y, index=pd.date_range("2000-01-01", periods=len(y), freq="MS"))
+    y = pd.Series(y, index=_monthly_index(len(y)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             if name.startswith("ETS"):
-                res = ETSModel(y, seasonal_periods=SEASON if spec.get("seasonal") else None, **spec)
-                res = res.fit(disp=False, maxiter=200)
-                pred = res.get_prediction(start=len(y), end=len(y) + horizon - 1)
-                frames = {lv: pred.summary_frame(alpha=1 - lv / 100) for lv in levels}
-                mean = np.asarray(frames[levels[0]]["mean"]) if levels else res.forecast(horizon)
-                bounds = {
-                    lv: (np.asarray(f["pi_lower"]), np.asarray(f["pi_upper"]))
-                    for lv, f in frames.items()
-                }
+                res, mean, bounds = _ets(spec, y, horizon, levels)
             else:
-                model = SARIMAX(y, order=(1, 0, 0), seasonal_order=(1, 0, 0, SEASON), trend="ct")
-                res = model.fit(disp=False, maxiter=200)
-                fc = res.get_forecast(horizon)
-                mean = np.asarray(fc.predicted_mean)
-                bounds = {lv: tuple(np.asarray(fc.conf_int(alpha=1 - lv / 100)).T) for lv in levels}
+                res, mean, bounds = _sarimax(y, horizon, levels)
         except (ValueError, np.linalg.LinAlgError):
             return None
     aicc = float(res.aicc)
