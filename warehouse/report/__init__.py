@@ -77,8 +77,10 @@ class Pack:
 
 
 def district_controls(la_code: str) -> tuple[Controls, str]:
-    """The district's CSP agreement's disclosure control (the strictest when several
-    aggregate agreements filter on the district), else the sharing layer's floors."""
+    """The strictest disclosure control of the aggregate agreements that receive the
+    district's figures: its CSP's, and every agreement not limited to another district (the
+    regional commissioner's area-wide tables hold the same cohorts; a cell published under
+    two controls is only as safe as the weaker one), else the sharing layer's floors."""
     from warehouse.sharing.agreements import all_agreements
 
     found = [
@@ -86,7 +88,7 @@ def district_controls(la_code: str) -> tuple[Controls, str]:
         for a in all_agreements()
         if a.level == "aggregate"
         and a.disclosure is not None
-        and any(str(d.filter.get("la_code")) == la_code for d in a.datasets)
+        and any(_covers(d.filter.get("la_code"), la_code) for d in a.datasets)
     ]
     if not found:
         return Controls(), "the sharing layer's floors"
@@ -95,6 +97,13 @@ def district_controls(la_code: str) -> tuple[Controls, str]:
     return Controls(threshold=threshold, rounding=rounding), (
         "as agreed in " + ", ".join(f"agreements/{a.id}.yml" for a in found)
     )
+
+
+def _covers(value: object, la_code: str) -> bool:
+    """Whether a dataset's ``la_code`` filter (none, one code or a list) takes the district."""
+    if value is None:
+        return True
+    return la_code in {str(v) for v in (value if isinstance(value, list) else [value])}
 
 
 def _private(path: Path):  # type: ignore[no-untyped-def]

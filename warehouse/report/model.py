@@ -9,6 +9,7 @@ from typing import Any
 
 from psycopg import sql
 
+from warehouse import intervals
 from warehouse.report.charts import Chart
 from warehouse.sharing.disclosure import SUPPRESSED, Controls, protect_lines
 
@@ -90,6 +91,50 @@ class Context:
         """A rate or share may be shown when its count is not a small one."""
         return numerator is not None and not 0 < int(numerator) < self.controls.threshold
 
+    # -- figures computed from published counts only ---------------------------------------
+    # A rate, share or interval computed from exact counts gives the counts back (a share to
+    # 0.1 % with its rounded denominator, or a bar's height, pins most numerator/denominator
+    # pairs), and with them every small cell that differencing reaches. So each one shown is
+    # computed from the counts as published: what it adds to the pack is arithmetic on
+    # figures the pack already shows.
+    def part(self, part: int | None, whole: int | None) -> tuple[int, int] | None:
+        """``part`` of ``whole`` as published: (part, whole) after protecting the whole with
+        the part and the rest together (a small rest would give the part away), or ``None``
+        when any of the three is hidden or the whole is 0."""
+        if part is None or whole is None:
+            return None
+        k, n = int(part), int(whole)
+        safe = self.counts([n, k, n - k], [(0, [1, 2])])
+        if None in safe or not safe[0]:
+            return None
+        return int(safe[1]), int(safe[0])  # type: ignore[arg-type]
+
+    def share(self, part: int | None, whole: int | None) -> float | None:
+        """``part / whole`` (a fraction) from the published counts, or ``None`` (hidden)."""
+        published = self.part(part, whole)
+        return None if published is None else published[0] / published[1]
+
+    def estimate(
+        self, numerator: int | None, denominator: int | None, unit: str
+    ) -> tuple[float, float, float] | None:
+        """An indicator's value and 95 % interval from its published count: a proportion
+        (Wilson) of a published denominator, or a rate per 1,000 of a population (ONS
+        estimates, public: used as they are; Byar). ``None`` when hidden."""
+        if numerator is None or not denominator:
+            return None
+        if unit == "proportion":
+            published = self.part(numerator, denominator)
+            if published is None:
+                return None
+            k, n = published
+            return (k / n, *intervals.wilson(k, n))
+        k = self.count(numerator)
+        if k is None:
+            return None
+        per = 1000.0 / float(denominator)
+        lo, hi = intervals.byar(k)
+        return (k * per, lo * per, hi * per)
+
 
 def fmt_count(v: int | None) -> str:
     return HIDDEN if v is None else f"{v:,}"
@@ -112,6 +157,15 @@ def unit_label(unit: str) -> str:
 
 def as_float(v: Any) -> float | None:
     return None if v is None else float(v) if isinstance(v, (Decimal, int, float)) else None
+
+
+def compare_interval(lower: float, upper: float, benchmark: float, polarity: str) -> str:
+    """The district's interval against a benchmark value (the marts' ``compare_interval``)."""
+    if lower > benchmark:
+        return {"higher_is_worse": "worse", "higher_is_better": "better"}.get(polarity, "higher")
+    if upper < benchmark:
+        return {"higher_is_worse": "better", "higher_is_better": "worse"}.get(polarity, "lower")
+    return "similar"
 
 
 def significance_sentence(r: dict, value_unit: str | None = None) -> str | None:

@@ -6,6 +6,9 @@ cost is shown only when the count under it is not a small one."""
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
 from warehouse.intervals import byar
 from warehouse.report import charts
 from warehouse.report.charts import Series
@@ -58,8 +61,9 @@ def _cost_cells(ctx: Context, *by: str, where: str = "true") -> list[dict]:
 
 
 def _per_year(ctx: Context, cell: dict) -> float | None:
-    years = as_float(cell["years"]) or 0.0
-    return float(cell["gbp"]) / years if years and ctx.shown(round(years)) else None
+    """Spend over the offender-years as published (rounded; hidden when small)."""
+    years = ctx.count(round(as_float(cell["years"]) or 0.0))
+    return float(cell["gbp"]) / years if years else None
 
 
 def cost_complexity_section(ctx: Context) -> Section:
@@ -162,7 +166,7 @@ def evaluation_section(ctx: Context) -> Section:
     if not rows:
         s.notes.append(f"No intervention had 60 or more participants in a cohort up to {ctx.fy}.")
         return s
-    s.sentences.extend(r["what_you_can_say"] for r in rows if r["what_you_can_say"])
+    s.sentences.extend(_published_sentence(ctx, r) for r in rows if r["what_you_can_say"])
     labels = [f"{r['intervention_code']} ({r['cohort_year']})" for r in rows]
     s.add(
         charts.grouped(
@@ -192,6 +196,15 @@ def evaluation_section(ctx: Context) -> Section:
 
 
 _BOUNDS = ("_value", "_ci_low", "_ci_high")
+
+
+def _published_sentence(ctx: Context, r: dict) -> str:
+    """The Justice Data Lab sentence with its count of matched participants as the table
+    publishes it (rounded), not the exact count the mart wrote into the text."""
+    shown = fmt_count(ctx.count(r["matched_participants"]))
+    return re.sub(
+        r"\b\d[\d,]* matched participants", f"{shown} matched participants", r["what_you_can_say"]
+    )
 
 
 def _evaluation_table(ctx: Context, rows: list[dict]) -> Table:
@@ -283,6 +296,17 @@ def forecast_section(ctx: Context) -> Section:
     s = Section("forecast", "Demand forecast: the next 12 months with 80 % and 95 % intervals")
     if _missing(ctx, s, "fct_demand_forecast"):
         return s
+    (made,) = ctx.conn.execute(
+        "select max(history_end_date) from marts.fct_demand_forecast where la_code = %s",
+        [ctx.la_code],
+    ).fetchone()
+    year_end = date(int(ctx.fy[:4]) + 1, 3, 31)
+    if made is not None and made > year_end:
+        s.notes.append(
+            f"The forecast uses months up to {made:%B %Y}, after {ctx.fy}: "
+            "a pack for an earlier year does not show it."
+        )
+        return s
     for measure, title, mart in FORECAST_MEASURES:
         ahead = _fan(ctx, s, measure, title, mart)
         if not ahead:
@@ -323,10 +347,13 @@ LINKED = (
 
 
 def _linked_rate(ctx: Context, k: int, caseload: int) -> tuple[float, float, float] | None:
-    if not caseload or not ctx.shown(k):
+    """Linked records per 1,000 caseload from the published counts (Byar interval)."""
+    k_shown, caseload_shown = ctx.count(k), ctx.count(caseload)
+    if k_shown is None or not caseload_shown:
         return None
-    lo, hi = byar(k)
-    return 1000 * k / caseload, 1000 * lo / caseload, 1000 * hi / caseload
+    lo, hi = byar(k_shown)
+    per = 1000 / caseload_shown
+    return k_shown * per, lo * per, hi * per
 
 
 def _linkage_sentence(ctx: Context, label: str, district: tuple, gm: float) -> str | None:
@@ -361,8 +388,11 @@ def linkage_section(ctx: Context) -> Section:
         return s
     for column, label in LINKED:
         rates = [_linked_rate(ctx, r[column], r["caseload"]) for r in rows]
-        gm = [1000 * r[f"gm_{column}"] / r["gm_caseload"] for r in rows]
-        if rates[-1] is not None and rows[-1]["financial_year"] == ctx.fy:
+        gm = [
+            None if (x := _linked_rate(ctx, r[f"gm_{column}"], r["gm_caseload"])) is None else x[0]
+            for r in rows
+        ]
+        if rates[-1] is not None and gm[-1] is not None and rows[-1]["financial_year"] == ctx.fy:
             if sentence := _linkage_sentence(ctx, label, rates[-1], gm[-1]):
                 s.sentences.append(sentence)
         s.add(

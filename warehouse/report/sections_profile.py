@@ -14,6 +14,7 @@ from warehouse.report.model import (
     Section,
     Table,
     as_float,
+    compare_interval,
     fmt_count,
     fmt_value,
     sentences_for,
@@ -36,6 +37,10 @@ NEED_NAMES = {
 KEY_NEEDS = ["DRUGS", "ALCOHOL", "ACCOM", "ETE"]
 
 
+def _percent(share: float | None) -> float | None:
+    return None if share is None else 100.0 * share
+
+
 def short_label(name: str) -> str:
     name = re.sub(r"^Offenders assessed with an? ", "", name)
     name = re.sub(r", share$", "", name).replace(" (last tier in the year)", "")
@@ -43,34 +48,53 @@ def short_label(name: str) -> str:
 
 
 def indicators(ctx: Context, area: str | None = None, fy: str | None = None) -> list[dict]:
-    """jsna_indicators of the area (default: the district) in a year (default: the pack's);
-    a value whose count is a small one is hidden with its interval."""
+    """jsna_indicators of the area (default: the district) in a year (default: the pack's),
+    each value, interval and comparison with Greater Manchester recomputed from the published
+    counts (``publish_indicator``)."""
     rows = ctx.rows(
         "jsna_indicators",
-        "select * from {mart} where la_code = %s and financial_year = %s order by indicator_order",
-        [area or ctx.la_code, fy or ctx.fy],
+        "select d.*, gm.numerator as gm_numerator, gm.denominator as gm_denominator "
+        "from {mart} as d left join {mart} as gm on gm.la_code = %s "
+        "and gm.financial_year = d.financial_year and gm.indicator_code = d.indicator_code "
+        "where d.la_code = %s and d.financial_year = %s order by d.indicator_order",
+        [GM_CODE, area or ctx.la_code, fy or ctx.fy],
     )
     for r in rows:
+        publish_indicator(ctx, r)
         r["label"] = short_label(r["indicator_name"])
-        if not ctx.shown(r["numerator"]):
-            for k in ("value", "lower_ci_95", "upper_ci_95", "significance_vs_gm"):
-                r[k] = None
     return rows
 
 
+def publish_indicator(ctx: Context, r: dict) -> None:
+    """Replace the mart's value, interval, Greater Manchester value and flag (computed from
+    exact counts) with the same computed from the published counts; a hidden count hides
+    its value, interval and flag."""
+    own = ctx.estimate(r["numerator"], r["denominator"], r["unit"])
+    gm = ctx.estimate(r.get("gm_numerator"), r.get("gm_denominator"), r["unit"])
+    r["value"], r["lower_ci_95"], r["upper_ci_95"] = own or (None, None, None)
+    r["gm_value"] = None if gm is None else gm[0]
+    r["gm_lower_ci_95"], r["gm_upper_ci_95"] = (None, None) if gm is None else gm[1:]
+    r["significance_vs_gm"] = (
+        None
+        if own is None or gm is None or r["la_code"] == GM_CODE
+        else compare_interval(own[1], own[2], gm[0], r["polarity"])
+    )
+    for k in ("previous_value", "previous_lower_ci_95", "previous_upper_ci_95"):
+        r[k] = None  # the pack shows a year's series instead (indicator_series)
+    r["trend_vs_previous"] = None
+
+
 def indicator_series(ctx: Context, code: str, area: str, label: str) -> tuple[list[str], Series]:
+    """One indicator of an area over the years, from the published counts."""
     rows = ctx.rows(
         "jsna_indicators",
-        "select * from {mart} where la_code = %s and indicator_code = %s order by financial_year",
-        [area, code],
+        "select * from {mart} where la_code = %s and indicator_code = %s "
+        "and financial_year <= %s order by financial_year",
+        [area, code, ctx.fy],
     )
-    shown = [ctx.shown(r["numerator"]) for r in rows]
-    pick = [
-        [as_float(r[k]) if ok else None for r, ok in zip(rows, shown, strict=True)]
-        for k in ("value", "lower_ci_95", "upper_ci_95")
-    ]
+    estimates = [ctx.estimate(r["numerator"], r["denominator"], r["unit"]) for r in rows]
     scale = 100.0 if rows and rows[0]["unit"] == "proportion" else 1.0
-    scaled = [[None if v is None else v * scale for v in vs] for vs in pick]
+    scaled = [[None if e is None else e[i] * scale for e in estimates] for i in range(3)]
     return [r["financial_year"] for r in rows], Series(label, *scaled)
 
 
@@ -119,8 +143,9 @@ def trends_section(ctx: Context) -> Section:
     )
     prof = ctx.rows(
         "jsna_district_profile",
-        "select financial_year, population from {mart} where la_code = %s order by 1",
-        [ctx.la_code],
+        "select financial_year, population from {mart} where la_code = %s "
+        "and financial_year <= %s order by 1",
+        [ctx.la_code, ctx.fy],
     )
     years = [r["financial_year"] for r in prof]
     s.add(
@@ -181,8 +206,8 @@ def tiers_section(ctx: Context) -> Section:
     prof = ctx.rows(
         "jsna_district_profile",
         "select financial_year, caseload, tier_1_caseload, tier_2_caseload, tier_3_caseload, "
-        "tier_4_caseload from {mart} where la_code = %s order by 1",
-        [ctx.la_code],
+        "tier_4_caseload from {mart} where la_code = %s and financial_year <= %s order by 1",
+        [ctx.la_code, ctx.fy],
     )
     prof = [r for r in prof if r["tier_1_caseload"] is not None]  # tiers known from then on
     years, parts = [r["financial_year"] for r in prof], [[] for _ in range(4)]
@@ -255,8 +280,8 @@ def need_section(ctx: Context) -> Section:
 
 
 def need_by(ctx: Context, column: str) -> tuple[list[str], list[Series]]:
-    """Shares of the assessed offenders with each key need, by a demographic column; a share
-    whose count is small, or whose group is small, is not shown."""
+    """Shares of the assessed offenders with each key need, by a demographic column, from the
+    published counts; a share whose count, group or rest is small is not shown."""
     rows = ctx.rows(
         "fct_assessment_needs",
         f"select coalesce(case {column}::text when 'F' then 'Female' when 'M' then 'Male' "
@@ -275,9 +300,8 @@ def need_by(ctx: Context, column: str) -> tuple[list[str], list[Series]]:
     for need in KEY_NEEDS:
         values = []
         for g in groups:
-            n = cell.get((g, need), 0)
-            ok = ctx.shown(n) and assessed[g] >= ctx.controls.threshold
-            values.append(100.0 * n / assessed[g] if ok else None)
+            share = ctx.share(cell.get((g, need), 0), assessed[g])
+            values.append(None if share is None else 100.0 * share)
         series.append(Series(NEED_NAMES[need], values))
     return groups, series
 
@@ -303,10 +327,7 @@ def plans_section(ctx: Context) -> Section:
             [NEED_NAMES[g["need_area_code"]] for g in gaps],
             Series(
                 ctx.la_name,
-                [
-                    100.0 * g["gaps"] / g["needs"] if ctx.shown(g["gaps"]) and g["needs"] else None
-                    for g in gaps
-                ],
+                [_percent(ctx.share(g["gaps"], g["needs"])) for g in gaps],
             ),
             "% of objectives for an identified need",
         ),
@@ -328,12 +349,7 @@ def plans_section(ctx: Context) -> Section:
             [NEED_NAMES[c["need_area_code"]] for c in change],
             Series(
                 ctx.la_name,
-                [
-                    100.0 * c["resolved"] / c["had_need"]
-                    if ctx.shown(c["resolved"]) and c["had_need"]
-                    else None
-                    for c in change
-                ],
+                [_percent(ctx.share(c["resolved"], c["had_need"])) for c in change],
                 None,
                 None,
             ),

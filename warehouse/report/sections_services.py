@@ -13,6 +13,7 @@ from warehouse.report.model import (
     Section,
     Table,
     as_float,
+    compare_interval,
     fmt_count,
     fmt_value,
     sentences_for,
@@ -24,17 +25,7 @@ WARDS_IN_CHART = 30
 
 def wards_section(ctx: Context) -> Section:
     s = Section("wards", "Ward hotspots: offenders with any need per 1,000 residents")
-    wards = ctx.rows(
-        "jsna_ward_need",
-        "select * from {mart} where la_code = %s and financial_year = %s "
-        "order by need_rank, ward_name",
-        [ctx.la_code, ctx.fy],
-    )
-    for w in wards:
-        if not ctx.shown(w["offenders_with_need"]):
-            for k in ("offenders_with_need_per_1000", "lower_ci_95", "upper_ci_95"):
-                w[k] = None
-            w["significance_vs_gm"] = "not tested"
+    wards = _published_wards(ctx)
     above = [w["ward_name"] for w in wards if w["significance_vs_gm"] in {"worse", "higher"}]
     below = [w["ward_name"] for w in wards if w["significance_vs_gm"] in {"better", "lower"}]
     if above:
@@ -81,7 +72,7 @@ def wards_section(ctx: Context) -> Section:
             ],
             [
                 [
-                    str(w["need_rank"]),
+                    str(w["need_rank"] or "-"),
                     w["ward_name"],
                     str(w["need_decile"] or "-"),
                     fmt_count(ctx.count(w["offenders_with_need"])),
@@ -99,16 +90,48 @@ def wards_section(ctx: Context) -> Section:
     return s
 
 
+def _published_wards(ctx: Context) -> list[dict]:
+    """The district's wards with each rate, interval, flag and rank recomputed from the
+    published counts (residents: ONS estimates, public); the Greater Manchester ward figure
+    from the published count of all its wards. A hidden count hides its rate, interval,
+    rank and decile."""
+    wards = ctx.rows(
+        "jsna_ward_need",
+        "select w.ward_name, w.population, w.offenders_with_need, w.need_decile, "
+        "gm.offenders, gm.population as gm_population from {mart} as w "
+        "cross join (select sum(offenders_with_need) as offenders, sum(population) as population "
+        "from {mart} where financial_year = %s) as gm "
+        "where w.la_code = %s and w.financial_year = %s order by w.ward_name",
+        [ctx.fy, ctx.la_code, ctx.fy],
+    )
+    for w in wards:
+        gm = ctx.estimate(w["offenders"], w["gm_population"], "per_1000")
+        own = ctx.estimate(w["offenders_with_need"], w["population"], "per_1000")
+        w["gm_value"] = None if gm is None else gm[0]
+        keys = ("offenders_with_need_per_1000", "lower_ci_95", "upper_ci_95")
+        w.update(zip(keys, own or (None, None, None), strict=True))
+        w["significance_vs_gm"] = (
+            "not tested"
+            if own is None or gm is None
+            else compare_interval(own[1], own[2], gm[0], "higher_is_worse")
+        )
+        if own is None:
+            w["need_decile"] = None
+    shown = sorted(
+        (w for w in wards if w["offenders_with_need_per_1000"] is not None),
+        key=lambda w: -w["offenders_with_need_per_1000"],
+    )
+    for rank, w in enumerate(shown, start=1):
+        w["need_rank"] = rank
+    hidden = [w for w in wards if w["offenders_with_need_per_1000"] is None]
+    for w in hidden:
+        w["need_rank"] = None
+    return [*shown, *hidden]
+
+
 def costs_section(ctx: Context) -> Section:
     s = Section("costs", "Unit costs against the area benchmark")
-    rows = ctx.rows(
-        "fct_unit_costs",
-        "select service_code, unit_measure, cost_per_unit_gbp, area_cost_per_unit_gbp, "
-        "benchmark_index, units, actual_gbp from {mart} where la_code = %s "
-        "and financial_year = %s order by service_code",
-        [ctx.la_code, ctx.fy],
-    )
-    rows = [r for r in rows if r["benchmark_index"] is not None]
+    rows = _published_unit_costs(ctx)
     s.add(
         charts.bars(
             "unit_cost_index",
@@ -146,26 +169,75 @@ def costs_section(ctx: Context) -> Section:
     return s
 
 
-def _cohort_rates(ctx: Context, year: str, column: str) -> list[dict]:
+def _published_unit_costs(ctx: Context) -> list[dict]:
+    """The district's cost per unit and the area's, from the spend (published exactly to
+    partners) over the published units: a cost per unit of exact units would give the units
+    back (spend / cost per unit). Hidden units hide the cost per unit and the index."""
     rows = ctx.rows(
-        "fct_reoffending_cohort",
-        f"select {column}::text as grp, count(*) as size, "
-        "count(*) filter (where is_reoffender) as reoffenders, "
-        "avg(ogrs3_1yr_probability) as predicted from {mart} where la_code = %s "
-        "and cohort_year = %s and is_follow_up_complete and {col} is not null group by 1 "
-        "order by 1".replace("{col}", column),
-        [ctx.la_code, year],
+        "fct_unit_costs",
+        "select c.service_code, c.unit_measure, c.units, c.actual_gbp, "
+        "area.units as area_units, area.actual_gbp as area_gbp from {mart} as c "
+        "inner join (select service_code, unit_measure, sum(units) as units, "
+        "sum(actual_gbp) as actual_gbp from {mart} where financial_year = %s "
+        "group by 1, 2) as area using (service_code, unit_measure) "
+        "where c.la_code = %s and c.financial_year = %s order by c.service_code",
+        [ctx.fy, ctx.la_code, ctx.fy],
     )
+    out = []
     for r in rows:
-        # the cohort splits into reoffenders and the others: protected together
-        size, reoffenders, _ = ctx.counts(
-            [r["size"], r["reoffenders"], r["size"] - r["reoffenders"]], [(0, [1, 2])]
+        units, area_units = ctx.count(r["units"]), ctx.count(r["area_units"])
+        if not units or not area_units or r["actual_gbp"] is None or not r["area_gbp"]:
+            continue
+        r["cost_per_unit_gbp"] = round(float(r["actual_gbp"]) / units, 2)
+        r["area_cost_per_unit_gbp"] = round(float(r["area_gbp"]) / area_units, 2)
+        if not r["area_cost_per_unit_gbp"]:
+            continue
+        r["benchmark_index"] = round(
+            100.0 * r["cost_per_unit_gbp"] / r["area_cost_per_unit_gbp"], 1
         )
-        r["size_shown"], r["reoffenders_shown"] = size, reoffenders
-        ok = ctx.shown(r["reoffenders"]) and ctx.shown(r["size"] - r["reoffenders"])
-        r["lo"], r["hi"] = wilson(r["reoffenders"], r["size"]) if ok else (None, None)
-        r["rate"] = r["reoffenders"] / r["size"] if ok else None
-    return rows
+        out.append(r)
+    return out
+
+
+COHORT_SPLITS = (("tier", "tier"), ("ogrs3_band", "OGRS3 band"))
+
+
+def _cohort_rates(ctx: Context, year: str) -> dict[str, list[dict]]:
+    """The cohort split by tier and by OGRS3 band (with those not known), each group's
+    size, reoffenders and the rest protected together with the cohort and both splits (the
+    two tables partition one cohort: a hidden group must not come back by differencing);
+    rates and intervals from the published counts."""
+    split: dict[str, list[dict]] = {}
+    for column, _ in COHORT_SPLITS:
+        split[column] = ctx.rows(
+            "fct_reoffending_cohort",
+            f"select coalesce({column}::text, 'Not known') as grp, count(*) as size, "
+            "count(*) filter (where is_reoffender) as reoffenders, "
+            "avg(ogrs3_1yr_probability) as predicted from {mart} where la_code = %s "
+            "and cohort_year = %s and is_follow_up_complete group by 1 "
+            "order by (min(1) filter (where " + column + " is null) is not null), 1",
+            [ctx.la_code, year],
+        )
+    groups = [r for rows in split.values() for r in rows]
+    size = sum(r["size"] for r in split["tier"])
+    reoffenders = sum(r["reoffenders"] for r in split["tier"])
+    values = [size, reoffenders, size - reoffenders]
+    lines: list[tuple[int, list[int]]] = [(0, [1, 2])]
+    for rows in split.values():
+        first = len(values)
+        for r in rows:
+            lines.append((len(values), [len(values) + 1, len(values) + 2]))
+            values += [r["size"], r["reoffenders"], r["size"] - r["reoffenders"]]
+        for k in range(3):
+            lines.append((k, list(range(first + k, len(values), 3))))
+    safe = ctx.counts(values, lines)
+    for i, r in enumerate(groups):
+        n, k, rest = safe[3 + 3 * i : 6 + 3 * i]
+        r["size_shown"], r["reoffenders_shown"] = n, k
+        ok = None not in (n, k, rest) and n
+        r["rate"] = k / n if ok else None  # type: ignore[operator]
+        r["lo"], r["hi"] = wilson(k, n) if ok else (None, None)  # type: ignore[arg-type]
+    return split
 
 
 def reoffending_section(ctx: Context) -> Section:
@@ -183,8 +255,9 @@ def reoffending_section(ctx: Context) -> Section:
         [r for r in indicators(ctx) if r["indicator_code"] == "reoffending_binary_rate"],
         "reoffending",
     )
-    for column, title in (("tier", "tier"), ("ogrs3_band", "OGRS3 band")):
-        rows = _cohort_rates(ctx, year, column)
+    split = _cohort_rates(ctx, year)
+    for column, title in COHORT_SPLITS:
+        rows = split[column]
         for r in rows:
             if (
                 r["rate"] is not None
@@ -289,9 +362,7 @@ def partners_section(ctx: Context) -> Section:
             Series(
                 ctx.la_name,
                 [
-                    100.0 * o["achieved"] / o["needs"]
-                    if ctx.shown(o["achieved"]) and o["needs"]
-                    else None
+                    None if (share := ctx.share(o["achieved"], o["needs"])) is None else 100 * share
                     for o in outcomes
                 ],
             ),
