@@ -4,10 +4,13 @@
 
 1. **lock** the feed (every load of a feed holds its lock; a second run waits for it, then
    skips a path the first run has already moved), and drop staging tables of dead loads;
+   a path whose ``processed/`` or ``rejected/`` is not a real folder beside it (a symbolic
+   link, a file) is not loaded at all: it stays in landing and the run fails naming it;
 2. **check the path**: a symbolic link, a directory, a name that matches no feed, a
    period that is not a real month within the feed's window, an empty file, archive or
    binary bytes are ``rejected`` with a reason (``rows_in`` null when there are no
-   records to count); the same content again is a ``duplicate``;
+   records to count); the same content again is a ``duplicate``; a lower revision of a
+   period than one already loaded (``_r2`` loaded, then the original) is ``rejected``;
 3. **read** one streaming pass (``reading``; workbooks first become CSV in
    ``workbooks``), hashing the very bytes it reads;
 4. **stage** chunks by COPY, strictly parsed in SQL (``staging``), two at a time;
@@ -15,7 +18,9 @@
    are found (``duplicates``);
 6. **commit** in one transaction (``registry``): quarantine, attach the partition to
    ``raw``, record the load, supersede an earlier delivery of the period; then move the
-   file, still under the lock.
+   file, still under the lock. A delivery that loads no row (header only, or every row
+   quarantined) supersedes nothing: when its period has a load it is ``rejected`` (its
+   rows still quarantined) and that load's rows stay.
 
 A load killed at any point leaves no raw rows and no audit row; the file stays in landing
 until its load commits. ``rows_in = rows_loaded + rows_quarantined`` always, and
@@ -26,10 +31,13 @@ systems raise, and their messages carry no delivered value.
 from __future__ import annotations
 
 import bisect
+import errno
 import logging
+import os
 import queue
-import shutil
+import stat
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -60,8 +68,18 @@ log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 80_000  # records per COPY (and per GX validation) in a large file
 COPY_WORKERS = 2  # chunks COPYed at once (PostgreSQL parses each COPY on one core)
+DONE_FOLDERS = ("processed", "rejected")  # beside the delivered paths: where they move
+HEADER_POSITIONS_SHOWN = 10  # positions of unexpected header fields a reason lists
 
-__all__ = ["FileLoadResult", "FileRejected", "LoadOptions", "load_file", "reject_unmatched"]
+__all__ = [
+    "DONE_FOLDERS",
+    "FileLoadResult",
+    "FileRejected",
+    "LoadOptions",
+    "UnsafeFolder",
+    "load_file",
+    "reject_unmatched",
+]
 
 
 @dataclass(frozen=True)
@@ -119,6 +137,11 @@ class LoaderFailed(RuntimeError):
 
 class FileChanged(Exception):
     """The file's bytes changed while it was read: it is left for a later run."""
+
+
+class UnsafeFolder(RuntimeError):
+    """A path's ``processed/`` or ``rejected/`` is not a real folder beside it (a symbolic
+    link, a file): the path is neither loaded nor moved, and the run fails naming it."""
 
 
 def lock_key(path: Path, feed: Feed | None) -> str:
@@ -186,6 +209,8 @@ def _locked(
                 period=None,
                 status="skipped",
             )
+        if options.move:
+            check_done_folders(path)  # before any audit row: the path stays in landing
         result = FileLoadResult(
             load_id=registry.next_load_id(conn),
             file_name=path.name,
@@ -257,6 +282,10 @@ def _load(job: LoadJob) -> None:
         job.result.reason = f"same content (sha256) as load {earlier[0]} ({earlier[1]})"
         registry.record(job.conn, job.result, job.sha, job.started_at, earlier[0])
         return
+    older = _older_revision(job)
+    if older:
+        _reject(job, FileRejected(older))
+        return
     if job.path.stat().st_size == 0:
         _reject(job, FileRejected("file is empty (0 bytes, no header)"))
         return
@@ -274,6 +303,24 @@ def _load(job: LoadJob) -> None:
             _reject(job, FileRejected(f"file cannot be read by COPY ({name}, {exc.sqlstate})"))
 
 
+def _older_revision(job: LoadJob) -> str | None:
+    """Why the path may not supersede its period's load: a lower revision than one already
+    loaded (an old file sent again after its correction). The same revision again (the
+    same name with other content: how a workbook, named without revisions, is corrected)
+    and a higher one supersede as before."""
+    newest = registry.newest_revision(job.conn, job.feed, job.result.period)
+    if newest is None:
+        return None
+    revision = job.feed.delivery_order(job.path.name)[1]
+    load_id, newer = newest
+    if revision >= newer:
+        return None
+    return (
+        f"revision {revision} of period {job.result.period} is older than revision {newer}"
+        f" already loaded (load {load_id}): not loaded, the newer load kept"
+    )
+
+
 def _source(job: LoadJob, tmp: Path) -> tuple[Path, ReadStats, str | None]:
     """The CSV to read, the read statistics to fill, and the sha256 already known (a
     workbook's, of the bytes converted; None: the reader hashes the CSV as it reads)."""
@@ -286,20 +333,48 @@ def _source(job: LoadJob, tmp: Path) -> tuple[Path, ReadStats, str | None]:
 
 
 def _check_header(header: list[str], feed: Feed) -> None:
-    expected = feed.header
-    missing = [c for c in expected if c not in header]
-    unexpected = [c for c in header if c not in expected]
-    duplicated = sorted({c for c in header if header.count(c) > 1})
-    if missing or unexpected or duplicated:
+    """Refuse a header that is not the feed's columns, each once (in any order).
+
+    The reason names the feed's declared columns only (missing or repeated ones). Any other
+    field of the first line is delivered text (a file without a header line has a data row
+    there: a CRN, a name, a date of birth), so it is told by position, never quoted."""
+    declared = set(feed.header)
+    counts = Counter(header)
+    problem = f"header does not match feed {feed.name}: "
+    if any("\n" in c for c in header):
+        raise FileRejected(problem + "its first line opens a quote that does not close on it")
+    if not declared & counts.keys():
+        raise FileRejected(
+            problem + f"none of the first line's {len(header)} field(s) is a column of the "
+            "feed (it looks like a data row: the file has no header line?)"
+        )
+    missing = [c for c in feed.header if c not in counts]
+    unexpected = [i for i, c in enumerate(header, start=1) if c not in declared]
+    repeated = [c for c in feed.header if counts[c] > 1]
+    seen: set[str] = set()
+    again = []  # positions of an unexpected field named like an earlier one
+    for i, c in enumerate(header, start=1):
+        if c in seen and c not in declared:
+            again.append(i)
+        seen.add(c)
+    if missing or unexpected or repeated:
         parts = []
         if missing:
             parts.append("missing column(s) " + ", ".join(missing))
         if unexpected:
-            shown = [c[:40] for c in unexpected[:10]]
-            parts.append("unexpected column(s) " + ", ".join(shown))
-        if duplicated:
-            parts.append("repeated column(s) " + ", ".join(duplicated))
-        raise FileRejected(f"header does not match feed {feed.name}: " + "; ".join(parts))
+            parts.append(f"{len(unexpected)} unexpected column(s) at {_positions(unexpected)}")
+        if repeated:
+            parts.append("repeated column(s) " + ", ".join(repeated))
+        if again:
+            parts.append(f"{len(again)} unexpected column(s) repeated at {_positions(again)}")
+        raise FileRejected(problem + "; ".join(parts))
+
+
+def _positions(positions: list[int]) -> str:
+    """``position(s) 1, 2, 4`` (at most ``HEADER_POSITIONS_SHOWN``, then how many more)."""
+    shown = ", ".join(str(p) for p in positions[:HEADER_POSITIONS_SHOWN])
+    more = len(positions) - HEADER_POSITIONS_SHOWN
+    return f"position(s) {shown}" + (f" and {more} more" if more > 0 else "")
 
 
 def _reject(job: LoadJob, exc: FileRejected) -> None:
@@ -343,28 +418,45 @@ def _stage_and_commit(
         staged.sha = sha or reader.hexdigest()
         if staged.sha != job.sha:
             raise FileChanged(job.path.name)
+        result.rows_in = staged.stats.records
+        result.rows_loaded = staged.loaded
+        result.rows_quarantined = len(staged.bad_lines)
+        if result.rows_in != result.rows_loaded + result.rows_quarantined:
+            raise RuntimeError(
+                f"{job.path.name}: {result.rows_in} records read but {staged.loaded} "
+                f"loaded and {len(staged.bad_lines)} quarantined; refusing to commit"
+            )
+        if staged.bad_lines:
+            result.reason = f"{len(staged.bad_lines)} row(s) quarantined"
+        kept = registry.loaded_in_period(conn, job.feed, result.period) if not staged.loaded else []
         with conn.transaction(), conn.cursor() as cur:
             registry.write_quarantine(cur, job.feed, job.path, result.load_id, staged.bad)
-            registry.stamp(cur, job.table, job.path.name)
-            registry.attach(cur, job.feed, job.table, result.load_id)
+            if kept:  # an empty or all-quarantined revision: the period keeps its rows
+                _refuse_empty_revision(result, kept)
+            else:
+                registry.stamp(cur, job.table, job.path.name)
+                registry.attach(cur, job.feed, job.table, result.load_id)
             if job.options.after_copy:
                 job.options.after_copy()
-            result.rows_in = staged.stats.records
-            result.rows_loaded = staged.loaded
-            result.rows_quarantined = len(staged.bad_lines)
-            if result.rows_in != result.rows_loaded + result.rows_quarantined:
-                raise RuntimeError(
-                    f"{job.path.name}: {result.rows_in} records read but {staged.loaded} "
-                    f"loaded and {len(staged.bad_lines)} quarantined; refusing to commit"
-                )
-            if staged.bad_lines:
-                result.reason = f"{len(staged.bad_lines)} row(s) quarantined"
             registry.insert_load(cur, result, staged.sha, job.started_at)
             registry.write_fixes(cur, result.load_id, staged.fixes.counts)
-            registry.supersede_earlier(cur, job.feed, result.period, result.load_id)
+            if not kept:
+                registry.supersede_earlier(cur, job.feed, result.period, result.load_id)
     except BaseException:
         staging.drop_staging(conn, job.table)
         raise
+    if kept:
+        staging.drop_staging(conn, job.table)
+
+
+def _refuse_empty_revision(result: FileLoadResult, kept: list[int]) -> None:
+    """A delivery that loads no row does not supersede its period's load (a header-only or
+    all-quarantined re-delivery would empty the month): it is rejected, its failing rows
+    quarantined (``rows_quarantined = rows_in``, as for every rejected file)."""
+    result.status = "rejected"
+    what = f"all {result.rows_in} quarantined" if result.rows_in else "no records"
+    loads = ", ".join(str(k) for k in kept)
+    result.reason = f"revision loads no rows ({what}): earlier load {loads} of the period kept"
 
 
 def _second_connection(conn: psycopg.Connection) -> psycopg.Connection:
@@ -473,12 +565,58 @@ def _lines_by_chunk(staged: list[Staged], lines: set[int]) -> list[tuple[Staged,
     return groups
 
 
+def check_done_folders(path: Path) -> None:
+    """Refuse a path whose ``processed/`` or ``rejected/`` is not a real folder beside it.
+
+    A symbolic link there would move delivered files wherever it points (the loader may
+    run as root), and a file there could take nothing once the load had committed; so the
+    path is not loaded at all, and stays in landing, until the folder is put right."""
+    for folder in DONE_FOLDERS:
+        target = path.parent / folder
+        try:
+            mode = target.lstat().st_mode
+        except FileNotFoundError:
+            continue  # made by the first move
+        if stat.S_ISLNK(mode):
+            what = "is a symbolic link"
+        elif not stat.S_ISDIR(mode):
+            what = "is not a folder"
+        elif target.resolve().parent != path.parent.resolve():
+            what = "resolves outside its landing folder"
+        else:
+            continue
+        raise UnsafeFolder(f"{target} {what}: {path.name} was not loaded or moved")
+
+
 def _move(path: Path, folder: str, result: FileLoadResult) -> None:
     """Move a recorded path to ``processed/`` or ``rejected/`` (a symbolic link itself,
-    never its target); a name already there gets the load id appended."""
-    target = path.parent / folder
-    target.mkdir(exist_ok=True)
-    dest = target / path.name
-    if dest.exists() or dest.is_symlink():
-        dest = target / f"{path.name}.load{result.load_id}"
-    shutil.move(str(path), str(dest))
+    never its target); a name already there gets the load id appended.
+
+    The folder is opened without following a link and the path renamed into that open
+    folder, so one swapped for a link after ``check_done_folders`` moves nothing out."""
+    parent = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            os.mkdir(folder, dir_fd=parent)
+        except FileExistsError:
+            pass
+        try:
+            target = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+        except OSError as exc:  # ELOOP: a symbolic link; ENOTDIR: not a folder
+            code = errno.errorcode.get(exc.errno or 0, "error")
+            raise UnsafeFolder(
+                f"{path.parent / folder} is not a real folder ({code}):"
+                f" {path.name} was recorded (load {result.load_id}) but not moved"
+            ) from None
+        try:
+            name = path.name
+            try:
+                os.stat(name, dir_fd=target, follow_symlinks=False)
+                name = f"{path.name}.load{result.load_id}"
+            except FileNotFoundError:
+                pass
+            os.rename(path.name, name, src_dir_fd=parent, dst_dir_fd=target)
+        finally:
+            os.close(target)
+    finally:
+        os.close(parent)

@@ -188,16 +188,48 @@ def attach(cur: psycopg.Cursor, feed: Feed, table: str, load_id: int) -> None:
     )
 
 
-def supersede_earlier(cur: psycopg.Cursor, feed: Feed, period: str | None, load_id: int) -> None:
-    """A new delivery for the same feed and period replaces the earlier loaded one."""
+def loaded_in_period(
+    conn: psycopg.Connection | psycopg.Cursor, feed: Feed, period: str | None
+) -> list[int]:
+    """The loads of the feed's period whose rows are in ``raw`` now (one, or none)."""
     if period is None:
-        return
-    rows = cur.execute(
+        return []
+    rows = conn.execute(
         """select load_id from audit.file_loads
-           where feed = %s and period = %s and status = 'loaded' and load_id <> %s""",
-        [feed.name, period, load_id],
+           where feed = %s and period = %s and status = 'loaded' order by load_id""",
+        [feed.name, period],
     ).fetchall()
-    for (old,) in rows:
+    return [int(load_id) for (load_id,) in rows]
+
+
+def newest_revision(
+    conn: psycopg.Connection, feed: Feed, period: str | None
+) -> tuple[int, int] | None:
+    """The highest revision of the feed's period ever loaded (loaded now, or superseded
+    since): its load id and revision number (``Feed.delivery_order``)."""
+    if period is None:
+        return None
+    rows = conn.execute(
+        """select load_id, file_name from audit.file_loads
+           where feed = %s and period = %s and status in ('loaded', 'superseded')""",
+        [feed.name, period],
+    ).fetchall()
+    revisions = [(feed.delivery_order(name)[1], int(load_id)) for load_id, name in rows]
+    if not revisions:
+        return None
+    revision, load_id = max(revisions)
+    return load_id, revision
+
+
+def supersede_earlier(cur: psycopg.Cursor, feed: Feed, period: str | None, load_id: int) -> None:
+    """A new delivery for the same feed and period replaces the earlier loaded one.
+
+    The loader calls it only for a delivery that loads rows and is not an older revision
+    than one already loaded (``loader._older_revision``): an empty or all-quarantined
+    re-delivery, or an old file sent again, is rejected and the period keeps its rows."""
+    for old in loaded_in_period(cur, feed, period):
+        if old == load_id:
+            continue
         partition = sql.Identifier(staging_table(feed.name, old))
         cur.execute(
             sql.SQL("alter table raw.{} detach partition raw.{}").format(

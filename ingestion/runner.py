@@ -22,13 +22,11 @@ import psycopg
 
 from ingestion.ddl import ensure_schema
 from ingestion.feeds import ALL_FEEDS, get_feed
-from ingestion.loader import FileLoadResult, load_file, reject_unmatched
+from ingestion.loader import DONE_FOLDERS, FileLoadResult, UnsafeFolder, load_file, reject_unmatched
 from ingestion.schema import Feed
 from ingestion.validation import GxValidator, sqlalchemy_url
 
 log = logging.getLogger(__name__)
-
-DONE_FOLDERS = ("processed", "rejected")
 
 
 class IngestionError(RuntimeError):
@@ -91,6 +89,8 @@ def _process(
             detail = type(exc).__name__
             if isinstance(exc, psycopg.Error) and exc.sqlstate:
                 detail += f" (SQLSTATE {exc.sqlstate})"
+            if isinstance(exc, UnsafeFolder):  # names the folder to put right
+                detail += f": {exc}"
             log.error("%s: could not be processed: %s", path, detail)
             outcome.failed.append(f"{path}: {detail}")
             if conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:

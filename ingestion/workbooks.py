@@ -43,7 +43,9 @@ def workbook_as_csv(path: Path, feed: Feed, target: Path) -> tuple[str, dict]:
     finally:
         book.close()
     if target.stat().st_size == 0:
-        raise FileRejected(f"workbook's sheet {sheet.title!r} is empty (no header)")
+        # the declared sheet's name, never the workbook's own (delivered text)
+        which = f"sheet {feed.sheet!r}" if feed.sheet else "first sheet"
+        raise FileRejected(f"workbook's {which} is empty (no header)")
     return sha, faults
 
 

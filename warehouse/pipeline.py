@@ -106,8 +106,18 @@ def ingest_all(
 
 
 def delivered_bytes(landing: Path, feed: Any) -> int:
-    """The size of a feed's files waiting in the landing folder (to run the largest first)."""
-    return sum(p.stat().st_size for p in (landing / feed.system).glob(f"{feed.name}_*"))
+    """The size of a feed's files waiting in the landing folder (to run the largest first).
+
+    A path counts by its own size (``lstat``: a symbolic link is not followed, a dangling
+    one is no error; the loader rejects both); one that vanished meanwhile counts 0."""
+    return sum(_own_size(p) for p in (landing / feed.system).glob(f"{feed.name}_*"))
+
+
+def _own_size(path: Path) -> int:
+    try:
+        return path.lstat().st_size
+    except OSError:
+        return 0
 
 
 def _ingest_one(

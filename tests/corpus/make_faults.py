@@ -525,7 +525,12 @@ def _headers(c: _Corpus) -> None:
     add_events("header_missing_column", join(ls), "rejected", reason="missing column(s) COURT_CODE")
     ls = lines(rows())
     ls[0] = ls[0].replace("COURT_CODE", "COURT")
-    add_events("header_renamed_column", join(ls), "rejected", reason="unexpected column(s) COURT")
+    add_events(
+        "header_renamed_column",
+        join(ls),
+        "rejected",
+        reason="1 unexpected column(s) at position(s) 7",
+    )
     ls = lines(rows())
     ls[0] = ls[0].replace("ROW_VERSION", "COURT_CODE")
     add_events("header_repeated_column", join(ls), "rejected", reason="repeated column(s)")

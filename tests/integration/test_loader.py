@@ -376,3 +376,176 @@ def test_an_optional_code_of_spaces_only_loads_as_empty_not_as_a_bad_code(settin
         ).fetchone()[0]
     assert loaded == (None, None)
     assert fixes >= 1
+
+
+# -- hostile deliveries ---------------------------------------------------------------------
+def test_a_file_without_a_header_line_leaves_no_personal_data_in_its_reason(settings):
+    generate_landing(settings, scale=0.02, seed=29, dirt=0, window=("2007-05", "2007-05"))
+    folder = settings.landing_dir / "ndelius"
+    lines = (folder / "ndelius_offenders_2007-05.csv").read_text().splitlines()
+    # GIVEN the offenders file without its header line, and again with an unterminated
+    # quote opening its header
+    headless = folder / "ndelius_offenders_2007-06.csv"
+    headless.write_text("\n".join(lines[1:]) + "\n")
+    quoted = folder / "ndelius_offenders_2007-07.csv"
+    quoted.write_text('"' + "\n".join(lines) + "\n")
+    first_row = [v for v in lines[1].split(",") if len(v) > 2]  # CRN, names, DOB, postcode
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+        # WHEN they are loaded
+        results = [load_file(conn, p) for p in (headless, quoted)]
+        reasons = [r[0] for r in conn.execute("select reason from audit.file_loads")]
+    # THEN both are rejected, saying why, and no delivered value is in any reason
+    assert [r.status for r in results] == ["rejected", "rejected"]
+    assert "no header line" in results[0].reason
+    assert "quote" in results[1].reason
+    assert first_row
+    assert not [(v, r) for v in first_row for r in reasons if v.upper() in r.upper()]
+
+
+@pytest.mark.parametrize("folder", ["processed", "rejected"])
+def test_a_done_folder_linked_outside_landing_moves_nothing_out(settings, tmp_path, folder):
+    generate_landing(settings, scale=0.02, seed=31, dirt=0, window=("2006-01", "2006-01"))
+    system = settings.landing_dir / "ndelius"
+    path = system / "ndelius_events_2006-01.csv"
+    if folder == "rejected":
+        path.write_text("")  # a file the loader rejects
+    # GIVEN the folder the file would move to is a link to a folder outside landing
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (system / folder).symlink_to(outside)
+    with connect(settings, autocommit=True) as conn:
+        # WHEN the feed is loaded
+        with pytest.raises(runner_error()) as raised:
+            load_feed(conn, settings.landing_dir, "ndelius_events")
+        recorded = conn.execute("select count(*) from audit.file_loads").fetchone()[0]
+    # THEN nothing left landing, nothing was recorded, and the run names the folder
+    assert list(outside.iterdir()) == []
+    assert path.exists()
+    assert recorded == 0
+    assert f"{system / folder} is a symbolic link" in str(raised.value)
+
+
+def test_a_link_for_the_landing_folders_rejected_moves_no_stray_out(settings, tmp_path):
+    settings.landing_dir.mkdir(parents=True)
+    stray = settings.landing_dir / "notes.txt"
+    stray.write_text("not a delivery")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (settings.landing_dir / "rejected").symlink_to(outside)
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+        with pytest.raises(runner_error(), match="rejected is a symbolic link"):
+            load_all(conn, settings.landing_dir)
+    assert list(outside.iterdir()) == []
+    assert stray.exists()
+
+
+def test_a_file_where_processed_should_be_fails_the_path_before_it_is_recorded(settings):
+    generate_landing(settings, scale=0.02, seed=31, dirt=0, window=("2006-01", "2006-01"))
+    system = settings.landing_dir / "ndelius"
+    path = system / "ndelius_events_2006-01.csv"
+    (system / "processed").write_text("a file, not a folder")
+    with connect(settings, autocommit=True) as conn:
+        with pytest.raises(runner_error(), match="processed is not a folder"):
+            load_feed(conn, settings.landing_dir, "ndelius_events")
+        recorded = conn.execute("select count(*) from audit.file_loads").fetchone()[0]
+        # WHEN the folder is put right THEN the next run loads the file
+        (system / "processed").unlink()
+        results = load_feed(conn, settings.landing_dir, "ndelius_events")
+    assert recorded == 0
+    assert [r.status for r in results] == ["loaded"]
+    assert (system / "processed" / path.name).exists()
+
+
+def test_a_dangling_link_named_like_a_file_is_rejected_like_any_link(settings):
+    generate_landing(settings, scale=0.02, seed=31, dirt=0, window=("2006-01", "2006-01"))
+    system = settings.landing_dir / "ndelius"
+    (system / "ndelius_events_2006-02.csv").symlink_to("/nonexistent/x")
+    with connect(settings, autocommit=True) as conn:
+        results = load_feed(conn, settings.landing_dir, "ndelius_events")
+    by_name = {r.file_name: r for r in results}
+    dangling = by_name["ndelius_events_2006-02.csv"]
+    assert (dangling.status, dangling.rows_in) == ("rejected", None)
+    assert "symbolic link" in dangling.reason
+    assert by_name["ndelius_events_2006-01.csv"].status == "loaded"
+    assert (system / "rejected" / "ndelius_events_2006-02.csv").is_symlink()
+
+
+def _events_in_raw(conn):
+    return conn.execute(
+        "select _load_id, count(*) from raw.ndelius_events group by 1 order by 1"
+    ).fetchall()
+
+
+@pytest.mark.parametrize("redelivery", ["header only", "every row quarantined"])
+def test_a_revision_that_loads_no_rows_does_not_wipe_the_month(settings, redelivery):
+    generate_landing(settings, scale=0.02, seed=37, dirt=0, window=("2007-04", "2007-04"))
+    folder = settings.landing_dir / "ndelius"
+    lines = (folder / "ndelius_events_2007-04.csv").read_text().splitlines()
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+        first = load_file(conn, folder / "ndelius_events_2007-04.csv")
+        # GIVEN a re-delivery of the month that loads nothing
+        header = lines[0].split(",")
+        if redelivery == "header only":
+            rows = []
+        else:
+            at = header.index("CONVICTION_DATE")
+            rows = [
+                ",".join(f if i != at else "not a date" for i, f in enumerate(line.split(",")))
+                for line in lines[1:]
+            ]
+        again = folder / "ndelius_events_2007-04_r2.csv"
+        again.write_text("\n".join([lines[0], *rows]) + "\n")
+        # WHEN it is loaded
+        second = load_file(conn, again)
+        status = conn.execute(
+            "select status from audit.file_loads where load_id = %s", [first.load_id]
+        ).fetchone()[0]
+        raw = _events_in_raw(conn)
+        quarantined = conn.execute(
+            "select count(distinct line_number) from audit.quarantine where load_id = %s",
+            [second.load_id],
+        ).fetchone()[0]
+    # THEN it is rejected, the month keeps the earlier load's rows, and its rows are counted
+    assert first.rows_loaded > 0
+    assert second.status == "rejected"
+    assert "revision loads no rows" in second.reason
+    assert f"earlier load {first.load_id}" in second.reason
+    assert (second.rows_in, second.rows_loaded) == (len(rows), 0)
+    assert second.rows_quarantined == quarantined == len(rows)
+    assert status == "loaded"
+    assert raw == [(first.load_id, first.rows_loaded)]
+    assert (folder / "rejected" / again.name).exists()
+    assert_conservation(settings)
+
+
+def test_an_older_revision_after_a_newer_one_is_rejected_and_the_newer_kept(settings):
+    generate_landing(settings, scale=0.02, seed=41, dirt=0, window=("2007-02", "2007-02"))
+    folder = settings.landing_dir / "ndelius"
+    original = folder / "ndelius_events_2007-02.csv"
+    kept = original.read_text()
+    original.unlink()
+    lines = kept.splitlines()
+    # GIVEN the corrected revision (one row fewer) loaded first
+    newer = folder / "ndelius_events_2007-02_r2.csv"
+    newer.write_text("\n".join(lines[:-1]) + "\n")
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+        second = load_file(conn, newer)
+        # WHEN the original arrives after it
+        original.write_text(kept)
+        first = load_file(conn, original)
+        status = conn.execute(
+            "select status from audit.file_loads where load_id = %s", [second.load_id]
+        ).fetchone()[0]
+        raw = _events_in_raw(conn)
+    # THEN the original is rejected and the revision's rows stay
+    assert first.status == "rejected"
+    assert f"older than revision 2 already loaded (load {second.load_id})" in first.reason
+    assert first.rows_in == len(lines) - 1
+    assert status == "loaded"
+    assert raw == [(second.load_id, len(lines) - 2)]
+    assert (folder / "rejected" / original.name).exists()
+    assert_conservation(settings)
