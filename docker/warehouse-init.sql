@@ -32,5 +32,12 @@ set role pipeline;
 create role bi_reader with login password :'bi_password';
 create schema if not exists marts;
 grant usage on schema marts to bi_reader;
-alter default privileges in schema marts grant select on tables to bi_reader;
+-- no default privileges: a mart is granted (and given its row-level security) by
+-- access.protect() in its post-hook, never merely by being created
 reset role;
+-- large objects: storage any login could create, keep and grant to other roles (data passed
+-- around the access matrix, disk filled at will); nothing uses them (warehouse/localdb.py)
+revoke execute on function
+    lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea), lo_put(oid, bigint, bytea),
+    lo_import(text), lo_import(text, oid)
+from public;

@@ -252,6 +252,21 @@ class LocalPostgres:
                         sql.Identifier(dbname), sql.Identifier(owner)
                     )
                 )
+        with self.connect(dbname, autocommit=True) as conn:
+            conn.execute(NO_LARGE_OBJECTS)
+
+
+# Large objects are storage any login may create, keep and grant to other roles (a BI login
+# wrote a mart's figures into one and granted it to the district logins: data passed around
+# the access matrix, and disk filled at will). Nothing here uses them; only the superuser
+# keeps the functions that create or write one (per database: docker/warehouse-init.sql
+# does the same).
+NO_LARGE_OBJECTS = """
+revoke execute on function
+    lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea), lo_put(oid, bigint, bytea),
+    lo_import(text), lo_import(text, oid)
+from public
+"""
 
 
 def for_settings(settings) -> LocalPostgres:  # type: ignore[no-untyped-def]

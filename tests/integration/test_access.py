@@ -239,6 +239,23 @@ def test_no_district_login_widens_its_access_by_role_option_or_function(default_
             assert observed_rows(conn, "dim_offender") is None
 
 
+@pytest.mark.parametrize("login", [READER, "bi_bolton"])
+def test_no_bi_login_can_keep_data_in_a_large_object(default_warehouse, login):
+    # ATTACK: store figures in a large object (it outlives the session) and grant it to
+    # another role, around the access matrix; or fill the disk with them
+    with _connect(default_warehouse, login, autocommit=True) as conn:
+        for call in (
+            "select lo_from_bytea(0, convert_to('41892 offenders', 'UTF8'))",
+            "select lo_creat(-1)",
+            "select lo_create(0)",
+            "select lo_put(1, 0, 'x')",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(call)
+        (kept,) = conn.execute("select count(*) from pg_largeobject_metadata").fetchone()
+        assert kept == 0
+
+
 def test_bi_reader_cannot_become_anyone_else_either(default_warehouse):
     with _connect(default_warehouse, READER) as conn:
         for role in (DISTRICT_GROUP, "bi_bolton", "pipeline"):
