@@ -87,10 +87,6 @@ class Context:
         safe = protect_lines([int(v or 0) for v in values], lines, self.controls)
         return [None if v is SUPPRESSED else v for v in safe]
 
-    def shown(self, numerator: int | None) -> bool:
-        """A rate or share may be shown when its count is not a small one."""
-        return numerator is not None and not 0 < int(numerator) < self.controls.threshold
-
     # -- figures computed from published counts only ---------------------------------------
     # A rate, share or interval computed from exact counts gives the counts back (a share to
     # 0.1 % with its rounded denominator, or a bar's height, pins most numerator/denominator
