@@ -119,15 +119,16 @@ def test_a_pack_for_an_earlier_year_shows_no_forecast_made_after_it(conn):
 def test_reoffending_rates_are_published_counts_and_the_splits_resist_differencing(conn):
     attacked = 0
     for ctx in contexts(conn):
-        (year,) = ctx.conn.execute(
-            "select max(cohort_year) from marts.fct_reoffending_cohort where la_code = %s "
-            "and is_follow_up_complete and cohort_year <= %s",
-            [ctx.la_code, ctx.fy],
-        ).fetchone()
+        # the cohort shown is one whose outcome was known by the end of the pack's year
+        year = ctx.last_complete_cohort
+        assert (ctx.fy, year) == ("2008/09", "2006/07")  # as the CSPs' district_profile
         split = _cohort_rates(ctx, year)
         # every rate shown is the published reoffenders over the published cohort
         for rows in split.values():
             for r in rows:
+                # the mean predicted probability to the printed 0.1 %: finer, the sum of
+                # 4-decimal scores pins the group's size
+                assert r["predicted"] is None or r["predicted"] == round(r["predicted"], 3)
                 if r["rate"] is not None:
                     assert published(ctx, r["size_shown"])
                     assert published(ctx, r["reoffenders_shown"])
@@ -166,7 +167,8 @@ def test_reoffending_rates_are_published_counts_and_the_splits_resist_differenci
     assert attacked == 10
 
 
-def test_ward_rates_and_ranks_come_from_published_counts(conn):
+def test_ward_rates_ranks_and_deciles_come_from_published_counts(conn):
+    every: list[tuple[float, int]] = []
     for ctx in contexts(conn):
         wards = _published_wards(ctx)
         assert wards
@@ -180,6 +182,14 @@ def test_ward_rates_and_ranks_come_from_published_counts(conn):
         rates = [w["offenders_with_need_per_1000"] for w in ranked]
         assert rates == sorted(rates, reverse=True)
         assert [w["need_rank"] for w in ranked] == list(range(1, len(ranked) + 1))
+        every += [(w["offenders_with_need_per_1000"], w["need_decile"]) for w in ranked]
+    # deciles follow the published rates across Greater Manchester: a higher published rate
+    # in a lower-need decile would order two wards inside their rounding (the exact rates)
+    every.sort()
+    assert every and all(
+        (a[0] < b[0] and a[1] >= b[1]) or (a[0] == b[0] and a[1] == b[1])
+        for a, b in zip(every, every[1:], strict=False)
+    ), [(a, b) for a, b in zip(every, every[1:], strict=False) if a[1] < b[1]][:3]
 
 
 def test_cost_per_unit_does_not_give_the_exact_units_back(conn):
@@ -221,3 +231,13 @@ def test_the_evaluation_sentence_carries_the_published_count(conn):
     for sentence in s.sentences:
         for n in re.findall(r"([\d,]+|\*) matched participants", sentence):
             assert n == "*" or published(ctx, int(n.replace(",", ""))), sentence
+        assert re.search(r"p (= 0\.\d\d|< 0\.01)\)", sentence), sentence
+    # the rates, intervals and differences in whole percentage points (as the Justice Data
+    # Lab publishes them): to 0.01 % the participants' rate gives their exact number back
+    assert all(r["cohort_year"] <= ctx.last_complete_cohort for r in rows)
+    (table,) = s.tables
+    for row in table.rows:
+        rates, difference, p_value = row[4:6], row[6], row[7]
+        assert all(re.fullmatch(r"\d+ %", r) for r in rates), row
+        assert re.fullmatch(r"[+-]\d+ pp \([+-]\d+ to [+-]\d+\)", difference), row
+        assert re.fullmatch(r"0\.\d\d|< 0\.01", p_value), row

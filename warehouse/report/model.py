@@ -61,6 +61,14 @@ class Context:
     controls_source: str
     used_marts: set[str] = field(default_factory=set)
 
+    @property
+    def last_complete_cohort(self) -> str:
+        """The latest cohort whose outcome is known by the end of the pack's year: proven
+        reoffending needs a year of follow-up and six months for convictions, so a cohort
+        two financial years back (2006/07 for a 2008/09 pack, as the extracts)."""
+        start = int(self.fy[:4]) - 2
+        return f"{start}/{(start + 1) % 100:02d}"
+
     def rows(self, mart: str, query: str, params: list | None = None) -> list[dict]:
         """``query`` with ``{mart}`` naming ``marts.<mart>``: rows as dicts."""
         self.used_marts.add(mart)

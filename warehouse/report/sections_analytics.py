@@ -139,18 +139,29 @@ def _marginal(ctx: Context, s: Section) -> None:
 
 # -- matched evaluation --------------------------------------------------------------------------
 def _evaluations(ctx: Context) -> list[dict]:
-    """Each intervention's latest evaluated cohort up to the report's year, binary outcome."""
+    """Each intervention's latest evaluated cohort whose follow-up ended by the report's
+    year (``Context.last_complete_cohort``), binary outcome."""
     return ctx.rows(
         "fct_intervention_evaluations",
         "select distinct on (intervention_code) * from {mart} "
         "where outcome = 'binary' and cohort_year <= %s "
         "order by intervention_code, cohort_year desc",
-        [ctx.fy],
+        [ctx.last_complete_cohort],
     )
 
 
 def _pct(v: object) -> float | None:
-    return None if v is None else 100 * float(v)  # type: ignore[arg-type]
+    """A rate of the evaluation in whole percentage points, as the Justice Data Lab
+    publishes it: the rates, intervals and differences come from exact counts (a matched
+    comparison is not a count of people), and to a finer precision the participants' rate
+    gives their exact number back (n = 1,893 was the only size giving 21.87 %)."""
+    return None if v is None else float(round(100 * float(v)))  # type: ignore[arg-type]
+
+
+def _p_value(p: object) -> str:
+    """A p-value to two decimals (below 0.01: ``< 0.01``), for the same reason."""
+    x = float(p)  # type: ignore[arg-type]
+    return "< 0.01" if x < 0.01 else f"{x:.2f}"
 
 
 def evaluation_section(ctx: Context) -> Section:
@@ -202,16 +213,18 @@ def _published_sentence(ctx: Context, r: dict) -> str:
     """The Justice Data Lab sentence with its count of matched participants as the table
     publishes it (rounded), not the exact count the mart wrote into the text."""
     shown = fmt_count(ctx.count(r["matched_participants"]))
-    return re.sub(
+    text = re.sub(
         r"\b\d[\d,]* matched participants", f"{shown} matched participants", r["what_you_can_say"]
     )
+    p = _p_value(r["p_value"])
+    return re.sub(r"p = [0-9.e-]+", f"p {p}" if p.startswith("<") else f"p = {p}", text)
 
 
 def _evaluation_table(ctx: Context, rows: list[dict]) -> Table:
     def diff(r: dict) -> str:
         return (
-            f"{_pct(r['difference']):+.1f} pp ({_pct(r['difference_ci_low']):+.1f} to "
-            f"{_pct(r['difference_ci_high']):+.1f})"
+            f"{_pct(r['difference']):+.0f} pp ({_pct(r['difference_ci_low']):+.0f} to "
+            f"{_pct(r['difference_ci_high']):+.0f})"
         )
 
     return Table(
@@ -233,10 +246,10 @@ def _evaluation_table(ctx: Context, rows: list[dict]) -> Table:
                 r["cohort_year"],
                 fmt_count(ctx.count(r["participants"])),
                 fmt_count(ctx.count(r["matched_participants"])),
-                fmt_value(r["participant_value"], "proportion"),
-                fmt_value(r["comparison_value"], "proportion"),
+                f"{_pct(r['participant_value']):.0f} %",
+                f"{_pct(r['comparison_value']):.0f} %",
                 diff(r),
-                f"{float(r['p_value']):.3f}",
+                _p_value(r["p_value"]),
                 f"{float(r['max_abs_smd_before']):.2f} / {float(r['max_abs_smd_after']):.2f}",
             ]
             for r in rows

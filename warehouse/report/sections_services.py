@@ -3,6 +3,8 @@ data. Each reads the marts only, through the context's disclosure control."""
 
 from __future__ import annotations
 
+import bisect
+
 from warehouse.intervals import wilson
 from warehouse.report import charts
 from warehouse.report.charts import Series
@@ -91,32 +93,43 @@ def wards_section(ctx: Context) -> Section:
 
 
 def _published_wards(ctx: Context) -> list[dict]:
-    """The district's wards with each rate, interval, flag and rank recomputed from the
-    published counts (residents: ONS estimates, public); the Greater Manchester ward figure
-    from the published count of all its wards. A hidden count hides its rate, interval,
-    rank and decile."""
-    wards = ctx.rows(
+    """The district's wards with each rate, interval, flag, rank and decile recomputed from
+    the published counts (residents: ONS estimates, public): the decile among every Greater
+    Manchester ward's published rate (as ``int_ward_needs_rated_and_ranked`` does with the
+    exact ones, which order wards inside their rounding), the Greater Manchester figure from
+    the published count of all its wards. A hidden count hides its rate, interval, rank and
+    decile."""
+    every = ctx.rows(
         "jsna_ward_need",
-        "select w.ward_name, w.population, w.offenders_with_need, w.need_decile, "
-        "gm.offenders, gm.population as gm_population from {mart} as w "
-        "cross join (select sum(offenders_with_need) as offenders, sum(population) as population "
-        "from {mart} where financial_year = %s) as gm "
-        "where w.la_code = %s and w.financial_year = %s order by w.ward_name",
-        [ctx.fy, ctx.la_code, ctx.fy],
+        "select la_code, ward_name, population, offenders_with_need from {mart} "
+        "where financial_year = %s order by la_code, ward_name",
+        [ctx.fy],
     )
-    for w in wards:
-        gm = ctx.estimate(w["offenders"], w["gm_population"], "per_1000")
+    gm = ctx.estimate(
+        sum(w["offenders_with_need"] or 0 for w in every),
+        sum(w["population"] or 0 for w in every),
+        "per_1000",
+    )
+    for w in every:
         own = ctx.estimate(w["offenders_with_need"], w["population"], "per_1000")
-        w["gm_value"] = None if gm is None else gm[0]
         keys = ("offenders_with_need_per_1000", "lower_ci_95", "upper_ci_95")
         w.update(zip(keys, own or (None, None, None), strict=True))
+        w["gm_value"] = None if gm is None else gm[0]
         w["significance_vs_gm"] = (
             "not tested"
             if own is None or gm is None
             else compare_interval(own[1], own[2], gm[0], "higher_is_worse")
         )
-        if own is None:
-            w["need_decile"] = None
+    descending = sorted(
+        -w["offenders_with_need_per_1000"]
+        for w in every
+        if w["offenders_with_need_per_1000"] is not None
+    )
+    for w in every:  # a tie takes the decile of its first ward
+        rate = w["offenders_with_need_per_1000"]
+        first = None if rate is None else bisect.bisect_left(descending, -rate)
+        w["need_decile"] = None if first is None else 1 + 10 * first // len(descending)
+    wards = [w for w in every if w["la_code"] == ctx.la_code]
     shown = sorted(
         (w for w in wards if w["offenders_with_need_per_1000"] is not None),
         key=lambda w: -w["offenders_with_need_per_1000"],
@@ -232,6 +245,10 @@ def _cohort_rates(ctx: Context, year: str) -> dict[str, list[dict]]:
             lines.append((k, list(range(first + k, len(values), 3))))
     safe = ctx.counts(values, lines)
     for i, r in enumerate(groups):
+        # the mean OGRS3 probability (4 decimals each) to the precision printed: finer, its
+        # sum is a whole number of 1/10,000ths for one group size only (an attack found them)
+        if r["predicted"] is not None:
+            r["predicted"] = round(float(r["predicted"]), 3)
         n, k, rest = safe[3 + 3 * i : 6 + 3 * i]
         r["size_shown"], r["reoffenders_shown"] = n, k
         ok = None not in (n, k, rest) and n
@@ -245,7 +262,7 @@ def reoffending_section(ctx: Context) -> Section:
     (year,) = ctx.conn.execute(
         "select max(cohort_year) from marts.fct_reoffending_cohort where la_code = %s "
         "and is_follow_up_complete and cohort_year <= %s",
-        [ctx.la_code, ctx.fy],
+        [ctx.la_code, ctx.last_complete_cohort],
     ).fetchone()
     ctx.used_marts.add("fct_reoffending_cohort")
     if year is None:
