@@ -4,13 +4,20 @@
 
 1. **lock** the feed (every load of a feed holds its lock; a second run waits for it, then
    skips a path the first run has already moved), and drop staging tables of dead loads;
+   a path still being delivered is skipped, recorded nowhere, and left for a later run:
+   one a process holds open for writing (``being_written``), and one named as uploads
+   are named until they are complete (``.part``, ``.tmp``, ``.partial``, or a leading
+   ``.``: upload under such a name, then rename; the runner never picks those up);
    a path whose ``processed/`` or ``rejected/`` is not a real folder beside it (a symbolic
    link, a file) is not loaded at all: it stays in landing and the run fails naming it;
 2. **check the path**: a symbolic link, a directory, a name that matches no feed, a
    period that is not a real month within the feed's window, an empty file, archive or
    binary bytes are ``rejected`` with a reason (``rows_in`` null when there are no
-   records to count); the same content again is a ``duplicate``; a lower revision of a
-   period than one already loaded (``_r2`` loaded, then the original) is ``rejected``;
+   records to count); the same content as a load whose rows are in ``raw`` is a
+   ``duplicate`` (the same bytes as a rejected file, sent again under a corrected name,
+   are processed again); a lower revision of a period than one already loaded (``_r2``
+   loaded, then the original), or the content of a superseded load sent again under the
+   newest revision's name, is ``rejected``;
 3. **read** one streaming pass (``reading``; workbooks first become CSV in
    ``workbooks``), hashing the very bytes it reads;
 4. **stage** chunks by COPY, strictly parsed in SQL (``staging``), two at a time;
@@ -37,6 +44,7 @@ import os
 import queue
 import stat
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -69,14 +77,19 @@ log = logging.getLogger(__name__)
 CHUNK_ROWS = 80_000  # records per COPY (and per GX validation) in a large file
 COPY_WORKERS = 2  # chunks COPYed at once (PostgreSQL parses each COPY on one core)
 DONE_FOLDERS = ("processed", "rejected")  # beside the delivered paths: where they move
+IN_FLIGHT_SUFFIXES = (".part", ".tmp", ".partial")  # an upload's name until it is complete
+NAME_MAX = 255  # bytes of one file name (ext4, xfs, btrfs)
 HEADER_POSITIONS_SHOWN = 10  # positions of unexpected header fields a reason lists
 
 __all__ = [
     "DONE_FOLDERS",
+    "IN_FLIGHT_SUFFIXES",
     "FileLoadResult",
     "FileRejected",
     "LoadOptions",
     "UnsafeFolder",
+    "being_written",
+    "in_flight",
     "load_file",
     "reject_unmatched",
 ]
@@ -145,7 +158,30 @@ class UnsafeFolder(RuntimeError):
 
 
 def lock_key(path: Path, feed: Feed | None) -> str:
-    return f"feed:{feed.name}" if feed else f"path:{path.resolve(strict=False)}"
+    """The advisory lock's name: the feed's, or the path's (its bytes escaped when they are
+    not UTF-8, so that the lock query can send it)."""
+    if feed:
+        return f"feed:{feed.name}"
+    resolved = os.fsencode(path.resolve(strict=False))
+    return "path:" + resolved.decode("utf-8", "backslashreplace")
+
+
+def name_is_text(path: Path) -> bool:
+    """Whether the path's name is UTF-8 text (a name of other bytes reaches Python with
+    surrogate escapes, which PostgreSQL and the logs cannot take)."""
+    try:
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def shown_name(path: Path) -> str:
+    """The path's name as recorded and logged: a name that is not UTF-8 has its bad bytes
+    replaced (U+FFFD), so the audit row and the log lines can hold it."""
+    if name_is_text(path):
+        return path.name
+    return os.fsencode(path.name).decode("utf-8", "replace")
 
 
 def load_file(
@@ -201,19 +237,13 @@ def _locked(
     key = lock_key(path, feed)
     conn.execute("select pg_advisory_lock(hashtext(%s))", [key])
     try:
-        if not path.is_symlink() and not path.exists():
-            return FileLoadResult(
-                load_id=0,
-                file_name=path.name,
-                feed=feed.name if feed else "",
-                period=None,
-                status="skipped",
-            )
+        if _gone_or_arriving(path):
+            return _skipped(path, feed)
         if options.move:
             check_done_folders(path)  # before any audit row: the path stays in landing
         result = FileLoadResult(
             load_id=registry.next_load_id(conn),
-            file_name=path.name,
+            file_name=shown_name(path),
             feed=feed.name if feed else registry.UNKNOWN_FEED,
             period=feed.period_of(path.name) if feed else None,
             status="loaded",
@@ -224,7 +254,7 @@ def _locked(
         try:
             step(job)
         except FileChanged:
-            log.warning("%s: changed while being read; left for a later run", path.name)
+            log.warning("%s: changed while being read; left for a later run", shown_name(path))
             result.status = "skipped"
             return result
         except (psycopg.OperationalError, psycopg.InterfaceError):
@@ -239,15 +269,15 @@ def _locked(
                 if options.move:
                     _move(path, "rejected", result)
             except Exception:  # cannot even record it: it stays for a later run
-                log.error("%s: could not be recorded as rejected either", path.name)
-            raise LoaderFailed(f"{path.name}: {type(exc).__name__}") from exc
+                log.error("%s: could not be recorded as rejected either", shown_name(path))
+            raise LoaderFailed(f"{shown_name(path)}: {type(exc).__name__}") from exc
         if options.move:
             _move(path, "rejected" if result.status == "rejected" else "processed", result)
     finally:
         conn.execute("select pg_advisory_unlock(hashtext(%s))", [key])
     log.info(
         "%s: %s (in %s, loaded %d, quarantined %d)",
-        path.name,
+        shown_name(path),
         result.status,
         result.rows_in,
         result.rows_loaded,
@@ -256,12 +286,104 @@ def _locked(
     return result
 
 
+def _gone_or_arriving(path: Path) -> bool:
+    """Whether another run moved the path away, or a process is still writing it."""
+    if not path.is_symlink() and not path.exists():
+        return True
+    if being_written(path):
+        log.warning(
+            "%s: open for writing (still being delivered); left for later", shown_name(path)
+        )
+        return True
+    return False
+
+
+def _skipped(path: Path, feed: Feed | None) -> FileLoadResult:
+    """A path this run leaves alone (recorded nowhere)."""
+    return FileLoadResult(
+        load_id=0,
+        file_name=shown_name(path),
+        feed=feed.name if feed else "",
+        period=None,
+        status="skipped",
+    )
+
+
+def in_flight(name: str) -> bool:
+    """Whether a name is an upload's until it is complete (renamed when written)."""
+    return name.startswith(".") or name.endswith(IN_FLIGHT_SUFFIXES)
+
+
+def being_written(path: Path) -> bool:
+    """Whether a process holds the path open for writing (Linux: ``/proc/<pid>/fd``; only
+    the processes this one may inspect, all of them when it runs as root).
+
+    The scan covers the path's folder and is reused for ``WRITERS_SCAN_SECONDS`` when it
+    saw no writer (a feed has hundreds of files: one scan per path took ~9 ms each on a
+    slow machine, a pipeline run ~6 s); a path it saw open is scanned for again. A writer that closes the file between two parts, or opens one again just
+    after the scan, is not seen: an uploader should write under an in-flight name
+    (``in_flight``) and rename when done."""
+    if path.is_symlink() or not path.is_file() or not Path("/proc/self/fd").is_dir():
+        return False
+    target, folder = os.path.realpath(path), os.path.realpath(path.parent)
+    # a path the reused scan saw open is looked at again now: it may have been closed since
+    return target in _written_in(folder) and target in _written_in(folder, fresh=True)
+
+
+WRITERS_SCAN_SECONDS = 1.0
+_scans: dict[str, tuple[float, frozenset[str]]] = {}
+
+
+def _written_in(folder: str, fresh: bool = False) -> frozenset[str]:
+    """The files directly in ``folder`` that some process holds open for writing."""
+    now = time.monotonic()
+    cached = _scans.get(folder)
+    if cached and not fresh and now - cached[0] < WRITERS_SCAN_SECONDS:
+        return cached[1]
+    proc, prefix, found = Path("/proc"), folder + os.sep, set()
+    for pid in os.listdir(proc):
+        if not pid.isdigit():
+            continue
+        try:
+            fds = os.listdir(proc / pid / "fd")
+        except OSError:  # gone, or another user's
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(proc / pid / "fd" / fd)
+                if not target.startswith(prefix) or os.sep in target[len(prefix) :]:
+                    continue
+                info = (proc / pid / "fdinfo" / fd).read_text()
+            except OSError:
+                continue
+            flags = next(
+                (ln.split()[1] for ln in info.splitlines() if ln.startswith("flags:")), "0"
+            )
+            if int(flags, 8) & (os.O_WRONLY | os.O_RDWR):
+                found.add(target)
+    result = frozenset(found)
+    _scans[folder] = (now, result)
+    return result
+
+
 _NO_FEED = Feed("unknown", "unknown", "a path whose name matches no feed", r"(?!)", ())
 
 
 def _unmatched_reason(path: Path) -> str:
     what = "directory" if path.is_dir() and not path.is_symlink() else "file"
-    return f"{what} name matches no feed's naming pattern (in folder {path.parent.name}/)"
+    folder = shown_name(path.parent)
+    if not name_is_text(path):
+        size = len(os.fsencode(path.name))
+        return f"{what} name is not UTF-8 text ({size} bytes; in folder {folder}/)"
+    return f"{what} name matches no feed's naming pattern (in folder {folder}/)"
+
+
+def _with_suffix(name: str, suffix: str) -> str:
+    """``name + suffix``, the name cut (at a character) so that the whole fits in a file
+    name (255 bytes): a long name delivered twice must still move beside the first."""
+    while len(os.fsencode(name + suffix)) > NAME_MAX and name:
+        name = name[:-1]
+    return name + suffix
 
 
 def _load(job: LoadJob) -> None:
@@ -305,16 +427,25 @@ def _load(job: LoadJob) -> None:
 
 def _older_revision(job: LoadJob) -> str | None:
     """Why the path may not supersede its period's load: a lower revision than one already
-    loaded (an old file sent again after its correction). The same revision again (the
-    same name with other content: how a workbook, named without revisions, is corrected)
-    and a higher one supersede as before."""
+    loaded (an old file sent again after its correction), or the same revision with the
+    content of a load since superseded (an uncorrected workbook sent again). The same
+    revision with new content (how a workbook, named without revisions, is corrected) and
+    a higher one supersede as before."""
     newest = registry.newest_revision(job.conn, job.feed, job.result.period)
     if newest is None:
         return None
     revision = job.feed.delivery_order(job.path.name)[1]
     load_id, newer = newest
-    if revision >= newer:
+    if revision > newer:
         return None
+    if revision == newer:
+        old = registry.superseded_delivery(job.conn, job.feed, job.result.period, job.sha or "")
+        if old is None:
+            return None
+        return (
+            f"same content (sha256) as load {old}, since superseded: not loaded, the"
+            f" newer load of period {job.result.period} kept"
+        )
     return (
         f"revision {revision} of period {job.result.period} is older than revision {newer}"
         f" already loaded (load {load_id}): not loaded, the newer load kept"
@@ -585,7 +716,7 @@ def check_done_folders(path: Path) -> None:
             what = "resolves outside its landing folder"
         else:
             continue
-        raise UnsafeFolder(f"{target} {what}: {path.name} was not loaded or moved")
+        raise UnsafeFolder(f"{target} {what}: {shown_name(path)} was not loaded or moved")
 
 
 def _move(path: Path, folder: str, result: FileLoadResult) -> None:
@@ -606,13 +737,13 @@ def _move(path: Path, folder: str, result: FileLoadResult) -> None:
             code = errno.errorcode.get(exc.errno or 0, "error")
             raise UnsafeFolder(
                 f"{path.parent / folder} is not a real folder ({code}):"
-                f" {path.name} was recorded (load {result.load_id}) but not moved"
+                f" {shown_name(path)} was recorded (load {result.load_id}) but not moved"
             ) from None
         try:
             name = path.name
             try:
                 os.stat(name, dir_fd=target, follow_symlinks=False)
-                name = f"{path.name}.load{result.load_id}"
+                name = _with_suffix(path.name, f".load{result.load_id}")
             except FileNotFoundError:
                 pass
             os.rename(path.name, name, src_dir_fd=parent, dst_dir_fd=target)

@@ -12,7 +12,14 @@ The reader knows the CSV dialect facts the loader depends on, per file:
   read boundary falls;
 * a quote may open a field only at its start and close it only before a comma or the end
   of the record (RFC 4180); a stray quote inside an unquoted field (``O"Brien``) makes that
-  record malformed and is not taken as the start of a quoted field, so it swallows nothing.
+  record malformed and is not taken as the start of a quoted field, so it swallows nothing;
+* a record may span at most ``MAX_RECORD_LINES`` physical lines (no feed declares a
+  multi-line field): a quote that opens a field and does not close within them (``"Zeph``),
+  or line ends that change after the header (an LF header, then rows ending in CR only),
+  would fold many rows into one record, so the file is rejected naming the line
+  (``RecordRunsOn``), and its rows are counted as physical lines (``count_records``);
+* a record holding a control byte (but a line break), DEL or a bidirectional override
+  goes the exact way, where SQL names the field that holds it (``staging.UNSAFE_TEXT``).
 
 All of it is set-based over whole blocks (numpy on the bytes: quotes, their parity,
 separators, terminators; the format screen), with no per-record Python work except for the
@@ -40,6 +47,9 @@ from ingestion.screen import FormatScreen
 READ_BYTES = 1 << 20
 FIX_LIST_LIMIT = 5_000  # more lines than this with spaces or lower case: fix-check every row
 RECORD_TEXT_LIMIT = 2_000  # characters of a malformed record kept in quarantine
+# physical lines one record may span: no feed declares a multi-line field, and text fields
+# hold at most 200 characters; a record longer than this is a stray or missing quote
+MAX_RECORD_LINES = 20
 
 QUOTE, COMMA, LF, CR, NUL = 34, 44, 10, 13, 0
 BOM = b"\xef\xbb\xbf"
@@ -50,6 +60,11 @@ ARCHIVES = {
     b"BZh": "bzip2-compressed data",
     b"\xfd7zXZ\x00": "xz-compressed data",
 }
+
+
+class RecordRunsOn(FileRejected):
+    """A record spans more than ``MAX_RECORD_LINES`` lines: the file cannot be split into
+    records (its rows are still counted, as physical lines)."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +85,7 @@ class Chunk:
     # records the format screen could not pass: COPYed as text, each prefixed by its line
     exact: list[bytes] = field(default_factory=list)
     exact_lines: list[int] = field(default_factory=list)
-    # lines holding a space or a lower-case letter (None: too many to list, check all)
+    # lines holding a space, a lower-case letter or a quote (None: too many, check all)
     fix_lines: list[int] | None = field(default_factory=list)
 
     def may_need_fixing(self, lines: list[int] | None) -> None:
@@ -289,22 +304,25 @@ def _quote_state(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     An opening quote must follow a comma, a newline, the block's start or a closing quote
     (``""`` inside a quoted field). Taking a stray quote literally changes the parity of
-    those after it, so the check repeats until no new stray quote appears (one or two
-    rounds in practice)."""
+    those after it: set-based up to the first stray quote, then one pass over the quotes
+    that follow it (linear: re-checking every quote per stray quote took 16 s for a
+    120 KB field of ``a"a"a"...``)."""
     quotes = np.flatnonzero(arr == QUOTE)
-    stray = np.zeros(len(quotes), dtype=bool)
     if not len(quotes):
         return quotes, quotes
     prev = np.where(quotes > 0, arr[np.maximum(quotes - 1, 0)], LF)
     ok_prev = (prev == COMMA) | (prev == LF) | (prev == QUOTE)
-    while True:
-        active_idx = np.flatnonzero(~stray)
-        opening = active_idx[0::2]
-        bad = opening[~ok_prev[opening]]
-        if not len(bad):
-            break
-        # take the first offender literally, then look again (later parities changed)
-        stray[bad[0]] = True
+    bad = np.flatnonzero(~ok_prev[0::2])
+    if not len(bad):  # most blocks: no stray quote
+        return quotes, quotes[:0]
+    first = int(bad[0]) * 2  # every quote before it pairs as parsed
+    stray = np.zeros(len(quotes), dtype=bool)
+    opening = True
+    for i, ok in enumerate(ok_prev[first:].tolist(), start=first):
+        if opening and not ok:
+            stray[i] = True
+        else:
+            opening = not opening
     return quotes[~stray], quotes[stray]
 
 
@@ -351,7 +369,44 @@ def _layout(data: bytes, first_line: int, final: bool) -> _Layout | None:
     starts = np.concatenate(([0], ends[:-1] + 1)) if len(ends) else np.zeros(0, dtype=np.int64)
     spans = np.diff(np.searchsorted(newlines, ends, side="right"), prepend=0)
     lines = first_line + (np.concatenate(([0], np.cumsum(spans)[:-1])) if len(ends) else spans)
+    _check_record_lengths(data, arr, newlines, ends, spans, lines, first_line)
     return _Layout(data, arr, active, stray, starts, ends, spans, lines, unterminated)
+
+
+def _check_record_lengths(
+    data: bytes,
+    arr: np.ndarray,
+    newlines: np.ndarray,
+    ends: np.ndarray,
+    spans: np.ndarray,
+    lines: np.ndarray,
+    first_line: int,
+) -> None:
+    """Refuse a record (or the open one at the block's end) that spans more than
+    ``MAX_RECORD_LINES`` physical lines: newlines inside quotes, or carriage returns left in
+    an LF or CRLF file (line ends that changed after the header)."""
+    crs = np.flatnonzero(arr == CR) if b"\r" in data else np.zeros(0, dtype=np.int64)
+    n = len(ends)
+    cr_counts = np.bincount(np.searchsorted(ends, crs), minlength=n + 1)
+    tail_newlines = len(newlines) - int(
+        np.searchsorted(newlines, ends[-1], side="right") if n else 0
+    )
+    span_all = np.append(spans, tail_newlines + 1) + cr_counts
+    long = np.flatnonzero(span_all > MAX_RECORD_LINES)
+    if not len(long):
+        return
+    i = int(long[0])
+    line = int(lines[i]) if i < n else first_line + int(spans.sum())
+    if cr_counts[i] >= MAX_RECORD_LINES // 2:
+        raise RecordRunsOn(
+            f"line endings change after the header: from line {line} on, lines end in a"
+            " carriage return only (the file cannot be split into records)"
+        )
+    raise RecordRunsOn(
+        f"a quoted field on line {line} does not close within {MAX_RECORD_LINES} lines"
+        " (a stray or missing quote; no field of the feed spans lines): the file cannot be"
+        " split into records"
+    )
 
 
 def _faults(lay: _Layout, width: int, stats: ReadStats) -> tuple[dict[int, str], np.ndarray]:
@@ -424,6 +479,7 @@ def _scan(
     reasons, separators = _faults(lay, width, stats)
     exact = (
         screen.exact_records(lay.arr, lay.starts, lay.ends, lay.spans, set(reasons), separators)
+        | (_unsafe_text_records(lay) - set(reasons))
         if screen is not None
         else set()
     )
@@ -466,10 +522,42 @@ def _scan(
     return scan
 
 
-def _fix_lines(lay: _Layout) -> list[int] | None:
-    """Lines holding a space, a tab or a lower-case letter (None: too many to list)."""
+def _unsafe_text_records(lay: _Layout) -> set[int]:
+    """Records holding a control byte (C0 but the line breaks, DEL) or a bidirectional
+    override or isolate (U+202A-U+202E, U+2066-U+2069): the exact way names the field."""
     head = lay.arr[: lay.normal_end]
-    odd = np.flatnonzero((head == 32) | (head == 9) | ((head >= 97) & (head <= 122)))
+    allowed = int(lay.spans.sum())  # the LFs (memchr first: bytes.count is slower)
+    for byte, value in ((b"\r", CR), (b"\x00", NUL)):
+        if byte in lay.data:
+            allowed += int(np.count_nonzero(head == value))
+    if np.count_nonzero(head < 32) == allowed:  # most blocks: line breaks only
+        hit = np.zeros(0, dtype=np.int64)
+    else:
+        low = np.flatnonzero(head < 32)
+        hit = low[(head[low] != LF) & (head[low] != CR) & (head[low] != NUL)]
+    if b"\x7f" in lay.data:
+        hit = np.concatenate((hit, np.flatnonzero(head == 127)))
+    if b"\xe2" in lay.data:  # memchr: most blocks hold none
+        lead = np.flatnonzero(head[:-2] == 0xE2)
+        second, third = head[lead + 1], head[lead + 2]
+        bidi = ((second == 0x80) & (third >= 0xAA) & (third <= 0xAE)) | (
+            (second == 0x81) & (third >= 0xA6) & (third <= 0xA9)
+        )
+        hit = np.concatenate((hit, lead[bidi]))
+    if not len(hit):
+        return set()
+    records = np.unique(np.searchsorted(lay.ends, hit))
+    return {int(i) for i in records if i < lay.n and not lay.empty[i]}
+
+
+def _fix_lines(lay: _Layout) -> list[int] | None:
+    """Lines holding a space, a tab, a lower-case letter or a quote (``""``, an empty quoted
+    field, is COPYed as an empty text, not null: the fix makes it null, as an empty field
+    is, so a required check sees it) (None: too many to list)."""
+    head = lay.arr[: lay.normal_end]
+    odd = np.flatnonzero(
+        (head == 32) | (head == 9) | (head == QUOTE) | ((head >= 97) & (head <= 122))
+    )
     if not len(odd):
         return []
     hit = np.unique(np.searchsorted(lay.ends, odd))
@@ -486,7 +574,8 @@ def _as_text(record: bytes) -> str:
 
 def count_records(path: Path) -> int | None:
     """Records after the first (the header, valid or not), by the same reader (None: the
-    file cannot be read as records)."""
+    file cannot be read as records); a file whose records run on (``RecordRunsOn``)
+    counts its non-blank physical lines instead."""
     stats = ReadStats()
     try:
         with RecordReader(path) as reader:
@@ -495,6 +584,20 @@ def count_records(path: Path) -> int | None:
             reader._first_record()
             for _ in reader.chunks(2, stats, chunk_rows=1 << 30):
                 pass
+    except RecordRunsOn:
+        return physical_lines(path) - 1
     except (FileRejected, OSError):
         return None
     return stats.records
+
+
+def physical_lines(path: Path) -> int:
+    """Non-blank lines of a file, whatever ends them (LF, CRLF or CR), quotes ignored."""
+    count, carry = 0, b""
+    with path.open("rb") as f:
+        while block := f.read(READ_BYTES):
+            # a CR at the block's end may be half of a CRLF: keep it with the next block
+            lines = (carry + block).splitlines(keepends=True)
+            carry = lines.pop() if lines and not lines[-1].endswith(b"\n") else b""
+            count += sum(1 for ln in lines if ln.strip(b"\r\n"))
+    return count + (1 if carry.strip(b"\r\n") else 0)

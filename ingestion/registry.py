@@ -64,14 +64,33 @@ def next_load_id(conn: psycopg.Connection) -> int:
 
 
 def earlier_delivery(conn: psycopg.Connection, feed: str, sha: str) -> tuple[int, str] | None:
-    """The first recorded load of the same feed with the same content, if any."""
+    """The first load of the same feed with the same content still ``loaded``, if any.
+
+    A delivery is a duplicate only of a load whose rows are in ``raw`` (``loaded``): the
+    same bytes as a rejected file (sent again under a corrected name, say) are processed
+    on their own merits, and the same bytes as a superseded load are for the loader's
+    revision rules (``loader._older_revision``)."""
     row = conn.execute(
         """select load_id, file_name from audit.file_loads
-           where sha256 = %s and feed = %s and status <> 'duplicate'
+           where sha256 = %s and feed = %s and status = 'loaded'
            order by load_id limit 1""",
         [sha, feed],
     ).fetchone()
     return (int(row[0]), str(row[1])) if row else None
+
+
+def superseded_delivery(
+    conn: psycopg.Connection, feed: Feed, period: str | None, sha: str
+) -> int | None:
+    """A load of the feed's period with the same content, superseded since, if any."""
+    row = conn.execute(
+        """select load_id from audit.file_loads
+           where sha256 = %s and feed = %s and period is not distinct from %s
+             and status = 'superseded'
+           order by load_id limit 1""",
+        [sha, feed.name, period],
+    ).fetchone()
+    return int(row[0]) if row else None
 
 
 def insert_load(

@@ -1,7 +1,9 @@
 """Pick up delivered paths from the landing folder and load each one.
 
 Landing layout: ``<landing>/<system>/<file>``; loaded files move to ``processed/`` and
-rejected ones to ``rejected/`` beside them. Every delivered path gets one audit row: a
+rejected ones to ``rejected/`` beside them. A path still being uploaded is left alone: one
+named ``*.part``, ``*.tmp``, ``*.partial`` or ``.*`` (upload under such a name, then
+rename) is never picked up, and one held open for writing is skipped by the loader. Every delivered path gets one audit row: a
 path in a system's folder whose name matches none of its feeds (and anything directly in
 the landing folder that is not a system's folder) is recorded as rejected, never skipped.
 
@@ -22,7 +24,14 @@ import psycopg
 
 from ingestion.ddl import ensure_schema
 from ingestion.feeds import ALL_FEEDS, get_feed
-from ingestion.loader import DONE_FOLDERS, FileLoadResult, UnsafeFolder, load_file, reject_unmatched
+from ingestion.loader import (
+    DONE_FOLDERS,
+    FileLoadResult,
+    UnsafeFolder,
+    in_flight,
+    load_file,
+    reject_unmatched,
+)
 from ingestion.schema import Feed
 from ingestion.validation import GxValidator, sqlalchemy_url
 
@@ -47,7 +56,9 @@ class Outcome:
 def _entries(folder: Path) -> list[Path]:
     if not folder.is_dir() or folder.is_symlink():
         return []
-    return sorted(p for p in folder.iterdir() if p.name not in DONE_FOLDERS)
+    return sorted(
+        p for p in folder.iterdir() if p.name not in DONE_FOLDERS and not in_flight(p.name)
+    )
 
 
 def pending_files(landing: Path, feed: Feed, period: str | None = None) -> list[Path]:

@@ -162,6 +162,25 @@ def _valid(col: Column, alias: str | None = None) -> sql.Composable | None:
     return None
 
 
+# characters no delivered text holds: C0 controls but the line breaks (a quoted line break
+# is text the reader keeps, within ``reading.MAX_RECORD_LINES``), DEL, and the
+# bidirectional overrides and isolates that make text read unlike its bytes
+UNSAFE_TEXT = "[\x01-\x09\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]"
+UNSAFE_TEXT_REASON = "holds a control character or a bidirectional override (not text)"
+
+
+def _checks(col: Column, alias: str | None = None) -> list[tuple[sql.Composable, str]]:
+    """Each condition a delivered (text) value of ``col`` must meet, with its reason."""
+    valid = _valid(col, alias)
+    checks = [] if valid is None else [(valid, _reason(col))]
+    if col.type == "text":
+        safe = sql.SQL("coalesce({} !~ {}, true)").format(
+            _column(col, alias), sql.Literal(UNSAFE_TEXT)
+        )
+        checks.append((safe, UNSAFE_TEXT_REASON))
+    return checks
+
+
 def _reason(col: Column) -> str:
     if col.type == "bool":
         true, false = col.bool_values
@@ -197,9 +216,8 @@ class Stager:
                 conn.execute("set temp_buffers = '64MB'")
             except psycopg.Error:  # temporary tables already used in this session
                 pass
-        self.checked = [(c, _valid(c)) for c in feed.columns]
-        self.checked = [(c, v) for c, v in self.checked if v is not None]
-        all_ok = [v for _, v in self.checked]
+        self.checked = [(c, r) for c in feed.columns for _, r in _checks(c)]
+        all_ok = [v for c in feed.columns for v, _ in _checks(c)]
         self.all_ok = sql.SQL(" and ").join(all_ok) if all_ok else sql.SQL("true")
 
     def stage(self, chunk: Chunk, n: int) -> Staged:
@@ -325,10 +343,11 @@ class Stager:
                     sql.SQL("({}, t.{}, {}, {})").format(
                         sql.Literal(c.db_name),
                         sql.Identifier(c.db_name),
-                        _valid(c, "t"),
-                        sql.Literal(_reason(c)),
+                        valid,
+                        sql.Literal(reason),
                     )
-                    for c, _ in self.checked
+                    for c in self.feed.columns
+                    for valid, reason in _checks(c, "t")
                 ),
             )
         ).fetchall()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+from collections import Counter
 
 import pytest
 
@@ -76,14 +78,20 @@ def test_loading_the_same_files_again_adds_no_rows(dirty_load):
     settings, _, _ = dirty_load
     with connect(settings, autocommit=True) as conn:
         before = _raw_counts(conn)
+        loaded = conn.execute(
+            "select count(*) from audit.file_loads where status = 'loaded'"
+        ).fetchone()[0]
         # GIVEN the same files delivered again
         for folder in ("processed", "rejected"):
             for path in settings.landing_dir.glob(f"*/{folder}/*"):
                 shutil.copy(path, path.parent.parent / path.name)
         # WHEN ingestion runs over the landing folder again
         again = load_all(conn, settings.landing_dir)
-        # THEN every file is a duplicate and nothing changes
-        assert {r.status for r in again} == {"duplicate"}
+        # THEN every loaded file is a duplicate, the others (rejected or superseded) are
+        # rejected again, and nothing changes
+        statuses = Counter(r.status for r in again)
+        assert set(statuses) <= {"duplicate", "rejected"}
+        assert statuses["duplicate"] == loaded
         assert _raw_counts(conn) == before
     assert_conservation(settings)
 
@@ -549,3 +557,219 @@ def test_an_older_revision_after_a_newer_one_is_rejected_and_the_newer_kept(sett
     assert raw == [(second.load_id, len(lines) - 2)]
     assert (folder / "rejected" / original.name).exists()
     assert_conservation(settings)
+
+
+def test_a_quote_or_line_end_that_folds_rows_together_rejects_the_file_counting_each_row(
+    settings,
+):
+    generate_landing(settings, scale=0.02, seed=43, dirt=0, window=("2005-04", "2005-04"))
+    folder = settings.landing_dir / "ndelius"
+    source = folder / "ndelius_offenders_2005-04.csv"
+    header, *rows = source.read_text().splitlines()
+    source.unlink()
+    lines = [header, *(rows * (200 // len(rows) + 1))[:200]]  # 200 rows, keys repeating
+    at = header.split(",").index("FIRST_NAME")
+
+    def named(index: int, value: str) -> str:
+        row = lines[index].split(",")
+        row[at] = value
+        return ",".join(row)
+
+    # GIVEN a first name whose quote never closes; one that closes 100 rows later; and rows
+    # ending in CR only after a header ending in LF
+    unclosed, closed_late, cr_rows = (folder / f"ndelius_offenders_2005-0{m}.csv" for m in "567")
+    unclosed.write_text("\n".join([*lines[:3], named(3, '"Zeph'), *lines[4:]]) + "\n")
+    edited = [*lines[:12], named(12, '"Zeph'), *lines[13:112], named(112, 'Quat"'), *lines[113:]]
+    closed_late.write_text("\n".join(edited) + "\n")
+    cr_rows.write_bytes((lines[0] + "\n" + "\r".join(lines[1:]) + "\r").encode())
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+        # WHEN they are loaded
+        results = [load_file(conn, p) for p in (unclosed, closed_late, cr_rows)]
+    # THEN each is rejected naming the line, every physical row counted, none loaded
+    assert [r.status for r in results] == ["rejected"] * 3
+    assert [(r.rows_in, r.rows_loaded) for r in results] == [(200, 0)] * 3
+    assert "quoted field on line 4 does not close" in results[0].reason
+    assert "quoted field on line 13 does not close" in results[1].reason
+    assert "line endings change after the header: from line 2" in results[2].reason
+    assert not [r for r in results if "Zeph" in r.reason or "Quat" in r.reason]
+    assert all((folder / "rejected" / p.name).exists() for p in (unclosed, closed_late, cr_rows))
+    assert_conservation(settings)
+
+
+def test_a_rejected_file_sent_again_under_a_corrected_name_loads(settings):
+    generate_landing(settings, scale=0.02, seed=47, dirt=0, window=("2007-12", "2007-12"))
+    folder = settings.landing_dir / "ndelius"
+    good = folder / "ndelius_events_2007-12.csv"
+    content = good.read_bytes()
+    good.unlink()
+    # GIVEN the month's file rejected for its name (2007-13: not a real month)
+    typo = folder / "ndelius_events_2007-13.csv"
+    typo.write_bytes(content)
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+        first = load_file(conn, typo)
+        # WHEN the same bytes come again under the corrected name
+        good.write_bytes(content)
+        second = load_file(conn, good)
+        raw = _events_in_raw(conn)
+    # THEN they load: the same content as a rejected file is no duplicate
+    assert first.status == "rejected"
+    assert second.status == "loaded"
+    assert second.rows_loaded == second.rows_in == len(content.splitlines()) - 1
+    assert raw == [(second.load_id, second.rows_loaded)]
+    assert_conservation(settings)
+
+
+@pytest.mark.parametrize("resent_as", ["the revision's name", "the same name"])
+def test_a_superseded_file_sent_again_is_rejected_and_the_newer_load_kept(settings, resent_as):
+    generate_landing(settings, scale=0.02, seed=53, dirt=0, window=("2007-01", "2007-01"))
+    folder = settings.landing_dir / "ndelius"
+    original = folder / "ndelius_events_2007-01.csv"
+    kept = original.read_text()
+    lines = kept.splitlines()
+    # GIVEN the original loaded, then superseded by a correction (one row fewer) sent as
+    # _r2, or under the same name (as a workbook is corrected)
+    revision = "ndelius_events_2007-01_r2.csv" if resent_as == "the revision's name" else None
+    newer = folder / (revision or original.name)
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+        first = load_file(conn, original)
+        newer.write_text("\n".join(lines[:-1]) + "\n")
+        second = load_file(conn, newer)
+        # WHEN the original's bytes come again under the original's name
+        original.write_text(kept)
+        third = load_file(conn, original)
+        statuses = conn.execute("select status from audit.file_loads order by load_id").fetchall()
+        raw = _events_in_raw(conn)
+    # THEN they are rejected (not a duplicate: counted, in rejected/), the correction kept
+    assert [s for (s,) in statuses] == ["superseded", "loaded", "rejected"]
+    assert first.load_id < second.load_id < third.load_id
+    assert third.rows_in == len(lines) - 1
+    assert raw == [(second.load_id, len(lines) - 2)]
+    assert (folder / "rejected" / original.name).exists()
+    assert_conservation(settings)
+
+
+def test_a_file_still_being_delivered_is_left_in_landing_until_it_is_complete(settings):
+    generate_landing(settings, scale=0.02, seed=59, dirt=0, window=("2007-03", "2007-03"))
+    folder = settings.landing_dir / "ndelius"
+    for other in folder.glob("*.csv"):
+        if not other.name.startswith("ndelius_events_"):
+            other.unlink()
+    path = folder / "ndelius_events_2007-03.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    half = len(lines) // 2
+    # GIVEN half the file written by a writer that still holds it open, and uploads in
+    # flight under the usual temporary names
+    uploads = [folder / f"ndelius_events_2007-04.csv{s}" for s in (".part", ".tmp", ".partial")]
+    uploads.append(folder / ".ndelius_events_2007-05.csv")
+    for upload in uploads:
+        upload.write_text("".join(lines))
+    with path.open("w") as writer, connect(settings, autocommit=True) as conn:
+        writer.write("".join(lines[:half]))
+        writer.flush()
+        # WHEN ingestion runs during the pause
+        during = load_feed(conn, settings.landing_dir, "ndelius_events")
+        recorded = conn.execute("select count(*) from audit.file_loads").fetchone()[0]
+        # THEN nothing is picked up or recorded, and every path stays in landing
+        assert (during, recorded) == ([], 0)
+        assert path.exists() and all(u.exists() for u in uploads)
+        writer.write("".join(lines[half:]))
+    with connect(settings, autocommit=True) as conn:
+        # WHEN the writer has finished, THEN the next run loads every row
+        after = load_feed(conn, settings.landing_dir, "ndelius_events")
+    assert [(r.file_name, r.status, r.rows_loaded) for r in after] == [
+        (path.name, "loaded", len(lines) - 1)
+    ]
+    assert all(u.exists() for u in uploads)
+    assert_conservation(settings)
+
+
+def test_a_file_name_that_is_not_utf8_is_rejected_and_the_others_still_load(settings):
+    generate_landing(settings, scale=0.02, seed=61, dirt=0, window=("2007-06", "2007-06"))
+    folder = settings.landing_dir / "ndelius"
+    for other in folder.glob("*.csv"):
+        if not other.name.startswith("ndelius_events_"):
+            other.unlink()
+    # GIVEN a delivered file whose name is not UTF-8 beside the month's events file
+    bad = os.path.join(os.fsencode(folder), b"bad\xffname.csv")
+    with open(bad, "wb") as f:
+        f.write(b"A,B\n1,2\n")
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+        # WHEN the feed runs (twice: the second run has nothing left to do)
+        results = load_feed(conn, settings.landing_dir, "ndelius_events")
+        again = load_feed(conn, settings.landing_dir, "ndelius_events")
+    # THEN the events load, and the stray is rejected without its bytes in the reason
+    by_status = {r.status: r for r in results}
+    assert sorted(by_status) == ["loaded", "rejected"]
+    rejected = by_status["rejected"]
+    assert rejected.reason.startswith("file name is not UTF-8 text (12 bytes")
+    assert "bad" not in rejected.reason and "name.csv" not in rejected.reason
+    assert rejected.rows_in == 1
+    assert again == []
+    assert os.listdir(os.fsencode(folder / "rejected")) == [b"bad\xffname.csv"]
+    assert_conservation(settings)
+
+
+def test_a_long_stray_name_delivered_twice_is_moved_both_times(settings):
+    folder = settings.landing_dir / "ndelius"
+    folder.mkdir(parents=True)
+    name = "x" * 246 + ".csv"  # 250 bytes: no room for ".load<id>" as it is
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+        results = []
+        for _ in range(2):
+            # GIVEN the stray delivered (again)
+            (folder / name).write_text("A,B\n1,2\n")
+            # WHEN a feed runs
+            results += load_feed(conn, settings.landing_dir, "ndelius_events")
+        recorded = conn.execute("select count(*) from audit.file_loads").fetchone()[0]
+    # THEN each delivery is recorded once and moved, the second under a cut name that
+    # keeps its load id
+    assert [r.status for r in results] == ["rejected", "rejected"]
+    assert recorded == 2
+    assert not (folder / name).exists()
+    moved = sorted(os.listdir(folder / "rejected"), key=len)
+    assert moved[0] == name
+    assert moved[1].endswith(f".load{results[1].load_id}")
+    assert len(moved[1]) == 255
+
+
+def test_an_empty_quoted_required_text_is_missing_even_on_an_upper_case_line(settings):
+    generate_landing(settings, scale=0.02, seed=67, dirt=0, window=("2007-08", "2007-08"))
+    path = settings.landing_dir / "ndelius" / "ndelius_offenders_2007-08.csv"
+    lines = path.read_text().splitlines()
+    at = lines[0].split(",").index("FIRST_NAME")
+    # GIVEN a row in upper case without a space (nothing on it for the space and case
+    # fixes; a postcode may omit its space) whose required first name is an empty quoted
+    # field
+    row = lines[1].upper().replace(" ", "").split(",")
+    row[at] = '""'
+    lines[1] = ",".join(row)
+    path.write_text("\n".join(lines) + "\n")
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+        # WHEN it is loaded
+        result = load_file(conn, path)
+        quarantined = _quarantine(conn, result.load_id)
+    # THEN the row is quarantined as missing its first name, like an empty field
+    assert result.rows_quarantined == 1
+    assert [(line, field) for line, field, _, _ in quarantined] == [(2, "first_name")]
+    assert "required field is missing" in quarantined[0][3]
+
+
+@pytest.mark.parametrize(
+    "value", ["ZEPH\x1bYRINA", "ZEPH\x7fYRINA", "ZEPH\tYRINA", "ZEPH\u202eANIRYH", "\u2066ZEPH"]
+)
+def test_a_control_or_bidi_character_in_a_text_field_quarantines_the_row_naming_it(settings, value):
+    generate_landing(settings, scale=0.02, seed=71, dirt=0, window=("2007-09", "2007-09"))
+    path = settings.landing_dir / "ndelius" / "ndelius_offenders_2007-09.csv"
+    # GIVEN a first name holding a control or bidirectional-override character
+    result, quarantined = _load_edited(settings, path, {2: {"FIRST_NAME": value}})
+    # THEN its row is quarantined naming the field, the others load
+    assert result.status == "loaded"
+    assert result.rows_quarantined == 1
+    assert [(line, field) for line, field, _, _ in quarantined] == [(3, "first_name")]
+    assert "control character or a bidirectional override" in quarantined[0][3]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingestion.reading import ReadStats, RecordReader
+from ingestion.reading import ReadStats, RecordReader, RecordRunsOn, count_records
 
 FIELD = st.text(alphabet='ab ,"\n\r1é', max_size=6)
 
@@ -81,3 +83,36 @@ def test_a_stray_quote_costs_its_own_record_only(tmp_path):
     assert [(line, reason.split(" (")[0]) for line, _, reason in stats.malformed] == [
         (2, "quote inside an unquoted field")
     ]
+
+
+def test_a_quote_that_never_closes_rejects_the_file_whatever_the_block_size(tmp_path):
+    # GIVEN a field opening a quote on line 4 that nothing closes, in a 200-row file
+    path = tmp_path / "f.csv"
+    body = ["A,B,C", *(f"{i},b,c" for i in range(200))]
+    body[3] = '3,"Zeph,c'
+    path.write_text("\n".join(body) + "\n")
+    for read_bytes in (16, 64, None):
+        # WHEN it is read, THEN it is refused naming the line, and its rows still count
+        with pytest.raises(RecordRunsOn, match="quoted field on line 4 does not close"):
+            _read(path, read_bytes)
+    assert count_records(path) == 200
+
+
+def test_rows_ending_in_cr_after_a_header_ending_in_lf_reject_the_file(tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"A,B,C\n" + b"\r".join(b"%d,b,c" % i for i in range(200)) + b"\r")
+    with pytest.raises(RecordRunsOn, match="line endings change after the header"):
+        _read(path, 64)
+    assert count_records(path) == 200
+
+
+def test_many_stray_quotes_are_read_in_linear_time(tmp_path):
+    # GIVEN a 120 KB field of a"a"a"... (each quote stray): 20 s when every stray quote
+    # re-checked all the others
+    path = tmp_path / "f.csv"
+    path.write_text("A,B,C\n1," + 'a"' * 60_000 + ",x\n2,b,c\n")
+    started = time.perf_counter()
+    _, _, stats = _read(path, None)
+    assert time.perf_counter() - started < 3
+    assert stats.records == 2
+    assert [line for line, _, _ in stats.malformed] == [2]
