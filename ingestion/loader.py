@@ -4,12 +4,9 @@
 
 1. **lock** the feed (every load of a feed holds its lock; a second run waits for it, then
    skips a path the first run has already moved), and drop staging tables of dead loads;
-   a path still being delivered is skipped, recorded nowhere, and left for a later run:
-   one a process holds open for writing (``being_written``), and one named as uploads
-   are named until they are complete (``.part``, ``.tmp``, ``.partial``, or a leading
-   ``.``: upload under such a name, then rename; the runner never picks those up);
-   a path whose ``processed/`` or ``rejected/`` is not a real folder beside it (a symbolic
-   link, a file) is not loaded at all: it stays in landing and the run fails naming it;
+   a path still being delivered (``landing``: held open for writing, or named as an
+   upload in flight) is left for a later run, recorded nowhere; a path whose
+   ``processed/`` or ``rejected/`` is not a real folder beside it is not loaded at all;
 2. **check the path**: a symbolic link, a directory, a name that matches no feed, a
    period that is not a real month within the feed's window, an empty file, archive or
    binary bytes are ``rejected`` with a reason (``rows_in`` null when there are no
@@ -38,14 +35,9 @@ systems raise, and their messages carry no delivered value.
 from __future__ import annotations
 
 import bisect
-import errno
 import logging
-import os
 import queue
-import stat
 import tempfile
-import time
-from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -54,9 +46,14 @@ from pathlib import Path
 
 import psycopg
 
-from ingestion import reading, registry, staging
+from ingestion import headers, landing, reading, registry, staging
 from ingestion.duplicates import duplicate_keys
 from ingestion.feeds import feed_for_file
+from ingestion.landing import (
+    being_written,
+    check_done_folders,
+    shown_name,
+)
 from ingestion.load_records import (
     STAGING_SCHEMA,
     FileRejected,
@@ -76,20 +73,11 @@ log = logging.getLogger(__name__)
 
 CHUNK_ROWS = 80_000  # records per COPY (and per GX validation) in a large file
 COPY_WORKERS = 2  # chunks COPYed at once (PostgreSQL parses each COPY on one core)
-DONE_FOLDERS = ("processed", "rejected")  # beside the delivered paths: where they move
-IN_FLIGHT_SUFFIXES = (".part", ".tmp", ".partial")  # an upload's name until it is complete
-NAME_MAX = 255  # bytes of one file name (ext4, xfs, btrfs)
-HEADER_POSITIONS_SHOWN = 10  # positions of unexpected header fields a reason lists
 
 __all__ = [
-    "DONE_FOLDERS",
-    "IN_FLIGHT_SUFFIXES",
     "FileLoadResult",
     "FileRejected",
     "LoadOptions",
-    "UnsafeFolder",
-    "being_written",
-    "in_flight",
     "load_file",
     "reject_unmatched",
 ]
@@ -152,38 +140,6 @@ class FileChanged(Exception):
     """The file's bytes changed while it was read: it is left for a later run."""
 
 
-class UnsafeFolder(RuntimeError):
-    """A path's ``processed/`` or ``rejected/`` is not a real folder beside it (a symbolic
-    link, a file): the path is neither loaded nor moved, and the run fails naming it."""
-
-
-def lock_key(path: Path, feed: Feed | None) -> str:
-    """The advisory lock's name: the feed's, or the path's (its bytes escaped when they are
-    not UTF-8, so that the lock query can send it)."""
-    if feed:
-        return f"feed:{feed.name}"
-    resolved = os.fsencode(path.resolve(strict=False))
-    return "path:" + resolved.decode("utf-8", "backslashreplace")
-
-
-def name_is_text(path: Path) -> bool:
-    """Whether the path's name is UTF-8 text (a name of other bytes reaches Python with
-    surrogate escapes, which PostgreSQL and the logs cannot take)."""
-    try:
-        path.name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def shown_name(path: Path) -> str:
-    """The path's name as recorded and logged: a name that is not UTF-8 has its bad bytes
-    replaced (U+FFFD), so the audit row and the log lines can hold it."""
-    if name_is_text(path):
-        return path.name
-    return os.fsencode(path.name).decode("utf-8", "replace")
-
-
 def load_file(
     conn: psycopg.Connection,
     path: Path,
@@ -220,7 +176,7 @@ def reject_unmatched(conn: psycopg.Connection, path: Path, *, move: bool = True)
 
     def reject(job: LoadJob) -> None:
         countable = path.is_file() and not path.is_symlink()
-        _reject(job, FileRejected(_unmatched_reason(path), countable=countable))
+        _reject(job, FileRejected(landing.unmatched_reason(path), countable=countable))
 
     return _locked(conn, path, None, LoadOptions(move=move), reject)
 
@@ -234,7 +190,7 @@ def _locked(
 ) -> FileLoadResult:
     """Run ``step`` on the path under its lock (the feed's, or the path's when it has no
     feed), unless another run moved it away first; then move it, still under the lock."""
-    key = lock_key(path, feed)
+    key = landing.lock_key(path, feed)
     conn.execute("select pg_advisory_lock(hashtext(%s))", [key])
     try:
         if _gone_or_arriving(path):
@@ -250,7 +206,9 @@ def _locked(
         )
         if feed is not None:
             staging.drop_stale_staging(conn, feed)  # safe: no load of the feed is running
-        job = LoadJob(conn=conn, path=path, feed=feed or _NO_FEED, options=options, result=result)
+        job = LoadJob(
+            conn=conn, path=path, feed=feed or landing.NO_FEED, options=options, result=result
+        )
         try:
             step(job)
         except FileChanged:
@@ -267,12 +225,12 @@ def _locked(
                 result.rows_loaded = result.rows_quarantined = 0
                 _reject(job, FileRejected(reason, countable=False))
                 if options.move:
-                    _move(path, "rejected", result)
+                    landing.move(path, "rejected", result)
             except Exception:  # cannot even record it: it stays for a later run
                 log.error("%s: could not be recorded as rejected either", shown_name(path))
             raise LoaderFailed(f"{shown_name(path)}: {type(exc).__name__}") from exc
         if options.move:
-            _move(path, "rejected" if result.status == "rejected" else "processed", result)
+            landing.move(path, "rejected" if result.status == "rejected" else "processed", result)
     finally:
         conn.execute("select pg_advisory_unlock(hashtext(%s))", [key])
     log.info(
@@ -309,83 +267,6 @@ def _skipped(path: Path, feed: Feed | None) -> FileLoadResult:
     )
 
 
-def in_flight(name: str) -> bool:
-    """Whether a name is an upload's until it is complete (renamed when written)."""
-    return name.startswith(".") or name.endswith(IN_FLIGHT_SUFFIXES)
-
-
-def being_written(path: Path) -> bool:
-    """Whether a process holds the path open for writing (Linux: ``/proc/<pid>/fd``; only
-    the processes this one may inspect, all of them when it runs as root).
-
-    The scan covers the path's folder and is reused for ``WRITERS_SCAN_SECONDS`` when it
-    saw no writer (a feed has hundreds of files: one scan per path took ~9 ms each on a
-    slow machine, a pipeline run ~6 s); a path it saw open is scanned for again. A writer that closes the file between two parts, or opens one again just
-    after the scan, is not seen: an uploader should write under an in-flight name
-    (``in_flight``) and rename when done."""
-    if path.is_symlink() or not path.is_file() or not Path("/proc/self/fd").is_dir():
-        return False
-    target, folder = os.path.realpath(path), os.path.realpath(path.parent)
-    # a path the reused scan saw open is looked at again now: it may have been closed since
-    return target in _written_in(folder) and target in _written_in(folder, fresh=True)
-
-
-WRITERS_SCAN_SECONDS = 1.0
-_scans: dict[str, tuple[float, frozenset[str]]] = {}
-
-
-def _written_in(folder: str, fresh: bool = False) -> frozenset[str]:
-    """The files directly in ``folder`` that some process holds open for writing."""
-    now = time.monotonic()
-    cached = _scans.get(folder)
-    if cached and not fresh and now - cached[0] < WRITERS_SCAN_SECONDS:
-        return cached[1]
-    proc, prefix, found = Path("/proc"), folder + os.sep, set()
-    for pid in os.listdir(proc):
-        if not pid.isdigit():
-            continue
-        try:
-            fds = os.listdir(proc / pid / "fd")
-        except OSError:  # gone, or another user's
-            continue
-        for fd in fds:
-            try:
-                target = os.readlink(proc / pid / "fd" / fd)
-                if not target.startswith(prefix) or os.sep in target[len(prefix) :]:
-                    continue
-                info = (proc / pid / "fdinfo" / fd).read_text()
-            except OSError:
-                continue
-            flags = next(
-                (ln.split()[1] for ln in info.splitlines() if ln.startswith("flags:")), "0"
-            )
-            if int(flags, 8) & (os.O_WRONLY | os.O_RDWR):
-                found.add(target)
-    result = frozenset(found)
-    _scans[folder] = (now, result)
-    return result
-
-
-_NO_FEED = Feed("unknown", "unknown", "a path whose name matches no feed", r"(?!)", ())
-
-
-def _unmatched_reason(path: Path) -> str:
-    what = "directory" if path.is_dir() and not path.is_symlink() else "file"
-    folder = shown_name(path.parent)
-    if not name_is_text(path):
-        size = len(os.fsencode(path.name))
-        return f"{what} name is not UTF-8 text ({size} bytes; in folder {folder}/)"
-    return f"{what} name matches no feed's naming pattern (in folder {folder}/)"
-
-
-def _with_suffix(name: str, suffix: str) -> str:
-    """``name + suffix``, the name cut (at a character) so that the whole fits in a file
-    name (255 bytes): a long name delivered twice must still move beside the first."""
-    while len(os.fsencode(name + suffix)) > NAME_MAX and name:
-        name = name[:-1]
-    return name + suffix
-
-
 def _load(job: LoadJob) -> None:
     """Check the path, then read, stage, validate and commit it."""
     try:
@@ -404,7 +285,9 @@ def _load(job: LoadJob) -> None:
         job.result.reason = f"same content (sha256) as load {earlier[0]} ({earlier[1]})"
         registry.record(job.conn, job.result, job.sha, job.started_at, earlier[0])
         return
-    older = _older_revision(job)
+    older = registry.revision_refusal(
+        job.conn, job.feed, job.result.period, job.path.name, job.sha or ""
+    )
     if older:
         _reject(job, FileRejected(older))
         return
@@ -416,40 +299,13 @@ def _load(job: LoadJob) -> None:
             source, stats, sha = _source(job, Path(tmp))
             with RecordReader(source, job.options.read_bytes) as reader:
                 header = reader.read_header()
-                _check_header(header, job.feed)
+                headers.check_header(header, job.feed)
                 _stage_and_commit(job, reader, header, stats, sha)
         except FileRejected as exc:
             _reject(job, exc)
         except COPY_REFUSALS as exc:  # PostgreSQL refused bytes or a cast the reader let through
             name = type(exc).__name__
             _reject(job, FileRejected(f"file cannot be read by COPY ({name}, {exc.sqlstate})"))
-
-
-def _older_revision(job: LoadJob) -> str | None:
-    """Why the path may not supersede its period's load: a lower revision than one already
-    loaded (an old file sent again after its correction), or the same revision with the
-    content of a load since superseded (an uncorrected workbook sent again). The same
-    revision with new content (how a workbook, named without revisions, is corrected) and
-    a higher one supersede as before."""
-    newest = registry.newest_revision(job.conn, job.feed, job.result.period)
-    if newest is None:
-        return None
-    revision = job.feed.delivery_order(job.path.name)[1]
-    load_id, newer = newest
-    if revision > newer:
-        return None
-    if revision == newer:
-        old = registry.superseded_delivery(job.conn, job.feed, job.result.period, job.sha or "")
-        if old is None:
-            return None
-        return (
-            f"same content (sha256) as load {old}, since superseded: not loaded, the"
-            f" newer load of period {job.result.period} kept"
-        )
-    return (
-        f"revision {revision} of period {job.result.period} is older than revision {newer}"
-        f" already loaded (load {load_id}): not loaded, the newer load kept"
-    )
 
 
 def _source(job: LoadJob, tmp: Path) -> tuple[Path, ReadStats, str | None]:
@@ -461,51 +317,6 @@ def _source(job: LoadJob, tmp: Path) -> tuple[Path, ReadStats, str | None]:
     target = tmp / (job.path.stem + ".csv")
     sha, stats.preset = workbook_as_csv(job.path, job.feed, target)
     return target, stats, sha
-
-
-def _check_header(header: list[str], feed: Feed) -> None:
-    """Refuse a header that is not the feed's columns, each once (in any order).
-
-    The reason names the feed's declared columns only (missing or repeated ones). Any other
-    field of the first line is delivered text (a file without a header line has a data row
-    there: a CRN, a name, a date of birth), so it is told by position, never quoted."""
-    declared = set(feed.header)
-    counts = Counter(header)
-    problem = f"header does not match feed {feed.name}: "
-    if any("\n" in c for c in header):
-        raise FileRejected(problem + "its first line opens a quote that does not close on it")
-    if not declared & counts.keys():
-        raise FileRejected(
-            problem + f"none of the first line's {len(header)} field(s) is a column of the "
-            "feed (it looks like a data row: the file has no header line?)"
-        )
-    missing = [c for c in feed.header if c not in counts]
-    unexpected = [i for i, c in enumerate(header, start=1) if c not in declared]
-    repeated = [c for c in feed.header if counts[c] > 1]
-    seen: set[str] = set()
-    again = []  # positions of an unexpected field named like an earlier one
-    for i, c in enumerate(header, start=1):
-        if c in seen and c not in declared:
-            again.append(i)
-        seen.add(c)
-    if missing or unexpected or repeated:
-        parts = []
-        if missing:
-            parts.append("missing column(s) " + ", ".join(missing))
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected column(s) at {_positions(unexpected)}")
-        if repeated:
-            parts.append("repeated column(s) " + ", ".join(repeated))
-        if again:
-            parts.append(f"{len(again)} unexpected column(s) repeated at {_positions(again)}")
-        raise FileRejected(problem + "; ".join(parts))
-
-
-def _positions(positions: list[int]) -> str:
-    """``position(s) 1, 2, 4`` (at most ``HEADER_POSITIONS_SHOWN``, then how many more)."""
-    shown = ", ".join(str(p) for p in positions[:HEADER_POSITIONS_SHOWN])
-    more = len(positions) - HEADER_POSITIONS_SHOWN
-    return f"position(s) {shown}" + (f" and {more} more" if more > 0 else "")
 
 
 def _reject(job: LoadJob, exc: FileRejected) -> None:
@@ -563,7 +374,7 @@ def _stage_and_commit(
         with conn.transaction(), conn.cursor() as cur:
             registry.write_quarantine(cur, job.feed, job.path, result.load_id, staged.bad)
             if kept:  # an empty or all-quarantined revision: the period keeps its rows
-                _refuse_empty_revision(result, kept)
+                registry.refuse_empty_revision(result, kept)
             else:
                 registry.stamp(cur, job.table, job.path.name)
                 registry.attach(cur, job.feed, job.table, result.load_id)
@@ -578,16 +389,6 @@ def _stage_and_commit(
         raise
     if kept:
         staging.drop_staging(conn, job.table)
-
-
-def _refuse_empty_revision(result: FileLoadResult, kept: list[int]) -> None:
-    """A delivery that loads no row does not supersede its period's load (a header-only or
-    all-quarantined re-delivery would empty the month): it is rejected, its failing rows
-    quarantined (``rows_quarantined = rows_in``, as for every rejected file)."""
-    result.status = "rejected"
-    what = f"all {result.rows_in} quarantined" if result.rows_in else "no records"
-    loads = ", ".join(str(k) for k in kept)
-    result.reason = f"revision loads no rows ({what}): earlier load {loads} of the period kept"
 
 
 def _second_connection(conn: psycopg.Connection) -> psycopg.Connection:
@@ -694,60 +495,3 @@ def _lines_by_chunk(staged: list[Staged], lines: set[int]) -> list[tuple[Staged,
         if high > low:
             groups.append((part, ordered[low:high]))
     return groups
-
-
-def check_done_folders(path: Path) -> None:
-    """Refuse a path whose ``processed/`` or ``rejected/`` is not a real folder beside it.
-
-    A symbolic link there would move delivered files wherever it points (the loader may
-    run as root), and a file there could take nothing once the load had committed; so the
-    path is not loaded at all, and stays in landing, until the folder is put right."""
-    for folder in DONE_FOLDERS:
-        target = path.parent / folder
-        try:
-            mode = target.lstat().st_mode
-        except FileNotFoundError:
-            continue  # made by the first move
-        if stat.S_ISLNK(mode):
-            what = "is a symbolic link"
-        elif not stat.S_ISDIR(mode):
-            what = "is not a folder"
-        elif target.resolve().parent != path.parent.resolve():
-            what = "resolves outside its landing folder"
-        else:
-            continue
-        raise UnsafeFolder(f"{target} {what}: {shown_name(path)} was not loaded or moved")
-
-
-def _move(path: Path, folder: str, result: FileLoadResult) -> None:
-    """Move a recorded path to ``processed/`` or ``rejected/`` (a symbolic link itself,
-    never its target); a name already there gets the load id appended.
-
-    The folder is opened without following a link and the path renamed into that open
-    folder, so one swapped for a link after ``check_done_folders`` moves nothing out."""
-    parent = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        try:
-            os.mkdir(folder, dir_fd=parent)
-        except FileExistsError:
-            pass
-        try:
-            target = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
-        except OSError as exc:  # ELOOP: a symbolic link; ENOTDIR: not a folder
-            code = errno.errorcode.get(exc.errno or 0, "error")
-            raise UnsafeFolder(
-                f"{path.parent / folder} is not a real folder ({code}):"
-                f" {shown_name(path)} was recorded (load {result.load_id}) but not moved"
-            ) from None
-        try:
-            name = path.name
-            try:
-                os.stat(name, dir_fd=target, follow_symlinks=False)
-                name = _with_suffix(path.name, f".load{result.load_id}")
-            except FileNotFoundError:
-                pass
-            os.rename(path.name, name, src_dir_fd=parent, dst_dir_fd=target)
-        finally:
-            os.close(target)
-    finally:
-        os.close(parent)

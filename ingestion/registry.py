@@ -69,7 +69,7 @@ def earlier_delivery(conn: psycopg.Connection, feed: str, sha: str) -> tuple[int
     A delivery is a duplicate only of a load whose rows are in ``raw`` (``loaded``): the
     same bytes as a rejected file (sent again under a corrected name, say) are processed
     on their own merits, and the same bytes as a superseded load are for the loader's
-    revision rules (``loader._older_revision``)."""
+    revision rules (``revision_refusal``)."""
     row = conn.execute(
         """select load_id, file_name from audit.file_loads
            where sha256 = %s and feed = %s and status = 'loaded'
@@ -244,7 +244,7 @@ def supersede_earlier(cur: psycopg.Cursor, feed: Feed, period: str | None, load_
     """A new delivery for the same feed and period replaces the earlier loaded one.
 
     The loader calls it only for a delivery that loads rows and is not an older revision
-    than one already loaded (``loader._older_revision``): an empty or all-quarantined
+    than one already loaded (``revision_refusal``): an empty or all-quarantined
     re-delivery, or an old file sent again, is rejected and the period keeps its rows."""
     for old in loaded_in_period(cur, feed, period):
         if old == load_id:
@@ -262,3 +262,42 @@ def supersede_earlier(cur: psycopg.Cursor, feed: Feed, period: str | None, load_
                where load_id = %s""",
             [load_id, f"superseded by load {load_id}", old],
         )
+
+
+def revision_refusal(
+    conn: psycopg.Connection, feed: Feed, period: str | None, name: str, sha: str
+) -> str | None:
+    """Why the path may not supersede its period's load: a lower revision than one already
+    loaded (an old file sent again after its correction), or the same revision with the
+    content of a load since superseded (an uncorrected workbook sent again). The same
+    revision with new content (how a workbook, named without revisions, is corrected) and
+    a higher one supersede as before."""
+    newest = newest_revision(conn, feed, period)
+    if newest is None:
+        return None
+    revision = feed.delivery_order(name)[1]
+    load_id, newer = newest
+    if revision > newer:
+        return None
+    if revision == newer:
+        old = superseded_delivery(conn, feed, period, sha)
+        if old is None:
+            return None
+        return (
+            f"same content (sha256) as load {old}, since superseded: not loaded, the"
+            f" newer load of period {period} kept"
+        )
+    return (
+        f"revision {revision} of period {period} is older than revision {newer}"
+        f" already loaded (load {load_id}): not loaded, the newer load kept"
+    )
+
+
+def refuse_empty_revision(result: FileLoadResult, kept: list[int]) -> None:
+    """A delivery that loads no row does not supersede its period's load (a header-only or
+    all-quarantined re-delivery would empty the month): it is rejected, its failing rows
+    quarantined (``rows_quarantined = rows_in``, as for every rejected file)."""
+    result.status = "rejected"
+    what = f"all {result.rows_in} quarantined" if result.rows_in else "no records"
+    loads = ", ".join(str(k) for k in kept)
+    result.reason = f"revision loads no rows ({what}): earlier load {loads} of the period kept"

@@ -24,14 +24,8 @@ import psycopg
 
 from ingestion.ddl import ensure_schema
 from ingestion.feeds import ALL_FEEDS, get_feed
-from ingestion.loader import (
-    DONE_FOLDERS,
-    FileLoadResult,
-    UnsafeFolder,
-    in_flight,
-    load_file,
-    reject_unmatched,
-)
+from ingestion.landing import DONE_FOLDERS, UnsafeFolder, in_flight
+from ingestion.loader import FileLoadResult, load_file, reject_unmatched
 from ingestion.schema import Feed
 from ingestion.validation import GxValidator, sqlalchemy_url
 

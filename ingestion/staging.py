@@ -163,7 +163,7 @@ def _valid(col: Column, alias: str | None = None) -> sql.Composable | None:
 
 
 # characters no delivered text holds: C0 controls but the line breaks (a quoted line break
-# is text the reader keeps, within ``reading.MAX_RECORD_LINES``), DEL, and the
+# is text the reader keeps, within ``layout.MAX_RECORD_LINES``), DEL, and the
 # bidirectional overrides and isolates that make text read unlike its bytes
 UNSAFE_TEXT = "[\x01-\x09\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]"
 UNSAFE_TEXT_REASON = "holds a control character or a bidirectional override (not text)"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ingestion import loader
+from ingestion import headers, landing
 from ingestion.feeds import ndelius
 from ingestion.load_records import FileRejected
 from ingestion.reading import RecordReader
@@ -23,7 +23,7 @@ def _header_reason(tmp_path, text: str) -> str:
     with RecordReader(path) as reader:
         header = reader.read_header()
     with pytest.raises(FileRejected) as rejected:
-        loader._check_header(header, ndelius.OFFENDERS)
+        headers.check_header(header, ndelius.OFFENDERS)
     return str(rejected.value)
 
 
@@ -73,15 +73,15 @@ def test_a_done_folder_that_is_a_link_or_a_file_refuses_the_path(tmp_path, folde
     outside = tmp_path / "outside"
     outside.mkdir()
     (system / folder).symlink_to(outside)
-    with pytest.raises(loader.UnsafeFolder, match=f"{folder} is a symbolic link"):
-        loader.check_done_folders(path)
+    with pytest.raises(landing.UnsafeFolder, match=f"{folder} is a symbolic link"):
+        landing.check_done_folders(path)
     (system / folder).unlink()
     (system / folder).write_text("a file, not a folder")
-    with pytest.raises(loader.UnsafeFolder, match=f"{folder} is not a folder"):
-        loader.check_done_folders(path)
+    with pytest.raises(landing.UnsafeFolder, match=f"{folder} is not a folder"):
+        landing.check_done_folders(path)
     (system / folder).unlink()
     (system / folder).mkdir()
-    loader.check_done_folders(path)  # a real folder: fine
+    landing.check_done_folders(path)  # a real folder: fine
 
 
 def test_a_dangling_link_in_the_landing_folder_does_not_stop_the_size_ordering(tmp_path):
@@ -106,7 +106,7 @@ def test_a_folder_swapped_for_a_link_after_the_check_still_takes_nothing_out(tmp
     (system / "processed").symlink_to(outside)
     result = FileLoadResult(7, path.name, "ndelius_events", "2007-04", "loaded")
     # WHEN the recorded file is moved THEN it is refused, naming the folder
-    with pytest.raises(loader.UnsafeFolder, match="processed is not a real folder"):
-        loader._move(path, "processed", result)
+    with pytest.raises(landing.UnsafeFolder, match="processed is not a real folder"):
+        landing.move(path, "processed", result)
     assert list(outside.iterdir()) == []
     assert path.exists()

@@ -9,7 +9,8 @@ from datetime import date
 import numpy as np
 import pytest
 
-from ingestion.reading import ReadStats, _faults, _layout
+from ingestion.layout import record_layout
+from ingestion.reading import ReadStats, _faults
 from ingestion.schema import STRICT_FORMATS, Column
 from ingestion.screen import FormatScreen
 
@@ -113,7 +114,7 @@ def screened(col: Column, values: list[str]) -> list[bool]:
     """The screen's verdict on one-column records (each value written as a CSV field)."""
     fields = [('"' + v.replace('"', '""') + '"') if ("," in v or '"' in v) else v for v in values]
     data = "".join(f"{f},x\n" for f in fields).encode()
-    lay = _layout(data, 2, True)
+    lay = record_layout(data, 2, True)
     reasons, separators = _faults(lay, 2, ReadStats())
     assert not reasons
     screen = FormatScreen((col, Column("PAD")), [col.name, "PAD"])
@@ -146,7 +147,7 @@ def test_plain_values_pass_the_screen(col: Column, plain: list[str]) -> None:
 def test_a_column_in_a_different_place_in_the_header_is_screened_as_itself() -> None:
     cols = (Column("D", "date"), Column("N", "int"))
     data = b"12,2008-02-15\n2008-02-15,12\n"
-    lay = _layout(data, 2, True)
+    lay = record_layout(data, 2, True)
     _, separators = _faults(lay, 2, ReadStats())
     screen = FormatScreen(cols, ["N", "D"])  # the file's order, not the feed's
     assert screen.certain(lay.arr, lay.starts, lay.ends, separators).tolist() == [True, False]
