@@ -4,8 +4,9 @@ Landing layout: ``<landing>/<system>/<file>``; loaded files move to ``processed/
 rejected ones to ``rejected/`` beside them. A path still being uploaded is left alone: one
 named ``*.part``, ``*.tmp``, ``*.partial`` or ``.*`` (upload under such a name, then
 rename) is never picked up, and one held open for writing is skipped by the loader.
-Every delivered path gets one audit row: a path in a system's folder whose name matches none of its feeds (and anything directly in
-the landing folder that is not a system's folder) is recorded as rejected, never skipped.
+Every delivered path gets one audit row: a path in a system's folder whose name matches
+none of its feeds (and anything directly in the landing folder that is not a system's
+folder) is recorded as rejected, never skipped.
 
 One file's failure never stops the others, nor one feed's the next feed: a path that
 breaks the loader itself (not bad data, which is quarantined or rejected) is reported and
