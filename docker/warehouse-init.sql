@@ -41,3 +41,16 @@ revoke execute on function
     lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea), lo_put(oid, bigint, bytea),
     lo_import(text), lo_import(text, oid)
 from public;
+-- advisory locks: any login could take the loader's (pg_advisory_lock(hashtext('feed:...')))
+-- and stall every load of a feed; only the pipeline takes them (warehouse/localdb.py)
+do $$
+declare f regprocedure;
+begin
+    for f in select oid::regprocedure from pg_proc
+             where pronamespace = 'pg_catalog'::regnamespace
+               and proname ~ '^pg_(try_)?advisory_(xact_)?lock(_shared)?$'
+    loop
+        execute format('revoke execute on function %s from public', f);
+        execute format('grant execute on function %s to pipeline', f);
+    end loop;
+end $$;

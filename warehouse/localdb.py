@@ -254,6 +254,7 @@ class LocalPostgres:
                 )
         with self.connect(dbname, autocommit=True) as conn:
             conn.execute(NO_LARGE_OBJECTS)
+            conn.execute(sql.SQL(PIPELINE_LOCKS_ONLY).format(owner=sql.Literal(owner)))
 
 
 # Large objects are storage any login may create, keep and grant to other roles (a BI login
@@ -266,6 +267,24 @@ revoke execute on function
     lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea), lo_put(oid, bigint, bytea),
     lo_import(text), lo_import(text, oid)
 from public
+"""
+
+# Advisory locks are shared by every login of a database: a BI login that took
+# ``pg_advisory_lock(hashtext('feed:offenders'))`` stalled every load of the feed until it
+# disconnected. The loader's and the schema's locks are the pipeline's alone: only the
+# database's owner (and the superuser) may take one (docker/warehouse-init.sql does the same).
+PIPELINE_LOCKS_ONLY = """
+do $$
+declare f regprocedure;
+begin
+    for f in select oid::regprocedure from pg_proc
+             where pronamespace = 'pg_catalog'::regnamespace
+               and proname ~ '^pg_(try_)?advisory_(xact_)?lock(_shared)?$'
+    loop
+        execute format('revoke execute on function %s from public', f);
+        execute format('grant execute on function %s to %I', f, {owner});
+    end loop;
+end $$
 """
 
 

@@ -256,6 +256,34 @@ def test_no_bi_login_can_keep_data_in_a_large_object(default_warehouse, login):
         assert kept == 0
 
 
+@pytest.mark.parametrize("login", [READER, "bi_bolton"])
+def test_no_bi_login_can_take_the_pipelines_locks(default_warehouse, login):
+    # ATTACK: take the loader's lock on a feed and keep the session open: every load of the
+    # feed (and of every feed, with the commit lock) waits until the login disconnects
+    with _connect(default_warehouse, login, autocommit=True) as conn:
+        for call in (
+            "select pg_advisory_lock(hashtext('feed:offenders'))",
+            "select pg_try_advisory_lock(hashtext('feed:offenders'))",
+            "select pg_advisory_lock_shared(hashtext('feed:offenders'))",
+            "select pg_advisory_lock(1, 2)",
+            "select pg_try_advisory_lock_shared(1, 2)",
+            "select pg_advisory_xact_lock(hashtext('warehouse.ensure_schema'))",
+            "select pg_try_advisory_xact_lock_shared(7)",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(call)
+        callable_locks = conn.execute(
+            "select array_agg(oid::regprocedure::text) from pg_proc"
+            " where proname ~ 'advisory' and proname !~ 'unlock'"
+            " and has_function_privilege(oid, 'execute')"
+        ).fetchone()[0]
+        assert callable_locks is None
+        (held,) = conn.execute(
+            "select count(*) from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()"
+        ).fetchone()
+        assert held == 0
+
+
 def test_bi_reader_cannot_become_anyone_else_either(default_warehouse):
     with _connect(default_warehouse, READER) as conn:
         for role in (DISTRICT_GROUP, "bi_bolton", "pipeline"):
