@@ -19,7 +19,7 @@
    ``workbooks``), hashing the very bytes it reads;
 4. **stage** chunks by COPY, strictly parsed in SQL (``staging``), two at a time;
 5. **validate** the staged file with its GX suite (``validation``) while duplicate keys
-   are found (``duplicates``);
+   (``duplicates``) and rows of another month than the file's (``row_periods``) are found;
 6. **commit** in one transaction (``registry``): quarantine, attach the partition to
    ``raw``, record the load, supersede an earlier delivery of the period; then move the
    file, still under the lock. A delivery that loads no row (header only, or every row
@@ -46,7 +46,7 @@ from pathlib import Path
 
 import psycopg
 
-from ingestion import headers, landing, reading, registry, staging
+from ingestion import headers, landing, reading, registry, row_periods, staging
 from ingestion.duplicates import duplicate_keys
 from ingestion.feeds import feed_for_file
 from ingestion.landing import (
@@ -441,6 +441,7 @@ def _stage_file(
             # GX on the whole file (its cost is mostly per call) while keys are checked
             gx_job = gx_pool.submit(validator.validate, STAGING_SCHEMA, table)
             failures = duplicate_keys(conn, feed, table)
+            failures += row_periods.outside_file_period(conn, feed, table, job.result.period)
             failures += gx_job.result()
             failures += [f for s in stagers for f in s.type_failures]
             failures += [RowFailure(line, f, None, r) for line, f, r, _ in stats.preset_failed]

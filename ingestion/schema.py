@@ -99,6 +99,10 @@ class Feed:
     period_kind: Literal["month", "financial_year"] = "month"
     coverage: tuple[str, str] = DEFAULT_COVERAGE
     period_slack_months: int = PERIOD_SLACK_MONTHS
+    # a column holding each row's own month (YYYY-MM): it must lie in the file's period (a
+    # monthly file's month, or a financial year's twelve), else the row would land in, and
+    # be superseded with, a period it does not belong to
+    period_column: str | None = None
 
     @property
     def raw_table(self) -> str:
@@ -127,6 +131,13 @@ class Feed:
 
     def matches(self, file_name: str) -> bool:
         return re.fullmatch(self.file_regex, file_name, re.ASCII) is not None
+
+    def months_of(self, period: str) -> list[str]:
+        """The months (``YYYY-MM``) a file of ``period`` may hold rows of."""
+        if self.period_kind == "financial_year":
+            first = f"{period[:4]}-{financial_year.FIRST_MONTH:02d}"
+            return [_shift(first, n) for n in range(12)]
+        return [period]
 
     def period_problem(self, period: str | None) -> str | None:
         """Why a file's period is not acceptable (None: it is)."""

@@ -34,6 +34,7 @@ FINANCE_LEDGER = Feed(
     sheet="Ledger",
     period_kind="financial_year",
     unique_key=("PERIOD", "COST_CENTRE", "ACCOUNT"),
+    period_column="PERIOD",
     columns=(
         MONTH,
         Column("COST_CENTRE", required=True, pattern=r"^[A-Z]{2,4}-[A-Z0-9]{2,4}$"),
@@ -51,6 +52,7 @@ FINANCE_ACTIVITY = Feed(
     description="Activity volumes by service, district and month (units for unit costs)",
     file_regex=monthly_csv("finance_activity"),
     unique_key=("PERIOD", "SERVICE_CODE", "LA_CODE", "MEASURE"),
+    period_column="PERIOD",
     columns=(
         MONTH,
         Column("SERVICE_CODE", required=True, codes=codes("ref_services", "service_code")),
@@ -78,6 +80,7 @@ GMAC_CRIME = Feed(
     description="Recorded crime by ward, month and offence category (aggregate)",
     file_regex=monthly_csv("gmac_crime"),
     unique_key=("WARD_CODE", "PERIOD", "CRIME_CATEGORY"),
+    period_column="PERIOD",
     columns=(
         Column("WARD_CODE", required=True, codes=codes("ref_wards", "ward_code")),
         MONTH,

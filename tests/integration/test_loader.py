@@ -773,3 +773,47 @@ def test_a_control_or_bidi_character_in_a_text_field_quarantines_the_row_naming_
     assert result.rows_quarantined == 1
     assert [(line, field) for line, field, _, _ in quarantined] == [(3, "first_name")]
     assert "control character or a bidirectional override" in quarantined[0][3]
+
+
+def test_rows_of_another_month_are_quarantined_not_loaded_as_the_files_month(settings):
+    generate_landing(settings, scale=0.02, seed=73, dirt=0, window=("2008-06", "2008-06"))
+    path = settings.landing_dir / "gmac" / "gmac_crime_2008-06.csv"
+    # GIVEN June 2008's crime file holding two rows of other months
+    edits = {1: {"PERIOD": "2006-04"}, 3: {"PERIOD": "2008-07"}}
+    result, quarantined = _load_edited(settings, path, edits)
+    # THEN those rows are quarantined naming the field and both periods; June's rows load
+    assert result.status == "loaded"
+    assert result.rows_quarantined == 2
+    assert [(line, field, value) for line, field, value, _ in quarantined] == [
+        (2, "period", "2006-04"),
+        (4, "period", "2008-07"),
+    ]
+    assert "not in the file's period 2008-06" in quarantined[0][3]
+    with connect(settings) as conn:
+        months = conn.execute("select distinct period from raw.gmac_crime").fetchall()
+    assert months == [("2008-06",)]
+
+
+def test_a_ledger_row_outside_its_financial_year_is_quarantined(settings):
+    from openpyxl import load_workbook
+
+    generate_landing(settings, scale=0.02, seed=79, dirt=0, window=("2007-04", "2008-03"))
+    path = settings.landing_dir / "finance" / "finance_ledger_2007-08.xlsx"
+    book = load_workbook(path)
+    sheet = book["Ledger"]
+    at = [c.value for c in sheet[1]].index("PERIOD") + 1
+    # GIVEN the 2007/08 ledger with one row of April 2008 (the next year's first month)
+    sheet.cell(row=2, column=at, value="2008-04")
+    book.save(path)
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+        result = load_file(conn, path)
+        quarantined = _quarantine(conn, result.load_id)
+        months = conn.execute("select distinct period from raw.finance_ledger order by 1")
+        months = [m for (m,) in months.fetchall()]
+    # THEN that row is quarantined; the year's twelve months, March 2008 the last, load
+    assert result.status == "loaded"
+    assert [(line, field, value) for line, field, value, _ in quarantined] == [
+        (2, "period", "2008-04")
+    ]
+    assert months == [f"2007-{m:02d}" for m in range(4, 13)] + ["2008-01", "2008-02", "2008-03"]
