@@ -7,6 +7,14 @@ cell (its cached result is not a delivered value and may be stale or absent), an
 cell (``#DIV/0!``) or a cell in a merged range (its value sits in one cell of the range
 only) makes its row faulty: the row is quarantined naming the cell's column, never read as
 empty.
+
+A workbook is a zip of XML, and its size says little about the sheet it describes: one
+cell at ``XFD1048576`` made the sheet 17 billion cells wide and tall, one merged range
+``A3:XFD1048576`` made openpyxl create every cell of it (both ran for hours, GBs). So the
+merged ranges are measured from the XML before the workbook is opened (``MAX_MERGED_CELLS``
+in all), and the sheet is written from the cells it holds, not from its extent: a row
+without a value (formatted, or between rows) is a blank line, which is not a record, and
+cells after a row's last value are not written.
 """
 
 from __future__ import annotations
@@ -14,11 +22,18 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import re
+import zipfile
+from collections import defaultdict
 from datetime import date, datetime
 from pathlib import Path
+from xml.etree.ElementTree import iterparse
 
 from ingestion.load_records import FileRejected
 from ingestion.schema import Feed
+
+MAX_MERGED_CELLS = 10_000  # cells in merged ranges, all sheets together
+_CELL = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")
 
 
 def workbook_as_csv(path: Path, feed: Feed, target: Path) -> tuple[str, dict]:
@@ -32,7 +47,10 @@ def workbook_as_csv(path: Path, feed: Feed, target: Path) -> tuple[str, dict]:
     if not data:
         raise FileRejected("file is empty (0 bytes, no header)")
     try:
+        _check_merged_ranges(data)
         book = load_workbook(io.BytesIO(data), data_only=False)
+    except FileRejected:
+        raise
     except Exception as exc:  # zip, XML or format errors: the workbook cannot be read
         raise FileRejected(
             f"workbook cannot be read ({type(exc).__name__})", countable=False
@@ -61,30 +79,93 @@ def _sheet(book, feed: Feed):  # type: ignore[no-untyped-def]
     return book[feed.sheet]
 
 
+def _check_merged_ranges(data: bytes) -> None:
+    """Refuse a workbook whose merged ranges cover more than ``MAX_MERGED_CELLS`` cells
+    (openpyxl creates every cell of a range when it opens the sheet)."""
+    covered = 0
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for name in archive.namelist():
+            if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+                continue
+            with archive.open(name) as part:
+                for _, element in iterparse(part):
+                    if element.tag.rpartition("}")[2] == "mergeCell":
+                        covered += _area(element.get("ref") or "")
+                    element.clear()
+            if covered > MAX_MERGED_CELLS:
+                raise FileRejected(
+                    f"workbook's merged cells cover {covered:,} cells (at most "
+                    f"{MAX_MERGED_CELLS:,} are read)",
+                    countable=False,
+                )
+
+
+def _area(ref: str) -> int:
+    """Cells in a range reference such as ``A3:XFD1048576`` (1 for one cell)."""
+    corners = [_CELL.fullmatch(part.replace("$", "")) for part in ref.split(":")]
+    if not corners or None in corners:
+        return 1
+    cols = [_column_number(m.group(1)) for m in corners]  # type: ignore[union-attr]
+    rows = [int(m.group(2)) for m in corners]  # type: ignore[union-attr]
+    return (max(cols) - min(cols) + 1) * (max(rows) - min(rows) + 1)
+
+
+def _column_number(letters: str) -> int:
+    number = 0
+    for letter in letters:
+        number = number * 26 + ord(letter) - ord("A") + 1
+    return number
+
+
 def _write_rows(sheet, target: Path) -> dict[int, tuple[str, str]]:  # type: ignore[no-untyped-def]
-    """Write the sheet's rows as CSV (from row and column 1 whatever the sheet's extent,
-    so CSV line n is sheet row n); returns the faulty rows: row -> (field, reason)."""
+    """Write the sheet's rows as CSV from the cells it holds (CSV line n is sheet row n,
+    from column 1 whatever the sheet's extent); returns the faulty rows: row -> (field,
+    reason). A row without a value is a blank line (not a record)."""
     merged = {
         (row, col)
         for rng in sheet.merged_cells.ranges
         for row in range(rng.min_row, rng.max_row + 1)
         for col in range(rng.min_col, rng.max_col + 1)
     }
+    rows: dict[int, dict[int, object]] = defaultdict(dict)
+    for (row, col), cell in sheet._cells.items():  # only the cells the sheet holds
+        rows[row][col] = cell
     faults: dict[int, tuple[str, str]] = {}
-    header: list[str] = []
+    header = _header(rows.get(1, {}))
     with target.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f, lineterminator="\n")
-        for cells in sheet.iter_rows(min_row=1, min_col=1):
-            for cell in cells if cells and cells[0].row == 1 else ():
-                header.append("" if cell.value is None else str(cell.value).strip().lower())
-            for cell in cells:
-                fault = _cell_fault(cell, (cell.row, cell.column) in merged)
-                if fault and cell.row > 1:
-                    col = cell.column - 1
-                    name = header[col] if col < len(header) else f"column {cell.column}"
-                    faults.setdefault(cell.row, (name, fault))
-            writer.writerow(["" if c.value is None else cell_text(c.value) for c in cells])
+        for number in range(1, max((r for r, c in rows.items() if _valued(c)), default=0) + 1):
+            cells = rows.get(number, {})
+            for col, cell in cells.items():
+                fault = _cell_fault(cell, (number, col) in merged)
+                if fault and number > 1:
+                    name = header[col - 1] if col <= len(header) else f"column {col}"
+                    faults.setdefault(number, (name, fault))
+            values = {c: cell.value for c, cell in cells.items() if cell.value not in (None, "")}
+            if values or number in faults:  # a faulty row is a record, even without a value
+                width = max([len(header), *values])  # as wide as the header, or its last value
+                writer.writerow([_text(values.get(c)) for c in range(1, width + 1)])
+            else:
+                f.write("\n")
     return faults
+
+
+def _header(cells: dict[int, object]) -> list[str]:
+    """Row 1's names, lower case, up to its last name."""
+    width = max((c for c, cell in cells.items() if _text(cell.value).strip()), default=0)
+    return [
+        _text(getattr(cells.get(c), "value", None)).strip().lower() for c in range(1, width + 1)
+    ]
+
+
+def _valued(cells: dict[int, object]) -> bool:
+    return any(
+        getattr(c, "value", None) not in (None, "") or _cell_fault(c, False) for c in cells.values()
+    )
+
+
+def _text(value: object) -> str:
+    return "" if value is None else cell_text(value)
 
 
 def _cell_fault(cell, merged: bool) -> str | None:  # type: ignore[no-untyped-def]

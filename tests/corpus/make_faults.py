@@ -828,6 +828,32 @@ def _workbook_cells(c: _Corpus) -> None:
     )
 
 
+def _workbook_extent(c: _Corpus) -> None:
+    """Workbooks: a sheet whose extent is far larger than its records."""
+    p, out, ids = c.p, c.out, c.ids
+    fy = p.year()
+
+    def far_and_empty(book, m=f"{fy[:4]}-04"):  # type: ignore[no-untyped-def]
+        from openpyxl.styles import Font
+
+        sheet = _ledger_sheet(book, m, next(ids))
+        for row in (7, 8, 9):  # formatted, without a value: not records
+            sheet.cell(row=row, column=2).font = Font(bold=True)
+        sheet["Z10"] = "stray"  # a value far right of the header: its row is malformed
+        sheet["XFD1048576"].font = Font(bold=True)  # the sheet's extent: 17 billion cells
+
+    out.append(
+        Case(
+            "workbook_formatted_rows_and_far_cells",
+            f"finance/finance_ledger_{fy}.xlsx",
+            _workbook(far_and_empty),
+            "loaded",
+            quarantined=[(10, "*", "expected 7 fields, found 26")],
+            loaded=5,
+        )
+    )
+
+
 SECTIONS = (
     _line_endings,
     _quoting,
@@ -843,6 +869,7 @@ SECTIONS = (
     _keys_and_row_versions,
     _workbook_sheets,
     _workbook_cells,
+    _workbook_extent,
 )
 
 

@@ -1,0 +1,94 @@
+"""Workbooks as CSV: hostile sheet shapes stay cheap (``ingestion.workbooks``)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from ingestion.feeds.partners import FINANCE_LEDGER
+from ingestion.load_records import FileRejected
+from ingestion.workbooks import MAX_MERGED_CELLS, workbook_as_csv
+
+ROW = ["2007-04", "UPW-01", "UPW", "B10", "STAFF", "100.00", ""]
+
+
+def _ledger(path, extra=None, merged=None):  # type: ignore[no-untyped-def]
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Ledger"
+    sheet.append(FINANCE_LEDGER.header)
+    sheet.append(ROW)
+    if extra:
+        extra(sheet)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    data = buffer.getvalue()
+    if merged:  # written into the XML: openpyxl would create every cell of the range
+        data = _with_merged_range(data, merged)
+    path.write_bytes(data)
+    return path
+
+
+def _with_merged_range(data: bytes, ref: str) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            part = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                cells = f'<mergeCells count="1"><mergeCell ref="{ref}"/></mergeCells>'
+                part = part.replace(b"</sheetData>", b"</sheetData>" + cells.encode())
+            dst.writestr(item, part)
+    return out.getvalue()
+
+
+def _lines(path):  # type: ignore[no-untyped-def]
+    return path.read_text().split("\n")
+
+
+def test_a_merged_range_over_the_whole_sheet_is_refused_before_it_is_opened(tmp_path):
+    # GIVEN a 6 KB workbook whose one merged range covers 17 billion cells (opening it
+    # created every cell: hours, GBs)
+    path = _ledger(tmp_path / "finance_ledger_2007-08.xlsx", merged="A3:XFD1048576")
+    # THEN it is refused at once, naming the cells covered and the limit
+    with pytest.raises(FileRejected, match="merged cells cover 17,179,836,416 cells") as caught:
+        workbook_as_csv(path, FINANCE_LEDGER, tmp_path / "out.csv")
+    assert f"{MAX_MERGED_CELLS:,}" in str(caught.value)
+
+
+def test_a_small_merged_range_still_opens_and_marks_its_row(tmp_path):
+    path = _ledger(tmp_path / "finance_ledger_2007-08.xlsx", merged="B2:C2")
+    _, faults = workbook_as_csv(path, FINANCE_LEDGER, tmp_path / "out.csv")
+    assert faults == {2: ("cost_centre", "merged cell (value not in every cell)")}
+
+
+def test_a_value_in_the_last_cell_of_the_sheet_is_one_malformed_row(tmp_path):
+    # GIVEN a value at XFD1048576 (the sheet's extent became 17 billion cells)
+    path = _ledger(
+        tmp_path / "finance_ledger_2007-08.xlsx", extra=lambda s: s.cell(1048576, 16384, "x")
+    )
+    target = tmp_path / "out.csv"
+    workbook_as_csv(path, FINANCE_LEDGER, target)
+    lines = _lines(target)
+    # THEN the delivered row keeps its width (an empty last cell included), the rows
+    # between are blank lines, and the far row is one line of 16,384 fields
+    assert lines[1] == ",".join(ROW)
+    assert set(lines[2:1048575]) == {""}
+    assert lines[1048575].count(",") == 16383
+    assert target.stat().st_size < 2_000_000
+
+
+def test_formatted_rows_without_a_value_are_not_records(tmp_path):
+    def formatted(sheet):  # type: ignore[no-untyped-def]
+        for row in (3, 4, 5):
+            sheet.cell(row=row, column=1).font = Font(bold=True)
+        sheet.cell(row=1048576, column=16384).font = Font(bold=True)
+
+    path = _ledger(tmp_path / "finance_ledger_2007-08.xlsx", extra=formatted)
+    target = tmp_path / "out.csv"
+    workbook_as_csv(path, FINANCE_LEDGER, target)
+    # THEN only the header and the one record are written
+    assert _lines(target) == [",".join(FINANCE_LEDGER.header), ",".join(ROW), ""]
