@@ -15,8 +15,14 @@ import pytest
 
 from tests.attacker import Model
 from warehouse.report import district_controls
+from warehouse.report.methods import methods_section
 from warehouse.report.model import Context
-from warehouse.report.sections_analytics import _evaluations, evaluation_section, forecast_section
+from warehouse.report.sections_analytics import (
+    _evaluations,
+    evaluation_section,
+    forecast_section,
+    marginal_costs,
+)
 from warehouse.report.sections_profile import indicator_series, indicators, need_by
 from warehouse.report.sections_services import (
     COHORT_SPLITS,
@@ -241,3 +247,41 @@ def test_the_evaluation_sentence_carries_the_published_count(conn):
         assert all(re.fullmatch(r"\d+ %", r) for r in rates), row
         assert re.fullmatch(r"[+-]\d+ pp \([+-]\d+ to [+-]\d+\)", difference), row
         assert re.fullmatch(r"0\.\d\d|< 0\.01", p_value), row
+
+
+def test_the_marginal_cost_bars_carry_no_exact_offender_years(conn):
+    # the bars weight each cell's marginal cost by its offender-years: exact weights (years
+    # to many decimals, small cells included) would carry them into the bars' heights
+    ctx = next(contexts(conn))
+    before = marginal_costs(ctx)
+    exact = (
+        "select service_code, sum(marginal_cost_per_case_gbp * offender_years)"
+        " / sum(offender_years) from marts.fct_cost_by_complexity"
+        " where financial_year = %s and marginal_cost_per_case_gbp is not null group by 1"
+    )
+    try:
+        exact_before = dict(conn.execute(exact, [ctx.fy]).fetchall())
+        # WHEN every cell's exact offender-years change without changing what is published
+        conn.execute(
+            "update marts.fct_cost_by_complexity set offender_years = round(offender_years)"
+            " where financial_year = %s",
+            [ctx.fy],
+        )
+        exact_after = dict(conn.execute(exact, [ctx.fy]).fetchall())
+        after = marginal_costs(ctx)
+    finally:
+        conn.rollback()
+    assert exact_after != exact_before  # the exact weighting would have moved
+    # THEN the bars do not move
+    assert before and after == before
+
+
+def test_the_methods_page_shows_no_load_time_and_nothing_after_the_packs_year(conn):
+    ctx = next(contexts(conn, "2007-08"))
+    (loads,) = [t for t in methods_section(ctx).tables if t.caption.startswith("Data loads")]
+    assert loads.rows
+    for feed, files, periods in loads.rows:
+        first, last = periods.split(" to ")
+        assert first <= last <= "2008-03", (feed, periods)
+        assert int(files) > 0
+    assert not re.search(r"[0-9]{2}:[0-9]{2}", repr(loads.rows))

@@ -118,22 +118,38 @@ def _gbp(v: float | None) -> str:
 
 
 def _marginal(ctx: Context, s: Section) -> None:
-    rows = ctx.rows(
-        "fct_cost_by_complexity",
-        "select service_code, sum(marginal_cost_per_case_gbp * offender_years) "
-        "/ nullif(sum(offender_years), 0) as marginal from {mart} where financial_year = %s "
-        "and marginal_cost_per_case_gbp is not null group by 1 order by 2 desc nulls last",
-        [ctx.fy],
-    )
+    rows = marginal_costs(ctx)
     s.add(
         charts.bars(
             "cost_marginal",
             f"Marginal cost of one more case by service (mix of the year's cases), {ctx.fy}",
             [r["service_code"] for r in rows],
-            Series(GM_NAME, [as_float(r["marginal"]) for r in rows]),
+            Series(GM_NAME, [r["marginal"] for r in rows]),
             "£ per additional case",
         ),
         "No marginal cost in the year.",
+    )
+
+
+def marginal_costs(ctx: Context) -> list[dict]:
+    """Each service's marginal cost per case, weighted by the cells' offender-years as
+    published (rounded; small cells weigh nothing): exact weights would carry the small
+    cells' offender-years into the bars."""
+    cells = ctx.rows(
+        "fct_cost_by_complexity",
+        "select service_code, marginal_cost_per_case_gbp as marginal, offender_years as years"
+        " from {mart} where financial_year = %s and marginal_cost_per_case_gbp is not null",
+        [ctx.fy],
+    )
+    sums: dict[str, list[float]] = {}
+    for c in cells:
+        weight = ctx.count(round(as_float(c["years"]) or 0.0)) or 0
+        total = sums.setdefault(c["service_code"], [0.0, 0.0])
+        total[0] += float(c["marginal"]) * weight
+        total[1] += weight
+    return sorted(
+        ({"service_code": k, "marginal": v[0] / v[1]} for k, v in sums.items() if v[1]),
+        key=lambda r: -r["marginal"],
     )
 
 
