@@ -54,3 +54,7 @@ begin
         execute format('grant execute on function %s to pipeline', f);
     end loop;
 end $$;
+-- temporary files: capped in this database except for the pipeline (a BI login sorting a
+-- cross join filled the disk); only a superuser may change the cap (warehouse/localdb.py)
+select format('alter database %I set temp_file_limit = %L', current_database(), '2GB') \gexec
+select format('alter role pipeline in database %I set temp_file_limit = -1', current_database()) \gexec

@@ -300,9 +300,18 @@ def _protect_marts(conn: psycopg.Connection) -> None:
 # dashboard cannot hold a mart's lock against the nightly build for minutes. (A login may
 # lift its own defaults; the build's lock_timeout is what keeps it from waiting.)
 BI_LIMITS = {"statement_timeout": "5min", "idle_in_transaction_session_timeout": "2min"}
+# Sessions a managed BI login may hold at once: one login opening connections until the
+# server refused everyone took every slot (the pipeline, Airflow and the other logins could
+# not connect). A login cannot raise its own limit (it takes CREATEROLE).
+BI_CONNECTION_LIMIT = 10
 
 
 def _limit(conn, role: str) -> None:  # type: ignore[no-untyped-def]
+    conn.execute(
+        sql.SQL("alter role {} connection limit {}").format(
+            sql.Identifier(role), sql.Literal(BI_CONNECTION_LIMIT)
+        )
+    )
     for setting, value in BI_LIMITS.items():
         conn.execute(
             sql.SQL("alter role {} set {} = {}").format(

@@ -255,6 +255,11 @@ class LocalPostgres:
         with self.connect(dbname, autocommit=True) as conn:
             conn.execute(NO_LARGE_OBJECTS)
             conn.execute(sql.SQL(PIPELINE_LOCKS_ONLY).format(owner=sql.Literal(owner)))
+            conn.execute(
+                sql.SQL(TEMP_FILES_LIMITED).format(
+                    db=sql.Identifier(dbname), owner=sql.Identifier(owner)
+                )
+            )
 
 
 # Large objects are storage any login may create, keep and grant to other roles (a BI login
@@ -285,6 +290,16 @@ begin
         execute format('grant execute on function %s to %I', f, {owner});
     end loop;
 end $$
+"""
+
+
+# A query's temporary files are capped in the database (a BI login sorting a cross join
+# filled the disk the warehouse needs); only the superuser may change the cap, so a login
+# cannot lift it as it can its timeouts. The pipeline's builds are not capped.
+TEMP_FILE_LIMIT = "2GB"
+TEMP_FILES_LIMITED = f"""
+alter database {{db}} set temp_file_limit = '{TEMP_FILE_LIMIT}';
+alter role {{owner}} in database {{db}} set temp_file_limit = -1
 """
 
 

@@ -16,6 +16,7 @@ from psycopg import sql
 
 from tests.integration.conftest import BI_PASSWORD, bi_roles
 from warehouse.access import (
+    BI_CONNECTION_LIMIT,
     BI_LIMITS,
     DISTRICT_GROUP,
     GREATER_MANCHESTER,
@@ -26,6 +27,7 @@ from warehouse.access import (
     load_matrix,
 )
 from warehouse.db import connect
+from warehouse.localdb import TEMP_FILE_LIMIT
 from warehouse.settings import Settings
 from warehouse.transform import DbtFailed, run_dbt
 
@@ -378,6 +380,56 @@ def test_every_managed_bi_login_has_statement_and_idle_transaction_timeouts(defa
         with _connect(default_warehouse, login) as conn:
             for setting, value in BI_LIMITS.items():
                 assert conn.execute(f"show {setting}").fetchone() == (value,), (login, setting)
+
+
+def test_a_bi_login_cannot_take_every_connection(warehouse_copy):
+    from warehouse.access import _limit
+
+    with connect(warehouse_copy, autocommit=True) as conn:
+        limits = dict(
+            conn.execute(
+                "select rolname, rolconnlimit from pg_roles where rolname = any(%s)", [LOGINS]
+            ).fetchall()
+        )
+        assert limits == dict.fromkeys(LOGINS, BI_CONNECTION_LIMIT)
+        # a login of its own (a managed login's limits), so that no other test's is taken
+        conn.execute(f"create role bi_greedy login password '{BI_PASSWORD}'")
+        _limit(conn, "bi_greedy")
+    held: list[psycopg.Connection] = []
+    try:
+        # ATTACK: open sessions until the server refuses (it refused everyone at 100)
+        with pytest.raises(psycopg.OperationalError, match="too many connections for role"):
+            for _ in range(BI_CONNECTION_LIMIT + 5):
+                held.append(_connect(warehouse_copy, "bi_greedy"))
+        assert len(held) == BI_CONNECTION_LIMIT
+        # and raise its own limit
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            held[0].execute("alter role bi_greedy connection limit -1")
+        # THEN the pipeline still connects
+        with connect(warehouse_copy) as conn:
+            assert conn.execute("select 1").fetchone() == (1,)
+    finally:
+        for c in held:
+            c.close()
+        with connect(warehouse_copy, autocommit=True) as conn:
+            conn.execute("drop role bi_greedy")
+
+
+@pytest.mark.parametrize("login", [READER, "bi_bolton"])
+def test_a_bi_login_cannot_lift_the_cap_on_its_temporary_files(default_warehouse, login):
+    # ATTACK: lift the cap, then sort a cross join of marts until the disk is full
+    with _connect(default_warehouse, login) as conn:
+        assert conn.execute("show temp_file_limit").fetchone() == (TEMP_FILE_LIMIT,)
+        for attempt in (
+            "set temp_file_limit = -1",
+            "alter role current_user set temp_file_limit = -1",
+            "select set_config('temp_file_limit', '-1', false)",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(attempt)
+    # the pipeline's builds are not capped
+    with connect(default_warehouse) as conn:
+        assert conn.execute("show temp_file_limit").fetchone() == ("-1",)
 
 
 def _hold(settings, mart: str, release: threading.Event) -> threading.Thread:  # type: ignore[no-untyped-def]

@@ -635,8 +635,29 @@ def test_init_sql_makes_pipeline_a_non_superuser_owner_that_can_run_access(monke
             password=new_bi,
         ) as conn:
             assert conn.execute("show statement_timeout").fetchone() == ("5min",)
+            assert conn.execute("show temp_file_limit").fetchone() == ("2GB",)
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute("create table marts.x (a int)")
+        with psycopg.connect(
+            host=server.host,
+            port=server.port,
+            dbname="warehouse",
+            user="bi_reader",
+            password=new_bi,
+            autocommit=True,
+        ) as conn:  # the pipeline's locks and the cap on temporary files are out of reach
+            for attempt in (
+                "select pg_advisory_lock(hashtext('feed:ndelius_offenders'))",
+                "set temp_file_limit = -1",
+                "alter role bi_reader connection limit -1",
+            ):
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(attempt)
+            limit = "select rolconnlimit from pg_roles where rolname = 'bi_reader'"
+            assert conn.execute(limit).fetchone() == (10,)
+        with connect(Settings()) as conn:
+            assert conn.execute("show temp_file_limit").fetchone() == ("-1",)
+            assert conn.execute("select pg_try_advisory_lock(1)").fetchone() == (True,)
 
         # and the worker's PGSSLMODE=require refuses a server without TLS (this one has none)
         monkeypatch.setenv("PGSSLMODE", "require")
