@@ -35,14 +35,12 @@ grant usage on schema marts to bi_reader;
 -- no default privileges: a mart is granted (and given its row-level security) by
 -- access.protect() in its post-hook, never merely by being created
 reset role;
--- large objects: storage any login could create, keep and grant to other roles (data passed
--- around the access matrix, disk filled at will); nothing uses them (warehouse/localdb.py)
+-- BEGIN hardening_sql('pipeline') from warehouse/localdb.py (why: see HARDENING there; a
+-- test keeps this text the same)
 revoke execute on function
     lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea), lo_put(oid, bigint, bytea),
     lo_import(text), lo_import(text, oid)
 from public;
--- advisory locks: any login could take the loader's (pg_advisory_lock(hashtext('feed:...')))
--- and stall every load of a feed; only the pipeline takes them (warehouse/localdb.py)
 do $$
 declare f regprocedure;
 begin
@@ -51,10 +49,10 @@ begin
                and proname ~ '^pg_(try_)?advisory_(xact_)?lock(_shared)?$'
     loop
         execute format('revoke execute on function %s from public', f);
-        execute format('grant execute on function %s to pipeline', f);
+        execute format('grant execute on function %s to %I', f, 'pipeline');
     end loop;
+    execute format('alter database %I set temp_file_limit = %L', current_database(), '2GB');
+    execute format('alter role %I in database %I set temp_file_limit = -1',
+                   'pipeline', current_database());
 end $$;
--- temporary files: capped in this database except for the pipeline (a BI login sorting a
--- cross join filled the disk); only a superuser may change the cap (warehouse/localdb.py)
-select format('alter database %I set temp_file_limit = %L', current_database(), '2GB') \gexec
-select format('alter role pipeline in database %I set temp_file_limit = -1', current_database()) \gexec
+-- END hardening_sql

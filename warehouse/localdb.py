@@ -253,32 +253,27 @@ class LocalPostgres:
                     )
                 )
         with self.connect(dbname, autocommit=True) as conn:
-            conn.execute(NO_LARGE_OBJECTS)
-            conn.execute(sql.SQL(PIPELINE_LOCKS_ONLY).format(owner=sql.Literal(owner)))
-            conn.execute(
-                sql.SQL(TEMP_FILES_LIMITED).format(
-                    db=sql.Identifier(dbname), owner=sql.Identifier(owner)
-                )
-            )
+            conn.execute(hardening_sql(owner))
 
 
-# Large objects are storage any login may create, keep and grant to other roles (a BI login
-# wrote a mart's figures into one and granted it to the district logins: data passed around
-# the access matrix, and disk filled at will). Nothing here uses them; only the superuser
-# keeps the functions that create or write one (per database: docker/warehouse-init.sql
-# does the same).
-NO_LARGE_OBJECTS = """
+# What every login may do in a warehouse database, narrowed to what the pipeline needs (run
+# by the superuser in each database; docker/warehouse-init.sql holds the same text, kept in
+# step by tests/unit/test_compose.py):
+# - large objects are storage any login may create, keep and grant to other roles (a BI
+#   login wrote a mart's figures into one and granted it to the district logins: data
+#   passed around the access matrix, and disk filled at will); nothing here uses them;
+# - advisory locks are shared by every login of a database: a BI login that took
+#   ``pg_advisory_lock(hashtext('feed:offenders'))`` stalled every load of the feed until
+#   it disconnected; only the owner (the pipeline) may take one;
+# - a query's temporary files are capped (a BI login sorting a cross join filled the disk
+#   the warehouse needs) for every role but the owner; only the superuser may change the
+#   cap, so a login cannot lift it as it can its timeouts.
+TEMP_FILE_LIMIT = "2GB"
+HARDENING = """\
 revoke execute on function
     lo_create(oid), lo_creat(integer), lo_from_bytea(oid, bytea), lo_put(oid, bigint, bytea),
     lo_import(text), lo_import(text, oid)
-from public
-"""
-
-# Advisory locks are shared by every login of a database: a BI login that took
-# ``pg_advisory_lock(hashtext('feed:offenders'))`` stalled every load of the feed until it
-# disconnected. The loader's and the schema's locks are the pipeline's alone: only the
-# database's owner (and the superuser) may take one (docker/warehouse-init.sql does the same).
-PIPELINE_LOCKS_ONLY = """
+from public;
 do $$
 declare f regprocedure;
 begin
@@ -287,20 +282,20 @@ begin
                and proname ~ '^pg_(try_)?advisory_(xact_)?lock(_shared)?$'
     loop
         execute format('revoke execute on function %s from public', f);
-        execute format('grant execute on function %s to %I', f, {owner});
+        execute format('grant execute on function %s to %I', f, '{owner}');
     end loop;
-end $$
+    execute format('alter database %I set temp_file_limit = %L', current_database(), '{limit}');
+    execute format('alter role %I in database %I set temp_file_limit = -1',
+                   '{owner}', current_database());
+end $$;
 """
 
 
-# A query's temporary files are capped in the database (a BI login sorting a cross join
-# filled the disk the warehouse needs); only the superuser may change the cap, so a login
-# cannot lift it as it can its timeouts. The pipeline's builds are not capped.
-TEMP_FILE_LIMIT = "2GB"
-TEMP_FILES_LIMITED = f"""
-alter database {{db}} set temp_file_limit = '{TEMP_FILE_LIMIT}';
-alter role {{owner}} in database {{db}} set temp_file_limit = -1
-"""
+def hardening_sql(owner: str) -> str:
+    """``HARDENING`` for the database owned by ``owner`` (a plain role name)."""
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", owner):
+        raise ValueError(f"not a plain role name: {owner!r}")
+    return HARDENING.replace("{owner}", owner).replace("{limit}", TEMP_FILE_LIMIT)
 
 
 def for_settings(settings) -> LocalPostgres:  # type: ignore[no-untyped-def]

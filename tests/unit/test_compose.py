@@ -588,6 +588,15 @@ def _run_init_sql(server: LocalPostgres, dbname: str, env: dict[str, str]):
     )
 
 
+def test_init_sql_hardens_the_database_as_the_local_server_does():
+    from warehouse.localdb import hardening_sql
+
+    text = INIT_SQL.read_text()
+    begin = "-- test keeps this text the same)\n"
+    block = text[text.index(begin) + len(begin) : text.index("-- END hardening_sql")]
+    assert block == hardening_sql("pipeline")
+
+
 def test_init_sql_makes_pipeline_a_non_superuser_owner_that_can_run_access(monkeypatch):
     """docker/warehouse-init.sql as the image runs it (as postgres, in POSTGRES_DB) on the
     project's PostgreSQL (the compose image's major version): pipeline is no superuser, owns
@@ -633,19 +642,13 @@ def test_init_sql_makes_pipeline_a_non_superuser_owner_that_can_run_access(monke
             dbname="warehouse",
             user="bi_reader",
             password=new_bi,
+            autocommit=True,
         ) as conn:
             assert conn.execute("show statement_timeout").fetchone() == ("5min",)
             assert conn.execute("show temp_file_limit").fetchone() == ("2GB",)
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute("create table marts.x (a int)")
-        with psycopg.connect(
-            host=server.host,
-            port=server.port,
-            dbname="warehouse",
-            user="bi_reader",
-            password=new_bi,
-            autocommit=True,
-        ) as conn:  # the pipeline's locks and the cap on temporary files are out of reach
+            # the pipeline's locks and the cap on temporary files are out of reach
             for attempt in (
                 "select pg_advisory_lock(hashtext('feed:ndelius_offenders'))",
                 "set temp_file_limit = -1",
