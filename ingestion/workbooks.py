@@ -12,7 +12,8 @@ A workbook is a zip of XML, and its size says little about the sheet it describe
 cell at ``XFD1048576`` made the sheet 17 billion cells wide and tall, one merged range
 ``A3:XFD1048576`` made openpyxl create every cell of it (both ran for hours, GBs). So the
 merged ranges are measured from the XML before the workbook is opened (``MAX_MERGED_CELLS``
-in all), and the sheet is written from the cells it holds, not from its extent: a row
+in all), as is the size it unpacks to (``MAX_UNPACKED_BYTES``: a zip of a few hundred KB
+can hold GBs of XML), and the sheet is written from the cells it holds, not from its extent: a row
 without a value (formatted, or between rows) is a blank line, which is not a record, and
 cells after a row's last value are not written.
 """
@@ -33,6 +34,10 @@ from ingestion.load_records import FileRejected
 from ingestion.schema import Feed
 
 MAX_MERGED_CELLS = 10_000  # cells in merged ranges, all sheets together
+# the parts' sizes unpacked, as the zip declares them (reading stops there): a few hundred
+# KB of zip can unpack to GBs of XML, all held in memory by openpyxl. A year's ledger of
+# 1 million rows is ~100 MB.
+MAX_UNPACKED_BYTES = 256 * 1024 * 1024
 _CELL = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")
 
 
@@ -47,7 +52,7 @@ def workbook_as_csv(path: Path, feed: Feed, target: Path) -> tuple[str, dict]:
     if not data:
         raise FileRejected("file is empty (0 bytes, no header)")
     try:
-        _check_merged_ranges(data)
+        _check_size(data)
         book = load_workbook(io.BytesIO(data), data_only=False)
     except FileRejected:
         raise
@@ -79,11 +84,18 @@ def _sheet(book, feed: Feed):  # type: ignore[no-untyped-def]
     return book[feed.sheet]
 
 
-def _check_merged_ranges(data: bytes) -> None:
-    """Refuse a workbook whose merged ranges cover more than ``MAX_MERGED_CELLS`` cells
-    (openpyxl creates every cell of a range when it opens the sheet)."""
+def _check_size(data: bytes) -> None:
+    """Refuse a workbook that unpacks to more than ``MAX_UNPACKED_BYTES``, or whose merged
+    ranges cover more than ``MAX_MERGED_CELLS`` cells (openpyxl creates every cell of a
+    range when it opens the sheet)."""
     covered = 0
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        unpacked = sum(item.file_size for item in archive.infolist())
+        if unpacked > MAX_UNPACKED_BYTES:
+            raise FileRejected(
+                f"workbook unpacks to {unpacked:,} bytes (at most {MAX_UNPACKED_BYTES:,} are read)",
+                countable=False,
+            )
         for name in archive.namelist():
             if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
                 continue

@@ -92,3 +92,24 @@ def test_formatted_rows_without_a_value_are_not_records(tmp_path):
     workbook_as_csv(path, FINANCE_LEDGER, target)
     # THEN only the header and the one record are written
     assert _lines(target) == [",".join(FINANCE_LEDGER.header), ",".join(ROW), ""]
+
+
+def test_a_workbook_that_unpacks_beyond_the_limit_is_refused_unopened(tmp_path, monkeypatch):
+    from ingestion import workbooks
+
+    # GIVEN a limit of 100 KB and a 10 KB workbook whose sheet unpacks to 2 MB (the same
+    # shape as 300 KB of zip unpacking to GBs of XML)
+    monkeypatch.setattr(workbooks, "MAX_UNPACKED_BYTES", 100_000)
+    path = _ledger(tmp_path / "finance_ledger_2007-08.xlsx", merged="B2:C2")
+    padded = io.BytesIO()
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(padded, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            part = src.read(item.filename)
+            if item.filename.startswith("xl/worksheets/sheet"):
+                part = part.replace(b"</sheetData>", b" " * 2_000_000 + b"</sheetData>")
+            dst.writestr(item.filename, part)
+    path.write_bytes(padded.getvalue())
+    assert path.stat().st_size < 20_000
+    # THEN it is refused before it is read, naming its unpacked size and the limit
+    with pytest.raises(FileRejected, match=r"unpacks to 2,0[0-9,]+ bytes \(at most 100,000"):
+        workbook_as_csv(path, FINANCE_LEDGER, tmp_path / "out.csv")
