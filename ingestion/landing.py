@@ -10,6 +10,7 @@ folders beside it, opened without following links (the loader may run as root).
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import stat
 import time
@@ -34,6 +35,7 @@ NAME_MAX = 255  # bytes of one file name (ext4, xfs, btrfs)
 WRITERS_SCAN_SECONDS = 1.0
 
 
+log = logging.getLogger("ingestion.loader")  # the loader's messages, as before
 _scans: dict[str, tuple[float, frozenset[str]]] = {}
 
 
@@ -63,6 +65,35 @@ def shown_name(path: Path) -> str:
 def in_flight(name: str) -> bool:
     """Whether a name is an upload's until it is complete (renamed when written)."""
     return name.startswith(".") or name.endswith(IN_FLIGHT_SUFFIXES)
+
+
+def gone_or_arriving(path: Path, quiet_seconds: float) -> bool:
+    """Whether another run moved the path away, or it is still being delivered: a process
+    holds it open for writing, or it changed less than ``quiet_seconds`` ago."""
+    if not path.is_symlink() and not path.exists():
+        return True
+    if changed_within(path, quiet_seconds):
+        log.warning("%s: changed in the last %g s; left for later", shown_name(path), quiet_seconds)
+        return True
+    if being_written(path):
+        log.warning(
+            "%s: open for writing (still being delivered); left for later", shown_name(path)
+        )
+        return True
+    return False
+
+
+def changed_within(path: Path, seconds: float) -> bool:
+    """Whether the path (not a link's target) was written, or renamed into place, less
+    than ``seconds`` ago (``WAREHOUSE_LANDING_QUIET_SECONDS``): for uploaders that close
+    and reopen a file between parts, which ``being_written`` cannot see."""
+    if seconds <= 0:
+        return False
+    try:
+        st = path.lstat()
+    except FileNotFoundError:
+        return False
+    return time.time() - max(st.st_mtime, st.st_ctime) < seconds
 
 
 def being_written(path: Path) -> bool:

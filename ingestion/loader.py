@@ -5,7 +5,8 @@
 1. **lock** the feed (every load of a feed holds its lock; a second run waits for it, then
    skips a path the first run has already moved), and drop staging tables of dead loads;
    a path still being delivered (``landing``: held open for writing, or named as an
-   upload in flight) is left for a later run, recorded nowhere; a path whose
+   upload in flight, or changed within the quiet period) is left for a later run,
+   recorded nowhere; a path whose
    ``processed/`` or ``rejected/`` is not a real folder beside it is not loaded at all;
 2. **check the path**: a symbolic link, a directory, a name that matches no feed, a
    period that is not a real month within the feed's window, an empty file, archive or
@@ -50,7 +51,6 @@ from ingestion import headers, landing, reading, registry, row_periods, staging
 from ingestion.duplicates import duplicate_keys
 from ingestion.feeds import feed_for_file
 from ingestion.landing import (
-    being_written,
     check_done_folders,
     shown_name,
 )
@@ -90,6 +90,7 @@ class LoadOptions:
     validator: GxValidator | None = None
     after_copy: Callable[[], None] | None = None  # a test hook: runs before the commit
     read_bytes: int | None = None  # the reader's block size (tests make it tiny)
+    quiet_seconds: float = 0.0  # a path changed more recently than this is left for later
 
 
 @dataclass
@@ -150,6 +151,7 @@ def load_file(
     validator: GxValidator | None = None,
     after_copy: Callable[[], None] | None = None,
     read_bytes: int | None = None,
+    quiet_seconds: float = 0.0,
 ) -> FileLoadResult:
     """Load (or reject, or record as a duplicate) one delivered path; returns what
     happened (status ``skipped``, recorded nowhere: another run took the path first).
@@ -164,6 +166,7 @@ def load_file(
         validator=validator,
         after_copy=after_copy,
         read_bytes=read_bytes,
+        quiet_seconds=quiet_seconds,
     )
     feed = feed or feed_for_file(path.name)
     if feed is None:
@@ -193,7 +196,7 @@ def _locked(
     key = landing.lock_key(path, feed)
     conn.execute("select pg_advisory_lock(hashtext(%s))", [key])
     try:
-        if _gone_or_arriving(path):
+        if landing.gone_or_arriving(path, options.quiet_seconds):
             return _skipped(path, feed)
         if options.move:
             check_done_folders(path)  # before any audit row: the path stays in landing
@@ -242,18 +245,6 @@ def _locked(
         result.rows_quarantined,
     )
     return result
-
-
-def _gone_or_arriving(path: Path) -> bool:
-    """Whether another run moved the path away, or a process is still writing it."""
-    if not path.is_symlink() and not path.exists():
-        return True
-    if being_written(path):
-        log.warning(
-            "%s: open for writing (still being delivered); left for later", shown_name(path)
-        )
-        return True
-    return False
 
 
 def _skipped(path: Path, feed: Feed | None) -> FileLoadResult:

@@ -125,10 +125,12 @@ def load_feed(
     feed_name: str,
     period: str | None = None,
     on_file: Callable[[FileLoadResult], None] | None = None,
+    quiet_seconds: float = 0.0,
 ) -> list[FileLoadResult]:
     """Load every pending path of one feed (optionally one period: a backfill), and
     record the paths in its system's folder that match no feed and those directly in the
-    landing folder; ``on_file`` hears each path's result as it is recorded."""
+    landing folder; ``on_file`` hears each path's result as it is recorded. A path changed
+    less than ``quiet_seconds`` ago is left for a later run."""
     feed = get_feed(feed_name)
     files = pending_files(landing, feed, period)
     # every feed's run records the unmatched paths of its folder and the landing folder's
@@ -140,7 +142,8 @@ def load_feed(
     validator = GxValidator(feed, sqlalchemy_url(conn)) if files else None
     outcome = Outcome()
     work: list[tuple[Path, Callable[[Path], FileLoadResult]]] = [
-        (p, lambda p: load_file(conn, p, feed, validator=validator)) for p in files
+        (p, lambda p: load_file(conn, p, feed, validator=validator, quiet_seconds=quiet_seconds))
+        for p in files
     ]
     work += [(p, lambda p: reject_unmatched(conn, p)) for p in unmatched]
     _process(conn, work, outcome, on_file)

@@ -66,7 +66,14 @@ def ingest_feed(settings: Settings, feed_name: str, period: str | None = None): 
     from ingestion.runner import load_feed
 
     with connect(settings, autocommit=True) as conn:
-        return load_feed(conn, settings.landing_dir, feed_name, period, on_file=_advance)
+        return load_feed(
+            conn,
+            settings.landing_dir,
+            feed_name,
+            period,
+            on_file=_advance,
+            quiet_seconds=settings.landing_quiet_seconds,
+        )
 
 
 def ingest_strays(settings: Settings):  # type: ignore[no-untyped-def]

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     dbt_lock_timeout: str = "10s"
     """How long a dbt model (and ``warehouse access``) waits for a mart's lock, e.g. behind a
     BI query, before the statement is cancelled (a PostgreSQL interval: ``10s``, ``500ms``)."""
+    landing_quiet_seconds: float = 0.0
+    """A delivered file changed (written, or renamed into landing) less than this many
+    seconds ago is left for the next run: for uploaders that close and reopen a file
+    between parts (a file held open for writing is always left)."""
+
     dbt_lock_retries: int = 3
     """How many times a model whose lock wait timed out is built again."""
     dbt_lock_backoff: float = 15.0

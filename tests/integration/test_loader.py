@@ -686,6 +686,38 @@ def test_a_file_still_being_delivered_is_left_in_landing_until_it_is_complete(se
     assert_conservation(settings)
 
 
+def test_a_file_written_in_parts_waits_for_the_quiet_period(settings):
+    import time
+
+    from warehouse.pipeline import ingest_feed
+
+    generate_landing(settings, scale=0.02, seed=61, dirt=0, window=("2007-06", "2007-06"))
+    folder = settings.landing_dir / "ndelius"
+    for other in folder.glob("*.csv"):
+        if not other.name.startswith("ndelius_events_"):
+            other.unlink()
+    path = folder / "ndelius_events_2007-06.csv"
+    lines = path.read_text().splitlines(keepends=True)
+    # GIVEN an uploader that wrote half the file and closed it (it reopens for the rest:
+    # no process holds the file open in between)
+    path.write_text("".join(lines[: len(lines) // 2]))
+    quiet = settings.model_copy(update={"landing_quiet_seconds": 30})
+    # WHEN ingestion runs in the pause with a quiet period of 30 s
+    assert ingest_feed(quiet, "ndelius_events") == []
+    with connect(settings) as conn:
+        assert conn.execute("select count(*) from audit.file_loads").fetchone() == (0,)
+    assert path.exists()
+    # and the uploader finishes
+    with path.open("a") as rest:
+        rest.write("".join(lines[len(lines) // 2 :]))
+    time.sleep(1.2)
+    # THEN a run after the file has been quiet long enough loads every row
+    after = ingest_feed(settings.model_copy(update={"landing_quiet_seconds": 1}), "ndelius_events")
+    assert [(r.file_name, r.status, r.rows_loaded) for r in after] == [
+        (path.name, "loaded", len(lines) - 1)
+    ]
+
+
 def test_a_file_name_that_is_not_utf8_is_rejected_and_the_others_still_load(settings):
     generate_landing(settings, scale=0.02, seed=61, dirt=0, window=("2007-06", "2007-06"))
     folder = settings.landing_dir / "ndelius"
