@@ -651,14 +651,20 @@ def test_a_superseded_file_sent_again_is_rejected_and_the_newer_load_kept(settin
     assert_conservation(settings)
 
 
-def test_a_file_still_being_delivered_is_left_in_landing_until_it_is_complete(settings):
-    generate_landing(settings, scale=0.02, seed=59, dirt=0, window=("2007-03", "2007-03"))
+def _one_events_file(settings, seed: int, month: str):  # type: ignore[no-untyped-def]
+    """A month's generated events file alone in its folder, and its lines."""
+    generate_landing(settings, scale=0.02, seed=seed, dirt=0, window=(month, month))
     folder = settings.landing_dir / "ndelius"
     for other in folder.glob("*.csv"):
         if not other.name.startswith("ndelius_events_"):
             other.unlink()
-    path = folder / "ndelius_events_2007-03.csv"
-    lines = path.read_text().splitlines(keepends=True)
+    path = folder / f"ndelius_events_{month}.csv"
+    return path, path.read_text().splitlines(keepends=True)
+
+
+def test_a_file_still_being_delivered_is_left_in_landing_until_it_is_complete(settings):
+    path, lines = _one_events_file(settings, 59, "2007-03")
+    folder = path.parent
     half = len(lines) // 2
     # GIVEN half the file written by a writer that still holds it open, and uploads in
     # flight under the usual temporary names
@@ -691,13 +697,7 @@ def test_a_file_written_in_parts_waits_for_the_quiet_period(settings):
 
     from warehouse.pipeline import ingest_feed
 
-    generate_landing(settings, scale=0.02, seed=61, dirt=0, window=("2007-06", "2007-06"))
-    folder = settings.landing_dir / "ndelius"
-    for other in folder.glob("*.csv"):
-        if not other.name.startswith("ndelius_events_"):
-            other.unlink()
-    path = folder / "ndelius_events_2007-06.csv"
-    lines = path.read_text().splitlines(keepends=True)
+    path, lines = _one_events_file(settings, 61, "2007-06")
     # GIVEN an uploader that wrote half the file and closed it (it reopens for the rest:
     # no process holds the file open in between)
     path.write_text("".join(lines[: len(lines) // 2]))
