@@ -10,12 +10,12 @@ empty.
 
 A workbook is a zip of XML, and its size says little about the sheet it describes: one
 cell at ``XFD1048576`` made the sheet 17 billion cells wide and tall, one merged range
-``A3:XFD1048576`` made openpyxl create every cell of it (both ran for hours, GBs). So the
-merged ranges are measured from the XML before the workbook is opened (``MAX_MERGED_CELLS``
-in all), as is the size it unpacks to (``MAX_UNPACKED_BYTES``: a zip of a few hundred KB
-can hold GBs of XML), and the sheet is written from the cells it holds, not from its extent: a row
-without a value (formatted, or between rows) is a blank line, which is not a record, and
-cells after a row's last value are not written.
+``A3:XFD1048576`` made openpyxl create every cell of it (both ran for hours, GBs). So every
+part is read once before the workbook is opened (``_check_shape``: its size unpacked, its
+cells, their coordinates, its merged ranges), and the sheet is written from the cells it
+holds, not from its extent: a row without a value (formatted, or between rows) is a blank
+line, which is not a record, and a record is as wide as the header (a value beyond it
+makes its row faulty).
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import re
 import zipfile
 from collections import defaultdict
 from datetime import date, datetime
 from pathlib import Path
-from xml.etree.ElementTree import iterparse
+from typing import NoReturn
+from xml.etree.ElementTree import ParseError, iterparse
 
 from ingestion.load_records import FileRejected
 from ingestion.schema import Feed
@@ -38,7 +38,10 @@ MAX_MERGED_CELLS = 10_000  # cells in merged ranges, all sheets together
 # KB of zip can unpack to GBs of XML, all held in memory by openpyxl. A year's ledger of
 # 1 million rows is ~100 MB.
 MAX_UNPACKED_BYTES = 256 * 1024 * 1024
-_CELL = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")
+# cells in all sheets: openpyxl holds ~400 bytes per cell (a 256 MB sheet of short cells
+# is 19 million of them, ~7 GB); a ledger of 700,000 rows fits
+MAX_CELLS = 5_000_000
+MAX_ROW, MAX_COLUMN = 1_048_576, 16_384  # a sheet's last cell, XFD1048576
 
 
 def workbook_as_csv(path: Path, feed: Feed, target: Path) -> tuple[str, dict]:
@@ -52,7 +55,7 @@ def workbook_as_csv(path: Path, feed: Feed, target: Path) -> tuple[str, dict]:
     if not data:
         raise FileRejected("file is empty (0 bytes, no header)")
     try:
-        _check_size(data)
+        _check_shape(data)
         book = load_workbook(io.BytesIO(data), data_only=False)
     except FileRejected:
         raise
@@ -84,49 +87,76 @@ def _sheet(book, feed: Feed):  # type: ignore[no-untyped-def]
     return book[feed.sheet]
 
 
-def _check_size(data: bytes) -> None:
-    """Refuse a workbook that unpacks to more than ``MAX_UNPACKED_BYTES``, or whose merged
-    ranges cover more than ``MAX_MERGED_CELLS`` cells (openpyxl creates every cell of a
-    range when it opens the sheet)."""
-    covered = 0
+def _check_shape(data: bytes) -> None:
+    """Refuse a workbook too large to open: more than ``MAX_UNPACKED_BYTES`` unpacked,
+    ``MAX_CELLS`` cells, a cell or row past ``XFD1048576``, or merged ranges covering more
+    than ``MAX_MERGED_CELLS`` cells (openpyxl creates every cell of a range). Every part is
+    read, whatever its name (openpyxl finds a sheet through the workbook's relationships),
+    and references are read by openpyxl's own parser."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         unpacked = sum(item.file_size for item in archive.infolist())
         if unpacked > MAX_UNPACKED_BYTES:
-            raise FileRejected(
-                f"workbook unpacks to {unpacked:,} bytes (at most {MAX_UNPACKED_BYTES:,} are read)",
-                countable=False,
+            _refuse(f"workbook unpacks to {unpacked:,} bytes (at most {MAX_UNPACKED_BYTES:,})")
+        tally = {"c": 0, "mergeCell": 0}
+        for item in archive.infolist():
+            with archive.open(item) as part:
+                try:
+                    for _, element in iterparse(part):
+                        _tally(element, tally)
+                        element.clear()
+                except ParseError:  # not XML: not a part openpyxl reads as a sheet
+                    continue
+
+
+SHEET_NAMESPACES = (  # a worksheet's elements (transitional and strict Office Open XML)
+    "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}",
+    "{http://purl.oclc.org/ooxml/spreadsheetml/main}",
+)
+
+
+def _tally(element, tally: dict[str, int]) -> None:  # type: ignore[no-untyped-def]
+    namespace, _, tag = element.tag.rpartition("}")
+    if namespace + "}" not in SHEET_NAMESPACES:
+        return
+    ref = element.get("r") if tag in ("c", "row") else element.get("ref")
+    if tag == "row" and ref is not None:
+        if not ref.isdigit() or int(ref) > MAX_ROW:
+            _refuse(f"workbook has a row numbered beyond {MAX_ROW:,}")
+    elif tag == "c":
+        tally["c"] += 1
+        if tally["c"] > MAX_CELLS:
+            _refuse(f"workbook has more than {MAX_CELLS:,} cells")
+        if ref is not None:
+            _bounds(ref, "a cell")
+    elif tag == "mergeCell":
+        low_col, low_row, high_col, high_row = _bounds(ref or "", "a merged range")
+        tally["mergeCell"] += (high_col - low_col + 1) * (high_row - low_row + 1)
+        if tally["mergeCell"] > MAX_MERGED_CELLS:
+            _refuse(
+                f"workbook's merged cells cover {tally['mergeCell']:,} cells (at most "
+                f"{MAX_MERGED_CELLS:,})"
             )
-        for name in archive.namelist():
-            if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
-                continue
-            with archive.open(name) as part:
-                for _, element in iterparse(part):
-                    if element.tag.rpartition("}")[2] == "mergeCell":
-                        covered += _area(element.get("ref") or "")
-                    element.clear()
-            if covered > MAX_MERGED_CELLS:
-                raise FileRejected(
-                    f"workbook's merged cells cover {covered:,} cells (at most "
-                    f"{MAX_MERGED_CELLS:,} are read)",
-                    countable=False,
-                )
 
 
-def _area(ref: str) -> int:
-    """Cells in a range reference such as ``A3:XFD1048576`` (1 for one cell)."""
-    corners = [_CELL.fullmatch(part.replace("$", "")) for part in ref.split(":")]
-    if not corners or None in corners:
-        return 1
-    cols = [_column_number(m.group(1)) for m in corners]  # type: ignore[union-attr]
-    rows = [int(m.group(2)) for m in corners]  # type: ignore[union-attr]
-    return (max(cols) - min(cols) + 1) * (max(rows) - min(rows) + 1)
+def _bounds(ref: str, what: str) -> tuple[int, int, int, int]:
+    """A reference's (first column, first row, last column, last row), within the sheet."""
+    from openpyxl.utils.cell import range_boundaries
+
+    try:
+        bounds = range_boundaries(ref)
+    except (ValueError, TypeError):
+        _refuse(f"workbook has {what} whose reference cannot be read")
+    if (
+        None in bounds
+        or max(bounds[0], bounds[2]) > MAX_COLUMN
+        or max(bounds[1], bounds[3]) > MAX_ROW
+    ):
+        _refuse(f"workbook has {what} beyond the sheet's last cell (XFD{MAX_ROW})")
+    return bounds  # type: ignore[return-value]
 
 
-def _column_number(letters: str) -> int:
-    number = 0
-    for letter in letters:
-        number = number * 26 + ord(letter) - ord("A") + 1
-    return number
+def _refuse(reason: str) -> NoReturn:
+    raise FileRejected(reason, countable=False)
 
 
 def _write_rows(sheet, target: Path) -> dict[int, tuple[str, str]]:  # type: ignore[no-untyped-def]
@@ -154,9 +184,12 @@ def _write_rows(sheet, target: Path) -> dict[int, tuple[str, str]]:  # type: ign
                     name = header[col - 1] if col <= len(header) else f"column {col}"
                     faults.setdefault(number, (name, fault))
             values = {c: cell.value for c, cell in cells.items() if cell.value not in (None, "")}
+            beyond = [c for c in values if c > len(header)] if number > 1 else []
+            if beyond:  # written as wide as the header: one far cell wrote 16,384 fields
+                reason = f"value beyond the header's {len(header)} columns"
+                faults.setdefault(number, (f"column {min(beyond)}", reason))
             if values or number in faults:  # a faulty row is a record, even without a value
-                width = max([len(header), *values])  # as wide as the header, or its last value
-                writer.writerow([_text(values.get(c)) for c in range(1, width + 1)])
+                writer.writerow([_text(values.get(c)) for c in range(1, len(header) + 1)])
             else:
                 f.write("\n")
     return faults

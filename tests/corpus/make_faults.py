@@ -839,7 +839,7 @@ def _workbook_extent(c: _Corpus) -> None:
         sheet = _ledger_sheet(book, m, next(ids))
         for row in (7, 8, 9):  # formatted, without a value: not records
             sheet.cell(row=row, column=2).font = Font(bold=True)
-        sheet["Z10"] = "stray"  # a value far right of the header: its row is malformed
+        sheet["Z10"] = "stray"  # a value far right of the header: its row is faulty
         sheet["XFD1048576"].font = Font(bold=True)  # the sheet's extent: 17 billion cells
 
     out.append(
@@ -848,7 +848,7 @@ def _workbook_extent(c: _Corpus) -> None:
             f"finance/finance_ledger_{fy}.xlsx",
             _workbook(far_and_empty),
             "loaded",
-            quarantined=[(10, "*", "expected 7 fields, found 26")],
+            quarantined=[(10, "column 26", "value beyond the header")],
             loaded=5,
         )
     )
