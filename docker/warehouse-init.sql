@@ -54,5 +54,11 @@ begin
     execute format('alter database %I set temp_file_limit = %L', current_database(), '2GB');
     execute format('alter role %I in database %I set temp_file_limit = -1',
                    'pipeline', current_database());
+    -- temporary tables do not count towards the cap, and the cap is this database's
+    execute format('revoke temporary on database %I from public', current_database());
+    revoke connect on database template1 from public;
+    if exists (select from pg_database where datname = 'postgres') then
+        revoke connect on database postgres from public;
+    end if;
 end $$;
 -- END hardening_sql

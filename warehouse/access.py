@@ -302,14 +302,21 @@ def _protect_marts(conn: psycopg.Connection) -> None:
 BI_LIMITS = {"statement_timeout": "5min", "idle_in_transaction_session_timeout": "2min"}
 # Sessions a managed BI login may hold at once: one login opening connections until the
 # server refused everyone took every slot (the pipeline, Airflow and the other logins could
-# not connect). A login cannot raise its own limit (it takes CREATEROLE).
-BI_CONNECTION_LIMIT = 10
+# not connect). A login cannot raise its own limit (it takes CREATEROLE). bi_reader serves
+# every Superset user (a dashboard of 10 charts, opened by two people at once); all the
+# logins together (25 + 10 x 5) leave a quarter of the server's 100 to the pipeline.
+BI_CONNECTION_LIMIT = 5
+READER_CONNECTION_LIMIT = 25
+
+
+def connection_limit(role: str) -> int:
+    return READER_CONNECTION_LIMIT if role == READER else BI_CONNECTION_LIMIT
 
 
 def _limit(conn, role: str) -> None:  # type: ignore[no-untyped-def]
     conn.execute(
         sql.SQL("alter role {} connection limit {}").format(
-            sql.Identifier(role), sql.Literal(BI_CONNECTION_LIMIT)
+            sql.Identifier(role), sql.Literal(connection_limit(role))
         )
     )
     for setting, value in BI_LIMITS.items():

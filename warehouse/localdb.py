@@ -267,7 +267,9 @@ class LocalPostgres:
 #   it disconnected; only the owner (the pipeline) may take one;
 # - a query's temporary files are capped (a BI login sorting a cross join filled the disk
 #   the warehouse needs) for every role but the owner; only the superuser may change the
-#   cap, so a login cannot lift it as it can its timeouts.
+#   cap, so a login cannot lift it as it can its timeouts. Temporary tables, which the cap
+#   does not count, are the owner's alone, and no login but the superuser connects to the
+#   server's other databases (where the cap is not set).
 TEMP_FILE_LIMIT = "2GB"
 HARDENING = """\
 revoke execute on function
@@ -287,14 +289,21 @@ begin
     execute format('alter database %I set temp_file_limit = %L', current_database(), '{limit}');
     execute format('alter role %I in database %I set temp_file_limit = -1',
                    '{owner}', current_database());
+    -- temporary tables do not count towards the cap, and the cap is this database's
+    execute format('revoke temporary on database %I from public', current_database());
+    revoke connect on database template1 from public;
+    if exists (select from pg_database where datname = 'postgres') then
+        revoke connect on database postgres from public;
+    end if;
 end $$;
 """
 
 
 def hardening_sql(owner: str) -> str:
-    """``HARDENING`` for the database owned by ``owner`` (a plain role name)."""
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", owner):
-        raise ValueError(f"not a plain role name: {owner!r}")
+    """``HARDENING`` for the database owned by ``owner`` (a role name without quotes,
+    dollar signs or backslashes: it is written into the text as a string)."""
+    if not owner or re.search(r"['$\\\x00]", owner):
+        raise ValueError(f"a role name the hardening cannot quote: {owner!r}")
     return HARDENING.replace("{owner}", owner).replace("{limit}", TEMP_FILE_LIMIT)
 
 

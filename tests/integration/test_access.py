@@ -22,6 +22,7 @@ from warehouse.access import (
     GREATER_MANCHESTER,
     OWN,
     READER,
+    connection_limit,
     district_codes,
     ensure_access,
     load_matrix,
@@ -391,7 +392,13 @@ def test_a_bi_login_cannot_take_every_connection(warehouse_copy):
                 "select rolname, rolconnlimit from pg_roles where rolname = any(%s)", [LOGINS]
             ).fetchall()
         )
-        assert limits == dict.fromkeys(LOGINS, BI_CONNECTION_LIMIT)
+        assert limits == {login: connection_limit(login) for login in LOGINS}
+        # all of them together leave the pipeline a quarter of the server
+        (slots,) = conn.execute(
+            "select current_setting('max_connections')::int"
+            " - current_setting('superuser_reserved_connections')::int"
+        ).fetchone()
+        assert sum(limits.values()) <= slots - 20
         # a login of its own (a managed login's limits), so that no other test's is taken
         conn.execute(f"create role bi_greedy login password '{BI_PASSWORD}'")
         _limit(conn, "bi_greedy")
@@ -424,9 +431,18 @@ def test_a_bi_login_cannot_lift_the_cap_on_its_temporary_files(default_warehouse
             "set temp_file_limit = -1",
             "alter role current_user set temp_file_limit = -1",
             "select set_config('temp_file_limit', '-1', false)",
+            # temporary tables do not count towards the cap
+            "create temp table filler as select repeat('x', 1000) from generate_series(1, 10)",
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(attempt)
+    # nor does the cap hold in another database: the login cannot connect to one
+    info = default_warehouse.conninfo()
+    for dbname in ("postgres", "template1"):
+        with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+            psycopg.connect(
+                host=info.host, port=info.port, dbname=dbname, user=login, password=BI_PASSWORD
+            )
     # the pipeline's builds are not capped
     with connect(default_warehouse) as conn:
         assert conn.execute("show temp_file_limit").fetchone() == ("-1",)

@@ -653,11 +653,21 @@ def test_init_sql_makes_pipeline_a_non_superuser_owner_that_can_run_access(monke
                 "select pg_advisory_lock(hashtext('feed:ndelius_offenders'))",
                 "set temp_file_limit = -1",
                 "alter role bi_reader connection limit -1",
+                "create temp table t (a int)",
             ):
                 with pytest.raises(psycopg.errors.InsufficientPrivilege):
                     conn.execute(attempt)
             limit = "select rolconnlimit from pg_roles where rolname = 'bi_reader'"
-            assert conn.execute(limit).fetchone() == (10,)
+            assert conn.execute(limit).fetchone() == (25,)  # it serves every Superset user
+        # and the cap holds in every database it may reach: only the warehouse's
+        with pytest.raises(psycopg.OperationalError, match="permission denied for database"):
+            psycopg.connect(
+                host=server.host,
+                port=server.port,
+                dbname="postgres",
+                user="bi_reader",
+                password=new_bi,
+            )
         with connect(Settings()) as conn:
             assert conn.execute("show temp_file_limit").fetchone() == ("-1",)
             assert conn.execute("select pg_try_advisory_lock(1)").fetchone() == (True,)
