@@ -93,7 +93,10 @@ def changed_within(path: Path, seconds: float) -> bool:
         st = path.lstat()
     except FileNotFoundError:
         return False
-    return time.time() - max(st.st_mtime, st.st_ctime) < seconds
+    # the inode's change time: every write and the rename into landing set it, and unlike
+    # the modification time a sender cannot set it (an mtime in 2099, kept by `rsync -t`,
+    # would have held the file back, unrecorded, until then)
+    return time.time() - st.st_ctime < seconds
 
 
 def being_written(path: Path) -> bool:

@@ -170,18 +170,21 @@ def load_file(
     )
     feed = feed or feed_for_file(path.name)
     if feed is None:
-        return reject_unmatched(conn, path, move=move)
+        return reject_unmatched(conn, path, move=move, quiet_seconds=quiet_seconds)
     return _locked(conn, path, feed, options, _load)
 
 
-def reject_unmatched(conn: psycopg.Connection, path: Path, *, move: bool = True) -> FileLoadResult:
-    """Record a delivered path whose name matches no feed (of its folder) as rejected."""
+def reject_unmatched(
+    conn: psycopg.Connection, path: Path, *, move: bool = True, quiet_seconds: float = 0.0
+) -> FileLoadResult:
+    """Record a delivered path whose name matches no feed (of its folder) as rejected
+    (unless it is still being delivered, as ``load_file``)."""
 
     def reject(job: LoadJob) -> None:
         countable = path.is_file() and not path.is_symlink()
         _reject(job, FileRejected(landing.unmatched_reason(path), countable=countable))
 
-    return _locked(conn, path, None, LoadOptions(move=move), reject)
+    return _locked(conn, path, None, LoadOptions(move=move, quiet_seconds=quiet_seconds), reject)
 
 
 def _locked(

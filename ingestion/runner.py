@@ -145,7 +145,9 @@ def load_feed(
         (p, lambda p: load_file(conn, p, feed, validator=validator, quiet_seconds=quiet_seconds))
         for p in files
     ]
-    work += [(p, lambda p: reject_unmatched(conn, p)) for p in unmatched]
+    work += [
+        (p, lambda p: reject_unmatched(conn, p, quiet_seconds=quiet_seconds)) for p in unmatched
+    ]
     _process(conn, work, outcome, on_file)
     _raise_if_failed(outcome, feed.name, len(work))
     return outcome.results
@@ -155,6 +157,7 @@ def load_strays(
     conn: psycopg.Connection,
     landing: Path,
     on_file: Callable[[FileLoadResult], None] | None = None,
+    quiet_seconds: float = 0.0,
 ) -> list[FileLoadResult]:
     """Record what lies directly in the landing folder outside the systems' folders."""
     strays = stray_paths(landing)
@@ -162,7 +165,10 @@ def load_strays(
         return []
     ensure_schema(conn)
     outcome = Outcome()
-    _process(conn, [(p, lambda p: reject_unmatched(conn, p)) for p in strays], outcome, on_file)
+    work: list[tuple[Path, Callable[[Path], FileLoadResult]]] = [
+        (p, lambda p: reject_unmatched(conn, p, quiet_seconds=quiet_seconds)) for p in strays
+    ]
+    _process(conn, work, outcome, on_file)
     _raise_if_failed(outcome, "landing", len(strays))
     return outcome.results
 

@@ -81,7 +81,12 @@ def ingest_strays(settings: Settings):  # type: ignore[no-untyped-def]
     from ingestion.runner import load_strays
 
     with connect(settings, autocommit=True) as conn:
-        return load_strays(conn, settings.landing_dir, on_file=_advance)
+        return load_strays(
+            conn,
+            settings.landing_dir,
+            on_file=_advance,
+            quiet_seconds=settings.landing_quiet_seconds,
+        )
 
 
 def ingest_all(

@@ -701,20 +701,27 @@ def test_a_file_written_in_parts_waits_for_the_quiet_period(settings):
     # GIVEN an uploader that wrote half the file and closed it (it reopens for the rest:
     # no process holds the file open in between)
     path.write_text("".join(lines[: len(lines) // 2]))
+    # and another half-written file under a name that matches no feed, its modification
+    # time set in 2099 (as `rsync -t` keeps a sender's)
+    stray = path.with_name("ndelius_notes.csv")
+    stray.write_text("NOTE\n")
+    os.utime(stray, (4_070_908_800, 4_070_908_800))
     quiet = settings.model_copy(update={"landing_quiet_seconds": 30})
     # WHEN ingestion runs in the pause with a quiet period of 30 s
     assert ingest_feed(quiet, "ndelius_events") == []
     with connect(settings) as conn:
         assert conn.execute("select count(*) from audit.file_loads").fetchone() == (0,)
-    assert path.exists()
+    assert path.exists() and stray.exists()
     # and the uploader finishes
     with path.open("a") as rest:
         rest.write("".join(lines[len(lines) // 2 :]))
     time.sleep(1.2)
-    # THEN a run after the file has been quiet long enough loads every row
+    # THEN a run after both have been quiet long enough loads every row, and records the
+    # stray (its future modification time does not hold it back)
     after = ingest_feed(settings.model_copy(update={"landing_quiet_seconds": 1}), "ndelius_events")
-    assert [(r.file_name, r.status, r.rows_loaded) for r in after] == [
-        (path.name, "loaded", len(lines) - 1)
+    assert sorted((r.file_name, r.status, r.rows_loaded) for r in after) == [
+        (path.name, "loaded", len(lines) - 1),
+        (stray.name, "rejected", 0),
     ]
 
 
