@@ -47,13 +47,22 @@ DEFINITIONS = [
 def _loads(ctx: Context) -> list[list[str]]:
     """Files loaded per feed and the periods they cover, up to the end of the pack's year
     (a pack shows nothing after its year; when each file was loaded is the trust's
-    operational detail, not the partnership's)."""
-    rows = ctx.conn.execute(
-        "select feed, count(*), min(period), max(period) from audit.file_loads"
-        " where status = 'loaded' and period <= %s group by feed order by feed",
-        [f"{int(ctx.fy[:4]) + 1}-03"],  # a month (YYYY-MM) or a financial year (YYYY-YY)
+    operational detail, not the partnership's). A period is compared by its first month:
+    ``2002-03`` is March 2002 for a monthly feed, 2002/03 (from April) for a ledger."""
+    last = f"{int(ctx.fy[:4]) + 1}-03"
+    kinds = {f.name: f.period_kind for f in ALL_FEEDS}
+    loads = ctx.conn.execute(
+        "select feed, period, count(*) from audit.file_loads where status = 'loaded'"
+        " and period is not null group by 1, 2 order by 1, 2"
     ).fetchall()
-    return [[f, str(n), f"{lo} to {hi}"] for f, n, lo, hi in rows]
+    shown: dict[str, list] = {}
+    for feed, period, n in loads:
+        first = f"{period[:4]}-04" if kinds.get(feed) == "financial_year" else period
+        if first <= last:
+            seen = shown.setdefault(feed, [0, period, period])
+            seen[0] += n
+            seen[2] = period
+    return [[f, str(n), f"{lo} to {hi}"] for f, (n, lo, hi) in shown.items()]
 
 
 def methods_section(ctx: Context) -> Section:
