@@ -35,7 +35,7 @@ NAME_MAX = 255  # bytes of one file name (ext4, xfs, btrfs)
 WRITERS_SCAN_SECONDS = 1.0
 
 
-log = logging.getLogger("ingestion.loader")  # the loader's messages, as before
+log = logging.getLogger(__name__)
 _scans: dict[str, tuple[float, frozenset[str]]] = {}
 
 
