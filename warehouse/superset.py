@@ -75,14 +75,18 @@ def reader_password(settings: Settings) -> str:
     return found
 
 
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
 def warehouse_uri(settings: Settings) -> str:
-    """The bi_reader connection (TLS required against an external warehouse)."""
+    """The bi_reader connection: TLS required against a warehouse on another host (one on
+    this machine's loopback, e.g. the local warehouse, is reached without a network)."""
     info = settings.conninfo()
     uri = (
         f"postgresql://{READER}:{quote(reader_password(settings), safe='')}"
         f"@{info.host}:{info.port}/{quote(info.dbname, safe='')}"
     )
-    return uri if settings.is_local else uri + "?sslmode=require"
+    return uri if settings.is_local or info.host in LOOPBACK else uri + "?sslmode=require"
 
 
 def environment(settings: Settings) -> dict[str, str]:

@@ -131,3 +131,21 @@ def test_config_takes_its_secret_key_from_the_environment_only(monkeypatch, tmp_
     assert config.SECRET_KEY == key
     assert config.SQLALCHEMY_DATABASE_URI.startswith(f"sqlite:///{tmp_path}/superset.db")
     assert key not in CONFIG.read_text()
+
+
+@pytest.mark.parametrize(
+    ("host", "tls"),
+    [("127.0.0.1", False), ("localhost", False), ("warehouse", True), ("10.0.0.5", True)],
+)
+def test_superset_reaches_a_warehouse_on_another_host_only_over_tls(
+    monkeypatch, tmp_path, host, tls
+):
+    from warehouse.settings import Settings
+    from warehouse.superset import warehouse_uri
+
+    monkeypatch.setenv("WAREHOUSE_DSN", f"postgresql://pipeline:pw@{host}:5432/warehouse")
+    monkeypatch.setenv("WAREHOUSE_HOME", str(tmp_path))
+    monkeypatch.setenv(f"WAREHOUSE_BI_PASSWORD_{READER.upper()}", "reader pw")
+    uri = warehouse_uri(Settings())
+    assert uri.startswith(f"postgresql://{READER}:reader%20pw@{host}:5432/warehouse")
+    assert uri.endswith("?sslmode=require") is tls
