@@ -221,6 +221,14 @@ def _ensure_logins(conn: psycopg.Connection, found: list[Login]) -> None:
         _ensure_role(conn, login.role, login.password)
         if login.password is not None:  # a role we manage (others keep their settings)
             _limit(conn, login.role)
+            # the pipeline may end this login's sessions (end_sessions_holding), never act
+            # as it: PostgreSQL lets a role signal the sessions of roles whose privileges
+            # it has, and the pipeline already owns everything a BI login reads
+            conn.execute(
+                sql.SQL("grant {} to current_user with inherit true, set false").format(
+                    sql.Identifier(login.role)
+                )
+            )
         if login.la_code:
             # inherit the group's grants, but never SET ROLE to it (nor connect with
             # options=-c role=...): the login stays itself, and RLS keys on the login
@@ -298,7 +306,8 @@ def _protect_marts(conn: psycopg.Connection) -> None:
 
 # A BI query is cut off after this long, and an open transaction left idle after this: a
 # dashboard cannot hold a mart's lock against the nightly build for minutes. (A login may
-# lift its own defaults; the build's lock_timeout is what keeps it from waiting.)
+# lift its own defaults: the build's lock_timeout keeps it from waiting, and before its last
+# attempt at a mart the sessions still holding it are ended: end_sessions_holding.)
 BI_LIMITS = {"statement_timeout": "5min", "idle_in_transaction_session_timeout": "2min"}
 # Sessions a managed BI login may hold at once: one login opening connections until the
 # server refused everyone took every slot (the pipeline, Airflow and the other logins could
@@ -325,6 +334,38 @@ def _limit(conn, role: str) -> None:  # type: ignore[no-untyped-def]
                 sql.Identifier(role), sql.Identifier(setting), sql.Literal(value)
             )
         )
+
+
+def end_sessions_holding(settings: Settings, tables: list[str]) -> list[str]:
+    """End the sessions of the BI logins that hold a lock on any of ``tables`` (names in
+    this database's ``marts``), e.g. a query whose login lifted its own statement timeout,
+    or a transaction left open: the build's last attempt at a mart, after its retries waited
+    for them. Returns the logins whose sessions were ended (login names, never what they
+    ran). Sessions are found and ended in one statement (a process id is not kept to be
+    reused by another session); a copy of the database (``CREATE DATABASE ... TEMPLATE``:
+    the same table oids) on the same server is not this one."""
+    roles = [login.role for login in logins(settings)]
+    with connect(settings, autocommit=True) as conn:
+        try:
+            ended = conn.execute(
+                """select h.usename, pg_terminate_backend(h.pid, 5000) from (
+                    select distinct a.pid, a.usename::text as usename from pg_locks l
+                    join pg_class c on c.oid = l.relation
+                    join pg_namespace n on n.oid = c.relnamespace
+                    join pg_stat_activity a on a.pid = l.pid
+                    where l.granted
+                        and l.database = (select oid from pg_database
+                                          where datname = current_database())
+                        and a.datname = current_database()
+                        and n.nspname = 'marts' and c.relname = any(%s)
+                        and a.usename = any(%s) and a.pid <> pg_backend_pid()
+                ) h""",
+                [tables, roles],
+            ).fetchall()
+        except errors.InsufficientPrivilege:  # a login this pipeline did not create
+            log.warning("cannot end the BI sessions holding %s", ", ".join(tables))
+            return []
+    return [role for role, done in ended if done]
 
 
 def _protect(conn, rel: str, attempts: int = 3) -> None:  # type: ignore[no-untyped-def]

@@ -138,21 +138,24 @@ def print_summary(console: Console, settings: Settings, result: RunResult) -> No
     soda = result.soda.get("contracts", {})
     console.print(
         f"[bold]dbt[/]: {sum(nodes.values())} nodes ({', '.join(f'{n} {s}' for s, n in sorted(nodes.items()))}) · "
-        f"{len(summary.mart_counts)} marts, {marts:,} rows"
+        f"{len(summary.mart_counts)} marts, {marts:,} rows",
+        soft_wrap=True,  # one line each, whatever the width: a reader (or a test) finds it
     )
     console.print(
         f"[bold]Soda[/]: {sum(c['passed'] for c in soda.values())} checks passed, "
         f"{sum(c['failed'] for c in soda.values())} failed, in {len(soda)} contracts · "
-        f"[bold]conservation[/] holds for {result.loads_checked} file loads"
+        f"[bold]conservation[/] holds for {result.loads_checked} file loads",
+        soft_wrap=True,
     )
     _print_calibration(console, settings)
     stages = " · ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items())
-    console.print(f"[bold]pipeline[/]: {result.pipeline_seconds:.0f}s ({stages})")
+    console.print(f"[bold]pipeline[/]: {result.pipeline_seconds:.0f}s ({stages})", soft_wrap=True)
     info = settings.conninfo()
     console.print(
         f"[bold]Logs[/]: {result.log_dir}/\n"
         f"[bold]Warehouse[/]: database {info.dbname} at {info.host}:{info.port} · "
-        f'psql "$(.venv/bin/warehouse db url)" · stop: make stop'
+        f'psql "$(.venv/bin/warehouse db url)" · stop: make stop',
+        soft_wrap=True,
     )
 
 
@@ -166,7 +169,8 @@ def _print_calibration(console: Console, settings: Settings) -> None:
     colour = "green" if not off else "red"
     console.print(
         f"[bold]Calibration[/]: [{colour}]{len(figures) - len(off)} of {len(figures)}[/] "
-        "figures within tolerance, out of the marts (`make calibrate` prints them all)"
+        "figures within tolerance, out of the marts (`make calibrate` prints them all)",
+        soft_wrap=True,
     )
     for f in off:
         console.print(f"  [red]off[/] {f.name}: target {f.target}, actual {f.actual}")

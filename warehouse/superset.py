@@ -41,8 +41,13 @@ VENV_BIN = PROJECT_ROOT / ".venv-superset" / "bin"
 HOST = "127.0.0.1"
 PORT = int(os.environ.get("SUPERSET_PORT", "8088"))
 ADMIN = "admin"
-# what Superset must not see: the pipeline's login and the partners' keys
-_WITHHELD = ("WAREHOUSE_DSN", "WAREHOUSE_PASSWORD", "PGPASSWORD")
+# what Superset must not see: the pipeline's login (as given, and as the tools get it:
+# Settings.tool_env) and the partners' keys
+_WITHHELD = ("WAREHOUSE_DSN", "WAREHOUSE_PASSWORD", "PGPASSWORD", "WAREHOUSE_PGPASSWORD")
+
+
+def _withheld(name: str) -> bool:
+    return name in _WITHHELD or "SHARE_KEY" in name or name.startswith("AIRFLOW_CONN_")
 
 
 class SupersetError(RuntimeError):
@@ -90,7 +95,7 @@ def warehouse_uri(settings: Settings) -> str:
 
 
 def environment(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _WITHHELD and "SHARE_KEY" not in k}
+    env = {k: v for k, v in os.environ.items() if not _withheld(k)}
     env.update(
         SUPERSET_HOME=str(home(settings)),
         SUPERSET_CONFIG_PATH=str(CONFIG_FILE),

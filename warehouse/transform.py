@@ -35,6 +35,8 @@ class DbtReport:
     lock_retries: dict[str, int] = field(default_factory=dict)
     # unique_id -> seconds dbt spent on the node (its last attempt)
     seconds: dict[str, float] = field(default_factory=dict)
+    # the BI logins whose sessions were ended for holding a mart past the retries
+    ended_sessions: list[str] = field(default_factory=list)
 
     def count(self, resource: str, status: str | None = None) -> int:
         return sum(
@@ -111,8 +113,8 @@ def invoke(settings: Settings, *args: str, log_dir: Path | None = None) -> DbtRe
 
     A model whose table swap waited longer than ``settings.dbt_lock_timeout`` for its lock
     (a BI query reading the mart) is built again, with what it skipped, up to
-    ``settings.dbt_lock_retries`` times after a backoff: a BI query can delay a mart by
-    minutes, never hold it. Raises ``DbtFailed`` only when dbt itself could not run (parse
+    ``settings.dbt_lock_retries`` times after a backoff, the BI sessions still holding it
+    ended before the last: a BI query can delay a mart by minutes, never hold it. Raises ``DbtFailed`` only when dbt itself could not run (parse
     or connection error); a failed model or test is in ``report.failures``."""
     report = _invoke_once(settings, *args, log_dir=log_dir)
     retried = 0
@@ -133,6 +135,8 @@ def invoke(settings: Settings, *args: str, log_dir: Path | None = None) -> DbtRe
             settings.dbt_lock_retries,
         )
         time.sleep(wait)
+        if retried == settings.dbt_lock_retries:  # the last attempt: BI sessions holding go
+            _end_bi_sessions(settings, report, locked)
         for uid in locked:
             report.lock_retries[uid] = report.lock_retries.get(uid, 0) + 1
         report.merge(_invoke_once(settings, *retry_args(args, locked), log_dir=log_dir))
@@ -145,6 +149,22 @@ def invoke(settings: Settings, *args: str, log_dir: Path | None = None) -> DbtRe
             f"(see pg_stat_activity / pg_locks); {msg}"[:300],
         )
     return report
+
+
+def _end_bi_sessions(settings: Settings, report: DbtReport, locked: list[str]) -> None:
+    """The BI sessions still holding the ``locked`` nodes' tables are ended (a login may
+    lift its own statement timeout): a BI query delays a mart, never holds it."""
+    from warehouse.access import end_sessions_holding
+
+    ended = end_sessions_holding(settings, [_name(uid) for uid in locked])
+    if ended:
+        report.ended_sessions += ended
+        log.warning(
+            "dbt: ended %d BI session(s) still holding %s (%s)",
+            len(ended),
+            ", ".join(_name(uid) for uid in locked),
+            ", ".join(sorted(set(ended))),
+        )
 
 
 def _name(unique_id: str) -> str:

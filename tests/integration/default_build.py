@@ -84,21 +84,43 @@ def _build(root: Path) -> None:
         server.stop()
 
 
+# how long ``make run`` may take here: ~4 min normally, ~13 on the slowest hours seen
+MAKE_RUN_TIMEOUT = 3600
+
+
+def make_env(**extra: str) -> dict[str, str]:
+    """The environment a test gives a ``make`` target: this process's, without the outer
+    make's flags (``make -B test`` would rebuild the virtualenv pytest runs from) or what
+    would make rich draw live progress frames into a file."""
+    dropped = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "FORCE_COLOR", "TTY_COMPATIBLE")
+    env = {k: v for k, v in os.environ.items() if k not in dropped and k != "TTY_INTERACTIVE"}
+    return {**env, **extra}
+
+
+def make(target: str) -> list[str]:
+    """``make <target>`` in the project, its virtualenv taken as it is (``-o``)."""
+    return ["make", "-C", str(ROOT), "--no-print-directory", "-o", ".venv/.installed", target]
+
+
 def _make_run(console: Path) -> None:
     """``make run`` against the cluster WAREHOUSE_DSN names; its console into ``console``."""
     with console.open("wb") as out:
-        done = subprocess.run(
-            ["make", "-C", str(ROOT), "--no-print-directory", "run"],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
-    if done.returncode != 0:
+        try:
+            done = subprocess.run(
+                make("run"),
+                env=make_env(),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=MAKE_RUN_TIMEOUT,
+                check=False,
+            )
+            failed = f"make run exited {done.returncode}" if done.returncode else ""
+        except subprocess.TimeoutExpired:
+            failed = f"make run did not finish in {MAKE_RUN_TIMEOUT} s"
+    if failed:  # the console's end names the DAG, task and first error line
         tail = console.read_text(errors="replace").splitlines()[-25:]
-        raise RuntimeError(
-            f"make run exited {done.returncode}; its last lines:\n" + "\n".join(tail)
-        )
+        raise RuntimeError(failed + "; its last lines:\n" + "\n".join(tail))
 
 
 @contextlib.contextmanager
@@ -133,7 +155,7 @@ def ensure_built(built: Path) -> None:
         try:
             _build(built)
         except BaseException as exc:
-            failed.write_text(f"{type(exc).__name__}: {exc}"[:2000])
+            failed.write_text(f"{type(exc).__name__}: {exc}"[-4000:])  # its end says why
             raise
         (built / "BUILT").touch()
 

@@ -510,17 +510,51 @@ def test_a_bi_query_delays_a_mart_build_but_never_holds_it(quick_locks):
     holder.join(timeout=10)
 
 
-def test_a_bi_transaction_that_never_ends_fails_the_build_naming_the_mart(quick_locks):
-    # GIVEN a BI login holding dim_tier for the whole build
-    release = threading.Event()
-    holder = _hold(quick_locks, "dim_tier", release)
+def test_a_bi_session_that_never_lets_go_is_ended_before_the_builds_last_attempt(
+    quick_locks, default_warehouse
+):
+    # GIVEN bi_reader holding dim_tier in a transaction that never ends, its statement
+    # timeout lifted (a login may); bi_bolton holding another mart; and bi_reader holding
+    # dim_tier in the database this one was copied from (the same table oids)
+    holder = _connect(quick_locks, READER, autocommit=False)
+    holder.execute("set statement_timeout = 0")
+    holder.execute("set idle_in_transaction_session_timeout = 0")
+    holder.execute("select count(*) from marts.dim_tier").fetchone()
+    bystander = _connect(quick_locks, "bi_bolton", autocommit=False)
+    bystander.execute("select count(*) from marts.dim_date").fetchone()
+    elsewhere = _connect(default_warehouse, READER, autocommit=False)
+    elsewhere.execute("select count(*) from marts.dim_tier").fetchone()
     try:
+        # WHEN the mart is built (1 s lock waits, 2 retries 0.5 s then 1 s apart)
+        started = time.monotonic()
+        report = run_dbt(quick_locks, "build", "--select", "dim_tier")
+        # THEN the first two attempts waited for it, the last ended its session and built
+        node = "model.probation_warehouse.dim_tier"
+        assert report.nodes[node][0] == "success" and report.lock_retries[node] == 2
+        assert report.ended_sessions == [READER]
+        assert 3.5 <= time.monotonic() - started < 60  # it did wait: 2 x 1 s + 0.5 + 1 s
+        with pytest.raises(psycopg.OperationalError):
+            holder.execute("select 1")
+        # and BI sessions holding nothing the build waited for are left alone
+        assert bystander.execute("select 1").fetchone() == (1,)
+        assert elsewhere.execute("select 1").fetchone() == (1,)
+        # the pipeline may end a BI login's sessions, never act as it
+        with connect(quick_locks) as owner, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            owner.execute(f"set role {READER}")
+    finally:
+        for conn in (holder, bystander, elsewhere):
+            conn.close()
+
+
+def test_a_transaction_of_the_pipeline_itself_fails_the_build_naming_the_mart(quick_locks):
+    # GIVEN a session of the pipeline's own login (not a BI login: never ended by a build)
+    # holding dim_tier for the whole build
+    with connect(quick_locks) as holder:
+        holder.execute("select count(*) from marts.dim_tier").fetchone()
         started = time.monotonic()
         # THEN the build gives up after 3 attempts of 1 s (and 1.5 s of backoff) plus dbt's
-        # own time, instead of waiting for the BI session
+        # own time, instead of waiting for it
         with pytest.raises(DbtFailed, match="lock timeout on dim_tier"):
             run_dbt(quick_locks, "build", "--select", "dim_tier")
         assert 4.5 <= time.monotonic() - started < 60  # it did wait: 3 x 1 s + 0.5 + 1 s
-    finally:
-        release.set()
-        holder.join(timeout=10)
+        assert holder.execute("select 1").fetchone() == (1,)  # and its session was kept

@@ -74,3 +74,68 @@ def test_a_table_created_and_filled_in_one_transaction_writes_almost_no_wal(pg_s
     # THEN its rows are not also written to the WAL (with wal_level replica they are: more
     # WAL than the table's own size)
     assert written < size / 20, (written, size)
+
+
+def test_the_local_warehouse_as_make_run_starts_it_keys_and_stops(deep_folder):
+    """What `make run` does on a developer's machine before the pipeline (the suite's own
+    `make run` builds against a throwaway server through WAREHOUSE_DSN): `warehouse db start`
+    makes the server with secrets of its own, `warehouse keys` and `warehouse access` make the
+    partner keys and BI logins from local secret files, `warehouse db stop` stops it."""
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    home = deep_folder / ".warehouse"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("WAREHOUSE_", "PG", "AIRFLOW_CONN_"))
+    }
+    env.update(WAREHOUSE_HOME=str(home), WAREHOUSE_PORT=str(free_port()))
+
+    def warehouse(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "warehouse.cli", *args],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-2000:])
+        return done.stdout
+
+    warehouse("db", "start")
+    try:
+        secrets = home / "secrets"
+        pipeline, superuser = (
+            (secrets / name).read_text().strip()
+            for name in ("warehouse_password", "superuser_password")
+        )
+        assert pipeline and superuser and pipeline != superuser
+        dsn = warehouse("db", "url").strip()
+        with psycopg.connect(dsn) as conn:  # the pipeline's login: not a superuser
+            assert conn.execute("select current_setting('is_superuser')").fetchone() == ("off",)
+        warehouse("keys")
+        warehouse("access")
+        made = sorted(p.name for p in secrets.iterdir())
+        assert any(n.startswith("share_key_") for n in made) and "bi_bolton_password" in made
+        assert {stat.S_IMODE(p.stat().st_mode) for p in secrets.iterdir()} == {0o600}
+        info = conninfo_to_dict(dsn)
+        with psycopg.connect(
+            host=info["host"],
+            port=info["port"],
+            dbname=info["dbname"],
+            user="bi_bolton",
+            password=(secrets / "bi_bolton_password").read_text().strip(),
+        ) as conn:  # a BI login with its local password, hardened as everywhere
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute("select pg_advisory_lock(1)")
+    finally:
+        assert "warehouse stopped" in warehouse("db", "stop")
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(dsn, connect_timeout=5)

@@ -149,3 +149,20 @@ def test_superset_reaches_a_warehouse_on_another_host_only_over_tls(
     uri = warehouse_uri(Settings())
     assert uri.startswith(f"postgresql://{READER}:reader%20pw@{host}:5432/warehouse")
     assert uri.endswith("?sslmode=require") is tls
+
+
+def test_superset_gets_no_credential_of_the_pipeline_nor_a_partners_key(monkeypatch, tmp_path):
+    from warehouse.settings import Settings
+    from warehouse.superset import environment
+
+    monkeypatch.setenv("WAREHOUSE_DSN", "postgresql://pipeline:pipeline-secret@warehouse/warehouse")
+    monkeypatch.setenv("WAREHOUSE_HOME", str(tmp_path))
+    monkeypatch.setenv(f"WAREHOUSE_BI_PASSWORD_{READER.upper()}", "reader pw")
+    monkeypatch.setenv("WAREHOUSE_SHARE_KEY_DAT_MANCHESTER", "partner-secret")
+    settings = Settings()
+    # the pipeline's login as the tools get it (dbt, Soda, Airflow's connection)
+    for name, value in settings.tool_env().items():
+        monkeypatch.setenv(name, value)
+    env = environment(settings)
+    leaked = [k for k, v in env.items() if "pipeline-secret" in v or "partner-secret" in v]
+    assert leaked == [] and "reader%20pw" in env["SUPERSET_WAREHOUSE_URI"]
