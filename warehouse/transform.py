@@ -114,8 +114,9 @@ def invoke(settings: Settings, *args: str, log_dir: Path | None = None) -> DbtRe
     A model whose table swap waited longer than ``settings.dbt_lock_timeout`` for its lock
     (a BI query reading the mart) is built again, with what it skipped, up to
     ``settings.dbt_lock_retries`` times after a backoff, the BI sessions still holding it
-    ended before the last: a BI query can delay a mart by minutes, never hold it. Raises ``DbtFailed`` only when dbt itself could not run (parse
-    or connection error); a failed model or test is in ``report.failures``."""
+    ended before the last: a BI query can delay a mart by minutes, never hold it. Raises
+    ``DbtFailed`` only when dbt itself could not run (parse or connection error); a failed
+    model or test is in ``report.failures``."""
     report = _invoke_once(settings, *args, log_dir=log_dir)
     retried = 0
     while (
