@@ -243,6 +243,19 @@ def test_superset_gets_no_pipeline_superuser_share_or_airflow_secret():
     assert not any("SHARE_KEY" in key or "FERNET" in key for key in _environment(superset))
 
 
+def test_supersets_request_threads_stay_under_bi_readers_connection_cap():
+    # Superset opens one warehouse connection per query (NullPool) on the request's thread:
+    # its gunicorn workers x threads bound the sessions bi_reader holds. Above the role's
+    # cap, a busy dashboard's charts fail "too many connections for role" instead of queueing
+    from warehouse.access import READER, connection_limit
+
+    env = _environment(_compose()["services"]["superset"])
+    workers, threads = int(env["SERVER_WORKER_AMOUNT"]), int(env["SERVER_THREADS_AMOUNT"])
+    assert workers >= 1 and threads >= 1
+    assert workers * threads < connection_limit(READER), (workers, threads)
+    assert "bi_reader:" in env["SUPERSET_WAREHOUSE_URI"]  # the login the cap applies to
+
+
 def test_every_service_waits_for_the_secrets_check():
     services = _compose()["services"]
     check = services["secrets-check"]
