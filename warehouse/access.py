@@ -323,6 +323,23 @@ def connection_limit(role: str) -> int:
 
 
 def _limit(conn, role: str) -> None:  # type: ignore[no-untyped-def]
+    """The login's session cap and timeouts, and no other default: a login may set its own
+    (``ALTER ROLE ... SET``, in any database), which every other login can read in
+    ``pg_roles`` (person-level rows were passed from bi_reader to a district login in a
+    search_path) and which may break the login for everyone sharing it (``row_security =
+    off`` fails every query on a mart). PostgreSQL cannot forbid that; every ``warehouse
+    access`` (so every build) clears them."""
+    conn.execute(sql.SQL("alter role {} reset all").format(sql.Identifier(role)))
+    for (database,) in conn.execute(
+        "select d.datname from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase"
+        " where s.setrole = to_regrole(%s)",
+        [role],
+    ).fetchall():
+        conn.execute(
+            sql.SQL("alter role {} in database {} reset all").format(
+                sql.Identifier(role), sql.Identifier(database)
+            )
+        )
     conn.execute(
         sql.SQL("alter role {} connection limit {}").format(
             sql.Identifier(role), sql.Literal(connection_limit(role))
@@ -338,17 +355,30 @@ def _limit(conn, role: str) -> None:  # type: ignore[no-untyped-def]
 
 def end_sessions_holding(settings: Settings, tables: list[str]) -> list[str]:
     """End the sessions of the BI logins that hold a lock on any of ``tables`` (names in
-    this database's ``marts``), e.g. a query whose login lifted its own statement timeout,
-    or a transaction left open: the build's last attempt at a mart, after its retries waited
-    for them. Returns the logins whose sessions were ended (login names, never what they
-    ran). Sessions are found and ended in one statement (a process id is not kept to be
+    this database's ``marts``) or on a mart linked to one of them by a foreign key, either
+    way (a rebuild drops the keys of the table it replaces, which locks both of their
+    tables: a query on a fact held up its dimension's rebuild), e.g. a query whose login
+    lifted its own statement timeout, or a transaction left open: the build's last attempt
+    at a mart, after its retries waited for them. Returns the logins whose sessions were
+    ended (login names, never what they ran). Sessions are found and ended in one statement (a process id is not kept to be
     reused by another session); a copy of the database (``CREATE DATABASE ... TEMPLATE``:
     the same table oids) on the same server is not this one."""
     roles = [login.role for login in logins(settings)]
     with connect(settings, autocommit=True) as conn:
         try:
             ended = conn.execute(
-                """select h.usename, pg_terminate_backend(h.pid, 5000) from (
+                """with named as (
+                    select c.oid from pg_class c
+                    join pg_namespace n on n.oid = c.relnamespace
+                    where n.nspname = 'marts' and c.relname = any(%s)
+                ), needed as (
+                    select oid from named
+                    union select conrelid from pg_constraint
+                    where contype = 'f' and confrelid in (select oid from named)
+                    union select confrelid from pg_constraint
+                    where contype = 'f' and conrelid in (select oid from named)
+                )
+                select h.usename, pg_terminate_backend(h.pid, 5000) from (
                     select distinct a.pid, a.usename::text as usename from pg_locks l
                     join pg_class c on c.oid = l.relation
                     join pg_namespace n on n.oid = c.relnamespace
@@ -357,7 +387,7 @@ def end_sessions_holding(settings: Settings, tables: list[str]) -> list[str]:
                         and l.database = (select oid from pg_database
                                           where datname = current_database())
                         and a.datname = current_database()
-                        and n.nspname = 'marts' and c.relname = any(%s)
+                        and n.nspname = 'marts' and c.oid in (select oid from needed)
                         and a.usename = any(%s) and a.pid <> pg_backend_pid()
                 ) h""",
                 [tables, roles],

@@ -116,11 +116,14 @@ $fk$
 
 {#
     post-hook of every mart: a table swap leaves the previous table as <mart>__dbt_backup,
-    dropped with CASCADE after the commit, outside the model's lock_timeout (a BI query on
-    a fact pointing at it would hold that drop indefinitely). Drop the facts' foreign keys
-    to the backup here instead, inside the model's transaction and its lock_timeout (a lock
-    timeout is retried by warehouse/transform.py); restore_foreign_keys() puts them back on
-    the new table at the end of the build.
+    dropped with CASCADE after the commit, outside the model's lock_timeout. Dropping a
+    foreign key locks both of its tables (ACCESS EXCLUSIVE), so that drop would wait, with
+    no limit, for any BI query on a fact pointing at the backup or on a dimension the backup
+    points at (a district login reading dim_district held every fact's rebuild). Drop the
+    backup's foreign keys, both ways, here instead, inside the model's transaction and its
+    lock_timeout (a lock timeout is retried by warehouse/transform.py, which ends the BI
+    sessions holding the mart or a table linked to it before the last attempt);
+    restore_foreign_keys() puts them back on the new table.
 #}
 {% macro release_foreign_keys() -%}
 do $fk$
@@ -131,7 +134,8 @@ begin
         select conrelid::regclass as fact, conname
         from pg_constraint
         where contype = 'f'
-            and confrelid = to_regclass('{{ this.schema }}.{{ this.identifier }}__dbt_backup')
+            and to_regclass('{{ this.schema }}.{{ this.identifier }}__dbt_backup')
+                in (confrelid, conrelid)
     loop
         execute format('alter table %s drop constraint %I', fk.fact, fk.conname);
     end loop;

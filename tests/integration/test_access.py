@@ -546,6 +546,122 @@ def test_a_bi_session_that_never_lets_go_is_ended_before_the_builds_last_attempt
             conn.close()
 
 
+def test_settings_a_login_gives_itself_are_cleared_by_the_next_access_run(warehouse_copy):
+    # GIVEN bi_reader storing person-level rows in its own default search_path (any login
+    # reads pg_roles), and bi_bolton turning row security off for itself in this database
+    # (every query of anyone sharing the login then fails on a mart)
+    dbname = warehouse_copy.conninfo().dbname
+    smuggled = "10/F/25-29/00BMGB/4 42/M/30-39/00BMGK/3"
+    with _connect(warehouse_copy, READER) as reader:
+        reader.execute(
+            sql.SQL("alter role {} set search_path = {}, public").format(
+                sql.Identifier(READER), sql.Identifier(smuggled)
+            )
+        )
+    with _connect(warehouse_copy, "bi_bolton") as bolton:
+        bolton.execute(
+            sql.SQL("alter role bi_bolton in database {} set row_security = off").format(
+                sql.Identifier(dbname)
+            )
+        )
+    with _connect(warehouse_copy, "bi_bury") as bury:
+        (config,) = bury.execute(
+            "select rolconfig from pg_roles where rolname = %s", [READER]
+        ).fetchone()
+        assert any(smuggled in c for c in config)  # the attack as it stood
+    with _connect(warehouse_copy, "bi_bolton") as bolton, pytest.raises(psycopg.Error):
+        bolton.execute("select count(*) from marts.dim_district").fetchone()
+    # WHEN `warehouse access` runs (as before every build)
+    ensure_access(warehouse_copy)
+    # THEN each login has its limits and nothing else, anywhere, and works again
+    expected = sorted(f"{k}={v}" for k, v in BI_LIMITS.items())
+    with _connect(warehouse_copy, "bi_bury") as bury:
+        settings = bury.execute(
+            "select setrole::regrole::text, setdatabase, setconfig from pg_db_role_setting"
+            " where setrole in (to_regrole(%s), to_regrole('bi_bolton'))",
+            [READER],
+        ).fetchall()
+    assert sorted((r, d, sorted(c)) for r, d, c in settings) == [
+        ("bi_bolton", 0, expected),
+        (READER, 0, expected),
+    ]
+    with _connect(warehouse_copy, "bi_bolton") as bolton:
+        assert bolton.execute("select count(*) from marts.dim_district").fetchone() == (1,)
+
+
+def _held_for_ever(settings, login: str, mart: str) -> psycopg.Connection:  # type: ignore[no-untyped-def]
+    """A session of ``login`` holding ``mart`` in a transaction it never ends, both of its
+    timeouts lifted (a login may)."""
+    conn = _connect(settings, login, autocommit=False)
+    conn.execute("set statement_timeout = 0")
+    conn.execute("set idle_in_transaction_session_timeout = 0")
+    conn.execute(sql.SQL("select count(*) from marts.{}").format(sql.Identifier(mart))).fetchone()
+    return conn
+
+
+def test_a_bi_session_on_a_fact_is_ended_before_its_dimensions_last_attempt(quick_locks):
+    # GIVEN bi_bolton holding fct_unit_costs for ever (its foreign keys point at dim_service,
+    # whose rebuild drops them from the table it replaces: a lock on the fact), and bi_bury
+    # holding dim_tier, which nothing links to dim_service
+    holder = _held_for_ever(quick_locks, "bi_bolton", "fct_unit_costs")
+    bystander = _held_for_ever(quick_locks, "bi_bury", "dim_tier")
+    try:
+        # WHEN dim_service is built THEN its last attempt ended the session on the fact
+        report = run_dbt(quick_locks, "build", "--select", "dim_service")
+        node = "model.probation_warehouse.dim_service"
+        assert report.nodes[node][0] == "success" and report.lock_retries[node] == 2
+        assert report.ended_sessions == ["bi_bolton"]
+        with pytest.raises(psycopg.OperationalError):
+            holder.execute("select 1")
+        assert bystander.execute("select 1").fetchone() == (1,)
+        # and the fact's key to the new dimension is back, validated
+        with connect(quick_locks) as conn:
+            assert conn.execute(
+                "select convalidated from pg_constraint where contype = 'f'"
+                " and conrelid = 'marts.fct_unit_costs'::regclass"
+                " and confrelid = 'marts.dim_service'::regclass"
+            ).fetchall() == [(True,)]
+    finally:
+        holder.close()
+        bystander.close()
+
+
+def test_a_bi_session_on_a_dimension_cannot_hold_a_facts_rebuild(quick_locks):
+    # GIVEN bi_bolton holding dim_district for ever: the table a rebuild of fct_unit_costs
+    # replaces has a foreign key to it, and dropping that key locks the dimension (after
+    # the commit, with no lock_timeout, the build used to wait for it with no end)
+    holder = _held_for_ever(quick_locks, "bi_bolton", "dim_district")
+    built = threading.Event()
+    rescued = threading.Event()
+
+    def rescue() -> None:  # a build still waiting after this long would wait for ever
+        if not built.wait(timeout=120):
+            rescued.set()
+            holder.close()
+
+    threading.Thread(target=rescue, daemon=True).start()
+    try:
+        # WHEN the fact is built
+        report = run_dbt(quick_locks, "build", "--select", "fct_unit_costs")
+        built.set()
+        # THEN it waited within its lock_timeout, retried, and its last attempt ended the
+        # session on the dimension
+        assert not rescued.is_set(), "the build waited on the BI session until rescued"
+        node = "model.probation_warehouse.fct_unit_costs"
+        assert report.nodes[node][0] == "success" and report.lock_retries[node] == 2
+        assert report.ended_sessions == ["bi_bolton"]
+        with connect(quick_locks) as conn:
+            keys = conn.execute(
+                "select confrelid::regclass::text, convalidated from pg_constraint"
+                " where contype = 'f' and conrelid = 'marts.fct_unit_costs'::regclass"
+                " order by 1"
+            ).fetchall()
+        assert keys == [(f"marts.{d}", True) for d in ("dim_date", "dim_district", "dim_service")]
+    finally:
+        built.set()
+        holder.close()
+
+
 def test_a_transaction_of_the_pipeline_itself_fails_the_build_naming_the_mart(quick_locks):
     # GIVEN a session of the pipeline's own login (not a BI login: never ended by a build)
     # holding dim_tier for the whole build
