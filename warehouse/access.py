@@ -207,6 +207,7 @@ def ensure_access(settings: Settings) -> list[Login]:
         )
         conn.execute(ACCESS_SQL.read_text())
         _ensure_logins(conn, found)
+        _end_stale_transactions(conn, found, settings.bi_max_transaction)
         _district_logins_in_their_group_only(conn, found)
         _write_mappings(conn, found, matrix)
         _grant_schemas(conn, settings, matrix)
@@ -350,6 +351,27 @@ def _limit(conn, role: str) -> None:  # type: ignore[no-untyped-def]
             sql.SQL("alter role {} set {} = {}").format(
                 sql.Identifier(role), sql.Identifier(setting), sql.Literal(value)
             )
+        )
+
+
+def _end_stale_transactions(conn, found: list[Login], older_than: str) -> None:  # type: ignore[no-untyped-def]
+    """End the sessions of managed BI logins whose transaction has been open longer than
+    ``older_than``: the login lifted its own timeouts (``BI_LIMITS``), and a snapshot that
+    old keeps vacuum from removing the rows every build deletes, even when it holds no
+    mart (``BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1``, left open)."""
+    roles = [login.role for login in found if login.password is not None]
+    ended = conn.execute(
+        """select a.usename::text, pg_terminate_backend(a.pid, 5000) from pg_stat_activity a
+        where a.datname = current_database() and a.usename = any(%s)
+            and a.xact_start < now() - %s::interval and a.pid <> pg_backend_pid()""",
+        [roles, older_than],
+    ).fetchall()
+    if ended:
+        log.warning(
+            "ended %d BI session(s) with a transaction open over %s (%s)",
+            len(ended),
+            older_than,
+            ", ".join(sorted({role for role, _ in ended})),
         )
 
 

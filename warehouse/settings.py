@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     seconds ago is left for the next run: for uploaders that close and reopen a file
     between parts (a file held open for writing is always left)."""
 
+    bi_max_transaction: str = "30min"
+    """A BI login's transaction open longer than this (a PostgreSQL interval) is ended by
+    the next ``warehouse access`` (before every build): its login lifted its own timeouts,
+    and an old snapshot keeps vacuum from removing the builds' dead rows."""
+
     dbt_lock_retries: int = 3
     """How many times a model whose lock wait timed out is built again."""
     dbt_lock_backoff: float = 15.0

@@ -589,6 +589,42 @@ def test_settings_a_login_gives_itself_are_cleared_by_the_next_access_run(wareho
         assert bolton.execute("select count(*) from marts.dim_district").fetchone() == (1,)
 
 
+def test_a_bi_transaction_left_open_past_the_limit_is_ended_by_the_next_access_run(
+    warehouse_copy, monkeypatch
+):
+    # GIVEN bi_bolton's snapshot kept open (its timeouts lifted) without touching a mart,
+    # which keeps vacuum from removing any row a build deletes, for longer than the limit;
+    # bi_bury in a transaction just begun, bi_wigan idle outside one
+    monkeypatch.setenv("WAREHOUSE_BI_MAX_TRANSACTION", "2s")
+    settings = Settings()
+    old = _connect(settings, "bi_bolton", autocommit=False)
+    old.execute("set statement_timeout = 0")
+    old.execute("set idle_in_transaction_session_timeout = 0")
+    old.execute("set transaction isolation level repeatable read")
+    old.execute("select 1").fetchone()
+    time.sleep(3)
+    young = _connect(settings, "bi_bury", autocommit=False)
+    young.execute("select 1").fetchone()
+    idle = _connect(settings, "bi_wigan")
+    try:
+        with connect(settings) as conn:
+            (pinned,) = conn.execute(
+                "select count(*) from pg_stat_activity where usename = 'bi_bolton'"
+                " and backend_xmin is not null"
+            ).fetchone()
+        assert pinned == 1  # the attack as it stood
+        # WHEN `warehouse access` runs (as before every build)
+        ensure_access(settings)
+        # THEN the old transaction's session is gone, the others are not
+        with pytest.raises(psycopg.OperationalError):
+            old.execute("select 1")
+        assert young.execute("select 1").fetchone() == (1,)
+        assert idle.execute("select 1").fetchone() == (1,)
+    finally:
+        for conn in (old, young, idle):
+            conn.close()
+
+
 def _held_for_ever(settings, login: str, mart: str) -> psycopg.Connection:  # type: ignore[no-untyped-def]
     """A session of ``login`` holding ``mart`` in a transaction it never ends, both of its
     timeouts lifted (a login may)."""
