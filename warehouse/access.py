@@ -329,7 +329,13 @@ def _limit(conn, role: str) -> None:  # type: ignore[no-untyped-def]
     ``pg_roles`` (person-level rows were passed from bi_reader to a district login in a
     search_path) and which may break the login for everyone sharing it (``row_security =
     off`` fails every query on a mart). PostgreSQL cannot forbid that; every ``warehouse
-    access`` (so every build) clears them."""
+    access`` (so every build) clears them, in one transaction with the limits set again (a
+    session starting between the two would otherwise have none)."""
+    with conn.transaction():
+        _reset_and_limit(conn, role)
+
+
+def _reset_and_limit(conn, role: str) -> None:  # type: ignore[no-untyped-def]
     conn.execute(sql.SQL("alter role {} reset all").format(sql.Identifier(role)))
     for (database,) in conn.execute(
         "select d.datname from pg_db_role_setting s join pg_database d on d.oid = s.setdatabase"
@@ -360,18 +366,28 @@ def _end_stale_transactions(conn, found: list[Login], older_than: str) -> None: 
     old keeps vacuum from removing the rows every build deletes, even when it holds no
     mart (``BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1``, left open)."""
     roles = [login.role for login in found if login.password is not None]
-    ended = conn.execute(
-        """select a.usename::text, pg_terminate_backend(a.pid, 5000) from pg_stat_activity a
-        where a.datname = current_database() and a.usename = any(%s)
-            and a.xact_start < now() - %s::interval and a.pid <> pg_backend_pid()""",
-        [roles, older_than],
-    ).fetchall()
+    try:
+        ended = [
+            role
+            for role, done in conn.execute(
+                """select a.usename::text, pg_terminate_backend(a.pid, 5000)
+                from pg_stat_activity a
+                where a.datname = current_database() and a.usename = any(%s)
+                    and a.xact_start < clock_timestamp() - %s::interval
+                    and a.pid <> pg_backend_pid()""",
+                [roles, older_than],
+            ).fetchall()
+            if done
+        ]
+    except errors.InsufficientPrivilege:  # a login this pipeline may not signal
+        log.warning("cannot end BI transactions open over %s", older_than)
+        return
     if ended:
         log.warning(
             "ended %d BI session(s) with a transaction open over %s (%s)",
             len(ended),
             older_than,
-            ", ".join(sorted({role for role, _ in ended})),
+            ", ".join(sorted(set(ended))),
         )
 
 

@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -72,7 +73,7 @@ class Settings(BaseSettings):
     seconds ago is left for the next run: for uploaders that close and reopen a file
     between parts (a file held open for writing is always left)."""
 
-    bi_max_transaction: str = "30min"
+    bi_max_transaction: str = Field(default="30min", pattern=r"^[1-9][0-9]*\s*(s|min|h)$")
     """A BI login's transaction open longer than this (a PostgreSQL interval) is ended by
     the next ``warehouse access`` (before every build): its login lifted its own timeouts,
     and an old snapshot keeps vacuum from removing the builds' dead rows."""

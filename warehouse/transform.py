@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 FAILED = ("error", "fail", "runtime error")
 # PostgreSQL's message when a statement's lock wait reached lock_timeout (SQLSTATE 55P03)
 LOCK_TIMEOUT = "canceling statement due to lock timeout"
+# a model's rebuild locks the tables its foreign keys link it to: two models that lock
+# shared dimensions can deadlock; the one PostgreSQL cancels is rebuilt like a lock timeout
+LOCK_WAITS = (LOCK_TIMEOUT, "deadlock detected")
 PASSED = ("success", "pass", "warn")
 
 
@@ -47,11 +50,20 @@ class DbtReport:
 
     @property
     def lock_timeouts(self) -> list[str]:
-        """The nodes that failed because a lock wait timed out (a BI query held the mart)."""
+        """The nodes that failed because a lock wait timed out (a BI query held the mart)
+        or lost a deadlock."""
         return [
             uid
             for uid, (status, msg) in self.nodes.items()
-            if status in FAILED and LOCK_TIMEOUT in msg
+            if status in FAILED and any(wait in msg for wait in LOCK_WAITS)
+        ]
+
+    @property
+    def skipped_models(self) -> list[str]:
+        return [
+            uid
+            for uid, (status, _) in self.nodes.items()
+            if status == "skipped" and uid.startswith("model.")
         ]
 
     def merge(self, other: DbtReport) -> None:
@@ -137,7 +149,8 @@ def invoke(settings: Settings, *args: str, log_dir: Path | None = None) -> DbtRe
         )
         time.sleep(wait)
         if retried == settings.dbt_lock_retries:  # the last attempt: BI sessions holding go
-            _end_bi_sessions(settings, report, locked)
+            # (what the locked models skipped is built in this attempt for the first time)
+            _end_bi_sessions(settings, report, [*locked, *report.skipped_models])
         for uid in locked:
             report.lock_retries[uid] = report.lock_retries.get(uid, 0) + 1
         report.merge(_invoke_once(settings, *retry_args(args, locked), log_dir=log_dir))

@@ -136,6 +136,9 @@ begin
         where contype = 'f'
             and to_regclass('{{ this.schema }}.{{ this.identifier }}__dbt_backup')
                 in (confrelid, conrelid)
+        -- one order for every model: two facts dropping keys to the same dimensions take
+        -- their locks in the same order (a deadlock is retried, but costs an attempt)
+        order by confrelid, conrelid, conname
     loop
         execute format('alter table %s drop constraint %I', fk.fact, fk.conname);
     end loop;

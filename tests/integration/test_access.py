@@ -595,14 +595,16 @@ def test_a_bi_transaction_left_open_past_the_limit_is_ended_by_the_next_access_r
     # GIVEN bi_bolton's snapshot kept open (its timeouts lifted) without touching a mart,
     # which keeps vacuum from removing any row a build deletes, for longer than the limit;
     # bi_bury in a transaction just begun, bi_wigan idle outside one
-    monkeypatch.setenv("WAREHOUSE_BI_MAX_TRANSACTION", "2s")
+    # (the limit leaves `warehouse access` seconds of its own before it looks, on a busy
+    # machine, so the young transaction stays young)
+    monkeypatch.setenv("WAREHOUSE_BI_MAX_TRANSACTION", "8s")
     settings = Settings()
     old = _connect(settings, "bi_bolton", autocommit=False)
     old.execute("set statement_timeout = 0")
     old.execute("set idle_in_transaction_session_timeout = 0")
     old.execute("set transaction isolation level repeatable read")
     old.execute("select 1").fetchone()
-    time.sleep(3)
+    time.sleep(9)
     young = _connect(settings, "bi_bury", autocommit=False)
     young.execute("select 1").fetchone()
     idle = _connect(settings, "bi_wigan")

@@ -23,6 +23,23 @@ def test_only_lock_timeouts_are_retried():
     assert report.lock_timeouts == ["model.p.dim_tier"]
 
 
+def test_a_lost_deadlock_is_retried_and_the_skipped_models_are_named_for_the_last_attempt():
+    # two rebuilds dropping keys to the same dimensions can deadlock: PostgreSQL cancels one
+    report = DbtReport(
+        nodes={
+            "model.p.fct_unit_costs": (
+                "error",
+                "Database Error in model fct_unit_costs (models/x.sql) deadlock detected",
+            ),
+            "model.p.fct_unit_costs_monthly": ("skipped", ""),
+            "test.p.unique_fct_unit_costs": ("skipped", ""),
+            "model.p.dim_date": ("success", ""),
+        }
+    )
+    assert report.lock_timeouts == ["model.p.fct_unit_costs"]
+    assert report.skipped_models == ["model.p.fct_unit_costs_monthly"]
+
+
 def test_the_retry_selects_the_failed_model_and_its_descendants_within_the_selection():
     assert retry_args(("build",), ["model.p.dim_tier"]) == ["build", "--select", "dim_tier+"]
     assert retry_args(
