@@ -250,6 +250,7 @@ def test_supersets_request_threads_stay_under_bi_readers_connection_cap():
     from warehouse.access import READER, connection_limit
 
     env = _environment(_compose()["services"]["superset"])
+    assert env["SERVER_WORKER_CLASS"] == "gthread"  # one request per thread at a time
     workers, threads = int(env["SERVER_WORKER_AMOUNT"]), int(env["SERVER_THREADS_AMOUNT"])
     assert workers >= 1 and threads >= 1
     assert workers * threads < connection_limit(READER), (workers, threads)
