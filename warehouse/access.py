@@ -398,9 +398,10 @@ def end_sessions_holding(settings: Settings, tables: list[str]) -> list[str]:
     tables: a query on a fact held up its dimension's rebuild), e.g. a query whose login
     lifted its own statement timeout, or a transaction left open: the build's last attempt
     at a mart, after its retries waited for them. Returns the logins whose sessions were
-    ended (login names, never what they ran). Sessions are found and ended in one statement (a process id is not kept to be
-    reused by another session); a copy of the database (``CREATE DATABASE ... TEMPLATE``:
-    the same table oids) on the same server is not this one."""
+    ended (login names, never what they ran). Sessions are found and ended in one
+    statement (a process id is not kept to be reused by another session); a copy of the
+    database (``CREATE DATABASE ... TEMPLATE``: the same table oids) on the same server is
+    not this one."""
     roles = [login.role for login in logins(settings)]
     with connect(settings, autocommit=True) as conn:
         try:
