@@ -510,16 +510,23 @@ def test_a_bi_query_delays_a_mart_build_but_never_holds_it(quick_locks):
     holder.join(timeout=10)
 
 
+def _held_for_ever(settings, login: str, mart: str) -> psycopg.Connection:  # type: ignore[no-untyped-def]
+    """A session of ``login`` holding ``mart`` in a transaction it never ends, both of its
+    timeouts lifted (a login may)."""
+    conn = _connect(settings, login, autocommit=False)
+    conn.execute("set statement_timeout = 0")
+    conn.execute("set idle_in_transaction_session_timeout = 0")
+    conn.execute(sql.SQL("select count(*) from marts.{}").format(sql.Identifier(mart))).fetchone()
+    return conn
+
+
 def test_a_bi_session_that_never_lets_go_is_ended_before_the_builds_last_attempt(
     quick_locks, default_warehouse
 ):
     # GIVEN bi_reader holding dim_tier in a transaction that never ends, its statement
     # timeout lifted (a login may); bi_bolton holding another mart; and bi_reader holding
     # dim_tier in the database this one was copied from (the same table oids)
-    holder = _connect(quick_locks, READER, autocommit=False)
-    holder.execute("set statement_timeout = 0")
-    holder.execute("set idle_in_transaction_session_timeout = 0")
-    holder.execute("select count(*) from marts.dim_tier").fetchone()
+    holder = _held_for_ever(quick_locks, READER, "dim_tier")
     bystander = _connect(quick_locks, "bi_bolton", autocommit=False)
     bystander.execute("select count(*) from marts.dim_date").fetchone()
     elsewhere = _connect(default_warehouse, READER, autocommit=False)
@@ -625,16 +632,6 @@ def test_a_bi_transaction_left_open_past_the_limit_is_ended_by_the_next_access_r
     finally:
         for conn in (old, young, idle):
             conn.close()
-
-
-def _held_for_ever(settings, login: str, mart: str) -> psycopg.Connection:  # type: ignore[no-untyped-def]
-    """A session of ``login`` holding ``mart`` in a transaction it never ends, both of its
-    timeouts lifted (a login may)."""
-    conn = _connect(settings, login, autocommit=False)
-    conn.execute("set statement_timeout = 0")
-    conn.execute("set idle_in_transaction_session_timeout = 0")
-    conn.execute(sql.SQL("select count(*) from marts.{}").format(sql.Identifier(mart))).fetchone()
-    return conn
 
 
 def test_a_bi_session_on_a_fact_is_ended_before_its_dimensions_last_attempt(quick_locks):
