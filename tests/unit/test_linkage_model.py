@@ -6,10 +6,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
-from warehouse.analytics.linkage import COLUMNS, band, choose_threshold, grey_zone
+from warehouse.analytics.linkage import (
+    COLUMNS,
+    _best_candidates,
+    _partner_offender_pairs,
+    band,
+    choose_threshold,
+    grey_zone,
+)
 
 MARTS = Path(__file__).parents[2] / "dbt_project" / "models" / "marts"
 
@@ -55,3 +63,44 @@ def test_no_identifier_the_linkage_compares_is_a_column_of_any_mart():
     assert {"fct_partner_record_links", "jsna_partner_linkage"} <= set(columns)
     leaks = {m: sorted(c & identifiers) for m, c in columns.items() if c & identifiers}
     assert not leaks, f"identifiers in marts: {leaks}"
+
+
+def _predictions(rows: list[tuple]) -> pd.DataFrame:
+    """Splink's prediction columns as ``_partner_offender_pairs`` reads them."""
+    columns = [
+        "source_dataset_l",
+        "unique_id_l",
+        "source_dataset_r",
+        "unique_id_r",
+        "match_probability",
+        "match_weight",
+        "mw_sex",
+        "mw_dob",
+    ]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.astype({"match_probability": float, "match_weight": float, "mw_sex": float})
+
+
+def test_each_pair_names_its_partner_record_and_offender_and_every_comparisons_weight():
+    # GIVEN pairs with the partner on either side, a weight rounding to -0.0 and a NaN
+    df = _predictions(
+        [
+            ("partner_dat", "D1", "offenders", "17", 0.9, 3.2, -0.04, 4.25),
+            ("offenders", "5", "partner_dat", "D2", 0.1, -3.2, float("nan"), -12.0),
+        ]
+    )
+    # WHEN they become (partner record, offender) pairs
+    pairs = _partner_offender_pairs(df)
+    # THEN each side is found and the weights read in the comparisons' name order
+    assert list(pairs.partner_record_id) == ["D1", "D2"]
+    assert list(pairs.offender_id) == [17, 5]
+    assert list(pairs.agreement) == ["dob=+4.2 sex=-0.0", "dob=-12.0 sex=+nan"]
+
+
+def test_no_candidate_pair_gives_no_pairs_not_an_error():
+    # GIVEN predictions with no row (no pair reached the floor probability)
+    df = _predictions([])
+    # WHEN they become pairs THEN there are none, and no best candidate either
+    pairs = _partner_offender_pairs(df)
+    assert len(pairs) == 0
+    assert len(_best_candidates(pairs)) == 0

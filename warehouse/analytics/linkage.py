@@ -208,7 +208,7 @@ def _partner_offender_pairs(df: Any) -> Any:
 
     left_is_partner = df.source_dataset_l != "offenders"
     weights = sorted(c for c in df.columns if c.startswith("mw_"))
-    parts = [f"{c[3:]}=" + df[c].map("{:+.1f}".format) for c in weights]
+    parts = [f"{c[3:]}=" + df[c].map("{:+.1f}".format).astype(str) for c in weights]
     agreement = parts[0].str.cat(parts[1:], sep=" ") if parts else ""
     return pd.DataFrame(
         {

@@ -22,6 +22,7 @@ from splink import block_on
 # accurate; the figures in docs/design.md were measured with 1e6, larger is untried)
 U_MAX_PAIRS = 1e6
 SEED = 20090331
+DUCKDB_MEMORY = "40%"  # of the machine's memory, per source's database (two at once)
 
 
 def _dob_comparison() -> Any:
@@ -143,12 +144,19 @@ MODELS = (DAT, SUPPORTING_PEOPLE)
 
 def train(model: SourceModel, partner: Any, offenders: Any) -> Any:
     """A trained Splink linker for ``partner`` (pandas) against ``offenders`` (pandas)."""
+    import logging
+
+    import duckdb
     from splink import DuckDBAPI, Linker
 
-    db_api = DuckDBAPI()
+    # the sources are linked side by side: each database may take 40 % of the memory (DuckDB
+    # takes 80 % by default), and Splink's own log set-up (a handler added when none is
+    # found) is not run from two threads at once: its records go to the process's handlers
+    logging.getLogger("splink").setLevel(logging.WARNING)
+    db_api = DuckDBAPI(connection=duckdb.connect(config={"memory_limit": DUCKDB_MEMORY}))
     left = db_api.register(partner, table_name=f"partner_{model.source}")
     right = db_api.register(offenders, table_name="offenders")
-    linker = Linker([left, right], model.settings(), log_level="WARNING")
+    linker = Linker([left, right], model.settings(), log_level=None)
     linker.training.estimate_probability_two_random_records_match(
         list(model.deterministic), recall=0.8
     )
