@@ -136,7 +136,7 @@ def _fit_one(name: str, spec: dict, y: np.ndarray, horizon: int, levels: tuple[i
     if spec.get("seasonal") and len(y) < MIN_HISTORY:
         return None
     if levels:  # the intervals need a dated index; a backtest origin's mean fits the same
-        # on the bare array (the same results to the bit, ~6 % less of the forecast's CPU)
+        # on the bare array (the same results to the bit, 1-6 % less of the forecast's CPU)
         y = pd.Series(y, index=_monthly_index(len(y)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
