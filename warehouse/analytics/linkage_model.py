@@ -11,6 +11,7 @@ clerical error in these returns.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,8 +145,6 @@ MODELS = (DAT, SUPPORTING_PEOPLE)
 
 def train(model: SourceModel, partner: Any, offenders: Any) -> Any:
     """A trained Splink linker for ``partner`` (pandas) against ``offenders`` (pandas)."""
-    import logging
-
     import duckdb
     from splink import DuckDBAPI, Linker
 
