@@ -55,6 +55,12 @@ class Model:
         if kind == "suppressed" or key not in self.targets:
             self.targets[key] = (kind, c)
 
+    def unpublished(self, key: tuple, c: Controls) -> None:
+        """A count no one is shown that the published ones still bound (the caseload with
+        no tier: the caseload less its tiers): attacked like a suppressed one when small."""
+        self.var(key)
+        self.targets[key] = ("unpublished", c)
+
     def equal(self, total: tuple, parts: list[tuple]) -> None:
         coef: dict[int, int] = defaultdict(int)
         for p in parts:
@@ -113,13 +119,18 @@ class Model:
                 out[keys[v]] = (ends[0], ends[1])
         return out
 
-    def exposed(self) -> tuple[list, list]:
-        """(narrowed, recovered): suppressed counts whose range holds fewer values than
-        the ``*`` allows (1 .. threshold-1), and rounded non-zero counts pinned to one value."""
+    def exposed(self, truth: dict[tuple, int] | None = None) -> tuple[list, list]:
+        """(narrowed, recovered): suppressed counts, and unpublished ones whose true value
+        (``truth``) is small (1 .. threshold-1), whose range holds fewer values than the
+        ``*`` allows (1 .. threshold-1), and rounded non-zero counts pinned to one value."""
         ranges = self.ranges()
         narrowed, recovered = [], []
         for key, (kind, c) in self.targets.items():
             lo, hi = ranges[key]
+            if kind == "unpublished":
+                assert truth is not None and key in truth, f"{key}: its true value is needed"
+                if 0 < truth[key] < c.threshold and hi - lo + 1 < c.threshold - 1:
+                    narrowed.append((key, lo, hi))
             if kind == "suppressed" and hi - lo + 1 < c.threshold - 1:
                 narrowed.append((key, lo, hi))
             if kind == "rounded" and lo == hi and lo != 0:

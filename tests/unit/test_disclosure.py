@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -208,3 +209,65 @@ def test_without_secondary_suppression_the_attacker_narrows_a_breakdown():
     c = Controls(threshold=8, rounding=1, secondary=True)
     narrowed, _ = _attack(values, lines, protect_lines(values, lines, c), c).exposed()
     assert narrowed == []
+
+
+# -- a count no one is shown: the rest of a total its published parts leave -----------------------
+def _attack_rest(values: list[int], published: list, c: Controls):
+    """The total, its parts and the rest (last, never shown) as a recipient models them."""
+    from tests.attacker import Model
+
+    m = Model()
+    *shown, rest = range(len(values))
+    for i in shown:
+        m.observe((i,), "*" if published[i] is None else str(published[i]), c)
+    m.equal((0,), [(i,) for i in shown[1:]] + [(rest,)])
+    m.unpublished((rest,), c)
+    return m.exposed(truth={(rest,): values[rest]})
+
+
+def test_a_small_rest_published_parts_leave_is_narrowed_unless_it_is_declared():
+    # GIVEN a caseload of 1000 of whom 3 have no tier, the four tiers at the edges of
+    # their rounding (248 -> 250 three times, 253 -> 255)
+    values = [1000, 248, 248, 248, 253, 3]
+    c = Controls(threshold=8, rounding=5)
+    # WHEN each count is controlled alone (as the extracts were), the rest is confined to
+    # 0..5: fewer values than a * allows
+    alone = [protect_lines([x], [], c)[0] for x in values[:-1]] + [None]
+    narrowed, _ = _attack_rest(values, alone, c)
+    assert narrowed == [((5,), 0, 5)]
+    # WHEN the rest is declared with its total and parts: a tier is hidden beside it
+    line = [(0, [1, 2, 3, 4, 5])]
+    safe = protect_lines(values, line, c, unpublished=[5])
+    assert safe[5] is None and safe.count(None) == 2 and safe[0] == 1000
+    assert _attack_rest(values, safe, c) == ([], [])
+
+
+def test_a_rest_that_rounding_already_protects_costs_no_partner():
+    # the same rest with the rounding working the other way: 0..15 is wide enough
+    values, c = [1002, 246, 246, 246, 261, 3], Controls(threshold=8, rounding=5)
+    safe = protect_lines(values, [(0, [1, 2, 3, 4, 5])], c, unpublished=[5])
+    assert safe == [1000, 245, 245, 245, 260, None]
+    assert _attack_rest(values, safe, c) == ([], [])
+
+
+def test_an_unpublished_count_cannot_be_negative():
+    with pytest.raises(ValueError, match="parts exceed its total"):
+        protect_lines([10, 8, 4, -2], [(0, [1, 2, 3])], Controls(), unpublished=[3])
+
+
+parts_with_rest = st.lists(
+    st.one_of(st.integers(0, 12), st.integers(0, 300)), min_size=1, max_size=5
+).flatmap(lambda parts: st.tuples(st.just(parts), st.integers(0, 12)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(parts_with_rest, controls)
+def test_no_small_rest_is_narrowed_by_integer_programming(case, c):
+    parts, rest = case
+    values = [sum(parts) + rest, *parts, rest]
+    safe = protect_lines(
+        values, [(0, list(range(1, len(values))))], c, unpublished=[len(parts) + 1]
+    )
+    assert safe[-1] is None
+    narrowed, recovered = _attack_rest(values, safe, c)
+    assert narrowed == [] and (recovered == [] or c.rounding == 1)

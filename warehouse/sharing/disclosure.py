@@ -15,6 +15,12 @@ and grand total. Three steps, each configured per agreement:
 3. **Rounding**: published counts (cells and totals, independently) go to the nearest
    multiple of ``rounding`` (halves up), so differencing published figures is unreliable.
 
+A count that is never published but follows from published ones (the caseload with no
+tier recorded: the caseload less its four tiers) is a count of people too: declared
+``unpublished``, it is an unknown of the same system, and a small one (1 .. threshold-1)
+must not be confined by a recipient to fewer values than a ``*`` allows (step 2 hides a
+partner until it is not).
+
 ``protect_lines`` does this for any counts and lines; ``protect`` for a grid with its
 margins. The rules are checked in ``tests/unit/test_disclosure.py`` with hypothesis on
 random tables, by solving the published system again from the outside, and
@@ -94,26 +100,40 @@ class Grid:
 Line = tuple[int, Sequence[int]]  # (index of the total, indices of the parts adding up to it)
 
 
-def protect_lines(values: Sequence[int], lines: Sequence[Line], controls: Controls) -> list:
+def protect_lines(
+    values: Sequence[int],
+    lines: Sequence[Line],
+    controls: Controls,
+    unpublished: Sequence[int] = (),
+) -> list:
     """Suppress (primary, then secondary across ``lines``) and round counts; ``None`` marks a
     hidden count. ``lines`` say which counts add up to which: e.g. the area's count and
-    its ten districts, and the same area count with its five tiers."""
+    its ten districts, and the same area count with its five tiers. ``unpublished``: the
+    indices of counts no one is shown (``None`` in the result) that the lines still let a
+    recipient work out, e.g. the rest of a total its published parts leave."""
     v = np.asarray(values, dtype=np.int64)
-    hidden = (v > 0) & (v < controls.threshold)
+    unseen = np.zeros(len(v), dtype=bool)
+    unseen[list(unpublished)] = True
+    if (v[unseen] < 0).any():
+        raise ValueError("an unpublished count is negative: its parts exceed its total")
+    hidden = (v > 0) & (v < controls.threshold) & ~unseen
     if controls.secondary and lines:
         while True:
-            leaks = pinned(hidden, lines)
+            # an unseen count is an unknown like a hidden one; its exact value is a leak
+            # only when it is small, which the bounds below judge (it is never shown)
+            leaks = [i for i in pinned(hidden | unseen, lines) if hidden[i]]
             if not leaks:  # none solvable exactly: can one be narrowed (rounding, bounds)?
-                leaks, recovered = exposed(v, hidden, lines, controls)
+                leaks, recovered = exposed(v, hidden, lines, controls, unseen)
                 if recovered and not leaks:
                     hidden[recovered] = True  # a rounded count pinned to one value
                     continue
             if not leaks:
                 break
-            _hide_partner(leaks, v, hidden, lines)
+            if not _hide_partner(leaks, v, hidden, lines, unseen):
+                break  # everything is hidden: what is left follows from the lines alone
     return [
         None if h else round_half_up(int(x), controls.rounding)
-        for x, h in zip(v, hidden, strict=True)
+        for x, h in zip(v, hidden | unseen, strict=True)
     ]
 
 
@@ -145,10 +165,15 @@ def pinned(hidden: np.ndarray, lines: Sequence[Line]) -> list[int]:
     return [int(unknowns[k]) for k in np.flatnonzero(fixed)]
 
 
-def attacker_bounds(value: int, is_hidden: bool, c: Controls) -> tuple[int, float]:
+def attacker_bounds(
+    value: int, is_hidden: bool, c: Controls, is_unseen: bool = False
+) -> tuple[int, float]:
     """What a published figure tells a recipient about its true count: a suppressed one is
     at least 1 (zeros are shown); a rounded one is within the rounding, and 0 or at least
-    the threshold (a smaller count would have been suppressed)."""
+    the threshold (a smaller count would have been suppressed); an unpublished one, only
+    that it is a count."""
+    if is_unseen:
+        return 0, np.inf
     if is_hidden:
         return 1, np.inf
     shown = round_half_up(value, c.rounding)
@@ -158,18 +183,27 @@ def attacker_bounds(value: int, is_hidden: bool, c: Controls) -> tuple[int, floa
     return lo, shown + c.rounding - 1 - c.rounding // 2
 
 
-def exposed(v: np.ndarray, hidden: np.ndarray, lines: Sequence[Line], c: Controls):
-    """(narrowed, recovered): the hidden counts a recipient can confine to fewer values than
-    the ``*`` allows (1 .. threshold-1), and the rounded non-zero counts pinned to one
-    value, by the linear programme "the lines add up; each published count is within its
-    rounding and 0 or at least the threshold; each hidden one at least 1". The lines'
+def exposed(
+    v: np.ndarray,
+    hidden: np.ndarray,
+    lines: Sequence[Line],
+    c: Controls,
+    unseen: np.ndarray | None = None,
+):
+    """(narrowed, recovered): the hidden counts, and the small (1 .. threshold-1) unseen
+    ones, a recipient can confine to fewer values than the ``*`` allows (1 ..
+    threshold-1), and the rounded non-zero counts pinned to one value, by the linear
+    programme "the lines add up; each published count is within its rounding and 0 or at
+    least the threshold; each hidden one at least 1; each unseen one at least 0". The lines'
     constraint matrices (a total with its parts; a grid with its margins) are network
     matrices, so with integer bounds these ranges are the integer programme's. Rounded
     counts are checked once no hidden one is narrowed (it is the costlier pass)."""
+    if unseen is None:
+        unseen = np.zeros(len(v), dtype=bool)
     involved = sorted({i for total, parts in lines for i in (total, *parts)})
     pos = {i: k for k, i in enumerate(involved)}
     a = _line_matrix(lines, involved)
-    bounds = [attacker_bounds(int(v[i]), bool(hidden[i]), c) for i in involved]
+    bounds = [attacker_bounds(int(v[i]), bool(hidden[i]), c, bool(unseen[i])) for i in involved]
 
     def span(i: int) -> tuple[float, float] | None:
         from scipy.optimize import linprog
@@ -185,24 +219,28 @@ def exposed(v: np.ndarray, hidden: np.ndarray, lines: Sequence[Line], c: Control
         return np.ceil(ends[0] - 1e-6), np.inf if ends[1] is None else np.floor(ends[1] + 1e-6)
 
     narrowed = []
-    for i in (i for i in involved if hidden[i]):
+    small_unseen = unseen & (v > 0) & (v < c.threshold)
+    for i in (i for i in involved if hidden[i] or small_unseen[i]):
         r = span(i)
         if r is None or r[1] - r[0] + 1 < c.threshold - 1:
             narrowed.append(i)
     if narrowed or c.rounding == 1:  # unrounded counts are published exactly anyway
         return narrowed, []
     recovered = []
-    for i in (i for i in involved if not hidden[i] and v[i] != 0):
+    for i in (i for i in involved if not hidden[i] and not unseen[i] and v[i] != 0):
         r = span(i)
         if r is None or r[0] == r[1]:
             recovered.append(i)
     return [], recovered
 
 
-def _hide_partner(leaks: list[int], v: np.ndarray, hidden: np.ndarray, lines) -> None:
+def _hide_partner(
+    leaks: list[int], v: np.ndarray, hidden: np.ndarray, lines, unseen: np.ndarray
+) -> bool:
     """Hide one more count so a pinned one can no longer be solved for: the smallest
     published non-zero part in a line of a pinned count; a total only when those lines
-    have no published part left; everything when nothing else is left."""
+    have no published part left; everything when nothing else is left. False when
+    everything was hidden already."""
     totals = {total for total, _ in lines}
     for leaves_only in (True, False):
         best = None
@@ -211,15 +249,17 @@ def _hide_partner(leaks: list[int], v: np.ndarray, hidden: np.ndarray, lines) ->
                 if leak != total and leak not in parts:
                     continue
                 for i in (*parts, total):
-                    if hidden[i] or (leaves_only and i in totals):
+                    if hidden[i] or unseen[i] or (leaves_only and i in totals):
                         continue
                     key = (v[i] == 0, v[i], i)  # zeros last: they protect little
                     if best is None or key < best:
                         best = key
         if best is not None:
             hidden[best[2]] = True
-            return
-    hidden[:] = True
+            return True
+    shown = ~hidden & ~unseen
+    hidden |= shown
+    return bool(shown.any())
 
 
 def protect(counts: list[list[int]], controls: Controls, row_totals: bool = True) -> Grid:
