@@ -19,11 +19,14 @@ published. What the attacker uses:
   reoffenders <= cohort size and <= reoffences in every row; a requirement type's row is
   at most the area's;
 - the same count published twice (a CSP's reoffending cohort and the regional
-  commissioner's district row) is one unknown; parts are at most their whole (a tier's
-  caseload, a need's offenders, plan gaps; outcomes achieved <= needs identified).
+  commissioner's district row) is one unknown; parts are at most their whole (a need's
+  offenders, plan gaps; outcomes achieved <= needs identified);
+- a district's caseload is its four tiers and the few with no tier recorded: that rest is
+  never published, but it is a count of people too, attacked like a suppressed one when
+  it is small (1 .. threshold-1).
 
-A suppressed count is *narrowed* when its feasible range holds fewer values than the
-``*`` itself allows (1 .. threshold-1); a rounded count is *recovered* when its range is a
+A suppressed count (or a small unpublished one) is *narrowed* when its feasible range
+holds fewer values than the ``*`` itself allows (1 .. threshold-1); a rounded count is *recovered* when its range is a
 single value. The test asserts neither happens, and that the true values (from an
 uncontrolled run of the same agreements) lie in every range, so the model is sound.
 Every rate and share in the files must be the declared function of the published figures
@@ -53,6 +56,7 @@ pytestmark = pytest.mark.integration
 
 PERIOD = SHARE_PERIOD
 REOFFENDING_DIMENSIONS = ("district", "tier", "gender", "age_band")
+NO_TIER = "caseload_with_no_tier"  # the caseload less its tiers: never published
 
 
 # -- reading what was published ---------------------------------------------------------------
@@ -125,8 +129,11 @@ def _district_profile(m: Model, d, rows, c: Controls) -> None:
             elif col == "reoffending_reoffenders":
                 key = ("reoffending", "reoffenders", "district", la)
             m.observe(key, r[col], c)
-        for tier in range(1, 5):
-            m.at_most(("profile", la, f"tier_{tier}_caseload"), ("profile", la, "caseload"))
+        # the caseload is its four tiers and the few with no tier recorded (never published)
+        tiers = [("profile", la, f"tier_{tier}_caseload") for tier in range(1, 5)]
+        if all(r[k[2]] != "" for k in tiers):
+            m.equal(("profile", la, "caseload"), [*tiers, ("profile", la, NO_TIER)])
+            m.unpublished(("profile", la, NO_TIER), c)
         for col in d.counts:
             if col.endswith("_need_offenders"):
                 m.at_most(("profile", la, col), ("profile", la, "offenders_assessed"))
@@ -257,17 +264,24 @@ def test_no_rate_tells_more_than_the_published_counts(published):
 def test_no_suppressed_or_rounded_count_is_recovered_or_narrowed(published, capsys):
     agreements, folders, truth_folders = published
     model = attack(agreements, folders)
-    narrowed, recovered = model.exposed()
     truth_model = attack(
         [a.model_copy(update={"disclosure": Controls(1, 1, False)}) for a in agreements],
         truth_folders,
     )
+    truth = {key: truth_model.lo[i] for key, i in truth_model.index.items()}
+    for key in [k for k in truth if k[-1] == NO_TIER]:  # never published: from its line
+        profile = key[:-1]
+        truth[key] = truth[(*profile, "caseload")] - sum(
+            truth[(*profile, f"tier_{t}_caseload")] for t in range(1, 5)
+        )
+    narrowed, recovered = model.exposed(truth)
     ranges = model.ranges()
     unsound = [
-        (key, truth_model.lo[i], ranges[key])
-        for key, i in truth_model.index.items()
-        if key in ranges and not ranges[key][0] <= truth_model.lo[i] <= ranges[key][1]
+        (key, truth[key], ranges[key])
+        for key in truth
+        if key in ranges and not ranges[key][0] <= truth[key] <= ranges[key][1]
     ]
+    assert any(k[-1] == NO_TIER and 0 < v < 8 for k, v in truth.items())  # some to attack
     hidden = sum(1 for kind, _ in model.targets.values() if kind == "suppressed")
     with capsys.disabled():
         print(
@@ -278,3 +292,55 @@ def test_no_suppressed_or_rounded_count_is_recovered_or_narrowed(published, caps
         )
     assert unsound == [], "the attack model contradicts the true values"
     assert narrowed == [] and recovered == []
+
+
+def test_no_year_of_a_csp_extract_narrows_the_caseload_with_no_tier(default_warehouse):
+    # GIVEN each partnership's district profile (its tiers and caseload) delivered for
+    # every year the tiers are known, and the true caseloads and tiers from the mart
+    copies = [
+        a.model_copy(
+            update={
+                "id": f"tiers_{a.id}",
+                "report": False,
+                "datasets": [d for d in a.datasets if d.mart == "jsna_district_profile"],
+            }
+        )
+        for a in all_agreements()
+        if a.level == "aggregate" and any(d.parts for d in a.datasets)
+    ]
+    assert len(copies) == 10
+    with connect(default_warehouse) as conn:
+        truth = {
+            (fy, la): caseload - sum(tiers)
+            for fy, la, caseload, *tiers in conn.execute(
+                "select financial_year, la_code, caseload, tier_1_caseload, tier_2_caseload, "
+                "tier_3_caseload, tier_4_caseload from marts.jsna_district_profile "
+                "where tier_1_caseload is not null"
+            ).fetchall()
+        }
+    attacked = small = 0
+    try:
+        for fy in sorted({fy for fy, _ in truth}):
+            period = f"{fy[:4]}-{fy[5:]}"
+            model = Model()
+            for copy, outcome in share_all(default_warehouse, copies, period):
+                if isinstance(outcome, Exception):
+                    raise outcome
+                (d,) = copy.datasets
+                rows = _published(copy, outcome.folder)[d.name]
+                _district_profile(model, d, rows, copy.disclosure)
+            rests = {key: truth[fy, key[1]] for key in model.targets if key[-1] == NO_TIER}
+            # WHEN the attacker solves every delivery of the year
+            narrowed, _ = model.exposed(rests)
+            # THEN no small rest is confined to fewer values than a * allows
+            assert narrowed == [], (fy, narrowed)
+            attacked += len(rests)
+            small += sum(0 < v < 8 for v in rests.values())
+    finally:
+        for a in copies:
+            shutil.rmtree(default_warehouse.outbox_dir / a.id, ignore_errors=True)
+        with connect(default_warehouse) as conn:
+            conn.execute(
+                "delete from audit.extract_deliveries where agreement_id like 'tiers\\_%%'"
+            )
+    assert attacked == 30 and small > 10

@@ -429,6 +429,42 @@ def _profile(**dataset) -> dict:
             },
             "'population' is declared twice",
         ),
+        # parts: counts of the dataset, each the part of one total
+        (
+            {
+                "columns": ["la_code", "caseload", "tier_1_caseload"],
+                "counts": ["caseload"],
+                "parts": {"caseload": ["tier_1_caseload"]},
+            },
+            "parts.caseload: 'tier_1_caseload' is not one of the dataset's counts",
+        ),
+        (
+            {
+                "columns": ["la_code", "caseload", "tier_1_caseload"],
+                "counts": ["caseload", "tier_1_caseload"],
+                "parts": {"caseload": ["tier_1_caseload", "tier_2_caseload"]},
+            },
+            "parts: 'tier_2_caseload' is not among the dataset's columns",
+        ),
+        (
+            {
+                "columns": ["la_code", "caseload", "tier_1_caseload", "tier_2_caseload"],
+                "counts": ["caseload", "tier_1_caseload", "tier_2_caseload"],
+                "parts": {
+                    "caseload": ["tier_1_caseload", "tier_2_caseload"],
+                    "tier_1_caseload": ["tier_2_caseload"],
+                },
+            },
+            "parts.caseload: 'tier_1_caseload' is already a total or another part",
+        ),
+        (
+            {
+                "columns": ["la_code", "caseload", "tier_1_caseload"],
+                "counts": ["caseload", "tier_1_caseload"],
+                "parts": {"caseload": []},
+            },
+            "parts.caseload: names no part",
+        ),
     ],
 )
 def test_every_figure_of_an_aggregate_extract_says_how_it_is_controlled(tmp_path, dataset, message):

@@ -123,6 +123,7 @@ def _referred(d: Dataset) -> dict[str, list[str]]:
         "means": [*d.means, *d.means.values()],
         "public": d.public,
         "breakdown": [d.breakdown.by] if d.breakdown else [],
+        "parts": [*d.parts, *(c for parts in d.parts.values() for c in parts)],
         "table": [c for c in table_cols if c],
         "pseudonymise": d.pseudonymise,
         "order_by": d.order_by,
@@ -147,6 +148,7 @@ def _column_problems(where: str, d: Dataset, known: set[str]) -> list[str]:
         "means",
         "public",
         "breakdown",
+        "parts",
         "table",
         "pseudonymise",
         "order_by",
@@ -194,8 +196,10 @@ def _figure_problems(where: str, d: Dataset) -> list[str]:
     """Every figure of a flat aggregate dataset says what it is, so none is published
     uncontrolled: a count (suppressed and rounded), a rate computed from the published
     figures, a mean published only with its population's count, or a public figure."""
-    if d.table:
-        return []
+    if d.table:  # its counts add up along its own margins
+        return (
+            [f"{where}.parts: a table's counts are controlled with its margins"] if d.parts else []
+        )
     types = {c["name"]: str(c.get("data_type", "")) for c in contract_columns().get(d.mart, [])}
     labelled = {*d.counts, *d.rates, *d.means, *d.public}
     out = [
@@ -220,6 +224,22 @@ def _figure_problems(where: str, d: Dataset) -> list[str]:
     for mean, count in d.means.items():
         if count not in d.counts:
             out.append(f"{where}.means.{mean}: {count!r} is not one of the dataset's counts")
+    return out + _parts_problems(where, d)
+
+
+def _parts_problems(where: str, d: Dataset) -> list[str]:
+    """Each total and part a count of the dataset; a part of one total only, never a total."""
+    out, seen = [], set()
+    for total, parts in d.parts.items():
+        for col in (total, *parts):
+            if col not in d.counts:
+                out.append(f"{where}.parts.{total}: {col!r} is not one of the dataset's counts")
+        if not parts:
+            out.append(f"{where}.parts.{total}: names no part")
+        for col in parts:
+            if col in d.parts or col in seen:
+                out.append(f"{where}.parts.{total}: {col!r} is already a total or another part")
+            seen.add(col)
     return out
 
 
@@ -231,6 +251,8 @@ def _record_problems(where: str, d: Dataset) -> list[str]:
     for col in d.columns:
         if PERSON_KEYS.match(col) and col not in d.pseudonymise:
             out.append(f"{where}.columns: person key {col!r} must be pseudonymised")
+    if d.parts:
+        out.append(f"{where}.parts: record-level data has no counts to control")
     return out
 
 

@@ -93,6 +93,11 @@ class Dataset(BaseModel):
     means: dict[str, str] = {}  # a mean over the people a count counts -> that count
     public: list[str] = []  # figures not about people (population, money, beds): as they are
     breakdown: Breakdown | None = None
+    # counts that split a count without covering it, e.g. {caseload: [tier_1_caseload, ...]}
+    # (a few on the caseload have no tier): the parts and the rest they leave of the total
+    # (never published) are controlled as one line, so a reader holding the total and the
+    # parts cannot work a small rest out
+    parts: dict[str, list[str]] = {}
     # {rows: [...], columns: col, count: col}: counts with a summed Total row and column;
     # with row_total: <a value of the columns column> that value holds each row's total of
     # distinct people (a person counted under several columns is one person), so there

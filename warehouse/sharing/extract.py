@@ -134,21 +134,16 @@ def _k_anonymous(d: Dataset, cols: list[str], rows: list[tuple], k: int):
 
 
 def _controlled_flat(d: Dataset, cols: list[str], rows: list[tuple], c: Controls):
-    """Counts suppressed (primary, then secondary across the breakdown's margins) and
-    rounded; means hidden with their count; rates computed from what is published."""
+    """Counts suppressed (primary, then secondary across the breakdown's margins and each
+    row's ``parts``) and rounded; means hidden with their count; rates computed from what
+    is published."""
     idx = {col: i for i, col in enumerate(cols)}
     data = [list(r) for r in rows]
     lines = _breakdown_lines(d, idx, data)
-    for col in d.counts:
-        j = idx[col]
-        present = [i for i, r in enumerate(data) if r[j] is not None]  # null: not applicable
-        local = {row: k for k, row in enumerate(present)}
-        local_lines = [
-            (local[t], [local[p] for p in parts if p in local]) for t, parts in lines if t in local
-        ]
-        safe = protect_lines([int(data[i][j]) for i in present], local_lines, c)
-        for i, v in zip(present, safe, strict=True):
-            data[i][j] = SUPPRESSED if v is None else v
+    linked = {total: [total, *parts] for total, parts in d.parts.items()}
+    alone = [[col] for col in d.counts if not any(col in g for g in linked.values())]
+    for group in [*linked.values(), *alone]:
+        _protect_group(d, group, idx, data, lines, c)
     for mean, count in d.means.items():
         for r in data:
             if r[idx[count]] is SUPPRESSED:
@@ -156,6 +151,51 @@ def _controlled_flat(d: Dataset, cols: list[str], rows: list[tuple], c: Controls
     for name, rate in d.rates.items():
         _compute_rate(name, rate, idx, data)
     return [tuple(r) for r in data]
+
+
+REST = "<rest>"  # what a group's parts leave of its total (never a column, never published)
+
+
+def _protect_group(d: Dataset, group: list[str], idx: dict, data: list[list], lines, c) -> None:
+    """One ``protect_lines`` over the cells of ``group`` (a count alone, or a total and its
+    parts): each column's cells add up along the breakdown's lines; in each row, the parts
+    and their rest add up to the total. A null cell (not applicable) takes no part."""
+    cells: dict[tuple[int, str], int] = {}
+    values: list[int] = []
+    for col in group:
+        for i, r in enumerate(data):
+            if r[idx[col]] is not None:
+                cells[i, col] = len(values)
+                values.append(int(r[idx[col]]))
+    total, *parts = group
+    own_lines = []
+    for i in range(len(data)) if parts else ():
+        if all((i, col) in cells for col in group):
+            rest = values[cells[i, total]] - sum(values[cells[i, p]] for p in parts)
+            if rest < 0:
+                raise ShareError(
+                    f"dataset {d.name} ({d.mart}), row {i + 1}: {' + '.join(parts)} add up "
+                    f"to more than {total}: the parts of a total cannot exceed it"
+                )
+            cells[i, REST] = len(values)
+            values.append(rest)
+            own_lines.append((cells[i, total], [*(cells[i, p] for p in parts), cells[i, REST]]))
+    for col in group:  # a null part of a breakdown line drops out (it is not applicable)
+        own_lines += [
+            (cells[t, col], [cells[p, col] for p in ps if (p, col) in cells])
+            for t, ps in lines
+            if (t, col) in cells
+        ]
+    own_lines += [  # the rests add up too, where every row of the line has one
+        (cells[t, REST], [cells[p, REST] for p in ps])
+        for t, ps in lines
+        if all((i, REST) in cells for i in (t, *ps))
+    ]
+    rests = [pos for (_, col), pos in cells.items() if col == REST]
+    safe = protect_lines(values, own_lines, c, rests)
+    for (i, col), pos in cells.items():
+        if col != REST:
+            data[i][idx[col]] = SUPPRESSED if safe[pos] is None else safe[pos]
 
 
 def _breakdown_lines(d: Dataset, idx: dict[str, int], data: list[list]) -> list:
