@@ -23,7 +23,7 @@ from warehouse.report.sections_analytics import (
     forecast_section,
     marginal_costs,
 )
-from warehouse.report.sections_profile import indicator_series, indicators, need_by
+from warehouse.report.sections_profile import indicator_series, indicators, need_by, tier_mix
 from warehouse.report.sections_services import (
     COHORT_SPLITS,
     _cohort_rates,
@@ -171,6 +171,42 @@ def test_reoffending_rates_are_published_counts_and_the_splits_resist_differenci
         assert not narrowed and not recovered, (ctx.la_code, narrowed, recovered)
         attacked += 1
     assert attacked == 10
+
+
+def test_the_tier_mix_hides_how_many_on_the_caseload_have_no_tier(conn):
+    attacked = small = 0
+    for ctx in contexts(conn):
+        years, series = tier_mix(ctx)
+        assert years and max(years) == ctx.fy
+        # the pack's year: the indicator table's tier shares are the chart's
+        own = {r["indicator_code"]: r["value"] for r in indicators(ctx)}
+        for t, s in enumerate(series):
+            v = own[f"tier_{t + 1}_share"]
+            assert s.values[-1] == (None if v is None else pytest.approx(100 * v, rel=1e-12))
+        for k, year in enumerate(years):
+            caseload, *tiers = conn.execute(
+                "select caseload, tier_1_caseload, tier_2_caseload, tier_3_caseload, "
+                "tier_4_caseload from marts.jsna_district_profile "
+                "where la_code = %s and financial_year = %s",
+                [ctx.la_code, year],
+            ).fetchone()
+            # the attacker: the caseload as the pack publishes it (indicators, trends), the
+            # tiers its shares imply, and that the rest of the caseload has no tier
+            shown = ctx.count(caseload)
+            model = Model()
+            model.observe(("caseload",), str(shown), ctx.controls)
+            for t, s in enumerate(series):
+                part = None if s.values[k] is None else round(s.values[k] * shown / 100, 6)
+                assert part is None or published(ctx, part), (ctx.la_code, year, t)
+                model.observe(("tier", t), "*" if part is None else str(int(part)), ctx.controls)
+            model.equal(("caseload",), [*(("tier", t) for t in range(4)), ("no tier",)])
+            model.unpublished(("no tier",), ctx.controls)
+            rest = caseload - sum(tiers)
+            small += 0 < rest < ctx.controls.threshold
+            narrowed, recovered = model.exposed({("no tier",): rest})
+            assert not narrowed and not recovered, (ctx.la_code, year, narrowed, recovered)
+            attacked += 1
+    assert attacked == 30 and small > 10
 
 
 def test_ward_rates_ranks_and_deciles_come_from_published_counts(conn):

@@ -75,7 +75,8 @@ def methods_section(ctx: Context) -> Section:
         "complete financial year the marts hold.",
         f"Disclosure control ({ctx.controls_source}): counts from 1 to {c.threshold - 1} are "
         f"shown as *, other counts are rounded to the nearest {c.rounding}; counts that add up "
-        "(tier mix) are protected together (secondary suppression); a share or rate whose count "
+        "(the caseload, its tiers and the few with no tier recorded) are protected together "
+        "(secondary suppression); a share or rate whose count "
         f"is from 1 to {c.threshold - 1} is not shown, nor its interval.",
         f"Code version {code_version()}; marts built {built:%Y-%m-%d %H:%M UTC}."
         if built

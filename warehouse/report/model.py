@@ -89,10 +89,16 @@ class Context:
         (v,) = protect_lines([int(n)], [], self.controls)
         return None if v is SUPPRESSED else v
 
-    def counts(self, values: list[int], lines: list[tuple[int, list[int]]]) -> list[int | None]:
+    def counts(
+        self,
+        values: list[int],
+        lines: list[tuple[int, list[int]]],
+        unpublished: list[int] | None = None,
+    ) -> list[int | None]:
         """Counts that add up (``lines``: total index, part indices) under primary and
-        secondary suppression and rounding."""
-        safe = protect_lines([int(v or 0) for v in values], lines, self.controls)
+        secondary suppression and rounding; ``unpublished``: those never shown (``None``)
+        that a reader could still work out from the others (protect_lines)."""
+        safe = protect_lines([int(v or 0) for v in values], lines, self.controls, unpublished or [])
         return [None if v is SUPPRESSED else v for v in safe]
 
     # -- figures computed from published counts only ---------------------------------------
@@ -118,6 +124,23 @@ class Context:
         published = self.part(part, whole)
         return None if published is None else published[0] / published[1]
 
+    def parts_of(self, whole: int, parts: list[int]) -> list[int | None]:
+        """``[whole, *parts]`` as published when the parts and the rest of the whole they
+        leave (never shown: e.g. the caseload with no tier recorded) are protected as one
+        line: a reader holding the whole and every part would otherwise work the rest out."""
+        rest = int(whole) - sum(int(p) for p in parts)
+        rest_at = len(parts) + 1
+        safe = self.counts([whole, *parts, rest], [(0, list(range(1, rest_at + 1)))], [rest_at])
+        return safe[:rest_at]
+
+    @staticmethod
+    def proportion(published: tuple[int, int] | None) -> tuple[float, float, float] | None:
+        """A share and its 95 % (Wilson) interval from a published (part, whole)."""
+        if published is None:
+            return None
+        k, n = published
+        return (k / n, *intervals.wilson(k, n))
+
     def estimate(
         self, numerator: int | None, denominator: int | None, unit: str
     ) -> tuple[float, float, float] | None:
@@ -127,11 +150,7 @@ class Context:
         if numerator is None or not denominator:
             return None
         if unit == "proportion":
-            published = self.part(numerator, denominator)
-            if published is None:
-                return None
-            k, n = published
-            return (k / n, *intervals.wilson(k, n))
+            return self.proportion(self.part(numerator, denominator))
         k = self.count(numerator)
         if k is None:
             return None

@@ -59,18 +59,52 @@ def indicators(ctx: Context, area: str | None = None, fy: str | None = None) -> 
         "where d.la_code = %s and d.financial_year = %s order by d.indicator_order",
         [GM_CODE, area or ctx.la_code, fy or ctx.fy],
     )
+    own, gm = published_tiers(ctx, rows), published_tiers(ctx, rows, "gm_")
     for r in rows:
-        publish_indicator(ctx, r)
+        publish_indicator(ctx, r, own, gm)
         r["label"] = short_label(r["indicator_name"])
     return rows
 
 
-def publish_indicator(ctx: Context, r: dict) -> None:
+TIER_SHARES = [f"tier_{t}_share" for t in range(1, 5)]
+
+
+def published_tiers(ctx: Context, rows: list[dict], prefix: str = "") -> dict:
+    """indicator code -> published (tier's caseload, caseload), or ``None`` when hidden, for
+    the four tier shares among ``rows`` (one area and year; ``prefix`` "gm_": Greater
+    Manchester's columns). The caseload, its tiers and the few with no tier recorded are
+    protected as one line (``Context.parts_of``), in the indicators and the tier chart
+    alike: each share protected on its own would let a reader holding the caseload and the
+    four tiers work the small rest out."""
+    tiers = {r["indicator_code"]: r for r in rows if r["indicator_code"] in TIER_SHARES}
+    if len(tiers) < 4 or any(tiers[c][f"{prefix}numerator"] is None for c in TIER_SHARES):
+        return {}
+    caseload = tiers[TIER_SHARES[0]][f"{prefix}denominator"]
+    if not caseload:
+        return {c: None for c in TIER_SHARES}
+    safe = ctx.parts_of(caseload, [tiers[c][f"{prefix}numerator"] for c in TIER_SHARES])
+    return {
+        c: None if safe[k + 1] is None or not safe[0] else (safe[k + 1], safe[0])
+        for k, c in enumerate(TIER_SHARES)
+    }
+
+
+def publish_indicator(
+    ctx: Context, r: dict, together: dict | None = None, gm_together: dict | None = None
+) -> None:
     """Replace the mart's value, interval, Greater Manchester value and flag (computed from
     exact counts) with the same computed from the published counts; a hidden count hides
-    its value, interval and flag."""
-    own = ctx.estimate(r["numerator"], r["denominator"], r["unit"])
-    gm = ctx.estimate(r.get("gm_numerator"), r.get("gm_denominator"), r["unit"])
+    its value, interval and flag. ``together``/``gm_together``: counts published together
+    (``published_tiers``), used instead of protecting the row's count on its own."""
+    code = r["indicator_code"]
+    if together and code in together:
+        own = ctx.proportion(together[code])
+    else:
+        own = ctx.estimate(r["numerator"], r["denominator"], r["unit"])
+    if gm_together and code in gm_together:
+        gm = ctx.proportion(gm_together[code])
+    else:
+        gm = ctx.estimate(r.get("gm_numerator"), r.get("gm_denominator"), r["unit"])
     r["value"], r["lower_ci_95"], r["upper_ci_95"] = own or (None, None, None)
     r["gm_value"] = None if gm is None else gm[0]
     r["gm_lower_ci_95"], r["gm_upper_ci_95"] = (None, None) if gm is None else gm[1:]
@@ -198,33 +232,43 @@ def trends_section(ctx: Context) -> Section:
     return s
 
 
+def tier_mix(ctx: Context) -> tuple[list[str], list[Series]]:
+    """Each tier's share (%) of the caseload, each year up to the pack's, from the counts
+    published as the indicators publish them (``published_tiers``)."""
+    rows = ctx.rows(
+        "jsna_indicators",
+        "select * from {mart} where la_code = %s and financial_year <= %s "
+        "and indicator_code = any(%s) order by financial_year",
+        [ctx.la_code, ctx.fy, TIER_SHARES],
+    )
+    by_year: dict[str, list[dict]] = {}
+    for r in rows:
+        by_year.setdefault(r["financial_year"], []).append(r)
+    years, parts = [], [[] for _ in TIER_SHARES]
+    for year, year_rows in by_year.items():
+        published = published_tiers(ctx, year_rows)
+        if not published:  # tiers known from then on
+            continue
+        years.append(year)
+        for t, code in enumerate(TIER_SHARES):
+            share = ctx.proportion(published[code])
+            parts[t].append(None if share is None else 100.0 * share[0])
+    return years, [Series(f"Tier {t + 1}", parts[t]) for t in range(4)]
+
+
 def tiers_section(ctx: Context) -> Section:
     s = Section("tiers", "Tier mix of the caseload")
     s.sentences = sentences_for(
         [r for r in indicators(ctx) if r["indicator_code"].startswith("tier_")], "tier mix"
     )
-    prof = ctx.rows(
-        "jsna_district_profile",
-        "select financial_year, caseload, tier_1_caseload, tier_2_caseload, tier_3_caseload, "
-        "tier_4_caseload from {mart} where la_code = %s and financial_year <= %s order by 1",
-        [ctx.la_code, ctx.fy],
-    )
-    prof = [r for r in prof if r["tier_1_caseload"] is not None]  # tiers known from then on
-    years, parts = [r["financial_year"] for r in prof], [[] for _ in range(4)]
-    for r in prof:
-        tiers = [r[f"tier_{t}_caseload"] for t in range(1, 5)]
-        # of those with a tier (a few on the caseload have none): the line adds up exactly
-        safe = ctx.counts([sum(tiers), *tiers], [(0, [1, 2, 3, 4])])
-        for t in range(4):
-            parts[t].append(
-                None if safe[t + 1] is None or not safe[0] else 100.0 * safe[t + 1] / safe[0]
-            )
+    years, series = tier_mix(ctx)
     s.add(
         charts.stacked(
             "tier_mix",
-            "Caseload by tier (last tier in the year), share of those with a tier",
+            "Caseload by tier (last tier in the year), share of the caseload "
+            "(the rest: no tier recorded)",
             years,
-            [Series(f"Tier {t + 1}", parts[t]) for t in range(4)],
+            series,
             "% of the caseload",
         ),
         "No caseload by tier.",
