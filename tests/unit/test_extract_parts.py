@@ -68,6 +68,20 @@ def test_parts_that_exceed_their_total_are_refused_naming_the_dataset_and_row():
         _controlled_flat(d, d.columns, rows, CSP)
 
 
+def test_a_part_not_applicable_leaves_the_rest_of_the_parts_shown_protected():
+    # tier 4 not applicable (null): 2 of the 1,581 are in none of the three tiers shown
+    d = _profile(parts={"caseload": TIERS})
+    row = ("E08000007", 1581, 418, 553, 608, None)
+    (safe,) = _controlled_flat(d, d.columns, [row], CSP)
+    assert safe[-1] is None and SUPPRESSED in safe
+    m = Model()
+    for k, text in enumerate(safe[1:5]):
+        m.observe((k,), "*" if text is SUPPRESSED else str(text), CSP)
+    m.equal((0,), [(1,), (2,), (3,), ("rest",)])
+    m.unpublished(("rest",), CSP)
+    assert m.exposed({("rest",): 2}) == ([], [])
+
+
 def test_counts_without_parts_are_controlled_as_each_column_alone():
     rows = [("a", 40, 3, 12, 20, 5), ("b", 9, 0, 7, 1, 1)]
     got = _controlled_flat(_profile(), _profile().columns, rows, CSP)

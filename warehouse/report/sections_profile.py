@@ -95,12 +95,14 @@ def publish_indicator(
     """Replace the mart's value, interval, Greater Manchester value and flag (computed from
     exact counts) with the same computed from the published counts; a hidden count hides
     its value, interval and flag. ``together``/``gm_together``: counts published together
-    (``published_tiers``), used instead of protecting the row's count on its own."""
+    (``published_tiers``), used instead of protecting the row's count on its own. Sets
+    ``count``: the count the value was computed from, as the indicator table prints it."""
     code = r["indicator_code"]
     if together and code in together:
         own = ctx.proportion(together[code])
     else:
         own = ctx.estimate(r["numerator"], r["denominator"], r["unit"])
+    r["count"] = _count_shown(ctx, r, together)
     if gm_together and code in gm_together:
         gm = ctx.proportion(gm_together[code])
     else:
@@ -148,7 +150,7 @@ def spine_section(ctx: Context) -> Section:
             [
                 [
                     r["label"],
-                    fmt_count(ctx.count(r["numerator"])),
+                    fmt_count(r["count"]),
                     fmt_value(r["value"], r["unit"]),
                     "*"
                     if r["value"] is None
@@ -230,6 +232,22 @@ def trends_section(ctx: Context) -> Section:
         "No quarterly demand figures.",
     )
     return s
+
+
+def _count_shown(ctx: Context, r: dict, together: dict | None) -> int | None:
+    """The indicator's count as its value was computed from: a proportion's part as
+    published with its whole and the rest (``Context.part``), or with the counts it was
+    protected together with. Shown on its own (``Context.count``), a part hidden beside
+    a small rest would be printed after all, and the rest with it."""
+    code, k, n = r["indicator_code"], r["numerator"], r["denominator"]
+    if together and code in together:
+        return None if together[code] is None else together[code][0]
+    if k is None:
+        return None
+    if r["unit"] == "proportion" and n:
+        published = ctx.part(k, n)
+        return None if published is None else published[0]
+    return ctx.count(k)
 
 
 def tier_mix(ctx: Context) -> tuple[list[str], list[Series]]:

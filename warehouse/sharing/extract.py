@@ -159,7 +159,8 @@ REST = "<rest>"  # what a group's parts leave of its total (never a column, neve
 def _protect_group(d: Dataset, group: list[str], idx: dict, data: list[list], lines, c) -> None:
     """One ``protect_lines`` over the cells of ``group`` (a count alone, or a total and its
     parts): each column's cells add up along the breakdown's lines; in each row, the parts
-    and their rest add up to the total. A null cell (not applicable) takes no part."""
+    and their rest add up to the total. A null part (not applicable) is left out of its
+    row's line: the rest is then what the parts shown leave."""
     cells: dict[tuple[int, str], int] = {}
     values: list[int] = []
     for col in group:
@@ -167,35 +168,46 @@ def _protect_group(d: Dataset, group: list[str], idx: dict, data: list[list], li
             if r[idx[col]] is not None:
                 cells[i, col] = len(values)
                 values.append(int(r[idx[col]]))
-    total, *parts = group
-    own_lines = []
-    for i in range(len(data)) if parts else ():
-        if all((i, col) in cells for col in group):
-            rest = values[cells[i, total]] - sum(values[cells[i, p]] for p in parts)
-            if rest < 0:
-                raise ShareError(
-                    f"dataset {d.name} ({d.mart}), row {i + 1}: {' + '.join(parts)} add up "
-                    f"to more than {total}: the parts of a total cannot exceed it"
-                )
-            cells[i, REST] = len(values)
-            values.append(rest)
-            own_lines.append((cells[i, total], [*(cells[i, p] for p in parts), cells[i, REST]]))
+    own_lines, complete = _rest_lines(d, group, len(data), cells, values)
     for col in group:  # a null part of a breakdown line drops out (it is not applicable)
         own_lines += [
             (cells[t, col], [cells[p, col] for p in ps if (p, col) in cells])
             for t, ps in lines
             if (t, col) in cells
         ]
-    own_lines += [  # the rests add up too, where every row of the line has one
+    own_lines += [  # the rests add up too, where every row of the line has every part
         (cells[t, REST], [cells[p, REST] for p in ps])
         for t, ps in lines
-        if all((i, REST) in cells for i in (t, *ps))
+        if all(i in complete for i in (t, *ps))
     ]
     rests = [pos for (_, col), pos in cells.items() if col == REST]
     safe = protect_lines(values, own_lines, c, rests)
     for (i, col), pos in cells.items():
         if col != REST:
             data[i][idx[col]] = SUPPRESSED if safe[pos] is None else safe[pos]
+
+
+def _rest_lines(d: Dataset, group: list[str], n_rows: int, cells: dict, values: list[int]):
+    """Each row's line "total = the parts shown + their rest", the rest added to ``cells``
+    and ``values``; and the rows with every part (their rests add up along a breakdown)."""
+    total, *parts = group
+    lines, complete = [], set()
+    for i in range(n_rows) if parts else ():
+        shown = [cells[i, p] for p in parts if (i, p) in cells]
+        if (i, total) not in cells or not shown:
+            continue
+        rest = values[cells[i, total]] - sum(values[k] for k in shown)
+        if rest < 0:
+            raise ShareError(
+                f"dataset {d.name} ({d.mart}), row {i + 1}: {' + '.join(parts)} add up to "
+                f"more than {total}: the parts of a total cannot exceed it"
+            )
+        cells[i, REST] = len(values)
+        values.append(rest)
+        lines.append((cells[i, total], [*shown, cells[i, REST]]))
+        if len(shown) == len(parts):
+            complete.add(i)
+    return lines, complete
 
 
 def _breakdown_lines(d: Dataset, idx: dict[str, int], data: list[list]) -> list:
