@@ -97,16 +97,8 @@ def publish_indicator(
     its value, interval and flag. ``together``/``gm_together``: counts published together
     (``published_tiers``), used instead of protecting the row's count on its own. Sets
     ``count``: the count the value was computed from, as the indicator table prints it."""
-    code = r["indicator_code"]
-    if together and code in together:
-        own = ctx.proportion(together[code])
-    else:
-        own = ctx.estimate(r["numerator"], r["denominator"], r["unit"])
-    r["count"] = _count_shown(ctx, r, together)
-    if gm_together and code in gm_together:
-        gm = ctx.proportion(gm_together[code])
-    else:
-        gm = ctx.estimate(r.get("gm_numerator"), r.get("gm_denominator"), r["unit"])
+    r["count"], own = _published(ctx, r, together)
+    _, gm = _published(ctx, r, gm_together, "gm_")
     r["value"], r["lower_ci_95"], r["upper_ci_95"] = own or (None, None, None)
     r["gm_value"] = None if gm is None else gm[0]
     r["gm_lower_ci_95"], r["gm_upper_ci_95"] = (None, None) if gm is None else gm[1:]
@@ -234,20 +226,24 @@ def trends_section(ctx: Context) -> Section:
     return s
 
 
-def _count_shown(ctx: Context, r: dict, together: dict | None) -> int | None:
-    """The indicator's count as its value was computed from: a proportion's part as
-    published with its whole and the rest (``Context.part``), or with the counts it was
-    protected together with. Shown on its own (``Context.count``), a part hidden beside
-    a small rest would be printed after all, and the rest with it."""
-    code, k, n = r["indicator_code"], r["numerator"], r["denominator"]
+def _published(ctx: Context, r: dict, together: dict | None, prefix: str = ""):
+    """(count, estimate) of an indicator row (``prefix`` "gm_": Greater Manchester's): the
+    count as published and the value and interval computed from it. A proportion's part
+    is published with its whole and the rest (``Context.part``), or with the counts it was
+    protected together with; the count printed is that one, never the same count
+    controlled again on its own (a part hidden beside a small rest would be printed after
+    all, and the rest with it)."""
+    code, unit = r["indicator_code"], r["unit"]
+    k, n = r.get(f"{prefix}numerator"), r.get(f"{prefix}denominator")
     if together and code in together:
-        return None if together[code] is None else together[code][0]
-    if k is None:
-        return None
-    if r["unit"] == "proportion" and n:
-        published = ctx.part(k, n)
-        return None if published is None else published[0]
-    return ctx.count(k)
+        pair = together[code]
+    elif k is None:
+        return None, None
+    elif unit == "proportion" and n:
+        pair = ctx.part(k, n)
+    else:  # a rate per 1,000 of the population (public), or a proportion of nobody
+        return ctx.count(k), ctx.estimate(k, n, unit)
+    return (None if pair is None else pair[0]), ctx.proportion(pair)
 
 
 def tier_mix(ctx: Context) -> tuple[list[str], list[Series]]:
