@@ -346,3 +346,37 @@ def test_no_year_of_a_csp_extract_narrows_the_caseload_with_no_tier(default_ware
                 "delete from audit.extract_deliveries where agreement_id like 'tiers\\_%%'"
             )
     assert attacked == 30 and small > 10
+
+
+def test_each_csp_file_and_its_pack_publish_the_caseload_and_its_tiers_alike(
+    default_warehouse, published
+):
+    # GIVEN each partnership's delivery: its district profile file and its JSNA pack, side by
+    # side in one folder (a reader holding both must learn nothing that one alone hides)
+    from warehouse.report import district_controls
+    from warehouse.report.model import Context
+    from warehouse.report.sections_profile import indicators
+    from warehouse.sharing.periods import financial_year
+
+    agreements, folders, _ = published
+    compared = 0
+    with connect(default_warehouse) as conn:
+        for a in (a for a in agreements if a.report):
+            la = a.report_district()
+            (row,) = _published(a, folders[a.id])["district_profile"]
+            controls, source = district_controls(la)
+            # THEN both are under one control, and print the same caseload and tiers
+            assert (a.disclosure.threshold, a.disclosure.rounding) == (
+                controls.threshold,
+                controls.rounding,
+            )
+            ctx = Context(
+                conn, la, row["la_name"], PERIOD, financial_year(PERIOD), controls, source
+            )
+            pack = {r["indicator_code"]: r["count"] for r in indicators(ctx)}
+            shown = lambda v: "*" if v is None else str(v)  # noqa: E731
+            assert row["caseload"] == shown(pack["caseload_per_1000"]), la
+            for t in range(1, 5):
+                assert row[f"tier_{t}_caseload"] == shown(pack[f"tier_{t}_share"]), (la, t)
+            compared += 1
+    assert compared == 10

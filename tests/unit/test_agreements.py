@@ -503,6 +503,26 @@ def test_every_csp_agreement_receives_its_district_pack():
     assert len({a.report_district() for a in csp}) == 10
 
 
+def test_an_agreement_receiving_the_pack_is_controlled_as_the_pack_is(tmp_path):
+    # GIVEN a CSP receiving its district's pack, and an area-wide agreement at threshold 10
+    # (the pack is controlled at the strictest of the two)
+    profile = {**AGGREGATE["datasets"][0], "filter": {"la_code": "E08000001"}}
+    area = {**AGGREGATE, "id": "area", "disclosure": {**AGGREGATE["disclosure"], "threshold": 10}}
+    _write(tmp_path, area)
+    csp = {**AGGREGATE, "id": "csp", "datasets": ["report", profile]}
+    _write(tmp_path, csp)
+    # WHEN the CSP's own files are at 8: refused, naming the file, the pack's control and why
+    with pytest.raises(AgreementError) as exc:
+        all_agreements(tmp_path)
+    text = str(exc.value)
+    assert "csp.yml: disclosure: receives the JSNA pack of E08000001" in text
+    assert "threshold 10 and rounding 5 (the strictest of area, csp)" in text
+    assert "combine the two" in text
+    # WHEN they are at the pack's control: accepted
+    _write(tmp_path, {**csp, "disclosure": area["disclosure"]})
+    assert [a.id for a in all_agreements(tmp_path)] == ["area", "csp"]
+
+
 WARD_TABLE = {
     "name": "ward_need",
     "mart": "jsna_ward_need_areas",

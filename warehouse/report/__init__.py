@@ -78,32 +78,15 @@ class Pack:
 
 def district_controls(la_code: str) -> tuple[Controls, str]:
     """The strictest disclosure control of the aggregate agreements that receive the
-    district's figures: its CSP's, and every agreement not limited to another district (the
-    regional commissioner's area-wide tables hold the same cohorts; a cell published under
-    two controls is only as safe as the weaker one), else the sharing layer's floors."""
-    from warehouse.sharing.agreements import all_agreements
+    district's figures (``agreements.receiving``: its CSP's, and every agreement not limited
+    to another district), else the sharing layer's floors. The agreements receiving the
+    pack declare the same (``agreements.all_agreements`` refuses them otherwise)."""
+    from warehouse.sharing.agreements import all_agreements, receiving, strictest
 
-    found = [
-        a
-        for a in all_agreements()
-        if a.level == "aggregate"
-        and a.disclosure is not None
-        and any(_covers(d.filter.get("la_code"), la_code) for d in a.datasets)
-    ]
+    found = receiving(all_agreements(), la_code)
     if not found:
         return Controls(), "the sharing layer's floors"
-    threshold = max(a.disclosure.threshold for a in found)
-    rounding = max(a.disclosure.rounding for a in found)
-    return Controls(threshold=threshold, rounding=rounding), (
-        "as agreed in " + ", ".join(f"agreements/{a.id}.yml" for a in found)
-    )
-
-
-def _covers(value: object, la_code: str) -> bool:
-    """Whether a dataset's ``la_code`` filter (none, one code or a list) takes the district."""
-    if value is None:
-        return True
-    return la_code in {str(v) for v in (value if isinstance(value, list) else [value])}
+    return strictest(found), "as agreed in " + ", ".join(f"agreements/{a.id}.yml" for a in found)
 
 
 def _private(path: Path):  # type: ignore[no-untyped-def]

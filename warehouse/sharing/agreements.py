@@ -242,10 +242,66 @@ def _key_id_clashes(agreements: list[Agreement]) -> list[str]:
     ]
 
 
+def _covers(value: object, la_code: str) -> bool:
+    """Whether a dataset's ``la_code`` filter (none, one code or a list) takes the district."""
+    if value is None:
+        return True
+    return la_code in {str(v) for v in (value if isinstance(value, list) else [value])}
+
+
+def receiving(agreements: list[Agreement], la_code: str) -> list[Agreement]:
+    """The aggregate agreements that receive the district's figures: its CSP's, and every
+    agreement not limited to another district (the regional commissioner's area-wide
+    tables hold the same cohorts)."""
+    return [
+        a
+        for a in agreements
+        if a.level == "aggregate"
+        and a.disclosure is not None
+        and any(_covers(d.filter.get("la_code"), la_code) for d in a.datasets)
+    ]
+
+
+def strictest(agreements: list[Agreement]) -> Controls:
+    """The strictest threshold and rounding among the agreements (the floors if none): a
+    cell published under two controls is only as safe as the weaker one."""
+    found = [a.disclosure for a in agreements if a.disclosure is not None]
+    if not found:
+        return Controls()
+    return Controls(
+        threshold=max(c.threshold for c in found), rounding=max(c.rounding for c in found)
+    )
+
+
+def _report_control_clashes(agreements: list[Agreement]) -> list[str]:
+    """An agreement receiving its district's JSNA pack delivers it beside its own files, and
+    the pack is controlled as strictly as every agreement receiving the district's figures:
+    its files must be controlled as the pack is. Two controls in one delivery let the reader
+    combine them (a tier shown as 10 is 10..12 in one file and 8..12 in the other; a count
+    one hides, the other shows), and confine what each alone protects."""
+    out = []
+    for a in agreements:
+        district = a.report_district() if a.report else None
+        if district is None or a.disclosure is None:
+            continue
+        others = receiving(agreements, district)
+        pack = strictest(others)
+        if (a.disclosure.threshold, a.disclosure.rounding) != (pack.threshold, pack.rounding):
+            out.append(
+                f"{a.source}: disclosure: receives the JSNA pack of {district}, controlled "
+                f"at threshold {pack.threshold} and rounding {pack.rounding} (the strictest of "
+                f"{', '.join(o.id for o in others)}); its own files at threshold "
+                f"{a.disclosure.threshold} and rounding {a.disclosure.rounding} would let the "
+                "reader combine the two: declare the pack's"
+            )
+    return out
+
+
 def all_agreements(folder: Path = AGREEMENTS_DIR) -> list[Agreement]:
-    """Every agreement in the folder, each valid, no two sharing a key_id."""
+    """Every agreement in the folder, each valid, no two sharing a key_id, each receiving a
+    JSNA pack controlled as the pack is."""
     agreements = [_parse(*_read_inside(folder, p.stem)) for p in sorted(folder.glob("*.yml"))]
-    clashes = _key_id_clashes(agreements)
+    clashes = _key_id_clashes(agreements) + _report_control_clashes(agreements)
     if clashes:
         raise AgreementError("\n".join(clashes))
     return agreements
