@@ -77,10 +77,11 @@ def published_tiers(ctx: Context, rows: list[dict], prefix: str = "") -> dict:
     alike: each share protected on its own would let a reader holding the caseload and the
     four tiers work the small rest out."""
     tiers = {r["indicator_code"]: r for r in rows if r["indicator_code"] in TIER_SHARES}
-    if len(tiers) < 4 or any(tiers[c][f"{prefix}numerator"] is None for c in TIER_SHARES):
+    known = [c for c in tiers if tiers[c][f"{prefix}numerator"] is not None]
+    if not known:  # no tier recorded yet (the years before tiers)
         return {}
-    caseload = tiers[TIER_SHARES[0]][f"{prefix}denominator"]
-    if not caseload:
+    caseload = tiers[known[0]][f"{prefix}denominator"]
+    if len(known) < len(TIER_SHARES) or not caseload:  # a tier missing: none shown
         return {c: None for c in TIER_SHARES}
     safe = ctx.parts_of(caseload, [tiers[c][f"{prefix}numerator"] for c in TIER_SHARES])
     return {
