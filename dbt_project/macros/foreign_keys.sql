@@ -1,19 +1,17 @@
 {#
     post-hook of every mart, after its commit (outside its transaction, so no
-    lock_timeout): declare the mart's own foreign keys, checking its rows against
-    dimensions this build has already rebuilt (a fact refs its dimensions, so they come
-    first). The checks, a scan of each fact, then run on the build's threads beside other
-    models instead of one after another at the end (16-20 s of a daily run at scale 4).
-    Each step is committed on its own (dbt runs a hook outside the transaction without
-    committing it), so a fact holds one dimension at a time and two facts cannot
-    deadlock; a BI query reading either table blocks neither step.
+    lock_timeout): declare the mart's own foreign keys (NOT ENFORCED: see
+    _add_foreign_key) to dimensions this build has already rebuilt (a fact refs its
+    dimensions, so they come first). Each step is committed on its own (dbt runs a hook
+    outside the transaction without committing it), so a fact holds one dimension at a
+    time and two facts cannot deadlock; a BI query reading either table blocks neither
+    step.
 
     on-run-end: declare every foreign key of the marts' contracts that the database lacks.
     dbt creates a contract's foreign keys with the table, but a dimension rebuilt by a
     table swap drops its old table with CASCADE, and with it the foreign keys of the facts
     that point at it; an incremental fact keeps its table, so it would never get them back.
-    Each key is added (and so checked against the data) only when missing: a build that
-    rebuilt nothing referenced costs one catalogue lookup per key.
+    A build that rebuilt nothing referenced costs one catalogue lookup per key.
 #}
 {% macro restore_foreign_keys(relation=none) %}
     {%- if execute -%}
@@ -39,12 +37,18 @@
 {% endmacro %}
 
 {#
-    Two statements per key: declare it NOT VALID (a catalogue change; it holds the fact
-    and the dimension in SHARE ROW EXCLUSIVE, a lock that conflicts with itself, for an
-    instant), then VALIDATE it (the scan of the fact, holding the fact in SHARE UPDATE
-    EXCLUSIVE and the dimension in ROW SHARE: facts keying the same dimension validate at
-    the same time). A key left NOT VALID by a failed check is validated by the next build,
-    never taken for a declared one.
+    Two statements per key, each committed: declare it NOT ENFORCED if the database lacks
+    it (a catalogue change; it holds the fact and the dimension in SHARE ROW EXCLUSIVE, a
+    lock that conflicts with itself, for an instant), and turn a key an older build left
+    enforced into a NOT ENFORCED one. The key is there for BI tools (the joins they offer)
+    and for the documentation; it is not what proves the data. Enforced, every dimension
+    swap dropped it and its re-validation scanned the whole fact (seven 1.5 GB scans for
+    fct_assessment_needs at scale 4 in every daily run), and an enforced key on an
+    incremental fact checks each inserted row one by one instead (docs/design.md). The
+    proof is the key's `relationships` test: on a fact rebuilt whole, every row; on an
+    incremental fact, the rows of its latest build plus every row holding a key that a
+    dimension's rebuild lost (audit.lost_dimension_keys, written by release_foreign_keys()
+    in the dimension's own transaction).
 #}
 {% macro _add_foreign_key(schema, table, column, target, target_column) -%}
 {%- set name = (table ~ '_' ~ column)[:57] ~ '_fkey' -%}
@@ -63,22 +67,22 @@ begin
         alter table {{ schema }}.{{ table }}
             add constraint {{ name }}
             foreign key ({{ column }}) references {{ schema }}.{{ target }} ({{ target_column }})
-            not valid;
+            not enforced;
     end if;
 end
 $fk$;
 commit;
 do $fk$
 declare
-    unchecked record;
+    enforced record;
 begin
-    for unchecked in
+    for enforced in
         select conname from pg_constraint
-        where contype = 'f' and not convalidated
+        where contype = 'f' and conenforced
             and conrelid = to_regclass('{{ schema }}.{{ table }}')
             and confrelid = to_regclass('{{ schema }}.{{ target }}')
     loop
-        execute format('alter table {{ schema }}.{{ table }} validate constraint %I', unchecked.conname);
+        execute format('alter table {{ schema }}.{{ table }} alter constraint %I not enforced', enforced.conname);
     end loop;
 end
 $fk$
@@ -123,9 +127,12 @@ $fk$
     backup's foreign keys, both ways, here instead, inside the model's transaction and its
     lock_timeout (a lock timeout is retried by warehouse/transform.py, which ends the BI
     sessions holding the mart or a table linked to it before the last attempt);
-    restore_foreign_keys() puts them back on the new table.
+    restore_foreign_keys() puts them back on the new table. First, for a mart that
+    foreign keys point at, record the keys the backup held and the new table lacks
+    (_record_lost_keys).
 #}
 {% macro release_foreign_keys() -%}
+{{ _record_lost_keys() }}
 do $fk$
 declare
     fk record;
@@ -144,4 +151,101 @@ begin
     end loop;
 end
 $fk$
+{%- endmacro %}
+
+{#
+    The ledger of keys a rebuilt dimension lost (audit.lost_dimension_keys, created by
+    on-run-start): an incremental fact keeps rows its latest build did not write, and a
+    row holding a key its dimension no longer has would pass a `relationships` test of the
+    latest rows only (postgres__test_relationships reads these keys too). For each column
+    a contract foreign key points at in this mart: the keys of the table the swap replaced
+    that the new table lacks are added (one anti-join of the two primary-key indexes), and
+    the keys the new table holds again leave. Same transaction as the swap: the ledger and
+    the dimension change together or not at all. A mart built in place (incremental) keeps
+    every key it had: delete+insert puts back the keys it deletes.
+#}
+{% macro _record_lost_keys() -%}
+{%- set columns = [] -%}
+{%- if execute -%}
+{%- for node in graph.nodes.values() if node.resource_type == 'model' and node.schema == 'marts' -%}
+    {%- for column in node.columns.values() -%}
+        {%- for constraint in column.constraints
+            if constraint.type == 'foreign_key' and constraint.to.startswith('ref(')
+            and constraint.to.split("'")[1] == this.identifier
+            and constraint.to_columns[0] not in columns -%}
+            {%- do columns.append(constraint.to_columns[0]) -%}
+        {%- endfor -%}
+    {%- endfor -%}
+{%- endfor -%}
+{%- endif -%}
+{%- for column in columns %}
+do $lost$
+begin
+    -- (a backup without the column: the key is new to the mart, nothing pointed at it)
+    if exists (
+        select 1 from pg_attribute
+        where attrelid = to_regclass('{{ this.schema }}.{{ this.identifier }}__dbt_backup')
+            and attname = '{{ column }}' and not attisdropped
+    ) then
+        insert into audit.lost_dimension_keys (dimension, key_column, key_value)
+        select '{{ this.schema }}.{{ this.identifier }}', '{{ column }}', old.{{ column }}::text
+        from {{ this.schema }}.{{ this.identifier }}__dbt_backup as old
+        where not exists (
+            -- as text: a key whose type changed is compared by its value
+            select 1 from {{ this }} as new where new.{{ column }}::text = old.{{ column }}::text
+        )
+        on conflict (dimension, key_column, key_value) do update set lost_at = now();
+    end if;
+    if exists (
+        select 1 from audit.lost_dimension_keys
+        where dimension = '{{ this.schema }}.{{ this.identifier }}' and key_column = '{{ column }}'
+    ) then
+        delete from audit.lost_dimension_keys as lost
+        where lost.dimension = '{{ this.schema }}.{{ this.identifier }}'
+            and lost.key_column = '{{ column }}'
+            and exists (select 1 from {{ this }} as new where new.{{ column }}::text = lost.key_value);
+    end if;
+end
+$lost$;
+{%- endfor %}
+{%- endmacro %}
+
+{#
+    on-run-start: the ledger _record_lost_keys writes and the relationships tests read,
+    and the tests' proofs (record_test_proofs, macros/incremental.sql).
+    No personal data: a key is a dimension's surrogate or code (an offender_id is the
+    internal id the marts carry, never a name or a CRN).
+#}
+{% macro proof_ledgers() -%}
+do $ledger$
+begin
+    if to_regclass('audit.lost_dimension_keys') is null then
+        create schema if not exists audit;
+        create table audit.lost_dimension_keys (
+            dimension text not null,
+            key_column text not null,
+            key_value text not null,
+            lost_at timestamptz not null default now(),
+            primary key (dimension, key_column, key_value)
+        );
+        comment on table audit.lost_dimension_keys is
+            'Keys a mart rebuilt by dbt no longer holds while a foreign key pointed at '
+            'them; the relationships tests of incremental facts check the rows holding them.';
+    end if;
+    if to_regclass('audit.test_proofs') is null then
+        create table audit.test_proofs (
+            test_id text primary key,
+            relation_oid oid not null,
+            proven_until timestamptz not null,
+            proven_at timestamptz not null
+        );
+        comment on table audit.test_proofs is
+            'Per data test of an incremental mart: the rows built until proven_until passed '
+            'it (on the table of that oid), and the keys its parent lost until proven_at.';
+    end if;
+exception
+    -- two builds starting at once on one database: the other one created it
+    when duplicate_table or unique_violation or duplicate_schema then null;
+end
+$ledger$
 {%- endmacro %}

@@ -149,10 +149,14 @@
 
 
 {#
-    Data tests of an incremental model look at the rows its latest run wrote (the table's
-    other rows passed the same tests when they were written); after a full refresh that is
-    every row. dbt calls this macro for the model a test is attached to (a relationships
-    test's parent is never filtered). A test's own `where` config still wins.
+    Data tests of an incremental model read the rows built since the test last passed on
+    this table (audit.test_proofs, written on-run-end by record_test_proofs): the table's
+    other rows passed the same test when they were written. A test that fails keeps its
+    proof where it was, so it reads its failing rows again at every run until they are
+    mended (a newer build does not hide them), and a test that did not run (`dbt run`)
+    reads everything built since. A new table (a full refresh), or a test that never
+    passed: every row. dbt calls this macro for the model a test is attached to (a
+    relationships test's parent is never filtered). A test's own `where` config still wins.
 #}
 {% macro get_where_subquery(relation) -%}
     {%- set scope = namespace(where=config.get('where', '')) -%}
@@ -162,7 +166,7 @@
                 and node.config.materialized == 'incremental'
                 and node.relation_name == relation | string
                 and 'built_at' in node.columns -%}
-                {%- set scope.where = 'built_at = (select max(built_at) from ' ~ relation ~ ')' -%}
+                {%- set scope.where = unproved_rows_filter(relation) -%}
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
@@ -174,4 +178,69 @@
     {%- else -%}
         {%- do return(relation) -%}
     {%- endif -%}
+{%- endmacro %}
+
+{#
+    The condition on `built_at` of the rows the running test has not yet passed on:
+    later than its proof's `proven_until`, read when dbt compiles the test (after its
+    model's build) and written in as a constant, which PostgreSQL's statistics can judge (a
+    daily build's rows are a few per cent of a fact: the `built_at` index). The comment
+    marks it for postgres__test_relationships. Outside execution: every row.
+#}
+{% macro unproved_rows_filter(relation) -%}
+{%- set proof = test_proof(relation) -%}
+{%- if proof is none -%}
+    true /* rows the test has not passed */
+{%- else -%}
+    built_at > timestamptz '{{ proof[0] }}' /* rows the test has not passed */
+{%- endif -%}
+{%- endmacro %}
+
+{#
+    The running test's proof on `relation`: (proven_until, proven_at) as text, or none
+    (no proof, a proof of another table of that name, outside execution).
+#}
+{% macro test_proof(relation) -%}
+{%- if not execute or model.unique_id is not defined -%}{{ return(none) }}{%- endif -%}
+{%- if adapter.get_relation(database=relation.database, schema='audit', identifier='test_proofs') is none -%}
+    {{ return(none) }}
+{%- endif -%}
+{%- set found = run_query(
+    "select proven_until::text, proven_at::text from audit.test_proofs"
+    ~ " where test_id = '" ~ model.unique_id ~ "'"
+    ~ " and relation_oid = to_regclass('" ~ relation.schema ~ "." ~ relation.identifier ~ "')"
+) -%}
+{{ return(found.rows[0] if found.rows | length else none) }}
+{%- endmacro %}
+
+{#
+    on-run-end: each test of an incremental model (with `built_at`, without a `where` of
+    its own) that passed in this run proves the rows built until now, and the keys its
+    parent lost until this run started (a dimension's rebuild in this run records its lost
+    keys later than that: the next run reads them again, never misses them). Keyed by the
+    table's oid: a table rebuilt whole starts with no proof.
+#}
+{% macro record_test_proofs(results) -%}
+{%- set statements = [] -%}
+{%- if execute -%}
+{%- for result in results
+    if result.node.resource_type == 'test' and result.status == 'pass'
+    and result.node.attached_node and not result.node.config.where -%}
+    {%- set parent = graph.nodes.get(result.node.attached_node) -%}
+    {%- if parent and parent.config.materialized == 'incremental' and 'built_at' in parent.columns -%}
+        {%- set table = parent.schema ~ '.' ~ parent.alias -%}
+        {%- do statements.append(
+            "insert into audit.test_proofs (test_id, relation_oid, proven_until, proven_at)"
+            ~ " select '" ~ result.node.unique_id ~ "', to_regclass('" ~ table ~ "'),"
+            ~ " coalesce(max(built_at), '-infinity'), " ~ build_time()
+            ~ " from " ~ table
+            ~ " on conflict (test_id) do update set relation_oid = excluded.relation_oid,"
+            ~ " proven_until = excluded.proven_until, proven_at = excluded.proven_at"
+        ) -%}
+    {%- endif -%}
+{%- endfor -%}
+{%- endif -%}
+{%- for statement in statements %}
+{{ statement }};
+{%- endfor %}
 {%- endmacro %}

@@ -12,7 +12,7 @@ import yaml
 
 from warehouse.db import connect
 from warehouse.settings import PROJECT_ROOT
-from warehouse.transform import run_dbt
+from warehouse.transform import DbtFailed, run_dbt
 
 pytestmark = pytest.mark.integration
 
@@ -45,7 +45,7 @@ def _foreign_keys(conn) -> set[tuple[str, str, str, str]]:  # type: ignore[no-un
             on fact_col.attrelid = c.conrelid and fact_col.attnum = c.conkey[1]
         join pg_attribute as dim_col
             on dim_col.attrelid = c.confrelid and dim_col.attnum = c.confkey[1]
-        where c.contype = 'f' and c.convalidated and n.nspname = 'marts'"""
+        where c.contype = 'f' and n.nspname = 'marts'"""
     ).fetchall()
     return set(rows)
 
@@ -77,6 +77,29 @@ def test_every_declared_relation_is_a_foreign_key_in_postgresql(default_warehous
         actual = _foreign_keys(conn)
     assert declared, "no foreign keys declared"
     assert declared - actual == set(), "declared in dbt, missing in PostgreSQL"
+
+
+def _relationships_tests() -> set[tuple[str, str, str, str]]:
+    """(mart, column, parent, parent column) of every relationships test on all the rows."""
+    out = set()
+    for path in sorted(MARTS_DIR.glob("*/_*__models.yml")):
+        for model in yaml.safe_load(path.read_text())["models"]:
+            for col in model["columns"]:
+                for test in col.get("data_tests") or []:
+                    if not isinstance(test, dict) or "relationships" not in test:
+                        continue
+                    spec = test["relationships"]
+                    args = spec.get("arguments", spec)
+                    parent = REF.fullmatch(args["to"])
+                    if parent and not (spec.get("config") or {}).get("where"):
+                        out.add((model["name"], col["name"], parent[1], args["field"]))
+    return out
+
+
+def test_every_foreign_key_has_the_relationships_test_that_proves_it():
+    # the keys are declared NOT ENFORCED (macros/foreign_keys.sql): PostgreSQL checks no
+    # write against them, so a key without its test would be a relation nothing checks
+    assert _declared_foreign_keys() - _relationships_tests() == set()
 
 
 def _dimension_keys() -> dict[str, str]:
@@ -125,6 +148,17 @@ def test_foreign_keys_come_back_after_a_dimension_is_rebuilt_alone(warehouse_cop
     run_dbt(warehouse_copy, "run", "--select", "dim_district")
     with connect(warehouse_copy) as conn:
         assert _foreign_keys(conn) == before
-        # and they are enforced: a fact row with a district no dimension holds is refused
-        with pytest.raises(Exception, match="foreign key"):
-            conn.execute("update marts.fct_convictions set la_code = 'NOWHERE' where true")
+        # declared NOT ENFORCED (macros/foreign_keys.sql): what proves them is each key's
+        # relationships test, which finds a fact row with a district no dimension holds
+        assert conn.execute(
+            "select bool_or(conenforced) from pg_constraint where contype = 'f'"
+            " and connamespace = 'marts'::regnamespace"
+        ).fetchone() == (False,)
+        conn.execute(
+            "update marts.fct_convictions set la_code = 'NOWHERE'"
+            " where conviction_id = (select min(conviction_id) from marts.fct_convictions)"
+        )
+    with pytest.raises(
+        DbtFailed, match="relationships_fct_convictions_la_code__la_code__ref_dim_district_"
+    ):
+        run_dbt(warehouse_copy, "test", "--select", "fct_convictions")
