@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -23,6 +24,10 @@ LOCK_TIMEOUT = "canceling statement due to lock timeout"
 # shared dimensions can deadlock; the one PostgreSQL cancels is rebuilt like a lock timeout
 LOCK_WAITS = (LOCK_TIMEOUT, "deadlock detected")
 PASSED = ("success", "pass", "warn")
+# dbt commands that write the warehouse or record what its tests proved: one at a time per
+# database (_one_invocation_at_a_time)
+SERIAL_COMMANDS = ("build", "run", "test", "seed", "snapshot", "retry")
+INVOCATION_LOCK = 7_042_611  # the pg_advisory_lock key they share
 
 
 class DbtFailed(RuntimeError):
@@ -240,7 +245,8 @@ def _invoke_once(settings: Settings, *args: str, log_dir: Path | None = None) ->
         str(logs),
         *_target_path(settings, args),
     ]
-    result = dbtRunner(callbacks=[_node_finished]).invoke(cli_args)
+    with _one_invocation_at_a_time(settings, args[0] if args else ""):
+        result = dbtRunner(callbacks=[_node_finished]).invoke(cli_args)
     report = DbtReport()
     for r in getattr(result.result, "results", None) or []:
         key = f"{r.node.resource_type}:{r.status}"
@@ -250,6 +256,24 @@ def _invoke_once(settings: Settings, *args: str, log_dir: Path | None = None) ->
     if not result.success and not report.nodes:
         raise DbtFailed(f"dbt {' '.join(args)} could not run: {scrub(str(result.exception))}")
     return report
+
+
+@contextlib.contextmanager
+def _one_invocation_at_a_time(settings: Settings, command: str) -> Any:
+    """Hold the warehouse's dbt lock (a session-level advisory lock, so across processes
+    and hosts) while a command that writes or tests it runs. A test's proof records the
+    rows it read until the run ends, and a dimension's lost keys are stamped when its
+    transaction starts (dbt_project/macros/incremental.sql, foreign_keys.sql): a second
+    build committing in between would slip rows or keys past both. Node tasks retrying at
+    once, or a slice beside the whole build, now queue instead."""
+    if command not in SERIAL_COMMANDS:
+        yield
+        return
+    from warehouse.db import connect
+
+    with connect(settings, autocommit=True) as conn:
+        conn.execute("select pg_advisory_lock(%s)", (INVOCATION_LOCK,))
+        yield
 
 
 def run_dbt(settings: Settings, *args: str, log_dir: Path | None = None) -> DbtReport:

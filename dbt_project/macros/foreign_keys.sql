@@ -155,27 +155,31 @@ $fk$
 
 {#
     The ledger of keys a rebuilt dimension lost (audit.lost_dimension_keys, created by
-    on-run-start): an incremental fact keeps rows its latest build did not write, and a
-    row holding a key its dimension no longer has would pass a `relationships` test of the
-    latest rows only (postgres__test_relationships reads these keys too). For each column
-    a contract foreign key points at in this mart: the keys of the table the swap replaced
-    that the new table lacks are added (one anti-join of the two primary-key indexes), and
-    the keys the new table holds again leave. Same transaction as the swap: the ledger and
-    the dimension change together or not at all. A mart built in place (incremental) keeps
-    every key it had: delete+insert puts back the keys it deletes.
+    on-run-start): an incremental fact's tests read the rows built since they last passed,
+    and a row they passed earlier that holds a key its dimension no longer has would go
+    unread (postgres__test_relationships reads these keys too). For each column a
+    relationships test points at in this mart: the keys of the table the swap replaced
+    that the new table lacks are added (one hash anti-join, compared as text), and the
+    keys the new table holds again leave. Same transaction as the swap: the ledger and the
+    dimension change together or not at all. A mart built in place (incremental, e.g.
+    fct_assessments) keeps every key it had: delete+insert puts back the keys it deletes
+    (its unique_key, the column the tests point at).
 #}
 {% macro _record_lost_keys() -%}
 {%- set columns = [] -%}
 {%- if execute -%}
-{%- for node in graph.nodes.values() if node.resource_type == 'model' and node.schema == 'marts' -%}
-    {%- for column in node.columns.values() -%}
-        {%- for constraint in column.constraints
-            if constraint.type == 'foreign_key' and constraint.to.startswith('ref(')
-            and constraint.to.split("'")[1] == this.identifier
-            and constraint.to_columns[0] not in columns -%}
-            {%- do columns.append(constraint.to_columns[0]) -%}
-        {%- endfor -%}
-    {%- endfor -%}
+{#- the parent column of every relationships test pointing here (every foreign key has one,
+    and a test without a key, e.g. to the incremental fct_assessments, counts too) -#}
+{%- for node in graph.nodes.values()
+    if node.resource_type == 'test' and node.test_metadata
+    and node.test_metadata.name == 'relationships' -%}
+    {%- set parent = modules.re.fullmatch(
+        '\\s*ref\\([\'"](\\w+)[\'"]\\)\\s*', node.test_metadata.kwargs.get('to', '') | string
+    ) -%}
+    {%- set field = node.test_metadata.kwargs.get('field') -%}
+    {%- if parent and parent.group(1) == this.identifier and field and field not in columns -%}
+        {%- do columns.append(field) -%}
+    {%- endif -%}
 {%- endfor -%}
 {%- endif -%}
 {%- for column in columns %}

@@ -217,12 +217,17 @@
     on-run-end: each test of an incremental model (with `built_at`, without a `where` of
     its own) that passed in this run proves the rows built until now, and the keys its
     parent lost until this run started (a dimension's rebuild in this run records its lost
-    keys later than that: the next run reads them again, never misses them). Keyed by the
-    table's oid: a table rebuilt whole starts with no proof.
+    keys later than that: the next run reads them again, never misses them). "Until now"
+    holds because no other dbt command writes the warehouse meanwhile
+    (warehouse/transform.py holds one lock per invocation). Keyed by the table's oid: a
+    table rebuilt whole starts with no proof. Keyed by the test's id, which changes with
+    its arguments: a test whose macro body changes keeps its proof (run it on every row
+    with a full refresh of its model, or by deleting its row of audit.test_proofs).
 #}
 {% macro record_test_proofs(results) -%}
 {%- set statements = [] -%}
-{%- if execute -%}
+{#- (--empty and --sample runs read no real rows: they prove nothing) -#}
+{%- if execute and not flags.EMPTY and not flags.SAMPLE -%}
 {%- for result in results
     if result.node.resource_type == 'test' and result.status == 'pass'
     and result.node.attached_node and not result.node.config.where -%}
