@@ -45,10 +45,12 @@ def test_a_test_a_constraint_proves_reads_no_row_of_the_mart(module_warehouse_co
                     "explain (analyze, costs off, timing off, summary off) " + compiled[name]
                 )
             )
+        # the test is about the mart, and no scan of it runs (PostgreSQL may also drop the
+        # scan when planning: `caseload_month_id is null` on a NOT NULL column)
+        assert f'"marts"."{mart}"' in compiled[name]
         scans = [line for line in plan.splitlines() if f"on {mart}" in line and "Scan" in line]
-        # (the latest build's time is read from the built_at index: one row)
-        read = [line for line in scans if "never executed" not in line and "Backward" not in line]
-        assert scans and read == [], plan
+        read = [line for line in scans if "never executed" not in line]
+        assert read == [], plan
 
 
 def test_without_the_constraint_each_test_finds_the_broken_row(module_warehouse_copy):
