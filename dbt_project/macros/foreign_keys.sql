@@ -46,9 +46,9 @@
     fct_assessment_needs at scale 4 in every daily run), and an enforced key on an
     incremental fact checks each inserted row one by one instead (docs/design.md). The
     proof is the key's `relationships` test: on a fact rebuilt whole, every row; on an
-    incremental fact, the rows of its latest build plus every row holding a key that a
-    dimension's rebuild lost (audit.lost_dimension_keys, written by release_foreign_keys()
-    in the dimension's own transaction).
+    incremental fact, the rows built since the test last passed (macros/incremental.sql)
+    plus every row holding a key a dimension's rebuild lost since (audit.lost_dimension_keys,
+    written by release_foreign_keys() in the dimension's own transaction).
 #}
 {% macro _add_foreign_key(schema, table, column, target, target_column) -%}
 {%- set name = (table ~ '_' ~ column)[:57] ~ '_fkey' -%}
@@ -233,8 +233,8 @@ begin
             primary key (dimension, key_column, key_value)
         );
         comment on table audit.lost_dimension_keys is
-            'Keys a mart rebuilt by dbt no longer holds while a foreign key pointed at '
-            'them; the relationships tests of incremental facts check the rows holding them.';
+            'Keys a mart rebuilt by dbt no longer holds while a relationships test pointed '
+            'at them; those tests of incremental facts check the rows holding them.';
     end if;
     if to_regclass('audit.test_proofs') is null then
         create table audit.test_proofs (
