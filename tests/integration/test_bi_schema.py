@@ -79,6 +79,68 @@ def test_every_declared_relation_is_a_foreign_key_in_postgresql(default_warehous
     assert declared - actual == set(), "declared in dbt, missing in PostgreSQL"
 
 
+def _declared_column_constraints(kind: str) -> set[tuple[str, str]]:
+    """(mart, column) of every contract constraint of ``kind`` (not_null, primary_key)."""
+    out = set()
+    for path in sorted(MARTS_DIR.glob("*/_*__models.yml")):
+        for model in yaml.safe_load(path.read_text())["models"]:
+            for col in model["columns"]:
+                if any(c["type"] == kind for c in col.get("constraints", [])):
+                    out.add((model["name"], col["name"]))
+    return out
+
+
+def test_every_contract_primary_key_and_not_null_is_in_postgresql(default_warehouse):
+    # the tables are created in bulk and constrained after (macros/create_table.sql)
+    with connect(default_warehouse) as conn:
+        keys = set(
+            conn.execute(
+                """select c.relname, a.attname from pg_constraint as k
+                join pg_class as c on c.oid = k.conrelid
+                join pg_namespace as n on n.oid = c.relnamespace
+                join pg_attribute as a on a.attrelid = k.conrelid and a.attnum = any(k.conkey)
+                where k.contype = 'p' and n.nspname = 'marts'"""
+            ).fetchall()
+        )
+        not_null = set(
+            conn.execute(
+                """select c.relname, a.attname from pg_attribute as a
+                join pg_class as c on c.oid = a.attrelid
+                join pg_namespace as n on n.oid = c.relnamespace
+                where n.nspname = 'marts' and c.relkind = 'r' and a.attnotnull"""
+            ).fetchall()
+        )
+    declared_keys = _declared_column_constraints("primary_key")
+    assert len(declared_keys) > 40, declared_keys
+    assert declared_keys - keys == set(), "declared primary keys missing in PostgreSQL"
+    assert _declared_column_constraints("not_null") - not_null == set()
+
+
+def test_a_duplicate_key_fails_a_contract_marts_build_naming_its_key(warehouse_copy):
+    # GIVEN a duplicated event in the staging layer a table mart reads (its key then twice)
+    with connect(warehouse_copy) as conn:
+        conn.execute("alter view staging.stg_ndelius__events rename to stg_events_kept")
+        conn.execute(
+            """create view staging.stg_ndelius__events as
+            select * from staging.stg_events_kept
+            union all (
+                select * from staging.stg_events_kept where not is_deleted
+                order by event_id limit 1
+            )"""
+        )
+    # WHEN the mart is built
+    with pytest.raises(DbtFailed) as failed:
+        run_dbt(warehouse_copy, "run", "--select", "fct_convictions")
+    # THEN the build fails on its primary key and the mart keeps its previous rows
+    assert "fct_convictions" in str(failed.value) and "pkey" in str(failed.value), failed.value
+    with connect(warehouse_copy) as conn:
+        (dupes,) = conn.execute(
+            """select count(*) - count(distinct conviction_id) from marts.fct_convictions"""
+        ).fetchone()
+        (rows,) = conn.execute("select count(*) from marts.fct_convictions").fetchone()
+    assert dupes == 0 and rows > 0
+
+
 def _relationships_tests() -> set[tuple[str, str, str, str]]:
     """(mart, column, parent, parent column) of every relationships test on all the rows."""
     out = set()
