@@ -44,12 +44,20 @@ reports as (
     group by 1, 2
 ),
 
+-- distinct offenders by district and quarter: the distinct (district, quarter, offender)
+-- first (a hash), then a count of the known ones (count(distinct) sorted every offender month)
 caseload as (
     select
         la_code,
-        cast(date_trunc('quarter', month_start_date) as date) as quarter_start_date,
-        count(distinct offender_id) as caseload
-    from {{ ref('fct_caseload_monthly') }}
+        quarter_start_date,
+        count(offender_id) as caseload
+    from (
+        select distinct
+            la_code,
+            cast(date_trunc('quarter', month_start_date) as date) as quarter_start_date,
+            offender_id
+        from {{ ref('fct_caseload_monthly') }}
+    ) as offender_quarters
     group by 1, 2
 ),
 

@@ -7,12 +7,20 @@ quarters as (
     select * from {{ ref('demand_trends_quarterly') }}
 ),
 
+-- distinct offenders by district and year: the distinct (district, year, offender) first (a
+-- hash), then a count of the known ones (count(distinct) sorted every offender month)
 caseload as (
     select
         la_code,
         financial_year,
-        count(distinct offender_id) as caseload
-    from {{ ref('fct_caseload_monthly') }}
+        count(offender_id) as caseload
+    from (
+        select distinct
+            la_code,
+            financial_year,
+            offender_id
+        from {{ ref('fct_caseload_monthly') }}
+    ) as offender_years
     group by 1, 2
 ),
 

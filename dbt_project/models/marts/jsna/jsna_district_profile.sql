@@ -31,26 +31,44 @@ crime as (
     group by 1, 2
 ),
 
-caseload as (
-    select
+-- each offender's tier in their last supervised month of the year (one month per offender
+-- per month: fct_caseload_monthly's grain)
+last_tiers as (
+    select distinct on (offender_id, financial_year)
+        offender_id,
+        financial_year,
+        tier as last_tier
+    from {{ ref('fct_caseload_monthly') }}
+    where {{ in_profiled_years }}
+    order by offender_id, financial_year, month_start_date desc
+),
+
+-- the districts an offender was supervised in during the year (counted in each)
+caseload_offenders as (
+    select distinct
         la_code,
         financial_year,
-        count(distinct offender_id) as caseload,
-        count(distinct offender_id) filter (where last_tier = 1) as tier_1,
-        count(distinct offender_id) filter (where last_tier = 2) as tier_2,
-        count(distinct offender_id) filter (where last_tier = 3) as tier_3,
-        count(distinct offender_id) filter (where last_tier = 4) as tier_4,
-        count(distinct offender_id) filter (where last_tier = 0) as tier_missing
-    from (
-        select
-            *,
-            last_value(tier) over (
-                partition by offender_id, financial_year order by month_start_date
-                rows between unbounded preceding and unbounded following
-            ) as last_tier
-        from {{ ref('fct_caseload_monthly') }}
-        where {{ in_profiled_years }}
-    ) as months
+        offender_id
+    from {{ ref('fct_caseload_monthly') }}
+    where {{ in_profiled_years }}
+),
+
+-- distinct offenders by district and year: one row per offender after the two steps
+-- above, so plain counts (a count(distinct) sorted every month of every offender)
+caseload as (
+    select
+        caseload_offenders.la_code,
+        caseload_offenders.financial_year,
+        count(*) as caseload,
+        count(*) filter (where last_tiers.last_tier = 1) as tier_1,
+        count(*) filter (where last_tiers.last_tier = 2) as tier_2,
+        count(*) filter (where last_tiers.last_tier = 3) as tier_3,
+        count(*) filter (where last_tiers.last_tier = 4) as tier_4,
+        count(*) filter (where last_tiers.last_tier = 0) as tier_missing
+    from caseload_offenders
+    inner join last_tiers
+        on caseload_offenders.offender_id = last_tiers.offender_id
+        and caseload_offenders.financial_year = last_tiers.financial_year
     group by 1, 2
 ),
 
@@ -58,19 +76,37 @@ latest_needs as (
     select * from {{ ref('int_needs_at_latest_assessment_in_year') }}
 ),
 
+-- per offender first (their need-area rows, and those that are a need), then per district
+-- and year: the same counts and shares as count(distinct) and avg() over the rows, without
+-- sorting every row
+offender_needs as (
+    select
+        la_code,
+        financial_year,
+        offender_id,
+    {% for area in need_areas %}
+        count(*) filter (where need_area_code = '{{ area }}') as {{ area | lower }}_rows,
+        count(*) filter (where need_area_code = '{{ area }}' and is_need)
+            as {{ area | lower }}_needs{{ ',' if not loop.last }}
+    {% endfor %}
+    from latest_needs
+    where {{ in_profiled_years }}
+    group by 1, 2, 3
+),
+
 needs as (
     select
         la_code,
         financial_year,
-        count(distinct offender_id) as offenders_assessed,
+        count(offender_id) as offenders_assessed,
     {% for area in need_areas %}
-        round(avg(is_need::integer) filter (where need_area_code = '{{ area }}'), 4)
-            as {{ area | lower }}_need_share,
-        count(distinct offender_id) filter (where need_area_code = '{{ area }}' and is_need)
+        round(
+            sum({{ area | lower }}_needs) / nullif(sum({{ area | lower }}_rows), 0), 4
+        ) as {{ area | lower }}_need_share,
+        count(offender_id) filter (where {{ area | lower }}_needs > 0)
             as {{ area | lower }}_need_offenders{{ ',' if not loop.last }}
     {% endfor %}
-    from latest_needs
-    where {{ in_profiled_years }}
+    from offender_needs
     group by 1, 2
 ),
 
