@@ -105,10 +105,19 @@ def test_each_candidate_gives_statsmodels_own_figures_without_the_covariance_it_
             fc = plain.get_forecast(HORIZON)
             mean, upper = np.asarray(fc.predicted_mean), np.asarray(fc.conf_int(alpha=0.05))[:, 1]
     assert final is not None and origin is not None
-    # THEN the AICc, the forecast and the 95 % bound (before widening by sqrt(n / (n - k)))
-    # are statsmodels' own, to the bit
-    assert final.aicc == origin.aicc == float(plain.aicc)
-    assert np.array_equal(final.mean, mean) and np.array_equal(origin.mean, mean)
+    # THEN the AICc, the forecast and the 95 % bound (before widening by sqrt(n / (n - k)),
+    # k counting the error variance) are statsmodels' own: to the bit for ETS; for the
+    # SARIMAX, whose variance the procedure concentrates out of the likelihood, the same
+    # maximum found by a different search (to the optimiser's tolerance: the forecast within
+    # 1e-4, the interval's half-width within 0.5 %, where a k one short would be 1.3 % off)
+    exact = name.startswith("ETS")
+    rtol, half_rtol = (1e-12, 1e-9) if exact else (1e-4, 5e-3)
+    assert final.aicc == origin.aicc
+    assert (
+        final.aicc == float(plain.aicc) if exact else np.isclose(final.aicc, plain.aicc, rtol=rtol)
+    )
+    assert np.allclose(final.mean, mean, rtol=rtol) and np.array_equal(origin.mean, final.mean)
     widen = np.sqrt(42 / (42 - len(plain.params)))
-    assert np.allclose(final.intervals[95][1], mean + (upper - mean) * widen, rtol=1e-12)
+    half_width = final.intervals[95][1] - final.mean
+    assert np.allclose(half_width, (upper - mean) * widen, rtol=half_rtol)
     assert origin.intervals == {}
