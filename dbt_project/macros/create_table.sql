@@ -6,11 +6,16 @@
     to its contract type, which the contract check has already matched), and the
     constraints after, in one ALTER TABLE: one scan checks every NOT NULL and the primary
     key's index is built by one sort. fct_offender_year_requirements at scale 4 (636k rows):
-    4.7 s -> 2.3 s. A row that breaks a constraint still fails the build, naming the
-    constraint. The contract's foreign keys stay out (postgres__get_table_columns_and_constraints
-    says why); a constraint of another type (check, unique, custom) or a model-level one
-    takes dbt's own path. A temporary table (an incremental model's new rows) or a model
-    without a contract is created as dbt creates it.
+    4.7 s -> 2.3 s. A row that breaks a constraint still fails the build (SQLSTATE 23502 /
+    23505 as before: "column ... contains null values", "could not create unique index
+    ..._pkey"), and the previous table stays. dbt's response for the statement is the
+    ALTER's (no row count in run_results). The contract's foreign keys stay out
+    (postgres__get_table_columns_and_constraints says why). dbt's own path is kept for a
+    temporary table (an incremental model's new rows), a model without a contract, and a
+    contract this path would not reproduce exactly: a constraint of another kind (check,
+    unique, custom, model-level), a named constraint, a key over several columns, or a
+    type with a modifier (an explicit cast to varchar(n) truncates where INSERT fails). A
+    COLLATE in a model's SQL would reach the column (CREATE TABLE AS keeps it); none has one.
 #}
 {% macro postgres__create_table_as(temporary, relation, sql) -%}
     {%- set contract_config = config.get('contract') -%}
@@ -22,15 +27,18 @@
     {%- endif %}
 {%- endmacro %}
 
-{#- the contract's constraints as (not-null columns, primary-key columns); none when it has
-    a constraint this path does not add -#}
+{#- the contract's constraints as (not-null columns, primary-key columns); none when the
+    bulk path would not reproduce dbt's table exactly -#}
 {% macro _bulk_constraints() -%}
     {%- set not_null, primary_key = [], [] -%}
     {%- if model.get('constraints') -%}{{ return(none) }}{%- endif -%}
     {%- for name, column in model['columns'].items() -%}
         {%- set quoted = adapter.quote(name) if column.get('quote') else name -%}
+        {%- if '(' in (column.get('data_type') or '(') -%}{{ return(none) }}{%- endif -%}
         {%- for constraint in column.get('constraints', []) -%}
-            {%- if constraint['type'] == 'not_null' -%}
+            {%- if constraint.get('name') and constraint['type'] != 'foreign_key' -%}
+                {{ return(none) }}
+            {%- elif constraint['type'] == 'not_null' -%}
                 {%- do not_null.append(quoted) -%}
             {%- elif constraint['type'] == 'primary_key' -%}
                 {%- do primary_key.append(quoted) -%}
@@ -39,6 +47,7 @@
             {%- endif -%}
         {%- endfor -%}
     {%- endfor -%}
+    {%- if primary_key | length > 1 -%}{{ return(none) }}{%- endif -%}
     {{ return((not_null, primary_key)) }}
 {%- endmacro %}
 

@@ -82,9 +82,9 @@ def test_every_declared_relation_is_a_foreign_key_in_postgresql(default_warehous
 def _declared_column_constraints(kind: str) -> set[tuple[str, str]]:
     """(mart, column) of every contract constraint of ``kind`` (not_null, primary_key)."""
     out = set()
-    for path in sorted(MARTS_DIR.glob("*/_*__models.yml")):
-        for model in yaml.safe_load(path.read_text())["models"]:
-            for col in model["columns"]:
+    for path in sorted(MARTS_DIR.glob("*/_*.yml")):  # the analytics results' yml too
+        for model in yaml.safe_load(path.read_text()).get("models") or []:
+            for col in model.get("columns") or []:
                 if any(c["type"] == kind for c in col.get("constraints", [])):
                     out.add((model["name"], col["name"]))
     return out

@@ -163,7 +163,9 @@ def _fit_one(name: str, spec: dict, y: np.ndarray, horizon: int, levels: tuple[i
     # the MLE of the error variance divides by n, not n - k: with 13-17 parameters on 4
     # years the intervals came out ~20 % too narrow (8 of 12 held-out months inside the
     # 95 % interval in tests/unit/test_analytics_forecasting.py); widen by sqrt(n/(n-k))
-    k = len(res.params) + (0 if name.startswith("ETS") else 1)  # + the concentrated variance
+    # the parameters, and the error variance when it was concentrated out of the likelihood
+    concentrated = getattr(getattr(res, "filter_results", None), "filter_concentrated", False)
+    k = len(res.params) + int(bool(concentrated))
     widen = math.sqrt(len(y) / max(len(y) - k, 1))
     bounds = {
         lv: (mean - (mean - np.asarray(lo)) * widen, mean + (np.asarray(hi) - mean) * widen)
