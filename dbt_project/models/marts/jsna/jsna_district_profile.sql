@@ -31,7 +31,7 @@ crime as (
     group by 1, 2
 ),
 
--- each offender's tier in their last supervised month of the year (one month per offender
+-- each offender's tier in their last supervised month of the year (one row per offender
 -- per month: fct_caseload_monthly's grain)
 last_tiers as (
     select distinct on (offender_id, financial_year)
