@@ -52,6 +52,55 @@
 {%- endmacro %}
 
 {#
+    A model that rebuilds whole keys (`incremental_strategy='rebuild_keys'`, e.g. every
+    offender with a sentence loaded since) names what it watches once, in its config:
+    `meta={'changed_keys': {'models': [...], 'column': 'loaded_at'}}` (column: as for
+    changed_since_last_build) and `pre_hook="{{ stage_changed_keys() }}"`. The hook stages
+    the changed keys in a temporary table (`changed_keys_table()`, dropped at commit) that
+    the model reads for its rows, and the strategy deletes the table's rows of every staged
+    key before inserting the new ones. dbt's delete+insert deleted only the keys of the new
+    rows: a key left with no rows (an offender whose only sentence was soft-deleted, whose
+    offender record was) kept its old rows in every daily run, where a full rebuild had
+    none. Staged once, the keys read and the keys deleted are the same set, from the same
+    snapshot, even when a load commits during the build.
+#}
+{% macro stage_changed_keys() -%}
+{%- if is_incremental() -%}
+{%- set spec = (config.get('meta') or {}).get('changed_keys') -%}
+{%- if not spec or not config.get('unique_key') is string -%}
+    {{ exceptions.raise_compiler_error(
+        this.identifier ~ ": stage_changed_keys() needs unique_key (one column) and"
+        ~ " meta={'changed_keys': {'models': [...]}}"
+    ) }}
+{%- endif -%}
+create temporary table {{ changed_keys_table() }} on commit drop as
+{{ changed_since_last_build(config.get('unique_key'), spec['models'], spec.get('column', 'loaded_at')) }};
+analyze {{ changed_keys_table() }}
+{%- endif -%}
+{%- endmacro %}
+
+{% macro changed_keys_table() -%}
+    {{ this.identifier }}__changed_keys
+{%- endmacro %}
+
+{#
+    The strategy of those models: every row of a staged key (and of a key among the new
+    rows) is deleted, then the new rows are inserted, in one transaction.
+#}
+{% macro get_incremental_rebuild_keys_sql(arg_dict) -%}
+{%- set key = arg_dict['unique_key'] -%}
+{%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
+delete from {{ arg_dict['target_relation'] }}
+where {{ key }} in (
+    select {{ key }} from {{ changed_keys_table() }}
+    union
+    select {{ key }} from {{ arg_dict['temp_relation'] }}
+);
+insert into {{ arg_dict['target_relation'] }} ({{ columns }})
+select {{ columns }} from {{ arg_dict['temp_relation'] }}
+{%- endmacro %}
+
+{#
     The raw table a staging model deduplicates, when it reads exactly one source and that
     table carries `key` (none otherwise: the caller reads the staging model). Which keys
     had rows loaded since, and the latest load, are questions about the deliveries, not

@@ -36,6 +36,8 @@ class DailyRun:
     run: Any  # the transform DAG's run
     result: RunResult
     before: dict[str, tuple[int, object]]  # CHANGING's fingerprints before the run
+    sentence_deleted: list[int]  # offenders whose only sentence was soft-deleted
+    record_deleted: list[int]  # offenders whose record was soft-deleted
 
 
 @pytest.fixture(scope="module")
@@ -56,17 +58,38 @@ def daily_run(module_warehouse_copy) -> DailyRun:
         (ward,) = conn.execute(
             "select ward_code from reference.ref_wards where la_code = 'E08000001' limit 1"
         ).fetchone()
-    assert len(movers) == 20
-    # GIVEN corrected re-deliveries of March 2009: twenty sentences ended early, twenty
-    # offenders moved from Manchester to Bolton, twenty assessments with higher ETE scores
+        # three offenders whose only sentence starts in March 2009 (and is in its file)
+        only_sentence = conn.execute(
+            "select offender_id, min(disposal_id) from staging.stg_ndelius__disposals"
+            " where not is_deleted group by offender_id"
+            " having count(*) = 1 and min(start_date) >= date '2009-03-01'"
+            " and offender_id in (select offender_id from marts.fct_caseload_monthly)"
+            " order by 1 limit 3"
+        ).fetchall()
+    assert len(only_sentence) == 3
+    # and three offenders whose latest record is in March 2009's file, not movers
+    in_file = settings.landing_dir / "ndelius" / "processed" / "ndelius_offenders_2009-03.csv"
+    record_ids = [line.split(",", 1)[0] for line in in_file.read_text().splitlines()[1:]]
+    not_moving = {str(m[0]) for m in movers}
+    deleted_records = [i for i in dict.fromkeys(record_ids) if i not in not_moving][:3]
+    # GIVEN corrected re-deliveries of March 2009: twenty sentences ended early and three
+    # (each an offender's only one) soft-deleted, twenty offenders moved from Manchester to
+    # Bolton and three offender records soft-deleted, twenty assessments with higher ETE
+    # scores
     disposals = _redeliver(
-        settings, "ndelius", "ndelius_disposals_2009-03.csv", _end_sentences_early
+        settings,
+        "ndelius",
+        "ndelius_disposals_2009-03.csv",
+        _soft_deleted("DISPOSAL_ID", {str(d) for _, d in only_sentence}, _end_sentences_early),
     )
     offenders = _redeliver(
-        settings, "ndelius", "ndelius_offenders_2009-03.csv", _moved_to(movers, ward)
+        settings,
+        "ndelius",
+        "ndelius_offenders_2009-03.csv",
+        _soft_deleted("OFFENDER_ID", set(deleted_records), _moved_to(movers, ward)),
     )
     scores = _redeliver(settings, "oasys", "oasys_assessments_2009-03.csv", _raise_ete_scores)
-    assert (disposals, offenders, scores) == (20, 20, 20)
+    assert (disposals, offenders, scores) == (23, 23, 20)
     before = _fingerprints(settings, CHANGING)
     # WHEN they are loaded and the transform DAG runs as `make run` runs it (the daily run:
     # the incremental models take what changed)
@@ -77,7 +100,15 @@ def daily_run(module_warehouse_copy) -> DailyRun:
     dags = airflow_local.load_dags()
     result = RunResult(run_id="test", log_dir=settings.home / "logs")
     run = run_dag(dags["transform"], result)
-    return DailyRun(settings, dags, run, result, before)
+    return DailyRun(
+        settings,
+        dags,
+        run,
+        result,
+        before,
+        [o for o, _ in only_sentence],
+        [int(i) for i in deleted_records],
+    )
 
 
 def test_the_transform_dag_builds_every_node_reports_it_and_passes_soda(daily_run):
@@ -129,6 +160,17 @@ def test_the_daily_run_after_redeliveries_equals_a_full_rebuild(daily_run):
     # THEN the incremental facts changed, and every mart equals a full rebuild of the data
     for mart in sorted(CHANGING):
         assert incremental[mart] != daily_run.before[mart], f"{mart} did not change"
+    # an offender left with no rows has none (an offender whose only sentence was deleted
+    # is under no supervision; a deleted offender record has no history)
+    with connect(settings) as conn:
+        for table, offenders in (
+            ("fct_caseload_monthly", daily_run.sentence_deleted),
+            ("dim_offender_history", daily_run.record_deleted),
+        ):
+            (left,) = conn.execute(
+                f"select count(*) from marts.{table} where offender_id = any(%s)", [offenders]
+            ).fetchone()
+            assert left == 0, (table, offenders)
     # a full rebuild: every incremental model from scratch, and all that reads one (every
     # other model is a table or view that each build makes from scratch anyway), but not
     # the analytics marts, which the analytics steps build (as the daily build leaves them)
@@ -208,6 +250,26 @@ def _end_sentences_early(header, rows):  # type: ignore[no-untyped-def]
             changed += 1
         out.append(",".join(fields))
     return out, changed
+
+
+def _soft_deleted(key: str, ids: set[str], then):  # type: ignore[no-untyped-def]
+    """An edit re-delivering the rows whose ``key`` is in ``ids`` soft-deleted (a new row
+    version), then ``then`` on the others."""
+
+    def edit(header, rows):  # type: ignore[no-untyped-def]
+        k, deleted, version = (header.index(c) for c in (key, "SOFT_DELETED", "ROW_VERSION"))
+        kept, gone = [], []
+        for line in rows:
+            fields = line.split(",")
+            if len(fields) == len(header) and fields[k] in ids:
+                fields[deleted], fields[version] = "1", str(int(fields[version]) + 1)
+                gone.append(",".join(fields))
+            else:
+                kept.append(line)
+        out, changed = then(header, kept)
+        return [*out, *gone], changed + len(gone)
+
+    return edit
 
 
 def _moved_to(movers, ward):  # type: ignore[no-untyped-def]

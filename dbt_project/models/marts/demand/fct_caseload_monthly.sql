@@ -1,24 +1,28 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='offender_id',
-        indexes=[{'columns': ['built_at']}],
-    )
-}}
 {%- set watched = [
     'stg_ndelius__disposals', 'stg_ndelius__tier_records', 'stg_ndelius__offenders'
 ] %}  {#- their loads since the last build: changed keys #}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='rebuild_keys',
+        unique_key='offender_id',
+        meta={'changed_keys': {'models': watched}},
+        pre_hook="{{ stage_changed_keys() }}",
+        indexes=[{'columns': ['built_at']}],
+    )
+}}
 -- depends_on: {{ ref('stg_ndelius__offenders') }}
 -- One row per offender x month under supervision (any sentence running on any day of
 -- the month), with the tier held at the month end (0 = no tier recorded) and the sentence
 -- types running. Incremental: offenders with a sentence, tier record or offender record
--- (district, ward) loaded since the last build are rebuilt whole (delete+insert on
--- offender_id).
+-- (district, ward) loaded since the last build are rebuilt whole: all their rows deleted,
+-- then their months inserted (macros/incremental.sql: rebuild_keys; an offender whose
+-- only sentence was deleted has none left).
 with
 
 {% if is_incremental() %}
     changed as (
-        {{ changed_since_last_build('offender_id', watched) }}
+        select offender_id from {{ changed_keys_table() }}
     ),
 {% endif %}
 

@@ -7,24 +7,28 @@
 --   valid_from_date <= d and (valid_to_date is null or d < valid_to_date).
 -- District and ward carry no dates in the source: every version holds the current ones.
 -- Incremental: offenders with an offender record, tier record or registration loaded since
--- the last build are rebuilt whole (delete+insert on offender_id).
-{{
-    config(
-        materialized='incremental',
-        unique_key='offender_id',
-        indexes=[{'columns': ['built_at']}],
-    )
-}}
+-- the last build are rebuilt whole (rebuild_keys: an offender whose record was deleted
+-- has no versions left).
 {%- set watched = [
     'stg_ndelius__offenders', 'stg_ndelius__tier_records', 'stg_ndelius__registrations'
 ] %}  {#- their loads since the last build: changed keys #}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='rebuild_keys',
+        unique_key='offender_id',
+        meta={'changed_keys': {'models': watched}},
+        pre_hook="{{ stage_changed_keys() }}",
+        indexes=[{'columns': ['built_at']}],
+    )
+}}
 -- depends_on: {{ ref('stg_ndelius__offenders') }}
 -- depends_on: {{ ref('stg_ndelius__tier_records') }}
 with
 
 {% if is_incremental() %}
     changed as (
-        {{ changed_since_last_build('offender_id', watched) }}
+        select offender_id from {{ changed_keys_table() }}
     ),
 {% endif %}
 
