@@ -73,6 +73,18 @@ create table if not exists audit.load_fixes (
 
 comment on table audit.load_fixes is
     'Harmless faults corrected on load (stray spaces, lower-case codes), counted per field.';
+
+create table if not exists audit.superseded_keys (
+    feed text not null,
+    key_column text not null,
+    key_value text not null,
+    superseded_at timestamptz not null,
+    primary key (feed, key_column, key_value)
+);
+
+comment on table audit.superseded_keys is
+    'The keys and ids (never a personal column) of the rows of superseded loads, and the '
+    '_loaded_at of the load that superseded them: incremental models rebuild them.';
 """
 
 

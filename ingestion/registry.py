@@ -250,6 +250,7 @@ def supersede_earlier(cur: psycopg.Cursor, feed: Feed, period: str | None, load_
         if old == load_id:
             continue
         partition = sql.Identifier(staging_table(feed.name, old))
+        remember_superseded_keys(cur, feed, partition, load_id)
         cur.execute(
             sql.SQL("alter table raw.{} detach partition raw.{}").format(
                 sql.Identifier(feed.name), partition
@@ -262,6 +263,39 @@ def supersede_earlier(cur: psycopg.Cursor, feed: Feed, period: str | None, load_
                where load_id = %s""",
             [load_id, f"superseded by load {load_id}", old],
         )
+
+
+def remember_superseded_keys(
+    cur: psycopg.Cursor, feed: Feed, partition: sql.Identifier, load_id: int
+) -> None:
+    """Record the keys and ids of a superseded load's rows (``Feed.change_keys``) with the
+    superseding load's ``_loaded_at``: a row the new delivery leaves out is gone from
+    ``raw``, and an incremental model that looks only at the rows loaded since would keep
+    what it built from it. The same time as the new rows, so a model sees both or neither."""
+    keys = feed.change_keys
+    if not keys:
+        return
+    pairs = sql.SQL(", ").join(
+        sql.SQL("({}, old.{}::text)").format(sql.Literal(k), sql.Identifier(k)) for k in keys
+    )
+    cur.execute(
+        sql.SQL(
+            "insert into audit.superseded_keys (feed, key_column, key_value, superseded_at)"
+            " select distinct {feed}, k.key_column, k.key_value,"
+            " (select _loaded_at from raw.{table} where _load_id = {load} limit 1)"
+            " from raw.{partition} as old"
+            " cross join lateral (values {pairs}) as k (key_column, key_value)"
+            " where k.key_value is not null"
+            " on conflict (feed, key_column, key_value)"
+            " do update set superseded_at = excluded.superseded_at"
+        ).format(
+            feed=sql.Literal(feed.name),
+            table=sql.Identifier(feed.name),
+            load=sql.Literal(load_id),
+            partition=partition,
+            pairs=pairs,
+        )
+    )
 
 
 def revision_refusal(

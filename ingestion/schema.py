@@ -109,6 +109,19 @@ class Feed:
         return f"raw.{self.name}"
 
     @property
+    def change_keys(self) -> tuple[str, ...]:
+        """The columns (database names) by which the rows of a superseded load are
+        remembered (``audit.superseded_keys``): the feed's key and every id column, never
+        a personal one. An incremental model watching the feed by one of them rebuilds
+        those keys too, since no new row may carry them (a row left out of a corrected
+        re-delivery)."""
+        return tuple(
+            c.db_name
+            for c in self.columns
+            if not c.personal and (c.name in self.unique_key or c.name.endswith("_ID"))
+        )
+
+    @property
     def header(self) -> list[str]:
         return [c.name for c in self.columns]
 

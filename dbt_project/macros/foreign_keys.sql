@@ -216,7 +216,8 @@ $lost$;
 
 {#
     on-run-start: the ledger _record_lost_keys writes and the relationships tests read,
-    and the tests' proofs (record_test_proofs, macros/incremental.sql).
+    the tests' proofs (record_test_proofs, macros/incremental.sql), and the keys a model
+    rebuilt by keys left empty (get_incremental_rebuild_keys_sql).
     No personal data: a key is a dimension's surrogate or code (an offender_id is the
     internal id the marts carry, never a name or a CRN).
 #}
@@ -246,6 +247,18 @@ begin
         comment on table audit.test_proofs is
             'Per data test of an incremental mart: the rows built until proven_until passed '
             'it (on the table of that oid), and the keys its parent lost until proven_at.';
+    end if;
+    if to_regclass('audit.emptied_keys') is null then
+        create table audit.emptied_keys (
+            model text not null,
+            key_column text not null,
+            key_value text not null,
+            emptied_at timestamptz not null,
+            primary key (model, key_column, key_value)
+        );
+        comment on table audit.emptied_keys is
+            'Keys an incremental model rebuilt whole (rebuild_keys) left with no rows, and '
+            'when: the models watching its built_at rebuild them too.';
     end if;
 exception
     -- two builds starting at once on one database: the other one created it

@@ -24,8 +24,9 @@
 {%- endmacro %}
 
 {#
-    The keys to reprocess: `key` of the rows of `models` loaded (column `loaded_at`) or
-    rebuilt (column `built_at`) since this model's last build, e.g.
+    The keys to reprocess: `key` of the rows of `models` loaded (column `loaded_at`; and
+    of the rows of loads superseded since) or rebuilt (column `built_at`; and the keys a
+    model rebuilt by keys left with no rows) since this model's last build, e.g.
     `changed_since_last_build('offender_id', ['stg_ndelius__offenders'])`.
     Call it inside `{% if is_incremental() %}` and name the models in a `depends_on`
     comment if the model does not ref them elsewhere (dbt reads refs at parse time).
@@ -45,36 +46,107 @@
     {% if not loop.first %}union{% endif %}
     {% if loads -%}
     select distinct {{ key }} from {{ loads }} where _loaded_at > {{ since }}
+    {%- set superseded = _superseded_keys_of(loads, key, since) %}
+    {%- if superseded %}
+    union
+    {{ superseded }}
+    {%- endif %}
     {%- else -%}
     select distinct {{ key }} from {{ ref(model) }} where {{ column }} > {{ since }}
+    {%- set emptied = _emptied_keys_of(model, key, since) if column == 'built_at' else '' %}
+    {%- if emptied %}
+    union
+    {{ emptied }}
+    {%- endif %}
     {%- endif %}
     {%- endfor %}
+{%- endmacro %}
+
+{#
+    The keys of `raw`'s rows in loads superseded since `since` (audit.superseded_keys,
+    written by the loader with the superseding load's time), as the key's type: a row a
+    corrected re-delivery left out is in no load, yet what was built from it changed.
+#}
+{% macro _superseded_keys_of(raw, key, since) -%}
+{%- if not execute
+    or adapter.get_relation(database=raw.database, schema='audit', identifier='superseded_keys') is none -%}
+    {{ return('') }}
+{%- endif -%}
+{%- set types = {} -%}
+{%- for column in adapter.get_columns_in_relation(raw) -%}
+    {%- do types.update({column.name: column.data_type}) -%}
+{%- endfor -%}
+select cast(key_value as {{ types.get(key, 'text') }}) from audit.superseded_keys
+    where feed = '{{ raw.identifier }}' and key_column = '{{ key }}'
+        and superseded_at > {{ since }}
+{%- endmacro %}
+
+{#
+    The keys a model rebuilt whole (rebuild_keys) left with no rows since `since`, as its
+    key's type: none of their rows carries a new built_at (empty when the model is not
+    rebuilt by keys).
+#}
+{% macro _emptied_keys_of(model, key, since) -%}
+{%- if not execute -%}{{ return('') }}{%- endif -%}
+{%- set found = namespace(node=none) -%}
+{%- for node in (graph.get('nodes') or {}).values()
+    if node.resource_type == 'model' and node.name == model
+    and node.config.incremental_strategy == 'rebuild_keys' -%}
+    {%- set found.node = node -%}
+{%- endfor -%}
+{%- if found.node is none -%}{{ return('') }}{%- endif -%}
+{%- set relation = ref(model) -%}
+{%- set types = {} -%}
+{%- for column in adapter.get_columns_in_relation(relation) -%}
+    {%- do types.update({column.name: column.data_type}) -%}
+{%- endfor -%}
+select cast(key_value as {{ types.get(key, 'text') }}) from audit.emptied_keys
+    where model = '{{ relation.schema }}.{{ relation.identifier }}'
+        and key_column = '{{ key }}' and emptied_at > {{ since }}
 {%- endmacro %}
 
 {#
     A model that rebuilds whole keys (`incremental_strategy='rebuild_keys'`, e.g. every
     offender with a sentence loaded since) names what it watches once, in its config:
     `meta={'changed_keys': {'models': [...], 'column': 'loaded_at'}}` (column: as for
-    changed_since_last_build) and `pre_hook="{{ stage_changed_keys() }}"`. The hook stages
+    changed_since_last_build; a list of such parts for several columns; a part with
+    `key` and `through` watches keys of another kind and maps them to this model's through
+    a model holding both) and `pre_hook="{{ stage_changed_keys() }}"`. The hook stages
     the changed keys in a temporary table (`changed_keys_table()`, dropped at commit) that
     the model reads for its rows, and the strategy deletes the table's rows of every staged
     key before inserting the new ones. dbt's delete+insert deleted only the keys of the new
     rows: a key left with no rows (an offender whose only sentence was soft-deleted, whose
     offender record was) kept its old rows in every daily run, where a full rebuild had
     none. Staged once, the keys read and the keys deleted are the same set, from the same
-    snapshot, even when a load commits during the build.
+    snapshot, even when a load commits during the build. The keys left with no rows are
+    recorded in audit.emptied_keys: a model watching this one's `built_at` rebuilds them
+    too (changed_since_last_build), as no row of theirs carries a new `built_at`.
 #}
 {% macro stage_changed_keys() -%}
 {%- if is_incremental() -%}
+{%- set key = config.get('unique_key') -%}
 {%- set spec = (config.get('meta') or {}).get('changed_keys') -%}
-{%- if not spec or not config.get('unique_key') is string -%}
+{%- if not spec or key is not string -%}
     {{ exceptions.raise_compiler_error(
         this.identifier ~ ": stage_changed_keys() needs unique_key (one column) and"
         ~ " meta={'changed_keys': {'models': [...]}}"
     ) }}
 {%- endif -%}
 create temporary table {{ changed_keys_table() }} on commit drop as
-{{ changed_since_last_build(config.get('unique_key'), spec['models'], spec.get('column', 'loaded_at')) }};
+{%- for part in ([spec] if spec is mapping else spec) %}
+{%- set column = part.get('column', 'loaded_at') %}
+{% if not loop.first %}union{% endif %}
+{% if part.get('through') -%}
+{#- keys of another kind (a sentence's requirements): this model's keys through a model
+    that maps them (the sentence's offender) -#}
+select {{ key }} from {{ ref(part['through']) }}
+where {{ part['key'] }} in (
+    {{ changed_since_last_build(part['key'], part['models'], column) }}
+)
+{%- else -%}
+{{ changed_since_last_build(key, part['models'], column) }}
+{%- endif %}
+{%- endfor %};
 analyze {{ changed_keys_table() }}
 {%- endif -%}
 {%- endmacro %}
@@ -85,19 +157,32 @@ analyze {{ changed_keys_table() }}
 
 {#
     The strategy of those models: every row of a staged key (and of a key among the new
-    rows) is deleted, then the new rows are inserted, in one transaction.
+    rows) is deleted, the keys that had rows and have none now are recorded, and the new
+    rows are inserted, in one transaction.
 #}
 {% macro get_incremental_rebuild_keys_sql(arg_dict) -%}
 {%- set key = arg_dict['unique_key'] -%}
+{%- set target = arg_dict['target_relation'] -%}
+{%- set batch = arg_dict['temp_relation'] -%}
 {%- set columns = get_quoted_csv(arg_dict['dest_columns'] | map(attribute='name')) -%}
-delete from {{ arg_dict['target_relation'] }}
-where {{ key }} in (
-    select {{ key }} from {{ changed_keys_table() }}
-    union
-    select {{ key }} from {{ arg_dict['temp_relation'] }}
-);
-insert into {{ arg_dict['target_relation'] }} ({{ columns }})
-select {{ columns }} from {{ arg_dict['temp_relation'] }}
+with deleted as (
+    delete from {{ target }}
+    where {{ key }} in (
+        select {{ key }} from {{ changed_keys_table() }}
+        union
+        select {{ key }} from {{ batch }}
+    )
+    returning {{ key }}
+)
+insert into audit.emptied_keys (model, key_column, key_value, emptied_at)
+select distinct
+    '{{ target.schema }}.{{ target.identifier }}', '{{ key }}', deleted.{{ key }}::text,
+    {{ build_time() }}
+from deleted
+where not exists (select 1 from {{ batch }} as new where new.{{ key }} = deleted.{{ key }})
+on conflict (model, key_column, key_value) do update set emptied_at = excluded.emptied_at;
+insert into {{ target }} ({{ columns }})
+select {{ columns }} from {{ batch }}
 {%- endmacro %}
 
 {#

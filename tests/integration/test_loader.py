@@ -115,8 +115,27 @@ def test_corrected_redelivery_supersedes_the_earlier_load(settings):
         rows = conn.execute(
             "select _load_id, count(*) from raw.ndelius_events group by 1"
         ).fetchall()
+        # and the superseded rows' keys and ids are remembered, stamped with the new
+        # load's time (the left-out row is in no load: incremental models rebuild them)
+        remembered = conn.execute(
+            "select key_column, count(*), count(distinct superseded_at) from"
+            " audit.superseded_keys where feed = 'ndelius_events' group by 1 order by 1"
+        ).fetchall()
+        stamped = conn.execute(
+            "select (select superseded_at from audit.superseded_keys limit 1)"
+            " = (select max(_loaded_at) from raw.ndelius_events)"
+        ).fetchone()[0]
+        left_out = lines[-1].split(",")[0]
+        (is_remembered,) = conn.execute(
+            "select count(*) from audit.superseded_keys"
+            " where key_column = 'event_id' and key_value = %s",
+            [left_out],
+        ).fetchone()
     assert status == ("superseded", second.load_id)
     assert rows == [(second.load_id, first.rows_loaded - 1)]
+    offenders = len({line.split(",")[1] for line in lines[1:]})  # OFFENDER_ID
+    assert remembered == [("event_id", first.rows_loaded, 1), ("offender_id", offenders, 1)]
+    assert stamped and is_remembered == 1
 
 
 def test_a_load_killed_mid_copy_leaves_nothing_and_a_rerun_completes(settings):

@@ -36,8 +36,8 @@ class DailyRun:
     run: Any  # the transform DAG's run
     result: RunResult
     before: dict[str, tuple[int, object]]  # CHANGING's fingerprints before the run
-    sentence_deleted: list[int]  # offenders whose only sentence was soft-deleted
-    record_deleted: list[int]  # offenders whose record was soft-deleted
+    sentence_gone: list[int]  # offenders whose only sentence was soft-deleted or left out
+    record_gone: list[int]  # offenders whose record was soft-deleted or left out
 
 
 @pytest.fixture(scope="module")
@@ -58,38 +58,39 @@ def daily_run(module_warehouse_copy) -> DailyRun:
         (ward,) = conn.execute(
             "select ward_code from reference.ref_wards where la_code = 'E08000001' limit 1"
         ).fetchone()
-        # three offenders whose only sentence starts in March 2009 (and is in its file)
+        # six offenders whose only sentence starts in March 2009 (and is in its file)
         only_sentence = conn.execute(
             "select offender_id, min(disposal_id) from staging.stg_ndelius__disposals"
             " where not is_deleted group by offender_id"
             " having count(*) = 1 and min(start_date) >= date '2009-03-01'"
             " and offender_id in (select offender_id from marts.fct_caseload_monthly)"
-            " order by 1 limit 3"
+            " order by 1 limit 6"
         ).fetchall()
-    assert len(only_sentence) == 3
-    # and three offenders whose latest record is in March 2009's file, not movers
+    assert len(only_sentence) == 6
+    # and six offenders whose latest record is in March 2009's file, not movers
     in_file = settings.landing_dir / "ndelius" / "processed" / "ndelius_offenders_2009-03.csv"
     record_ids = [line.split(",", 1)[0] for line in in_file.read_text().splitlines()[1:]]
     not_moving = {str(m[0]) for m in movers}
-    deleted_records = [i for i in dict.fromkeys(record_ids) if i not in not_moving][:3]
-    # GIVEN corrected re-deliveries of March 2009: twenty sentences ended early and three
-    # (each an offender's only one) soft-deleted, twenty offenders moved from Manchester to
-    # Bolton and three offender records soft-deleted, twenty assessments with higher ETE
-    # scores
+    gone_records = [i for i in dict.fromkeys(record_ids) if i not in not_moving][:6]
+    sentences = [str(d) for _, d in only_sentence]
+    # GIVEN corrected re-deliveries of March 2009: twenty sentences ended early, three
+    # (each an offender's only one) soft-deleted and three left out of the file; twenty
+    # offenders moved from Manchester to Bolton, three offender records soft-deleted and
+    # three left out; twenty assessments with higher ETE scores
     disposals = _redeliver(
         settings,
         "ndelius",
         "ndelius_disposals_2009-03.csv",
-        _soft_deleted("DISPOSAL_ID", {str(d) for _, d in only_sentence}, _end_sentences_early),
+        _withdrawn("DISPOSAL_ID", sentences[:3], sentences[3:], _end_sentences_early),
     )
     offenders = _redeliver(
         settings,
         "ndelius",
         "ndelius_offenders_2009-03.csv",
-        _soft_deleted("OFFENDER_ID", set(deleted_records), _moved_to(movers, ward)),
+        _withdrawn("OFFENDER_ID", gone_records[:3], gone_records[3:], _moved_to(movers, ward)),
     )
     scores = _redeliver(settings, "oasys", "oasys_assessments_2009-03.csv", _raise_ete_scores)
-    assert (disposals, offenders, scores) == (23, 23, 20)
+    assert (disposals, offenders, scores) == (26, 26, 20)
     before = _fingerprints(settings, CHANGING)
     # WHEN they are loaded and the transform DAG runs as `make run` runs it (the daily run:
     # the incremental models take what changed)
@@ -107,7 +108,7 @@ def daily_run(module_warehouse_copy) -> DailyRun:
         result,
         before,
         [o for o, _ in only_sentence],
-        [int(i) for i in deleted_records],
+        [int(i) for i in gone_records],
     )
 
 
@@ -160,12 +161,15 @@ def test_the_daily_run_after_redeliveries_equals_a_full_rebuild(daily_run):
     # THEN the incremental facts changed, and every mart equals a full rebuild of the data
     for mart in sorted(CHANGING):
         assert incremental[mart] != daily_run.before[mart], f"{mart} did not change"
-    # an offender left with no rows has none (an offender whose only sentence was deleted
-    # is under no supervision; a deleted offender record has no history)
+    # an offender left with no rows has none: one whose only sentence was deleted or left
+    # out of the corrected file is under no supervision (nor in the offender-year profile);
+    # a deleted or left-out offender record has no history
     with connect(settings) as conn:
         for table, offenders in (
-            ("fct_caseload_monthly", daily_run.sentence_deleted),
-            ("dim_offender_history", daily_run.record_deleted),
+            ("fct_caseload_monthly", daily_run.sentence_gone),
+            ("fct_offender_year_profile", daily_run.sentence_gone),
+            ("fct_offender_year_requirements", daily_run.sentence_gone),
+            ("dim_offender_history", daily_run.record_gone),
         ):
             (left,) = conn.execute(
                 f"select count(*) from marts.{table} where offender_id = any(%s)", [offenders]
@@ -252,22 +256,24 @@ def _end_sentences_early(header, rows):  # type: ignore[no-untyped-def]
     return out, changed
 
 
-def _soft_deleted(key: str, ids: set[str], then):  # type: ignore[no-untyped-def]
-    """An edit re-delivering the rows whose ``key`` is in ``ids`` soft-deleted (a new row
-    version), then ``then`` on the others."""
+def _withdrawn(key: str, deleted: list[str], left_out: list[str], then):  # type: ignore[no-untyped-def]
+    """An edit re-delivering the rows whose ``key`` is in ``deleted`` soft-deleted (a new
+    row version), leaving out those in ``left_out``, then ``then`` on the others."""
 
     def edit(header, rows):  # type: ignore[no-untyped-def]
-        k, deleted, version = (header.index(c) for c in (key, "SOFT_DELETED", "ROW_VERSION"))
-        kept, gone = [], []
+        k, flag, version = (header.index(c) for c in (key, "SOFT_DELETED", "ROW_VERSION"))
+        kept, gone, omitted = [], [], 0
         for line in rows:
             fields = line.split(",")
-            if len(fields) == len(header) and fields[k] in ids:
-                fields[deleted], fields[version] = "1", str(int(fields[version]) + 1)
+            if len(fields) == len(header) and fields[k] in deleted:
+                fields[flag], fields[version] = "1", str(int(fields[version]) + 1)
                 gone.append(",".join(fields))
+            elif len(fields) == len(header) and fields[k] in left_out:
+                omitted += 1
             else:
                 kept.append(line)
         out, changed = then(header, kept)
-        return [*out, *gone], changed + len(gone)
+        return [*out, *gone], changed + len(gone) + omitted
 
     return edit
 
