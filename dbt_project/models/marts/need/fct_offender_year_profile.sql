@@ -2,7 +2,35 @@
 -- their last supervised month, their needs at their latest assessment in the year, and the
 -- requirement types of the sentences running in the year. The record-level basis of partner
 -- extracts: the sharing code pseudonymises offender_id per recipient before anything leaves.
+-- Incremental: offenders whose caseload months or needs at a latest assessment were
+-- rebuilt since the last build (a sentence, tier or offender record loaded, an
+-- assessment), or with a requirement loaded since on one of their sentences, are rebuilt
+-- whole (macros/incremental.sql: rebuild_keys).
+{%- set watched = ['stg_ndelius__requirements'] %}  {#- their loads since the last build #}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='rebuild_keys',
+        unique_key='offender_id',
+        meta={'changed_keys': [
+            {
+                'models': ['fct_caseload_monthly', 'int_needs_at_latest_assessment_in_year'],
+                'column': 'built_at',
+            },
+            {'models': watched, 'key': 'disposal_id', 'through': 'int_disposals_end_dated'},
+        ]},
+        pre_hook="{{ stage_changed_keys() }}",
+        indexes=[{'columns': ['built_at']}],
+    )
+}}
+-- depends_on: {{ ref('stg_ndelius__requirements') }}
 with
+
+{% if is_incremental() %}
+    changed as (
+        select offender_id from {{ changed_keys_table() }}
+    ),
+{% endif %}
 
 caseload as (
     select distinct on (offender_id, financial_year)
@@ -12,12 +40,18 @@ caseload as (
         la_code,
         month_start_date
     from {{ ref('fct_caseload_monthly') }}
+    {% if is_incremental() %}
+        where offender_id in (select offender_id from changed)
+    {% endif %}
     order by offender_id, financial_year, month_start_date desc
 ),
 
 latest_needs as (
     select * from {{ ref('int_needs_at_latest_assessment_in_year') }}
     where need_area_code in ('DRUGS', 'ALCOHOL')
+        {% if is_incremental() %}
+            and offender_id in (select offender_id from changed)
+        {% endif %}
 ),
 
 needs as (
@@ -72,7 +106,9 @@ final as (
         coalesce(needs.has_drug_need, false) as has_drug_need,
         coalesce(needs.has_severe_drug_need, false) as has_severe_drug_need,
         coalesce(needs.has_alcohol_need, false) as has_alcohol_need,
-        coalesce(requirements.requirement_types, '') as requirement_types
+        coalesce(requirements.requirement_types, '') as requirement_types,
+        {{ sources_loaded_until(watched) }} as sources_loaded_until,
+        {{ build_time() }} as built_at
     from caseload
     left join needs
         on caseload.offender_id = needs.offender_id

@@ -2,7 +2,25 @@
 -- sentences running in the year (the rows behind fct_offender_year_profile's comma list
 -- requirement_types). Join it to fct_offender_year_profile on offender_year_id to count
 -- offenders by requirement type without LIKE; an offender with two types is in two rows.
+-- Incremental: the offenders fct_offender_year_profile rebuilt since the last build, whole
+-- (every change that moves a row here rebuilds the offender's profile).
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='rebuild_keys',
+        unique_key='offender_id',
+        meta={'changed_keys': {'models': ['fct_offender_year_profile'], 'column': 'built_at'}},
+        pre_hook="{{ stage_changed_keys() }}",
+        indexes=[{'columns': ['built_at']}],
+    )
+}}
 with
+
+{% if is_incremental() %}
+    changed as (
+        select offender_id from {{ changed_keys_table() }}
+    ),
+{% endif %}
 
 years as (
     select
@@ -11,6 +29,9 @@ years as (
         financial_year,
         la_code
     from {{ ref('fct_offender_year_profile') }}
+    {% if is_incremental() %}
+        where offender_id in (select offender_id from changed)
+    {% endif %}
 ),
 
 periods as (
@@ -30,7 +51,8 @@ final as (
         years.financial_year,
         years.la_code,
         requirements.requirement_type_code,
-        count(*)::integer as requirements
+        count(*)::integer as requirements,
+        {{ build_time() }} as built_at
     from years
     inner join periods
         on years.offender_id = periods.offender_id
