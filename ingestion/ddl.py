@@ -39,6 +39,27 @@ create table if not exists audit.file_loads (
 );
 alter table audit.file_loads alter column sha256 drop not null;
 alter table audit.file_loads alter column rows_in drop not null;
+-- the rows' _loaded_at (the commit's turn): a dbt run reads the latest as the boundary
+-- of the loads it sees (audit.run_watermarks, dbt_project/macros/incremental.sql)
+alter table audit.file_loads add column if not exists loaded_at timestamptz;
+do $backfill$
+declare
+    loaded_feed text;
+begin
+    for loaded_feed in
+        select distinct feed from audit.file_loads where status = 'loaded' and loaded_at is null
+    loop
+        if to_regclass(format('raw.%I', loaded_feed)) is not null then
+            execute format(
+                'update audit.file_loads as f set loaded_at = r.loaded_at'
+                ' from (select _load_id, max(_loaded_at) as loaded_at from raw.%I group by 1) as r'
+                ' where f.load_id = r._load_id and f.loaded_at is null',
+                loaded_feed
+            );
+        end if;
+    end loop;
+end
+$backfill$;
 create index if not exists file_loads_sha256_idx on audit.file_loads (sha256);
 create index if not exists file_loads_feed_period_idx on audit.file_loads (feed, period);
 

@@ -365,16 +365,17 @@ def _stage_and_commit(
         if staged.bad_lines:
             result.reason = f"{len(staged.bad_lines)} row(s) quarantined"
         kept = registry.loaded_in_period(conn, job.feed, result.period) if not staged.loaded else []
+        loaded_at = None
         with conn.transaction(), conn.cursor() as cur:
             registry.write_quarantine(cur, job.feed, job.path, result.load_id, staged.bad)
             if kept:  # an empty or all-quarantined revision: the period keeps its rows
                 registry.refuse_empty_revision(result, kept)
             else:
-                registry.stamp(cur, job.table, job.path.name)
+                loaded_at = registry.stamp(cur, job.table, job.path.name)
                 registry.attach(cur, job.feed, job.table, result.load_id)
             if job.options.after_copy:
                 job.options.after_copy()
-            registry.insert_load(cur, result, staged.sha, job.started_at)
+            registry.insert_load(cur, result, staged.sha, job.started_at, loaded_at=loaded_at)
             registry.write_fixes(cur, result.load_id, staged.fixes.counts)
             if not kept:
                 registry.supersede_earlier(cur, job.feed, result.period, result.load_id)

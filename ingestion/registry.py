@@ -99,12 +99,14 @@ def insert_load(
     sha: str | None,
     started_at: datetime,
     duplicate_of: int | None = None,
+    loaded_at: datetime | None = None,
 ) -> None:
     cur.execute(
         """
         insert into audit.file_loads (load_id, file_name, sha256, feed, period, status, rows_in,
-            rows_loaded, rows_quarantined, reason, duplicate_of, started_at, finished_at)
-        values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            rows_loaded, rows_quarantined, reason, duplicate_of, started_at, finished_at,
+            loaded_at)
+        values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
         """,
         [
             result.load_id,
@@ -120,6 +122,7 @@ def insert_load(
             duplicate_of,
             started_at,
             now(),
+            loaded_at,
         ],
     )
 
@@ -172,8 +175,9 @@ def write_fixes(cur: psycopg.Cursor, load_id: int, fixes: dict[tuple[str, str], 
         )
 
 
-def stamp(cur: psycopg.Cursor, table: str, name: str) -> None:
-    """Give the staged rows their source file and load time, as of this commit.
+def stamp(cur: psycopg.Cursor, table: str, name: str) -> datetime:
+    """Give the staged rows their source file and load time, as of this commit (returned,
+    for ``audit.file_loads.loaded_at``).
 
     The commits of all loads take turns (a transaction-scoped advisory lock), so the load
     time orders loads as they became visible: a row committed after a reader (an
@@ -189,6 +193,7 @@ def stamp(cur: psycopg.Cursor, table: str, name: str) -> None:
             " add column _loaded_at timestamptz not null default {}"
         ).format(ident(STAGING_SCHEMA, table), sql.Literal(name), sql.Literal(loaded_at))
     )
+    return loaded_at  # type: ignore[no-any-return]
 
 
 def attach(cur: psycopg.Cursor, feed: Feed, table: str, load_id: int) -> None:

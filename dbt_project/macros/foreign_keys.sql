@@ -161,9 +161,11 @@ $fk$
     relationships test points at in this mart: the keys of the table the swap replaced
     that the new table lacks are added (one hash anti-join, compared as text), and the
     keys the new table holds again leave. Same transaction as the swap: the ledger and the
-    dimension change together or not at all. A mart built in place (incremental, e.g.
-    fct_assessments) keeps every key it had: delete+insert puts back the keys it deletes
-    (its unique_key, the column the tests point at).
+    dimension change together or not at all. A mart built in place by delete+insert (e.g.
+    fct_assessments) keeps every key it had: it puts back the keys it deletes (its
+    unique_key, the column the tests point at). One rebuilt by keys (rebuild_keys, e.g.
+    fct_offender_year_profile) can lose keys: audit.emptied_keys has them, and the models
+    pointing at it are rebuilt for the same offenders in the same run.
 #}
 {% macro _record_lost_keys() -%}
 {%- set columns = [] -%}
@@ -247,6 +249,16 @@ begin
         comment on table audit.test_proofs is
             'Per data test of an incremental mart: the rows built until proven_until passed '
             'it (on the table of that oid), and the keys its parent lost until proven_at.';
+    end if;
+    if to_regclass('audit.run_watermarks') is null then
+        create table audit.run_watermarks (
+            invocation_id text primary key,
+            loads_until timestamptz,
+            started_at timestamptz not null
+        );
+        comment on table audit.run_watermarks is
+            'Per dbt invocation: the latest load committed when it started (every load up '
+            'to it is visible to every model it builds), read by the incremental models.';
     end if;
     if to_regclass('audit.emptied_keys') is null then
         create table audit.emptied_keys (

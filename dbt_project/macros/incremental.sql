@@ -15,6 +15,57 @@
     cast('{{ run_started_at.isoformat() }}' as timestamptz)
 {%- endmacro %}
 
+{#
+    on-run-start (after proof_ledgers): the latest load committed when this dbt invocation
+    started. Loads commit one at a time in the order of their `_loaded_at`, so every load
+    up to it is visible to every model the invocation builds, and to the tables built
+    before a model in the same run; a later one may be half seen. Models count loads up to
+    it as changed and record it as their `sources_loaded_until`: a load committing during
+    the run is taken by the next one, whatever this one saw of it.
+#}
+{% macro record_run_watermark() -%}
+do $watermark$
+declare
+    watermark timestamptz;
+    latest timestamptz;
+    feed_table text;
+    legacy boolean := true;
+begin
+    delete from audit.run_watermarks where started_at < now() - interval '7 days';
+    if exists (
+        select 1 from information_schema.columns
+        where table_schema = 'audit' and table_name = 'file_loads' and column_name = 'loaded_at'
+    ) then
+        -- (dynamic: the column may not exist when this block is planned)
+        execute 'select coalesce(bool_or(loaded_at is null) filter ('
+            || 'where status = ''loaded'' and rows_loaded > 0), false), max(loaded_at)'
+            || ' from audit.file_loads'
+            into legacy, watermark;
+    end if;
+    if legacy then
+        -- loads recorded before file_loads.loaded_at (the loader's schema upgrade fills
+        -- it in for the loads with rows): the raw tables say it, one scan each
+        watermark := null;
+        for feed_table in
+            select c.relname from pg_class as c
+            join pg_namespace as n on n.oid = c.relnamespace
+            where n.nspname = 'raw' and c.relkind = 'p' and not c.relispartition
+        loop
+            execute format('select max(_loaded_at) from raw.%I', feed_table) into latest;
+            watermark := greatest(watermark, latest);
+        end loop;
+    end if;
+    insert into audit.run_watermarks (invocation_id, loads_until, started_at)
+    values ('{{ invocation_id }}', watermark, now())
+    on conflict (invocation_id) do nothing;
+end
+$watermark$
+{%- endmacro %}
+
+{% macro run_loads_until() -%}
+    (select loads_until from audit.run_watermarks where invocation_id = '{{ invocation_id }}')
+{%- endmacro %}
+
 {% macro loaded_since_last_build() -%}
     {{ _latest_in_this('loaded_at') }}
 {%- endmacro %}
@@ -31,10 +82,10 @@
     Call it inside `{% if is_incremental() %}` and name the models in a `depends_on`
     comment if the model does not ref them elsewhere (dbt reads refs at parse time).
 
-    "Loaded since the last build" is judged against what that build could see of the same
-    models: a model watching `loaded_at` carries the column
-    `{{ sources_loaded_until(models) }} as sources_loaded_until`. Its own `loaded_at` (the
-    latest of its main input) is no measure of another feed: offender records loaded after
+    "Loaded since the last build" is judged against the loads that build took: a model
+    watching `loaded_at` carries the column
+    `{{ sources_loaded_until(models) }} as sources_loaded_until` (the run's watermark).
+    Its own `loaded_at` (the latest of its main input) is no measure of another feed: offender records loaded after
     the last assessment file counted as changed on every run, and a daily run with nothing
     new rebuilt every assessment (214 s against a full build's 143 s at scale 1).
     Without the column, every key counts as changed (correct, slow).
@@ -45,7 +96,8 @@
     {%- set loads = _loads_of(model, key) if column == 'loaded_at' else none %}
     {% if not loop.first %}union{% endif %}
     {% if loads -%}
-    select distinct {{ key }} from {{ loads }} where _loaded_at > {{ since }}
+    select distinct {{ key }} from {{ loads }}
+    where _loaded_at > {{ since }} and _loaded_at <= {{ run_loads_until() }}
     {%- set superseded = _superseded_keys_of(loads, key, since) %}
     {%- if superseded %}
     union
@@ -53,6 +105,9 @@
     {%- endif %}
     {%- else -%}
     select distinct {{ key }} from {{ ref(model) }} where {{ column }} > {{ since }}
+    {%- if column == 'loaded_at' %}
+        and loaded_at <= coalesce({{ run_loads_until() }}, 'infinity')
+    {%- endif %}
     {%- set emptied = _emptied_keys_of(model, key, since) if column == 'built_at' else '' %}
     {%- if emptied %}
     union
@@ -78,7 +133,7 @@
 {%- endfor -%}
 select cast(key_value as {{ types.get(key, 'text') }}) from audit.superseded_keys
     where feed = '{{ raw.identifier }}' and key_column = '{{ key }}'
-        and superseded_at > {{ since }}
+        and superseded_at > {{ since }} and superseded_at <= {{ run_loads_until() }}
 {%- endmacro %}
 
 {#
@@ -95,6 +150,13 @@ select cast(key_value as {{ types.get(key, 'text') }}) from audit.superseded_key
     {%- set found.node = node -%}
 {%- endfor -%}
 {%- if found.node is none -%}{{ return('') }}{%- endif -%}
+{%- if found.node.config.unique_key != key -%}
+    {{ exceptions.raise_compiler_error(
+        this.identifier ~ " watches " ~ model ~ " by " ~ key ~ ", but " ~ model
+        ~ " is rebuilt by " ~ found.node.config.unique_key
+        ~ ": the keys it leaves empty would be missed"
+    ) }}
+{%- endif -%}
 {%- set relation = ref(model) -%}
 {%- set types = {} -%}
 {%- for column in adapter.get_columns_in_relation(relation) -%}
@@ -117,8 +179,9 @@ select cast(key_value as {{ types.get(key, 'text') }}) from audit.emptied_keys
     key before inserting the new ones. dbt's delete+insert deleted only the keys of the new
     rows: a key left with no rows (an offender whose only sentence was soft-deleted, whose
     offender record was) kept its old rows in every daily run, where a full rebuild had
-    none. Staged once, the keys read and the keys deleted are the same set, from the same
-    snapshot, even when a load commits during the build. The keys left with no rows are
+    none. Staged once, the keys read and the keys deleted are the same set (loads up to
+    the run's watermark, record_run_watermark: one committing meanwhile is the next
+    run's). An --empty or --sample run stages none. The keys left with no rows are
     recorded in audit.emptied_keys: a model watching this one's `built_at` rebuilds them
     too (changed_since_last_build), as no row of theirs carries a new `built_at`.
 #}
@@ -133,6 +196,10 @@ select cast(key_value as {{ types.get(key, 'text') }}) from audit.emptied_keys
     ) }}
 {%- endif -%}
 create temporary table {{ changed_keys_table() }} on commit drop as
+{%- if flags.EMPTY or flags.SAMPLE %}
+{#- (an --empty or --sample run reads no real rows: it rebuilds no key) #}
+select {{ key }} from {{ this }} where false
+{%- else %}
 {%- for part in ([spec] if spec is mapping else spec) %}
 {%- set column = part.get('column', 'loaded_at') %}
 {% if not loop.first %}union{% endif %}
@@ -146,7 +213,8 @@ where {{ part['key'] }} in (
 {%- else -%}
 {{ changed_since_last_build(key, part['models'], column) }}
 {%- endif %}
-{%- endfor %};
+{%- endfor %}
+{%- endif %};
 analyze {{ changed_keys_table() }}
 {%- endif -%}
 {%- endmacro %}
@@ -238,19 +306,22 @@ select {{ columns }} from {{ batch }}
 {%- endmacro %}
 
 {#
-    The latest load time among `models`, read in the same statement (the same snapshot) as
-    the rows built from them. Loads commit one at a time, stamped in commit order, so every
-    row loaded at or before this time was visible to the build, and every row loaded later
-    was not: the next build's `changed_since_last_build` starts exactly here.
+    The boundary of the loads of `models` this build took: the run's watermark
+    (record_run_watermark) for a model read from its raw table, else the latest `loaded_at`
+    of the model read in the same statement as the rows built from it. Every load up to
+    it was visible to the build; the next build's `changed_since_last_build` starts here.
 #}
 {% macro sources_loaded_until(models) -%}
     greatest(
     {%- for model in models %}
         {%- set loads = _loads_of(model) %}
         {%- if loads %}
-        (select max(_loaded_at) from {{ loads }}){{ "," if not loop.last }}
+        {{ run_loads_until() }}{{ "," if not loop.last }}
         {%- else %}
-        (select max(loaded_at) from {{ ref(model) }}){{ "," if not loop.last }}
+        (
+            select max(loaded_at) from {{ ref(model) }}
+            where loaded_at <= coalesce({{ run_loads_until() }}, 'infinity')
+        ){{ "," if not loop.last }}
         {%- endif %}
     {%- endfor %}
     )

@@ -66,12 +66,19 @@ def daily_run(module_warehouse_copy) -> DailyRun:
             " and offender_id in (select offender_id from marts.fct_caseload_monthly)"
             " order by 1 limit 6"
         ).fetchall()
+        # and six offenders whose only record is in March 2009's file, not movers
+        only_record = {
+            str(offender_id)
+            for (offender_id,) in conn.execute(
+                "select offender_id from raw.ndelius_offenders group by 1 having count(*) = 1"
+            )
+        }
     assert len(only_sentence) == 6
-    # and six offenders whose latest record is in March 2009's file, not movers
     in_file = settings.landing_dir / "ndelius" / "processed" / "ndelius_offenders_2009-03.csv"
     record_ids = [line.split(",", 1)[0] for line in in_file.read_text().splitlines()[1:]]
     not_moving = {str(m[0]) for m in movers}
-    gone_records = [i for i in dict.fromkeys(record_ids) if i not in not_moving][:6]
+    gone_records = [i for i in record_ids if i in only_record and i not in not_moving][:6]
+    assert len(gone_records) == 6
     sentences = [str(d) for _, d in only_sentence]
     # GIVEN corrected re-deliveries of March 2009: twenty sentences ended early, three
     # (each an offender's only one) soft-deleted and three left out of the file; twenty
