@@ -342,3 +342,21 @@ def test_a_run_with_nothing_new_delivered_rewrites_no_row(daily_run):
             for schema, table in tables
         }
     assert {t: n for t, n in rewritten.items() if n} == {}
+
+
+def test_an_empty_run_rebuilds_no_key_and_deletes_no_row(daily_run):
+    """`dbt run --empty` (schema only: every ref reads no row) of the models rebuilt by
+    keys stages no changed key: it once staged the real ones, deleted their rows and
+    inserted the empty result."""
+    settings = daily_run.settings
+    # GIVEN a corrected re-delivery of February 2009 loaded since the last build (keys an
+    # ordinary run would rebuild)
+    ended = _redeliver(settings, "ndelius", "ndelius_disposals_2009-02.csv", _end_sentences_early)
+    assert ended == 20
+    ingest_feed(settings, "ndelius_disposals")
+    before = _fingerprints(settings)
+    # WHEN the models rebuilt by keys run with --empty
+    run_dbt(settings, "run", "--empty", "--select", "config.incremental_strategy:rebuild_keys")
+    # THEN every mart holds what it held
+    after = _fingerprints(settings)
+    assert [t for t in before if before[t] != after[t]] == []

@@ -65,21 +65,29 @@ needs as (
     group by 1, 2
 ),
 
+periods as (
+    select * from {{ ref('int_disposals_end_dated') }}
+),
+
+sentence_requirements as (
+    select * from {{ ref('fct_requirements') }}
+),
+
 requirements as (
     select
         caseload.offender_id,
         caseload.financial_year,
         string_agg(
-            distinct requirements.requirement_type_code, ','
-            order by requirements.requirement_type_code
+            distinct sentence_requirements.requirement_type_code, ','
+            order by sentence_requirements.requirement_type_code
         ) as requirement_types
     from caseload
-    inner join {{ ref('int_disposals_end_dated') }} as periods
+    inner join periods
         on caseload.offender_id = periods.offender_id
         and periods.start_date <= {{ financial_year_last_day('caseload.financial_year') }}
         and periods.end_date >= {{ financial_year_first_day('caseload.financial_year') }}
-    inner join {{ ref('fct_requirements') }} as requirements
-        on periods.disposal_id = requirements.disposal_id
+    inner join sentence_requirements
+        on periods.disposal_id = sentence_requirements.disposal_id
     group by 1, 2
 ),
 
