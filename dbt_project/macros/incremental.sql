@@ -127,13 +127,18 @@ $watermark$
     or adapter.get_relation(database=raw.database, schema='audit', identifier='superseded_keys') is none -%}
     {{ return('') }}
 {%- endif -%}
-{%- set types = {} -%}
-{%- for column in adapter.get_columns_in_relation(raw) -%}
-    {%- do types.update({column.name: column.data_type}) -%}
-{%- endfor -%}
-select cast(key_value as {{ types.get(key, 'text') }}) from audit.superseded_keys
+select cast(key_value as {{ _type_of(raw, key) }}) from audit.superseded_keys
     where feed = '{{ raw.identifier }}' and key_column = '{{ key }}'
         and superseded_at > {{ since }} and superseded_at <= {{ run_loads_until() }}
+{%- endmacro %}
+
+{# The type of `column` in `relation` (text when it has none): a ledger's keys are text. #}
+{% macro _type_of(relation, column) -%}
+{%- set found = namespace(type='text') -%}
+{%- for each in adapter.get_columns_in_relation(relation) if each.name == column -%}
+    {%- set found.type = each.data_type -%}
+{%- endfor -%}
+{{ found.type }}
 {%- endmacro %}
 
 {#
@@ -158,11 +163,7 @@ select cast(key_value as {{ types.get(key, 'text') }}) from audit.superseded_key
     ) }}
 {%- endif -%}
 {%- set relation = ref(model) -%}
-{%- set types = {} -%}
-{%- for column in adapter.get_columns_in_relation(relation) -%}
-    {%- do types.update({column.name: column.data_type}) -%}
-{%- endfor -%}
-select cast(key_value as {{ types.get(key, 'text') }}) from audit.emptied_keys
+select cast(key_value as {{ _type_of(relation, key) }}) from audit.emptied_keys
     where model = '{{ relation.schema }}.{{ relation.identifier }}'
         and key_column = '{{ key }}' and emptied_at > {{ since }}
 {%- endmacro %}
