@@ -26,7 +26,12 @@ from warehouse.transform import build_results, run_dbt
 
 pytestmark = pytest.mark.integration
 
-CHANGING = {"fct_caseload_monthly", "fct_assessment_needs", "fct_need_change"}
+CHANGING = {
+    "fct_caseload_monthly",
+    "fct_assessment_needs",
+    "fct_need_change",
+    "fct_reoffending_cohort",
+}
 
 
 @dataclass
@@ -80,10 +85,27 @@ def daily_run(module_warehouse_copy) -> DailyRun:
     gone_records = [i for i in record_ids if i in only_record and i not in not_moving][:6]
     assert len(gone_records) == 6
     sentences = [str(d) for _, d in only_sentence]
+    # and six convictions in March 2009's file that are proven reoffences of a cohort member
+    events_file = settings.landing_dir / "ndelius" / "processed" / "ndelius_events_2009-03.csv"
+    event_ids = [int(line.split(",", 1)[0]) for line in events_file.read_text().splitlines()[1:]]
+    with connect(settings) as conn:
+        reoffences = [
+            str(event_id)
+            for (event_id,) in conn.execute(
+                "select distinct e.event_id from staging.stg_ndelius__events e"
+                " join marts.fct_reoffending_cohort c on c.offender_id = e.offender_id"
+                " and e.offence_date > c.index_date and e.offence_date <= c.follow_up_end_date"
+                " and e.conviction_date <= c.waiting_end_date"
+                " where not e.is_deleted and e.event_id = any(%s) order by 1 limit 6",
+                [event_ids],
+            )
+        ]
+    assert len(reoffences) == 6
     # GIVEN corrected re-deliveries of March 2009: twenty sentences ended early, three
     # (each an offender's only one) soft-deleted and three left out of the file; twenty
     # offenders moved from Manchester to Bolton, three offender records soft-deleted and
-    # three left out; twenty assessments with higher ETE scores
+    # three left out; twenty assessments with higher ETE scores; three reoffences
+    # soft-deleted and three left out
     disposals = _redeliver(
         settings,
         "ndelius",
@@ -97,11 +119,17 @@ def daily_run(module_warehouse_copy) -> DailyRun:
         _withdrawn("OFFENDER_ID", gone_records[:3], gone_records[3:], _moved_to(movers, ward)),
     )
     scores = _redeliver(settings, "oasys", "oasys_assessments_2009-03.csv", _raise_ete_scores)
-    assert (disposals, offenders, scores) == (26, 26, 20)
+    convictions = _redeliver(
+        settings,
+        "ndelius",
+        "ndelius_events_2009-03.csv",
+        _withdrawn("EVENT_ID", reoffences[:3], reoffences[3:], lambda header, rows: (rows, 0)),
+    )
+    assert (disposals, offenders, scores, convictions) == (26, 26, 20, 6)
     before = _fingerprints(settings, CHANGING)
     # WHEN they are loaded and the transform DAG runs as `make run` runs it (the daily run:
     # the incremental models take what changed)
-    for feed in ("ndelius_disposals", "ndelius_offenders", "oasys_assessments"):
+    for feed in ("ndelius_disposals", "ndelius_offenders", "ndelius_events", "oasys_assessments"):
         ingest_feed(settings, feed)
     airflow_local.configure(settings)
     airflow_local.migrate(settings)

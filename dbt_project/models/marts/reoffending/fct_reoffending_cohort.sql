@@ -5,15 +5,55 @@
 -- category without a parameter (unknown) has no score (ogrs3_band 'no score'). Carries the
 -- binary flag, the count, days to the first reoffence, the most serious reoffence category,
 -- and the OGRS3 1- and 2-year predicted probabilities.
+-- Incremental: offenders with a sentence, conviction (event), tier record or offender
+-- record loaded since the last build are rebuilt whole (macros/incremental.sql:
+-- rebuild_keys; an offender left with no cohort year has no rows). What a row reads is
+-- the offender's own: their index sentence and its OGRS3 inputs
+-- (int_supervision_starts_first_in_year, from those four feeds) and their convictions.
+{%- set watched = [
+    'stg_ndelius__disposals', 'stg_ndelius__events', 'stg_ndelius__tier_records',
+    'stg_ndelius__offenders'
+] %}  {#- their loads since the last build: changed keys #}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='rebuild_keys',
+        unique_key='offender_id',
+        meta={'changed_keys': {'models': watched}},
+        pre_hook="{{ stage_changed_keys() }}",
+        indexes=[{'columns': ['built_at']}],
+    )
+}}
+-- depends_on: {{ ref('stg_ndelius__disposals') }}
+-- depends_on: {{ ref('stg_ndelius__tier_records') }}
+-- depends_on: {{ ref('stg_ndelius__offenders') }}
 with
+
+{% if is_incremental() %}
+    changed as (
+        select offender_id from {{ changed_keys_table() }}
+        union
+        -- and those with a row whose follow-up the data end date (var) now completes, or
+        -- no longer does: the var moved since it was built
+        select offender_id from {{ this }}
+        where is_follow_up_complete
+            is distinct from (waiting_end_date <= date '{{ var("data_end_date") }}')
+    ),
+{% endif %}
 
 cohort as (
     select * from {{ ref('int_supervision_starts_first_in_year') }}
+    {% if is_incremental() %}
+        where offender_id in (select offender_id from changed)
+    {% endif %}
 ),
 
 events as (
     select * from {{ ref('stg_ndelius__events') }}
     where not is_deleted
+        {% if is_incremental() %}
+            and offender_id in (select offender_id from changed)
+        {% endif %}
 ),
 
 offence_categories as (
@@ -115,7 +155,9 @@ final as (
         round(1 / (1 + exp(-(ogrs3.x_without_copas + 1.25112 * ogrs3.copas_rate + 1.40256))), 4)
             as ogrs3_1yr_probability,
         round(1 / (1 + exp(-(ogrs3.x_without_copas + 1.25112 * ogrs3.copas_rate + 2.1217))), 4)
-            as ogrs3_2yr_probability
+            as ogrs3_2yr_probability,
+        {{ sources_loaded_until(watched) }} as sources_loaded_until,
+        {{ build_time() }} as built_at
     from windows
     left join reoffence_summary
         on windows.offender_id = reoffence_summary.offender_id
