@@ -87,7 +87,11 @@ def daily_run(module_warehouse_copy) -> DailyRun:
     sentences = [str(d) for _, d in only_sentence]
     # and six convictions in March 2009's file that are proven reoffences of a cohort member
     events_file = settings.landing_dir / "ndelius" / "processed" / "ndelius_events_2009-03.csv"
-    event_ids = [int(line.split(",", 1)[0]) for line in events_file.read_text().splitlines()[1:]]
+    event_ids = [  # (a spoilt row may have no id)
+        int(i)
+        for line in events_file.read_text().splitlines()[1:]
+        if (i := line.split(",")[0]).isdigit()
+    ]
     with connect(settings) as conn:
         reoffences = [
             str(event_id)

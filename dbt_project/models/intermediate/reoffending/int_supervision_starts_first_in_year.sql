@@ -1,18 +1,52 @@
-{{ config(indexes=[{"columns": ["offender_id", "cohort_year"], "unique": true}]) }}
+{%- set watched = [
+    'stg_ndelius__disposals', 'stg_ndelius__events', 'stg_ndelius__tier_records',
+    'stg_ndelius__offenders'
+] %}  {#- their loads since the last build: changed keys #}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='rebuild_keys',
+        unique_key='offender_id',
+        meta={'changed_keys': {'models': watched}},
+        pre_hook="{{ stage_changed_keys() }}",
+        indexes=[
+            {'columns': ['offender_id', 'cohort_year'], 'unique': true},
+            {'columns': ['built_at']},
+        ],
+    )
+}}
+-- depends_on: {{ ref('stg_ndelius__disposals') }}
+-- depends_on: {{ ref('stg_ndelius__tier_records') }}
+-- depends_on: {{ ref('stg_ndelius__offenders') }}
 -- The MoJ cohort: offenders who start a community order / SSO or a licence in a
 -- financial year; the first such start in the year is the index event. Carries what
 -- OGRS3 needs: age at the index date and at the current conviction, age at first
 -- sanction, sanctions so far (including the current one) and the current offence category.
+-- Incremental: offenders with a sentence, conviction (event), tier record or offender
+-- record loaded since the last build are rebuilt whole (macros/incremental.sql:
+-- rebuild_keys); every column is of the offender's own records.
 with
+
+{% if is_incremental() %}
+    changed as (
+        select offender_id from {{ changed_keys_table() }}
+    ),
+{% endif %}
 
 periods as (
     select * from {{ ref('int_disposals_end_dated') }}
     where sentence_group in ('community', 'licence')
+        {% if is_incremental() %}
+            and offender_id in (select offender_id from changed)
+        {% endif %}
 ),
 
 events as (
     select * from {{ ref('stg_ndelius__events') }}
     where not is_deleted
+        {% if is_incremental() %}
+            and offender_id in (select offender_id from changed)
+        {% endif %}
 ),
 
 offenders as (
@@ -72,7 +106,9 @@ final as (
         greatest(
             coalesce(offenders.previous_sanctions, 0) + sanctions.convictions_to_date, 1
         )::integer
-            as sanction_count
+            as sanction_count,
+        {{ sources_loaded_until(watched) }} as sources_loaded_until,
+        {{ build_time() }} as built_at
     from firsts
     inner join sanctions
         on firsts.offender_id = sanctions.offender_id
