@@ -86,12 +86,13 @@ def daily_run(module_warehouse_copy) -> DailyRun:
     assert len(gone_records) == 6
     sentences = [str(d) for _, d in only_sentence]
     # and six convictions in March 2009's file that are proven reoffences of a cohort member
-    events_file = settings.landing_dir / "ndelius" / "processed" / "ndelius_events_2009-03.csv"
-    event_ids = [  # (a spoilt row may have no id)
-        int(i)
-        for line in events_file.read_text().splitlines()[1:]
-        if (i := line.split(",")[0]).isdigit()
-    ]
+    # with no row in the other two files re-delivered (which rebuild all their offenders):
+    # only the conviction says that offender changed
+    processed = settings.landing_dir / "ndelius" / "processed"
+    events = _column(processed / "ndelius_events_2009-03.csv", "EVENT_ID")
+    elsewhere = _column(processed / "ndelius_disposals_2009-03.csv", "OFFENDER_ID")
+    elsewhere += _column(processed / "ndelius_offenders_2009-03.csv", "OFFENDER_ID")
+    elsewhere += [m[0] for m in movers]
     with connect(settings) as conn:
         reoffences = [
             str(event_id)
@@ -100,8 +101,9 @@ def daily_run(module_warehouse_copy) -> DailyRun:
                 " join marts.fct_reoffending_cohort c on c.offender_id = e.offender_id"
                 " and e.offence_date > c.index_date and e.offence_date <= c.follow_up_end_date"
                 " and e.conviction_date <= c.waiting_end_date"
-                " where not e.is_deleted and e.event_id = any(%s) order by 1 limit 6",
-                [event_ids],
+                " where not e.is_deleted and e.event_id = any(%s)"
+                " and e.offender_id <> all(%s) order by 1 limit 6",
+                [events, elsewhere],
             )
         ]
     assert len(reoffences) == 6
@@ -276,6 +278,14 @@ def _redeliver(settings: Settings, system: str, name: str, edit) -> int:  # type
         "\n".join([original[0], *lines]) + "\n"
     )
     return changed
+
+
+def _column(path: Path, name: str) -> list[int]:
+    """The ids in column ``name`` of a delivered file (a spoilt row may have none)."""
+    lines = path.read_text().splitlines()
+    index = lines[0].split(",").index(name)
+    fields = (line.split(",") for line in lines[1:])
+    return [int(f[index]) for f in fields if len(f) > index and f[index].isdigit()]
 
 
 def _end_sentences_early(header, rows):  # type: ignore[no-untyped-def]

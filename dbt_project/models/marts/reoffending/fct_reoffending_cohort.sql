@@ -5,28 +5,24 @@
 -- category without a parameter (unknown) has no score (ogrs3_band 'no score'). Carries the
 -- binary flag, the count, days to the first reoffence, the most serious reoffence category,
 -- and the OGRS3 1- and 2-year predicted probabilities.
--- Incremental: offenders with a sentence, conviction (event), tier record or offender
--- record loaded since the last build are rebuilt whole (macros/incremental.sql:
--- rebuild_keys; an offender left with no cohort year has no rows). What a row reads is
--- the offender's own: their index sentence and its OGRS3 inputs
--- (int_supervision_starts_first_in_year, from those four feeds) and their convictions.
-{%- set watched = [
-    'stg_ndelius__disposals', 'stg_ndelius__events', 'stg_ndelius__tier_records',
-    'stg_ndelius__offenders'
-] %}  {#- their loads since the last build: changed keys #}
+-- Incremental: offenders whose index sentences were rebuilt since the last build
+-- (int_supervision_starts_first_in_year: a sentence, conviction, tier or offender record of
+-- theirs loaded, convictions being their reoffences too) are rebuilt whole
+-- (macros/incremental.sql: rebuild_keys; an offender left with no cohort year has no
+-- rows). What a row reads is the offender's own: their index sentence and its OGRS3 inputs,
+-- and their convictions.
 {{
     config(
         materialized='incremental',
         incremental_strategy='rebuild_keys',
         unique_key='offender_id',
-        meta={'changed_keys': {'models': watched}},
+        meta={'changed_keys': {
+            'models': ['int_supervision_starts_first_in_year'], 'column': 'built_at'
+        }},
         pre_hook="{{ stage_changed_keys() }}",
         indexes=[{'columns': ['built_at']}],
     )
 }}
--- depends_on: {{ ref('stg_ndelius__disposals') }}
--- depends_on: {{ ref('stg_ndelius__tier_records') }}
--- depends_on: {{ ref('stg_ndelius__offenders') }}
 with
 
 {% if is_incremental() %}
@@ -156,7 +152,6 @@ final as (
             as ogrs3_1yr_probability,
         round(1 / (1 + exp(-(ogrs3.x_without_copas + 1.25112 * ogrs3.copas_rate + 2.1217))), 4)
             as ogrs3_2yr_probability,
-        {{ sources_loaded_until(watched) }} as sources_loaded_until,
         {{ build_time() }} as built_at
     from windows
     left join reoffence_summary
