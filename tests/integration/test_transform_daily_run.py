@@ -71,42 +71,10 @@ def daily_run(module_warehouse_copy) -> DailyRun:
             " and offender_id in (select offender_id from marts.fct_caseload_monthly)"
             " order by 1 limit 6"
         ).fetchall()
-        # and six offenders whose only record is in March 2009's file, not movers
-        only_record = {
-            str(offender_id)
-            for (offender_id,) in conn.execute(
-                "select offender_id from raw.ndelius_offenders group by 1 having count(*) = 1"
-            )
-        }
     assert len(only_sentence) == 6
-    in_file = settings.landing_dir / "ndelius" / "processed" / "ndelius_offenders_2009-03.csv"
-    record_ids = [line.split(",", 1)[0] for line in in_file.read_text().splitlines()[1:]]
-    not_moving = {str(m[0]) for m in movers}
-    gone_records = [i for i in record_ids if i in only_record and i not in not_moving][:6]
-    assert len(gone_records) == 6
+    gone_records = _records_alone(settings, [m[0] for m in movers])
     sentences = [str(d) for _, d in only_sentence]
-    # and six convictions in March 2009's file that are proven reoffences of a cohort member
-    # with no row in the other two files re-delivered (which rebuild all their offenders):
-    # only the conviction says that offender changed
-    processed = settings.landing_dir / "ndelius" / "processed"
-    events = _column(processed / "ndelius_events_2009-03.csv", "EVENT_ID")
-    elsewhere = _column(processed / "ndelius_disposals_2009-03.csv", "OFFENDER_ID")
-    elsewhere += _column(processed / "ndelius_offenders_2009-03.csv", "OFFENDER_ID")
-    elsewhere += [m[0] for m in movers]
-    with connect(settings) as conn:
-        reoffences = [
-            str(event_id)
-            for (event_id,) in conn.execute(
-                "select distinct e.event_id from staging.stg_ndelius__events e"
-                " join marts.fct_reoffending_cohort c on c.offender_id = e.offender_id"
-                " and e.offence_date > c.index_date and e.offence_date <= c.follow_up_end_date"
-                " and e.conviction_date <= c.waiting_end_date"
-                " where not e.is_deleted and e.event_id = any(%s)"
-                " and e.offender_id <> all(%s) order by 1 limit 6",
-                [events, elsewhere],
-            )
-        ]
-    assert len(reoffences) == 6
+    reoffences = _reoffences_alone(settings, [m[0] for m in movers])
     # GIVEN corrected re-deliveries of March 2009: twenty sentences ended early, three
     # (each an offender's only one) soft-deleted and three left out of the file; twenty
     # offenders moved from Manchester to Bolton, three offender records soft-deleted and
@@ -278,6 +246,47 @@ def _redeliver(settings: Settings, system: str, name: str, edit) -> int:  # type
         "\n".join([original[0], *lines]) + "\n"
     )
     return changed
+
+
+def _records_alone(settings: Settings, movers: list[int]) -> list[str]:
+    """Six offenders whose only record is in March 2009's file, not movers."""
+    with connect(settings) as conn:
+        only_record = {
+            offender_id
+            for (offender_id,) in conn.execute(
+                "select offender_id from raw.ndelius_offenders group by 1 having count(*) = 1"
+            )
+        }
+    in_file = settings.landing_dir / "ndelius" / "processed" / "ndelius_offenders_2009-03.csv"
+    ids = _column(in_file, "OFFENDER_ID")
+    gone = [str(i) for i in ids if i in only_record and i not in movers][:6]
+    assert len(gone) == 6
+    return gone
+
+
+def _reoffences_alone(settings: Settings, movers: list[int]) -> list[str]:
+    """Six convictions in March 2009's file that are proven reoffences of a cohort member
+    with no row in the other two nDelius files re-delivered (which rebuild all their
+    offenders) and not moving: only the conviction says that offender changed."""
+    processed = settings.landing_dir / "ndelius" / "processed"
+    events = _column(processed / "ndelius_events_2009-03.csv", "EVENT_ID")
+    elsewhere = _column(processed / "ndelius_disposals_2009-03.csv", "OFFENDER_ID")
+    elsewhere += _column(processed / "ndelius_offenders_2009-03.csv", "OFFENDER_ID")
+    with connect(settings) as conn:
+        reoffences = [
+            str(event_id)
+            for (event_id,) in conn.execute(
+                "select distinct e.event_id from staging.stg_ndelius__events e"
+                " join marts.fct_reoffending_cohort c on c.offender_id = e.offender_id"
+                " and e.offence_date > c.index_date and e.offence_date <= c.follow_up_end_date"
+                " and e.conviction_date <= c.waiting_end_date"
+                " where not e.is_deleted and e.event_id = any(%s)"
+                " and e.offender_id <> all(%s) order by 1 limit 6",
+                [events, elsewhere + movers],
+            )
+        ]
+    assert len(reoffences) == 6
+    return reoffences
 
 
 def _column(path: Path, name: str) -> list[int]:
