@@ -122,3 +122,50 @@ def test_each_candidate_gives_statsmodels_own_figures_without_the_covariance_it_
         assert np.allclose(final.mean, mean, rtol=1e-4)
         assert np.allclose(half_width, (upper - mean) * widen, rtol=5e-3)
     assert origin.intervals == {}
+
+
+def _shapes() -> dict[str, np.ndarray]:
+    """Series that drive the smoothing parameters onto their bounds (noise, counts: alpha
+    at its floor; a random walk, a level shift: at its ceiling) and one that runs out of
+    iterations (the damped trend on a trending seasonal series)."""
+    rng = np.random.default_rng(11)
+    t = np.arange(40)
+    return {
+        "noise": 50 + rng.normal(0, 5, 40),
+        "random_walk": 100 + np.cumsum(rng.normal(0, 3, 40)),
+        "level_shift": np.where(t < 20, 30.0, 60.0) + rng.normal(0, 1, 40),
+        "seasonal_trend": 200 + 0.8 * t + 15 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 4, 40),
+        "counts": rng.poisson(6, 40).astype(float),
+    }
+
+
+@pytest.mark.parametrize("shape", list(_shapes()))
+def test_the_lean_ets_fit_stops_where_statsmodels_stops_bounds_and_iteration_cap_included(shape):
+    # GIVEN a series and every ETS candidate
+    import warnings
+
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    from warehouse.analytics.lean_ets import LeanETSModel
+
+    y = _shapes()[shape]
+    hit_bounds = capped = 0
+    for name, spec in CANDIDATES:
+        if not name.startswith("ETS"):
+            continue
+        periods = 12 if spec.get("seasonal") else None
+        # WHEN statsmodels' ETSModel and the lean one fit it
+        with warnings.catch_warnings(), threadpool_limits(1):
+            warnings.simplefilter("ignore")
+            plain = ETSModel(y, seasonal_periods=periods, **spec).fit(disp=False, maxiter=200)
+            lean = LeanETSModel(y, seasonal_periods=periods, **spec).fit(disp=False, maxiter=200)
+        # THEN the optimiser took the same path to the same point, to the bit
+        assert np.array_equal(lean.params, plain.params), name
+        assert lean.aicc == plain.aicc and np.array_equal(lean.forecast(12), plain.forecast(12))
+        for key in ("iterations", "converged", "warnflag"):
+            assert lean.mle_retvals[key] == plain.mle_retvals[key], (name, key)
+        alpha = float(plain.params[0])
+        hit_bounds += alpha in (1e-4, 0.9999)
+        capped += plain.mle_retvals["iterations"] == 200
+    # and the series reached what it is here for (a bound, or the iteration cap)
+    assert hit_bounds or capped

@@ -80,34 +80,12 @@ def _monthly_index(months: int):  # type: ignore[no-untyped-def]
     return pd.date_range("2000-01-01", periods=months, freq="MS")
 
 
-@functools.cache
-def _lean_ets():  # type: ignore[no-untyped-def]
-    """``ETSModel`` whose results skip the parameters' covariance matrix: statsmodels
-    computes it eagerly, by a complex-step Hessian (~7 % of a fit), for standard errors
-    nothing here reports; the AICc, forecasts and prediction intervals do not use it."""
-    from statsmodels.tsa.exponential_smoothing.ets import (
-        ETSModel,
-        ETSResults,
-        ETSResultsWrapper,
-    )
-
-    class LeanETSResults(ETSResults):
-        @property
-        def cov_params_approx(self):  # type: ignore[no-untyped-def]
-            return np.full((len(self.params), len(self.params)), np.nan)
-
-    class LeanETSModel(ETSModel):
-        @property
-        def _res_classes(self):  # type: ignore[no-untyped-def]
-            return {"fit": (LeanETSResults, ETSResultsWrapper)}
-
-    return LeanETSModel
-
-
 def _ets(spec: dict, y, horizon: int, levels: tuple[int, ...]):  # type: ignore[no-untyped-def]
     """An ETS candidate fitted: (results, mean, {level: (lower, upper)})."""
+    from warehouse.analytics.lean_ets import LeanETSModel
+
     seasonal_periods = SEASON if spec.get("seasonal") else None
-    res = _lean_ets()(y, seasonal_periods=seasonal_periods, **spec).fit(disp=False, maxiter=200)
+    res = LeanETSModel(y, seasonal_periods=seasonal_periods, **spec).fit(disp=False, maxiter=200)
     if not levels:  # a backtest origin: only the mean is compared
         return res, np.asarray(res.forecast(horizon)), {}
     pred = res.get_prediction(start=len(y), end=len(y) + horizon - 1)
