@@ -104,3 +104,61 @@ def test_no_candidate_pair_gives_no_pairs_not_an_error():
     pairs = _partner_offender_pairs(df)
     assert len(pairs) == 0
     assert len(_best_candidates(pairs)) == 0
+
+
+def _people(rng: np.random.Generator, n: int) -> pd.DataFrame:
+    letters = np.array(list("ABCDEFGHJKLMNPRSTW"))
+    dob = pd.to_datetime("1960-01-01") + pd.to_timedelta(rng.integers(0, 15000, n), unit="D")
+    district = rng.choice(["M1", "M2", "M3", "OL1", "OL2", "BL1"], n)
+    return pd.DataFrame(
+        {
+            "unique_id": [f"p{i}" for i in range(n)],
+            "first_name": None,
+            "surname": None,
+            "initials": [
+                a + b for a, b in zip(rng.choice(letters, n), rng.choice(letters, n), strict=True)
+            ],
+            "dob": dob.strftime("%Y-%m-%d"),
+            "dob_year": dob.strftime("%Y"),
+            "sex": rng.choice(["M", "F"], n, p=[0.8, 0.2]),
+            "postcode": None,
+            "postcode_district": district,
+            "la_code": np.where(np.char.startswith(district.astype(str), "M"), "E1", "E2"),
+        }
+    ).astype(object)
+
+
+def test_em_over_agreement_patterns_is_em_over_pairs_for_a_model_without_term_frequencies(
+    monkeypatch,
+):
+    # GIVEN the DAT model (no comparison adjusts by term frequency; Supporting People's
+    # names do) and offenders with partner records copied from some of them, a few spoilt
+    from warehouse.analytics import linkage_model
+    from warehouse.analytics.linkage_model import DAT, SUPPORTING_PEOPLE, SourceModel
+
+    assert not DAT.uses_term_frequencies and SUPPORTING_PEOPLE.uses_term_frequencies
+    rng = np.random.default_rng(7)
+    offenders = _people(rng, 3000)
+    offenders["unique_id"] = [str(i) for i in range(3000)]
+    partner = pd.concat([offenders.sample(600, random_state=1), _people(rng, 300)])
+    partner["unique_id"] = [f"d{i}" for i in range(len(partner))]
+    spoilt = partner.index[:60]
+    partner.loc[spoilt, "postcode_district"] = "SK1"
+    monkeypatch.setattr(linkage_model, "U_MAX_PAIRS", 2e5)
+
+    def pairs(by_pattern: bool) -> pd.DataFrame:
+        monkeypatch.setattr(
+            SourceModel, "uses_term_frequencies", property(lambda self: not by_pattern)
+        )
+        linker = linkage_model.train(DAT, partner.reset_index(drop=True), offenders)
+        df = linker.inference.predict(threshold_match_probability=1e-4).as_pandas_dataframe()
+        return df.sort_values(["unique_id_l", "unique_id_r"]).reset_index(drop=True)
+
+    # WHEN it is trained with EM over the agreement patterns' counts and over every pair
+    by_pattern, by_pair = pairs(True), pairs(False)
+    # THEN every scored pair and its probability are the same (to summation order)
+    assert len(by_pair) > 500
+    assert by_pattern[["unique_id_l", "unique_id_r"]].equals(
+        by_pair[["unique_id_l", "unique_id_r"]]
+    )
+    assert np.allclose(by_pattern.match_probability, by_pair.match_probability, rtol=1e-8)

@@ -100,6 +100,16 @@ class SourceModel:
             retain_matching_columns=False,
         )
 
+    @property
+    def uses_term_frequencies(self) -> bool:
+        """Whether any comparison level adjusts its weight by how common the value is
+        (Splink's ``NameComparison`` does on an exact match of the name)."""
+        return any(
+            level.get("tf_adjustment_column")
+            for comparison in self.comparisons
+            for level in comparison.get_comparison("duckdb").as_dict()["comparison_levels"]
+        )
+
 
 DAT = SourceModel(
     source="dat",
@@ -160,6 +170,14 @@ def train(model: SourceModel, partner: Any, offenders: Any) -> Any:
         list(model.deterministic), recall=0.8
     )
     linker.training.estimate_u_using_random_sampling(max_pairs=U_MAX_PAIRS, seed=SEED)
+    # without term-frequency adjustments, a pair's match probability depends only on its
+    # comparison vector: EM over the counts of each agreement pattern is the same EM as
+    # over every pair (the same sums, grouped), ~2x faster for DAT (16 -> 8 s, its links,
+    # bands and probabilities equal to 1e-10); with them (Supporting People's names) it
+    # would be an approximation, so that source runs EM over the pairs
+    by_pattern = not model.uses_term_frequencies
     for block in model.training_blocks:
-        linker.training.estimate_parameters_using_expectation_maximisation(block)
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            block, estimate_without_term_frequencies=by_pattern
+        )
     return linker
