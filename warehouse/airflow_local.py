@@ -134,7 +134,8 @@ def dag_files_parsed_once() -> Iterator[None]:
     def sync(bag: Any, *args: Any, **kwargs: Any) -> None:
         key = (str(airflow_settings.SQL_ALCHEMY_CONN), id(bag))
         if key not in synced:
-            real_sync(bag, *args, **kwargs)
+            with _one_process_at_a_time("dag-sync.lock"):
+                real_sync(bag, *args, **kwargs)
             synced.add(key)
 
     dagbag.BundleDagBag, dagbag.sync_bag_to_db = bag, sync  # type: ignore[misc,assignment]
@@ -142,6 +143,20 @@ def dag_files_parsed_once() -> Iterator[None]:
         yield
     finally:
         dagbag.BundleDagBag, dagbag.sync_bag_to_db = real_bag, real_sync  # type: ignore[misc]
+
+
+@contextlib.contextmanager
+def _one_process_at_a_time(name: str) -> Iterator[None]:
+    """A lock file in the Airflow home: two processes writing the same DAGs to the metadata
+    database at once both insert their assets (a unique-constraint failure); one after the
+    other, the second finds them there."""
+    import fcntl
+
+    home = Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / name).open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 if __name__ == "__main__":  # `--exports` for `make airflow`; `--prepare` for `make run`
