@@ -231,3 +231,42 @@ def unmatched_reason(path: Path) -> str:
         size = len(os.fsencode(path.name))
         return f"{what} name is not UTF-8 text ({size} bytes; in folder {folder}/)"
     return f"{what} name matches no feed's naming pattern (in folder {folder}/)"
+
+
+# -- what is waiting to be loaded (no database, no GX: the progress total reads it) ---------
+def _entries(folder: Path) -> list[Path]:
+    if not folder.is_dir() or folder.is_symlink():
+        return []
+    return sorted(
+        p for p in folder.iterdir() if p.name not in DONE_FOLDERS and not in_flight(p.name)
+    )
+
+
+def pending_files(landing: Path, feed: Feed, period: str | None = None) -> list[Path]:
+    """Delivered paths named like ``feed``'s files (whatever they are: a directory or a
+    link named like a file is rejected by the loader), in delivery order."""
+    files = sorted(
+        (p for p in _entries(landing / feed.system) if feed.matches(p.name)),
+        key=lambda p: feed.delivery_order(p.name),
+    )
+    if period:
+        files = [p for p in files if feed.period_of(p.name) == period]
+    return files
+
+
+def unmatched_paths(landing: Path, system: str) -> list[Path]:
+    """Paths in a system's folder named like none of that system's feeds."""
+    from ingestion.feeds import ALL_FEEDS
+
+    feeds = [f for f in ALL_FEEDS if f.system == system]
+    return [p for p in _entries(landing / system) if not any(f.matches(p.name) for f in feeds)]
+
+
+def stray_paths(landing: Path) -> list[Path]:
+    """Paths directly in the landing folder that are not a system's folder."""
+    from ingestion.feeds import ALL_FEEDS
+
+    systems = {f.system for f in ALL_FEEDS}
+    return [
+        p for p in _entries(landing) if p.name not in systems or p.is_symlink() or not p.is_dir()
+    ]

@@ -25,9 +25,13 @@ import psycopg
 
 from ingestion.ddl import ensure_schema
 from ingestion.feeds import ALL_FEEDS, get_feed
-from ingestion.landing import DONE_FOLDERS, UnsafeFolder, in_flight
+from ingestion.landing import (
+    UnsafeFolder,
+    pending_files,
+    stray_paths,
+    unmatched_paths,
+)
 from ingestion.loader import FileLoadResult, load_file, reject_unmatched
-from ingestion.schema import Feed
 from ingestion.validation import GxValidator, sqlalchemy_url
 
 log = logging.getLogger(__name__)
@@ -46,40 +50,6 @@ class IngestionError(RuntimeError):
 class Outcome:
     results: list[FileLoadResult] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)  # "<path>: <error type>"
-
-
-def _entries(folder: Path) -> list[Path]:
-    if not folder.is_dir() or folder.is_symlink():
-        return []
-    return sorted(
-        p for p in folder.iterdir() if p.name not in DONE_FOLDERS and not in_flight(p.name)
-    )
-
-
-def pending_files(landing: Path, feed: Feed, period: str | None = None) -> list[Path]:
-    """Delivered paths named like ``feed``'s files (whatever they are: a directory or a
-    link named like a file is rejected by the loader), in delivery order."""
-    files = sorted(
-        (p for p in _entries(landing / feed.system) if feed.matches(p.name)),
-        key=lambda p: feed.delivery_order(p.name),
-    )
-    if period:
-        files = [p for p in files if feed.period_of(p.name) == period]
-    return files
-
-
-def unmatched_paths(landing: Path, system: str) -> list[Path]:
-    """Paths in a system's folder named like none of that system's feeds."""
-    feeds = [f for f in ALL_FEEDS if f.system == system]
-    return [p for p in _entries(landing / system) if not any(f.matches(p.name) for f in feeds)]
-
-
-def stray_paths(landing: Path) -> list[Path]:
-    """Paths directly in the landing folder that are not a system's folder."""
-    systems = {f.system for f in ALL_FEEDS}
-    return [
-        p for p in _entries(landing) if p.name not in systems or p.is_symlink() or not p.is_dir()
-    ]
 
 
 def _process(

@@ -134,7 +134,7 @@ def dag_files_parsed_once() -> Iterator[None]:
     def sync(bag: Any, *args: Any, **kwargs: Any) -> None:
         key = (str(airflow_settings.SQL_ALCHEMY_CONN), id(bag))
         if key not in synced:
-            with _one_process_at_a_time("dag-sync.lock"):
+            with _one_process_at_a_time(str(airflow_settings.SQL_ALCHEMY_CONN)):
                 real_sync(bag, *args, **kwargs)
             synced.add(key)
 
@@ -146,15 +146,21 @@ def dag_files_parsed_once() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _one_process_at_a_time(name: str) -> Iterator[None]:
-    """A lock file in the Airflow home: two processes writing the same DAGs to the metadata
-    database at once both insert their assets (a unique-constraint failure); one after the
-    other, the second finds them there."""
+def _one_process_at_a_time(database_url: str) -> Iterator[None]:
+    """A lock on the metadata database's DAG sync, across processes: two processes writing
+    the same DAGs at once both insert their assets (a unique-constraint failure); one after
+    the other, the second finds them there. The lock file sits beside a SQLite database;
+    for a server, in the temporary folder, named after the database's URL."""
     import fcntl
+    import hashlib
+    import tempfile
 
-    home = Path(os.environ.get("AIRFLOW_HOME") or Path.home() / "airflow")
-    home.mkdir(parents=True, exist_ok=True)
-    with (home / name).open("a") as lock:
+    if database_url.startswith("sqlite:///"):
+        path = Path(database_url.removeprefix("sqlite:///").split("?", 1)[0] + ".sync-lock")
+    else:
+        digest = hashlib.sha256(database_url.encode()).hexdigest()[:16]
+        path = Path(tempfile.gettempdir()) / f"warehouse-dag-sync-{os.getuid()}-{digest}.lock"
+    with path.open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         yield
 

@@ -117,7 +117,7 @@ Produces the asset `{asset.name}`. Backfill: trigger with `{{"period": "2007-03"
     def ingest() -> None:
         @task
         def find_new_files(params: dict[str, Any] | None = None) -> list[str]:
-            from ingestion.runner import pending_files, stray_paths, unmatched_paths
+            from ingestion.landing import pending_files, stray_paths, unmatched_paths
 
             settings = get_settings()
             period = (params or {}).get("period")

@@ -3,7 +3,7 @@
 1. the warehouse is up (the local PostgreSQL, or ``WAREHOUSE_DSN``);
 2. the synthetic feeds are generated into the landing folder;
 3. Airflow is ready (SQLite metadata, ``db migrate`` once, the DAGs parsed);
-4. each ingestion DAG runs (``dag.test()``, in two processes started before step 2);
+4. each ingestion DAG runs (``dag.test()``, in this process);
 5. the transform DAG runs (one dbt build, a task per model, Soda contracts), then the
    analytics DAG (a task per analytics step: run, dbt build of its marts, Soda);
 then conservation is checked. Everything the tools print (Airflow task logs, dbt, GX,
@@ -14,6 +14,7 @@ Soda) goes to ``$WAREHOUSE_HOME/logs/<run id>/``; the caller shows progress from
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import time
@@ -25,6 +26,8 @@ from typing import IO, Any
 
 from warehouse import progress, secret_files
 from warehouse.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -146,24 +149,19 @@ def _run_stages(
             start_local(settings)
             create_local_keys(settings)  # for record-level agreements, outside git
     preparing = airflow_local.prepare_in_background(settings)
-    ingesting = IngestProcesses(settings, result.run_id)
-    try:
-        if not skip_generate:
-            with _timed(result, "generate"):
-                result.files_generated = len(generate_landing(settings).files)
-        with _timed(result, "airflow"):
-            if preparing.wait() != 0:
-                raise RuntimeError(f"preparing Airflow failed; see {result.log_dir / 'run.log'}")
-            airflow_local.configure(settings)
-            airflow_local.migrate(settings)
-            dags = airflow_local.load_dags()
-            parsed_once.enter_context(airflow_local.dag_files_parsed_once())
-    except BaseException:
-        ingesting.cancel()
-        raise
+    if not skip_generate:
+        with _timed(result, "generate"):
+            result.files_generated = len(generate_landing(settings).files)
+    with _timed(result, "airflow"):
+        if preparing.wait() != 0:
+            raise RuntimeError(f"preparing Airflow failed; see {result.log_dir / 'run.log'}")
+        airflow_local.configure(settings)
+        airflow_local.migrate(settings)
+        dags = airflow_local.load_dags()
+        parsed_once.enter_context(airflow_local.dag_files_parsed_once())
     with _timed(result, "ingest"):
         progress.advance("ingest", 0, total=_pending(settings))
-        run_ingest_dags(settings, dags, result, ingesting)
+        run_ingest_dags(settings, dags, result)
     if result.ok:
         with _timed(result, "transform"):
             from warehouse.dbt_graph import load_graph
@@ -181,73 +179,16 @@ def _run_stages(
             result.failures.append(f"conservation: {progress.first_error_line(exc)}")
 
 
-INGEST_PROCESSES = 2  # feeds are independent; a load is half Python, half PostgreSQL
+def run_ingest_dags(settings: Settings, dags: dict[str, Any], result: RunResult) -> None:
+    """Every ingestion DAG, two at a time: this process and a helper process each take the
+    next DAG from one list (largest delivery first) until none is left. Feeds are
+    independent, and a load is half Python (reading, GX), half PostgreSQL: two at a time
+    halve the time on two cores. Both record their runs in the same Airflow metadata."""
+    import multiprocessing
+    import threading
 
-
-class IngestProcesses:
-    """The processes that run the ingestion DAGs, each taking the next DAG of one list
-    (largest delivery first) until none is left: two at a time halve the time on two
-    cores. Started before the feeds are generated, each imports Airflow and the loader
-    (GX alone takes ~5 s a process) while the single-threaded generator leaves a core
-    idle; ``run`` hands them the list once Airflow is ready, and waits. Both record their
-    runs in the same Airflow metadata."""
-
-    def __init__(self, settings: Settings, run_id: str, processes: int = INGEST_PROCESSES):
-        import multiprocessing
-
-        from warehouse import airflow_local
-
-        context = multiprocessing.get_context("spawn")
-        # ``order[:taken]`` are taken; kept here: a child unpickles its lock after start()
-        self.taken: Any = context.Value("i", processes)
-        self.events: Any = context.Queue()
-        self.orders: list[Any] = [context.Queue() for _ in range(processes)]
-        metadata = airflow_local.metadata_url(settings)  # each records where this does
-        self.processes = [
-            context.Process(
-                target=_ingest_process,
-                args=(first, self.taken, run_id, metadata, orders, self.events),
-                daemon=True,
-            )
-            for first, orders in enumerate(self.orders)
-        ]
-        for process in self.processes:
-            process.start()
-
-    def run(self, order: list[str], result: RunResult) -> None:
-        import threading
-
-        theirs: list[str] = []
-        forward = threading.Thread(
-            target=_forward, args=(self.events, theirs, len(self.processes)), daemon=True
-        )
-        forward.start()
-        for orders in self.orders:
-            orders.put(order)
-        for process in self.processes:
-            process.join()
-        forward.join(timeout=10)
-        result.failures += theirs
-        for n, process in enumerate(self.processes, start=1):
-            if process.exitcode != 0 and not theirs:
-                result.failures.append(f"ingest process {n}: exited {process.exitcode}")
-
-    def cancel(self) -> None:
-        """Nothing to ingest (the run stopped before): the processes end."""
-        for orders in self.orders:
-            orders.put(None)
-        for process in self.processes:
-            process.join(timeout=60)
-
-
-def run_ingest_dags(
-    settings: Settings,
-    dags: dict[str, Any],
-    result: RunResult,
-    processes: IngestProcesses | None = None,
-) -> None:
-    """Every ingestion DAG of ``dags``, in ``processes`` (started here if not given)."""
     from ingestion.feeds import get_feed
+    from warehouse import airflow_local
     from warehouse.pipeline import delivered_bytes
 
     size = {
@@ -256,12 +197,31 @@ def run_ingest_dags(
         if d.startswith("ingest_")
     }
     order = sorted(size, key=lambda d: (-size[d], d))
-    (processes or IngestProcesses(settings, result.run_id)).run(order, result)
+    metadata = airflow_local.metadata_url(settings)  # the helper records where this does
+    context = multiprocessing.get_context("spawn")
+    taken: Any = context.Value("i", 2)  # ``order[:taken]`` are taken (the first by each)
+    events: Any = context.Queue()
+    helper = context.Process(
+        target=_ingest_helper, args=(order, taken, result.run_id, metadata, events), daemon=True
+    )
+    helper.start()
+    theirs: list[str] = []
+    forward = threading.Thread(target=_forward, args=(events, theirs, helper), daemon=True)
+    forward.start()
+    with airflow_local.dag_files_parsed_once():
+        for dag_id in _take_next(order, taken, first=0):
+            run_dag(dags[dag_id], result)
+    helper.join()
+    forward.join(timeout=10)
+    result.failures += theirs
+    if helper.exitcode != 0 and not theirs:  # (its DAGs may not have run)
+        result.failures.append(f"ingest helper process: exited {helper.exitcode}")
 
 
 def _take_next(order: list[str], taken: Any, first: int) -> Iterator[str]:
-    """The DAGs of ``order`` one process runs: ``order[first]`` (each process runs at
-    least one), then the next one no process has taken, until none is left."""
+    """The DAGs of ``order`` this process runs: ``order[first]`` (0 here, 1 in the helper:
+    each process runs at least one, the helper's start-up overlapping the largest load),
+    then the next one neither process has taken, until none is left."""
     if first < len(order):
         yield order[first]
     while True:
@@ -273,54 +233,56 @@ def _take_next(order: list[str], taken: Any, first: int) -> Iterator[str]:
         yield order[index]
 
 
-def _forward(events: Any, failures: list[str], processes: int) -> None:
-    """The processes' progress to this process's listeners, their failures into
-    ``failures``, until each has said it is done."""
-    done = 0
-    while done < processes:
-        stage, n, total, info = events.get()
+def _forward(events: Any, failures: list[str], helper: Any) -> None:
+    """The helper's progress to this process's listeners, its failures into ``failures``;
+    until it says it is done, or has ended without saying so."""
+    import queue
+
+    while True:
+        try:
+            stage, n, total, info = events.get(timeout=1)
+        except queue.Empty:
+            if not helper.is_alive():
+                return  # ended before it reported: its exit code is reported instead
+            continue
         if stage == "done":
             failures += info["failures"]
-            done += 1
-        elif stage != "failure":  # each process's own RunResult collects those
-            progress.advance(stage, n, total, **info)
+            return
+        if stage != "failure":  # the helper's own RunResult collects those
+            try:
+                progress.advance(stage, n, total, **info)
+            except Exception:  # a display's error must not stall the helper's queue
+                log.exception("progress listener failed on %s", stage)
 
 
-def _ingest_process(
-    first: int, taken: Any, run_id: str, metadata: str, orders: Any, events: Any
-) -> None:
+def _ingest_helper(order: list[str], taken: Any, run_id: str, metadata: str, events: Any) -> None:
     from warehouse import airflow_local
     from warehouse.progress import first_error_line as first_line
     from warehouse.settings import get_settings
 
     os.environ["WAREHOUSE_RUN_ID"] = run_id
-    settings = get_settings()
-    result = RunResult(run_id=run_id, log_dir=settings.home / "logs" / run_id)
+    failures: list[str] = []
     try:
+        settings = get_settings()
+        result = RunResult(run_id=run_id, log_dir=settings.home / "logs" / run_id)
+        failures = result.failures  # one list: what the DAGs reported, then any error
         airflow_local.configure(settings)
         os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = metadata  # before Airflow loads
-        import airflow.sdk  # noqa: F401 - Airflow and the loader, while the feeds are written
-
-        import ingestion.runner  # noqa: F401
-
-        order = orders.get()
-        if order is None:
-            return
-        dags = airflow_local.load_dags()  # once Airflow's metadata is migrated
+        dags = airflow_local.load_dags()
         progress.listen(lambda stage, n, total, info: events.put((stage, n, total, info)))
         with airflow_local.dag_files_parsed_once():
-            for dag_id in _take_next(order, taken, first):
+            for dag_id in _take_next(order, taken, first=1):
                 run_dag(dags[dag_id], result)
     except Exception as exc:  # named in the summary; the traceback is in the run's log
-        result.failures.append("ingest process: " + first_line(exc))
+        failures.append("ingest helper: " + first_line(exc))
         raise
     finally:
-        events.put(("done", 0, None, {"failures": result.failures}))
+        events.put(("done", 0, None, {"failures": failures}))
 
 
 def _pending(settings: Settings) -> int:
     from ingestion.feeds import ALL_FEEDS
-    from ingestion.runner import pending_files
+    from ingestion.landing import pending_files
 
     return sum(len(pending_files(settings.landing_dir, feed)) for feed in ALL_FEEDS)
 

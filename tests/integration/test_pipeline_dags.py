@@ -30,7 +30,7 @@ def test_the_ingestion_dags_load_a_slice_conserve_rows_and_change_nothing_when_r
     dags = _dags(settings)
     ingest = {f"ingest_ndelius_{feed}": dags[f"ingest_ndelius_{feed}"] for feed in INGESTED}
     # WHEN the ingestion DAGs of four nDelius feeds run as `make run` runs them (two at a
-    # time, in two processes, each taking the next DAG)
+    # time: here and in a helper process, each taking the next DAG)
     result = RunResult(run_id="test", log_dir=settings.home / "logs")
     run_ingest_dags(settings, ingest, result)
     assert result.failures == []

@@ -9,9 +9,10 @@ the same order, the same steps as scipy's ``approx_derivative`` with L-BFGS-B's 
 step and its bounds (``forward_steps``), and the same cap on evaluations (scipy counts
 each finite difference as one). So the optimiser visits the same points and stops at the
 same one: parameters, AICc, forecasts and intervals equal statsmodels' own to the bit
-(``tests/unit/test_analytics_forecasting.py``), ~2x faster a fit. Only the results'
-``mle_retvals["fcalls"]`` differs: it counts likelihood-and-gradient calls, not each
-finite difference.
+(``tests/unit/test_analytics_forecasting.py``), ~2x faster a fit. What differs is the
+bookkeeping: ``mle_retvals["fcalls"]`` counts likelihood-and-gradient calls, not each
+finite difference, and ``mle_settings`` holds the gradient function (so the results do
+not pickle; nothing here pickles them).
 
 Only additive errors take this path (every candidate of ``warehouse.analytics.forecasting``);
 a multiplicative model fits as statsmodels fits it.
@@ -55,7 +56,8 @@ class _LeanLikelihoodFit(StateSpaceMLEModel):
     parameters and bounds, calls ``super().fit(..., approx_grad=True)`` and lands here."""
 
     def fit(self, start_params: Any = None, method: str = "lbfgs", **kwargs: Any) -> Any:
-        if not kwargs.get("approx_grad") or self.error != "add" or method != "lbfgs":
+        plain = not kwargs.get("approx_grad") or "epsilon" in kwargs  # a step of one's own
+        if plain or self.error != "add" or method != "lbfgs":
             return super().fit(start_params, method=method, **kwargs)
         del kwargs["approx_grad"]
         bounds = kwargs["bounds"]
@@ -78,7 +80,7 @@ class _LeanLikelihoodFit(StateSpaceMLEModel):
 
         kwargs["loglike_and_score"] = loglike_and_score
         # scipy counts a finite-difference gradient as len(params) evaluations
-        kwargs["maxfun"] = MAXFUN // (len(start_params) + 1)
+        kwargs["maxfun"] = kwargs.get("maxfun", MAXFUN) // (len(start_params) + 1)
         return super().fit(start_params, method=method, **kwargs)
 
     def _objective(self) -> Any:
