@@ -1,5 +1,5 @@
 {#
-    Post-hook of every table a model or snapshot writes (dbt_project.yml), inside its
+    Post-hook of every table a model, snapshot or seed writes (dbt_project.yml), inside its
     transaction: the table's planner statistics, before the next model reads it. A table
     dbt has just created has none and an incremental one keeps those of its previous
     contents until autovacuum gets round to it, so a model built straight after its
@@ -9,7 +9,7 @@
     has no rows to sample: nothing to do.
 #}
 {% macro analyze_this() -%}
-{%- if config.get('materialized') in ('table', 'incremental', 'snapshot') -%}
+{%- if config.get('materialized') in ('table', 'incremental', 'snapshot', 'seed') -%}
 analyze {{ this }}
 {%- endif -%}
 {%- endmacro %}

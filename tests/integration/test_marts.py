@@ -120,10 +120,13 @@ def test_no_incremental_model_plans_a_subquery_rerun_per_row(default_warehouse, 
             assert _subplans(plan[0]["Plan"]) == [], path.stem
 
 
-# one table of each kind a build writes: an intermediate table, a mart (the contract's bulk
-# path), an incremental rebuilt by keys, an incremental by delete+insert, a snapshot
+# one table of each kind a build writes: an intermediate table, a model outside the
+# intermediate and marts folders, a mart (the contract's bulk path), an incremental rebuilt
+# by keys, an incremental by delete+insert, a snapshot, a seed
 ANALYSED = {
     "intermediate.int_tier_records_ranged",
+    "intermediate.metricflow_time_spine",
+    "reference.ref_need_areas",
     "marts.fct_requirements",
     "marts.fct_reoffending_cohort",
     "marts.fct_assessment_needs",
@@ -158,7 +161,7 @@ def test_every_table_a_build_writes_is_analysed_before_the_models_that_read_it(w
     built = [
         uid
         for uid, (status, _) in report.nodes.items()
-        if uid.split(".")[0] in ("model", "snapshot") and status == "success"
+        if uid.split(".")[0] in ("model", "snapshot", "seed") and status == "success"
     ]
     assert len(built) == len(ANALYSED) and not report.failures
     # THEN the build itself analysed each (its post-hook, inside the model's transaction):
