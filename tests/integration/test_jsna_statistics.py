@@ -262,6 +262,34 @@ def test_ward_rates_carry_the_greater_manchester_rate_and_flags_by_the_same_rule
     assert {"better", "similar", "worse"} <= seen
 
 
+def test_ward_counts_are_the_distinct_offenders_with_the_need_recounted(
+    default_warehouse, ward_need
+):
+    # GIVEN each offender's needs at their latest assessment in each year (one row per
+    # offender, year and section; an offender with several needs has several rows)
+    rows = _rows(
+        default_warehouse,
+        "select ward_code, financial_year, need_area_code, offender_id, is_need"
+        " from intermediate.int_needs_at_latest_assessment_in_year",
+    )
+    # WHEN the offenders with a need are recounted here, per ward, year and need area, and
+    # per ward and year for any need (an offender with three needs counts once)
+    offenders: dict[tuple[str, str, str], set[int]] = {}
+    for r in rows:
+        for area in (r["need_area_code"], "ANY"):
+            key = (r["ward_code"], r["financial_year"], area)
+            offenders.setdefault(key, set())
+            if r["is_need"]:
+                offenders[key].add(r["offender_id"])
+    # THEN every published ward count is that recount (0 where the ward had none)
+    several = 0
+    for w in ward_need:
+        key = (w["ward_code"], w["financial_year"], w["need_area_code"])
+        assert w["offenders_with_need"] == len(offenders.get(key, ())), key
+        several += w["need_area_code"] == "ANY" and w["offenders_with_need"] > 0
+    assert several > 0
+
+
 def test_partial_years_are_left_out(default_warehouse, indicators, ward_need):
     # GIVEN assessments dated after the data end (1-20 April 2009, financial year 2009/10)
     source_years = {

@@ -21,21 +21,46 @@ latest_needs as (
     where {{ is_complete_financial_year('financial_year') }}
 ),
 
+-- each offender once per ward, year and need area (with the need in any of its rows), then
+-- once per ward and year (with any need): the counts below are then plain counts, the same
+-- as count(distinct offender_id) filter (where is_need) over the rows, hashed instead of
+-- sorting every row (twice)
+offender_areas as (
+    select
+        ward_code,
+        financial_year,
+        need_area_code,
+        offender_id,
+        bool_or(is_need) as has_need
+    from latest_needs
+    group by 1, 2, 3, 4
+),
+
+offenders as (
+    select
+        ward_code,
+        financial_year,
+        offender_id,
+        bool_or(has_need) as has_need
+    from offender_areas
+    group by 1, 2, 3
+),
+
 counts as (
     select
         ward_code,
         financial_year,
         need_area_code,
-        count(distinct offender_id) filter (where is_need) as offenders_with_need
-    from latest_needs
+        count(offender_id) filter (where has_need) as offenders_with_need
+    from offender_areas
     group by 1, 2, 3
     union all
     select
         ward_code,
         financial_year,
         'ANY',
-        count(distinct offender_id) filter (where is_need)
-    from latest_needs
+        count(offender_id) filter (where has_need)
+    from offenders
     group by 1, 2
 ),
 
