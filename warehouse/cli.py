@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 import warnings
 from pathlib import Path
 from typing import Annotated
@@ -405,6 +406,7 @@ def run(
 
     settings = get_settings()
     log_file = settings.home / "logs" / new_run_id() / "run.log"
+    failed = ""
     with output_to(log_file) as terminal:
         screen = Console(file=terminal, width=None if terminal.isatty() else 120)
         where = "local PostgreSQL" if settings.is_local else "WAREHOUSE_DSN"
@@ -413,8 +415,14 @@ def run(
             progress.listen(display)
             try:
                 result = run_pipeline(settings, skip_generate, log_dir=log_file.parent)
+            except Exception as exc:  # before any DAG ran: the generator, Airflow's set-up
+                traceback.print_exc()  # into the run's log
+                failed = progress.first_error_line(exc)
             finally:
                 progress.stop_listening(display)
+        if failed:
+            screen.print(f"[bold red]run failed[/]: {failed}\nLog: {log_file}", soft_wrap=True)
+            raise typer.Exit(1)
         if not result.ok:
             print_failures(screen, result)
             raise typer.Exit(1)

@@ -1,9 +1,10 @@
 """``warehouse run`` (what ``make run`` runs): the whole pipeline through Airflow.
 
 1. the warehouse is up (the local PostgreSQL, or ``WAREHOUSE_DSN``);
-2. the synthetic feeds are generated into the landing folder;
-3. Airflow is ready (SQLite metadata, ``db migrate`` once, the DAGs parsed);
-4. each ingestion DAG runs (``dag.test()``, in this process);
+2. the synthetic feeds are generated into the landing folder (in a process of their own),
+3. while Airflow gets ready (SQLite metadata, ``db migrate`` once, the DAGs parsed and
+   written, the in-process execution API started) here and in the ingestion helper;
+4. each ingestion DAG runs (``dag.test()``, here and in the helper, two at a time);
 5. the transform DAG runs (one dbt build, a task per model, Soda contracts), then the
    analytics DAG (a task per analytics step: run, dbt build of its marts, Soda);
 then conservation is checked. Everything the tools print (Airflow task logs, dbt, GX,
@@ -138,8 +139,7 @@ def _run_stages(
 ) -> None:
     """The stages of ``run_pipeline``, each timed into ``result``; the DAG files are parsed
     once (``parsed_once`` holds that until the run ends)."""
-    from warehouse import airflow_local
-    from warehouse.pipeline import ConservationError, assert_conservation, generate_landing
+    from warehouse.pipeline import ConservationError, assert_conservation
 
     with _timed(result, "warehouse"):
         if settings.is_local:
@@ -148,20 +148,10 @@ def _run_stages(
 
             start_local(settings)
             create_local_keys(settings)  # for record-level agreements, outside git
-    preparing = airflow_local.prepare_in_background(settings)
-    if not skip_generate:
-        with _timed(result, "generate"):
-            result.files_generated = len(generate_landing(settings).files)
-    with _timed(result, "airflow"):
-        if preparing.wait() != 0:
-            raise RuntimeError(f"preparing Airflow failed; see {result.log_dir / 'run.log'}")
-        airflow_local.configure(settings)
-        airflow_local.migrate(settings)
-        dags = airflow_local.load_dags()
-        parsed_once.enter_context(airflow_local.dag_files_parsed_once())
+    dags, helper = _feeds_and_airflow(settings, result, skip_generate, parsed_once)
     with _timed(result, "ingest"):
         progress.advance("ingest", 0, total=_pending(settings))
-        run_ingest_dags(settings, dags, result)
+        run_ingest_dags(settings, dags, result, helper)
     if result.ok:
         with _timed(result, "transform"):
             from warehouse.dbt_graph import load_graph
@@ -179,17 +169,192 @@ def _run_stages(
             result.failures.append(f"conservation: {progress.first_error_line(exc)}")
 
 
-def run_ingest_dags(settings: Settings, dags: dict[str, Any], result: RunResult) -> None:
-    """Every ingestion DAG, two at a time: this process and a helper process each take the
-    next DAG from one list (largest delivery first) until none is left. Feeds are
-    independent, and a load is half Python (reading, GX), half PostgreSQL: two at a time
-    halve the time on two cores. Both record their runs in the same Airflow metadata."""
-    import multiprocessing
-    import threading
+def _feeds_and_airflow(
+    settings: Settings, result: RunResult, skip_generate: bool, parsed_once: contextlib.ExitStack
+) -> tuple[dict[str, Any], IngestHelper]:
+    """The feeds generated and Airflow made ready, at once: the generator is one process
+    on one core; meanwhile, on the other, Airflow's metadata is migrated (``--prepare``),
+    and this process and the ingestion helper each parse the DAG files, write them to the
+    metadata and start the in-process execution API (``airflow_local.warm_up``: ~5 s a
+    process, otherwise paid by each one's first DAG run). Timed as ``generate`` (until the
+    generator ended) and ``airflow`` (the wait after it, if Airflow was not ready yet)."""
+    from warehouse import airflow_local
 
+    started = time.monotonic()
+    preparing = airflow_local.prepare_in_background(settings)
+    generating = None if skip_generate else Generation(settings)
+    helper = IngestHelper(result.run_id, airflow_local.metadata_url(settings))
+    try:
+        while preparing.poll() is None:  # a generator that failed ends the run at once
+            if generating is not None and generating.failed():
+                generating.wait()  # raises with its reason
+            time.sleep(0.1)
+        if preparing.returncode != 0:
+            raise RuntimeError(f"preparing Airflow failed; see {result.log_dir / 'run.log'}")
+        airflow_local.configure(settings)
+        airflow_local.migrate(settings)
+        dags = airflow_local.load_dags()
+        parsed_once.enter_context(airflow_local.dag_files_parsed_once())
+        airflow_local.warm_up()
+        helper.metadata_ready()
+        ready = time.monotonic()
+        if generating is not None:
+            result.files_generated = generating.wait()
+    except BaseException:
+        helper.cancel()
+        if generating is not None:
+            generating.cancel()
+        preparing.wait()  # a migration is left to finish, not cut short
+        raise
+    generated = generating.finished if generating is not None else started
+    if generating is not None:
+        result.seconds["generate"] = generated - started
+    result.seconds["airflow"] = max(0.0, ready - generated)
+    return dags, helper
+
+
+class Generation:
+    """``pipeline.generate_landing`` in a process of its own (spawned: a clean
+    interpreter), its progress forwarded to this process's listeners; ``wait`` returns
+    the number of files written, or raises with the generator's first error line."""
+
+    def __init__(self, settings: Settings) -> None:
+        import multiprocessing
+        import threading
+
+        context = multiprocessing.get_context("spawn")
+        self.events: Any = context.Queue()
+        self.process = context.Process(target=_generate, args=(settings, self.events), daemon=True)
+        self.process.start()
+        self.finished = 0.0  # time.monotonic() when the generator said it was done
+        self.outcome: dict[str, Any] = {}
+        self.forward = threading.Thread(target=self._forward, daemon=True)
+        self.forward.start()
+
+    def _forward(self) -> None:
+        import queue
+
+        while True:
+            try:
+                stage, n, total, info = self.events.get(timeout=1)
+            except queue.Empty:
+                if not self.process.is_alive():
+                    self.finished = time.monotonic()
+                    return
+                continue
+            if stage == "done":
+                self.finished = time.monotonic()
+                self.outcome = info
+                return
+            try:
+                progress.advance(stage, n, total, **info)
+            except Exception:  # a display's error must not stall the generator's queue
+                log.exception("progress listener failed on %s", stage)
+
+    def failed(self) -> bool:
+        return bool(self.finished) and "files" not in self.outcome
+
+    def wait(self) -> int:
+        self.process.join()
+        self.forward.join(timeout=10)
+        if "files" in self.outcome:
+            return int(self.outcome["files"])
+        error = self.outcome.get("error") or f"exited {self.process.exitcode}"
+        raise RuntimeError(f"generating the feeds failed: {error}")
+
+    def cancel(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join(timeout=30)
+
+
+def _generate(settings: Settings, events: Any) -> None:
+    from warehouse.pipeline import generate_landing
+
+    outcome: dict[str, Any] = {}
+    try:
+        progress.listen(lambda stage, n, total, info: events.put((stage, n, total, info)))
+        outcome["files"] = len(generate_landing(settings).files)
+    except Exception as exc:  # the traceback goes to the run's log, the first line back
+        outcome["error"] = progress.first_error_line(exc)
+        raise
+    finally:
+        events.put(("done", 0, None, outcome))
+
+
+class IngestHelper:
+    """The second process that runs ingestion DAGs (``run_ingest_dags``). Started before
+    the feeds are generated: it imports Airflow and the loader, and once this process has
+    migrated the metadata (``metadata_ready``) parses the DAGs and warms up as this one
+    does; then it waits for the list of DAGs, takes the next one after this process's,
+    and so on until none is left. Both record their runs in the same Airflow metadata."""
+
+    def __init__(self, run_id: str, metadata: str) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        # ``order[:taken]`` are taken (the first by each process); created here: a child
+        # unpickles its lock at start
+        self.taken: Any = context.Value("i", 2)
+        self.events: Any = context.Queue()
+        self.orders: Any = context.Queue()
+        self.process = context.Process(
+            target=_ingest_helper,
+            args=(self.orders, self.taken, run_id, metadata, self.events),
+            daemon=True,
+        )
+        self.process.start()
+
+    def metadata_ready(self) -> None:
+        self.orders.put("ready")
+
+    def cancel(self) -> None:
+        """Nothing to ingest (the run stopped before): the helper ends."""
+        self.orders.put(None)
+        self.process.join(timeout=60)
+        if self.process.is_alive():
+            self.process.terminate()
+
+    def run(self, order: list[str], dags: dict[str, Any], result: RunResult) -> None:
+        """Hand the helper ``order``; this process runs its share of ``dags``; wait for
+        the helper."""
+        import threading
+
+        from warehouse import airflow_local
+
+        theirs: list[str] = []
+        forward = threading.Thread(
+            target=_forward, args=(self.events, theirs, self.process), daemon=True
+        )
+        forward.start()
+        self.orders.put(order)
+        with airflow_local.dag_files_parsed_once():
+            for dag_id in _take_next(order, self.taken, first=0):
+                run_dag(dags[dag_id], result)
+        self.process.join()
+        forward.join(timeout=10)
+        result.failures += theirs
+        if self.process.exitcode != 0 and not theirs:  # (its DAGs may not have run)
+            result.failures.append(f"ingest helper process: exited {self.process.exitcode}")
+
+
+def run_ingest_dags(
+    settings: Settings,
+    dags: dict[str, Any],
+    result: RunResult,
+    helper: IngestHelper | None = None,
+) -> None:
+    """Every ingestion DAG, two at a time: this process and ``helper`` (started here if
+    not given, Airflow's metadata migrated) each take the next DAG from one list (largest
+    delivery first) until none is left. Feeds are independent, and a load is half Python
+    (reading, GX), half PostgreSQL: two at a time halve the time on two cores."""
     from ingestion.feeds import get_feed
     from warehouse import airflow_local
     from warehouse.pipeline import delivered_bytes
+
+    if helper is None:
+        helper = IngestHelper(result.run_id, airflow_local.metadata_url(settings))
+        helper.metadata_ready()
 
     size = {
         d: delivered_bytes(settings.landing_dir, get_feed(d.removeprefix("ingest_")))
@@ -197,31 +362,13 @@ def run_ingest_dags(settings: Settings, dags: dict[str, Any], result: RunResult)
         if d.startswith("ingest_")
     }
     order = sorted(size, key=lambda d: (-size[d], d))
-    metadata = airflow_local.metadata_url(settings)  # the helper records where this does
-    context = multiprocessing.get_context("spawn")
-    taken: Any = context.Value("i", 2)  # ``order[:taken]`` are taken (the first by each)
-    events: Any = context.Queue()
-    helper = context.Process(
-        target=_ingest_helper, args=(order, taken, result.run_id, metadata, events), daemon=True
-    )
-    helper.start()
-    theirs: list[str] = []
-    forward = threading.Thread(target=_forward, args=(events, theirs, helper), daemon=True)
-    forward.start()
-    with airflow_local.dag_files_parsed_once():
-        for dag_id in _take_next(order, taken, first=0):
-            run_dag(dags[dag_id], result)
-    helper.join()
-    forward.join(timeout=10)
-    result.failures += theirs
-    if helper.exitcode != 0 and not theirs:  # (its DAGs may not have run)
-        result.failures.append(f"ingest helper process: exited {helper.exitcode}")
+    helper.run(order, dags, result)
 
 
 def _take_next(order: list[str], taken: Any, first: int) -> Iterator[str]:
     """The DAGs of ``order`` this process runs: ``order[first]`` (0 here, 1 in the helper:
-    each process runs at least one, the helper's start-up overlapping the largest load),
-    then the next one neither process has taken, until none is left."""
+    each process runs at least one), then the next one neither process has taken, until
+    none is left."""
     if first < len(order):
         yield order[first]
     while True:
@@ -255,7 +402,7 @@ def _forward(events: Any, failures: list[str], helper: Any) -> None:
                 log.exception("progress listener failed on %s", stage)
 
 
-def _ingest_helper(order: list[str], taken: Any, run_id: str, metadata: str, events: Any) -> None:
+def _ingest_helper(orders: Any, taken: Any, run_id: str, metadata: str, events: Any) -> None:
     from warehouse import airflow_local
     from warehouse.progress import first_error_line as first_line
     from warehouse.settings import get_settings
@@ -268,9 +415,17 @@ def _ingest_helper(order: list[str], taken: Any, run_id: str, metadata: str, eve
         failures = result.failures  # one list: what the DAGs reported, then any error
         airflow_local.configure(settings)
         os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = metadata  # before Airflow loads
+        import ingestion.runner  # noqa: F401 - the loader (GX), while the feeds are written
+
+        if orders.get() is None:  # "ready": the metadata is migrated
+            return
         dags = airflow_local.load_dags()
-        progress.listen(lambda stage, n, total, info: events.put((stage, n, total, info)))
         with airflow_local.dag_files_parsed_once():
+            airflow_local.warm_up()
+            order = orders.get()
+            if order is None:
+                return
+            progress.listen(lambda stage, n, total, info: events.put((stage, n, total, info)))
             for dag_id in _take_next(order, taken, first=1):
                 run_dag(dags[dag_id], result)
     except Exception as exc:  # named in the summary; the traceback is in the run's log

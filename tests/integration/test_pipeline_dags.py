@@ -95,6 +95,42 @@ def test_inside_a_run_the_dag_files_are_parsed_once_and_every_dag_still_runs(set
     assert len(parsed) == 2 * files
 
 
+def test_after_the_warm_up_a_first_dag_run_parses_no_file_and_starts_no_api(settings, monkeypatch):
+    # GIVEN Airflow migrated, a new in-process execution API to come (none cached), and a
+    # count of DAG files parsed and of the API's versioned routes generated (its first
+    # request does that: ~3 s)
+    dags = _dags(settings)
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.sdk.execution_time import supervisor
+    from cadwyn.applications import Cadwyn
+
+    supervisor.in_process_api_server.cache_clear()
+    parsed: list[str] = []
+    routed: list[int] = []
+    real_process_file, real_initialize = DagBag.process_file, Cadwyn._cadwyn_initialize
+
+    def counting(self, filepath, *args, **kwargs):  # type: ignore[no-untyped-def]
+        parsed.append(filepath)
+        return real_process_file(self, filepath, *args, **kwargs)
+
+    def initializing(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        routed.append(1)
+        return real_initialize(self, *args, **kwargs)
+
+    monkeypatch.setattr(DagBag, "process_file", counting)
+    monkeypatch.setattr(Cadwyn, "_cadwyn_initialize", initializing)
+    with airflow_local.dag_files_parsed_once():
+        # WHEN the process warms up (as `make run` does while the feeds are generated)
+        airflow_local.warm_up()
+        warmed = len(parsed), len(routed)
+        # and then runs its first DAG
+        run = dags[f"ingest_ndelius_{INGESTED[0]}"].test()
+    # THEN the warm-up parsed every DAG file and readied the API, and the run did neither
+    assert str(run.state) == "success"
+    assert warmed[0] == len(list(airflow_local.DAGS_DIR.glob("*.py"))) and warmed[1] >= 1
+    assert (len(parsed), len(routed)) == warmed
+
+
 def test_a_model_that_fails_fails_its_own_task_naming_it_and_the_rest_still_report(
     warehouse_copy, monkeypatch
 ):
@@ -139,3 +175,26 @@ def test_a_model_that_fails_fails_its_own_task_naming_it_and_the_rest_still_repo
     ran = {uid for uid in results if not uid.startswith("operation.")}  # on-run-end hooks
     assert ran <= reported, sorted(ran - reported)[:5]
     assert "model.probation_warehouse.fct_supporting_people_outcomes" in ran
+
+
+def test_a_run_whose_generator_fails_says_why_and_where_the_log_is(settings, monkeypatch):
+    import subprocess
+    import sys
+
+    # GIVEN settings the generator refuses (dirt must be below one half)
+    monkeypatch.setenv("WAREHOUSE_DIRT", "0.7")
+    # WHEN `warehouse run` (what `make run` runs) starts
+    run = subprocess.run(
+        [sys.executable, "-m", "warehouse.cli", "run"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=600,
+    )
+    # THEN it fails with the generator's reason and the log to open, not a traceback
+    assert run.returncode == 1, run.stdout + run.stderr
+    said = " ".join(run.stdout.split())
+    assert "run failed: generating the feeds failed: dirt must be in [0, 0.5)" in said, said
+    assert "Traceback" not in run.stdout + run.stderr
+    log = settings.home / said.split("Log: ", 1)[1].split()[0].split(str(settings.home) + "/")[1]
+    assert "Traceback" in log.read_text() and "dirt must be in" in log.read_text()
