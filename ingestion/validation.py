@@ -29,7 +29,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ingestion import gx_expectations
+from ingestion import gx_expectations, gx_kwargs  # noqa: F401 - gx_kwargs installs itself
 from ingestion.load_records import LINE_COLUMN, RowFailure
 from ingestion.schema import Feed
 

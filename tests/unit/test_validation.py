@@ -96,3 +96,50 @@ def test_revisions_load_in_numeric_order_after_the_original():
         "ndelius_events_2008-01_r10.csv",
         "ndelius_events_2008-02.csv",
     ]
+
+
+def test_gx_kwargs_read_once_give_what_gx_gives_for_every_expectation_of_every_suite():
+    # GIVEN every expectation of every feed's committed suite, as the validator builds them
+    import great_expectations as gx
+
+    from ingestion import gx_kwargs
+    from ingestion.validation import load_suite
+
+    original = gx_kwargs.ORIGINAL
+    checked = 0
+    for feed in ALL_FEEDS:
+        for spec in load_suite(feed)["expectations"]:
+            expectation = gx.expectations.registry.get_expectation_impl(spec["type"])(
+                **spec["kwargs"]
+            )
+            # WHEN the kwargs are asked for the faster way and GX's own way
+            # THEN they are equal, key for key (and in the same order)
+            for name in ("_get_domain_kwargs", "_get_success_kwargs"):
+                ours, theirs = getattr(expectation, name)(), original[name](expectation)
+                assert list(ours.items()) == list(theirs.items()), (feed.name, spec["type"], name)
+            keys = {*expectation.domain_keys, *expectation.success_keys, *expectation.runtime_keys}
+            for key in sorted(keys):
+                ours = expectation._get_success_kwarg(key, "default?")
+                assert ours == original["_get_success_kwarg"](expectation, key, "default?"), key
+            # and so are the runtime kwargs, with and without a result format of the run's
+            for runtime in (None, {"result_format": "BOOLEAN_ONLY"}):
+                ours = expectation._get_runtime_kwargs(runtime)
+                assert list(ours.items()) == list(
+                    _runtime_kwargs_by_gx(expectation, runtime).items()
+                )
+            checked += 1
+    assert checked >= 3 * len(ALL_FEEDS)  # every feed has a few (54 in all)
+
+
+def _runtime_kwargs_by_gx(expectation, runtime):  # type: ignore[no-untyped-def]
+    """``Expectation._get_runtime_kwargs`` as GX has it (its helpers too), not ours."""
+    from great_expectations.expectations.expectation import Expectation
+
+    from ingestion import gx_kwargs
+
+    try:
+        for name, function in gx_kwargs.ORIGINAL.items():
+            setattr(Expectation, name, function)
+        return expectation._get_runtime_kwargs(runtime)
+    finally:
+        gx_kwargs.install()
