@@ -82,9 +82,10 @@ def migrate(settings: Settings) -> None:
 
 
 def prepare_in_background(settings: Settings) -> subprocess.Popen[bytes]:
-    """``airflow db migrate`` (first run) and the dbt graph the transform DAG is built from
-    (``dbt parse``, cached by project hash), in another process: ``make run`` does this
-    while the generator, single-threaded, keeps the other core busy (~8 s on a first run)."""
+    """``airflow db migrate`` (first run) and a ``dbt parse`` for the warehouse (the graph
+    the transform DAG is built from, cached by project hash, and the build's partial
+    parse: a full parse was ~6 s of the build's first run), in another process: ``make
+    run`` does this while the generator writes the feeds (~8 s on a first run)."""
     return subprocess.Popen(
         [sys.executable, "-m", "warehouse.airflow_local", "--prepare"],
         env={**os.environ, **airflow_env(settings)},
@@ -206,9 +207,11 @@ if __name__ == "__main__":  # `--exports` for `make airflow`; `--prepare` for `m
     secret_files.private_dir(_settings.airflow_home)
     if "--prepare" in sys.argv:
         from warehouse.dbt_graph import load_graph
+        from warehouse.transform import parse
 
         migrate(_settings)
-        load_graph(_settings.graph_cache_dir)
+        # one parse: the transform DAG's graph, and the build's partial parse, from it
+        load_graph(_settings.graph_cache_dir, manifest=parse(_settings))
     else:
         for _key, _value in airflow_env(_settings).items():
             print(f"export {_key}={shlex.quote(_value)}")

@@ -187,10 +187,14 @@ def parse_manifest(project_dir: Path = DBT_PROJECT_DIR) -> dict:
         return json.loads((Path(target) / "manifest.json").read_text())
 
 
-def load_graph(cache_dir: Path, project_dir: Path = DBT_PROJECT_DIR) -> DbtGraph:
+def load_graph(
+    cache_dir: Path, project_dir: Path = DBT_PROJECT_DIR, manifest: Path | None = None
+) -> DbtGraph:
     """The project's graph, from the cache when the project has not changed. Processes
     sharing a cache parse a changed project once: the others wait for it (a ``dbt parse`` is
-    ~10-20 s of CPU, e.g. the test processes and the DAG parsers all start by needing it)."""
+    ~10-20 s of CPU, e.g. the test processes and the DAG parsers all start by needing it).
+    ``manifest``: a ``manifest.json`` just written by a ``dbt parse`` of ``project_dir``,
+    read instead of parsing again."""
     fingerprint = project_fingerprint(project_dir)
     cached = cache_dir / f"graph-{CACHE_FORMAT}-{fingerprint[:20]}.json"
     if not cached.exists():
@@ -198,15 +202,18 @@ def load_graph(cache_dir: Path, project_dir: Path = DBT_PROJECT_DIR) -> DbtGraph
         with (cache_dir / "parse.lock").open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
             if not cached.exists():  # parsed by another process while this one waited
-                return _parse_and_cache(project_dir, fingerprint, cached)
+                parsed = json.loads(manifest.read_text()) if manifest else None
+                return _parse_and_cache(project_dir, fingerprint, cached, parsed)
     data = json.loads(cached.read_text())
     nodes = {k: Node(**v) for k, v in data["nodes"].items()}
     return DbtGraph(data["fingerprint"], nodes, data["source_tests"], data["test_parents"])
 
 
-def _parse_and_cache(project_dir: Path, fingerprint: str, cached: Path) -> DbtGraph:
+def _parse_and_cache(
+    project_dir: Path, fingerprint: str, cached: Path, manifest: dict | None = None
+) -> DbtGraph:
     cache_dir = cached.parent
-    graph = graph_from_manifest(parse_manifest(project_dir), fingerprint)
+    graph = graph_from_manifest(manifest or parse_manifest(project_dir), fingerprint)
     for stale in cache_dir.glob("graph-*.json"):
         if stale != cached:  # another process may have just written this project's graph
             stale.unlink(missing_ok=True)

@@ -222,6 +222,15 @@ def _target_path(settings: Settings, args: tuple[str, ...]) -> list[str]:
     return ["--target-path", str(settings.home / "dbt-target")]
 
 
+def parse(settings: Settings) -> Path:
+    """``dbt parse`` as the builds against this warehouse parse (its connection, its
+    target folder), so that their parse is partial (~0.5 s, not a full ~6 s one); returns
+    the ``manifest.json`` written."""
+    invoke(settings, "parse")
+    target = _target_path(settings, ())
+    return (Path(target[1]) if target else DBT_PROJECT_DIR / "target") / "manifest.json"
+
+
 def _invoke_once(settings: Settings, *args: str, log_dir: Path | None = None) -> DbtReport:
     """One ``dbt <args>``; every node's status in the report."""
     from dbt.cli.main import dbtRunner

@@ -220,3 +220,23 @@ def test_a_slice_of_the_project_is_exactly_what_its_dbt_build_selects(tmp_path):
     # THEN every node and test it runs has a task reporting it, and no task waits for more
     assert {u for u in selected if not u.startswith("source.")} == reported
     assert len(reported) > 50
+
+
+def test_the_prepared_parse_leaves_the_builds_a_partial_parse_and_the_dag_its_graph(tmp_path):
+    from warehouse.dbt_graph import load_graph
+    from warehouse.settings import Settings
+    from warehouse.transform import invoke, parse
+
+    # GIVEN a warehouse of its own (parsing never connects: no server is needed)
+    settings = Settings(home=tmp_path / "home", dsn="postgresql://u:p@127.0.0.1:9/db")
+    # WHEN `make run`'s preparation parses the project once for it
+    manifest = parse(settings)
+    graph = load_graph(tmp_path / "cache", manifest=manifest)
+    # THEN the transform DAG's graph comes from that parse, the same as a parse of its own
+    assert graph.nodes == load_graph(tmp_path / "other-cache").nodes
+    # and the next dbt command against the warehouse parses only what changed (nothing)
+    invoke(settings, "ls", "--select", "dim_tier", log_dir=tmp_path / "logs")
+    log = (tmp_path / "logs" / "dbt.log").read_text()
+    next_command = log[log.rindex("Running with dbt") :]
+    assert "Nothing changed, skipping partial parsing" in next_command
+    assert "Unable to do partial parsing" not in next_command
