@@ -98,10 +98,14 @@ def load_dags() -> dict[str, Any]:
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(DAGS_DIR))
+    _raise_import_errors(bag)
+    return dict(bag.dags)
+
+
+def _raise_import_errors(bag: Any) -> None:
     if bag.import_errors:
         errors = "\n".join(f"{path}: {err}" for path, err in bag.import_errors.items())
         raise RuntimeError(f"DAG import errors:\n{errors}")
-    return dict(bag.dags)
 
 
 @contextlib.contextmanager
@@ -146,36 +150,37 @@ def dag_files_parsed_once() -> Iterator[None]:
         dagbag.BundleDagBag, dagbag.sync_bag_to_db = real_bag, real_sync  # type: ignore[misc]
 
 
-def warm_up() -> float:
+def warm_up() -> dict[str, Any]:
     """What a process's first ``dag.test()`` does before its first task, done now: the DAG
     files parsed and written to the metadata database (the bag ``dag_files_parsed_once``
     then keeps: call this inside that block, once ``migrate`` has run), and Airflow's
     in-process execution API built and answering (its versioned routes are generated on
     the first request). ~5 s of a process's first DAG run here, which ``make run`` spends
-    while the generator writes the feeds. Returns the seconds it took."""
-    import time
-
+    while the generator writes the feeds. Returns every DAG by id, from that one parse
+    (``load_dags`` would parse the files again); raises if any file fails to import."""
     import httpx
     from airflow.dag_processing import dagbag
     from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.sdk.execution_time.supervisor import in_process_api_server
     from airflow.utils.session import create_session
 
-    started = time.monotonic()
     manager = DagBundlesManager()
     with create_session() as session:
         manager.sync_bundles_to_db(session=session)
+    dags: dict[str, Any] = {}
     for bundle in manager.get_all_dag_bundles():  # as dag.test() reads and writes them
         if not bundle.is_initialized:
             bundle.initialize()
         bag = dagbag.BundleDagBag(
             dag_folder=bundle.path, bundle_path=bundle.path, bundle_name=bundle.name
         )
+        _raise_import_errors(bag)
         dagbag.sync_bag_to_db(bag, bundle.name, bundle.version)
+        dags.update(bag.dags)
     api = in_process_api_server()  # the one dag.test() uses (cached)
     with httpx.Client(transport=api.transport, base_url="http://in-process.invalid./") as client:
         client.get("/health").raise_for_status()
-    return time.monotonic() - started
+    return dags
 
 
 @contextlib.contextmanager

@@ -193,9 +193,8 @@ def _feeds_and_airflow(
             raise RuntimeError(f"preparing Airflow failed; see {result.log_dir / 'run.log'}")
         airflow_local.configure(settings)
         airflow_local.migrate(settings)
-        dags = airflow_local.load_dags()
         parsed_once.enter_context(airflow_local.dag_files_parsed_once())
-        airflow_local.warm_up()
+        dags = airflow_local.warm_up()
         helper.metadata_ready()
         ready = time.monotonic()
         if generating is not None:
@@ -419,9 +418,8 @@ def _ingest_helper(orders: Any, taken: Any, run_id: str, metadata: str, events: 
 
         if orders.get() is None:  # "ready": the metadata is migrated
             return
-        dags = airflow_local.load_dags()
         with airflow_local.dag_files_parsed_once():
-            airflow_local.warm_up()
+            dags = airflow_local.warm_up()
             order = orders.get()
             if order is None:
                 return

@@ -121,12 +121,14 @@ def test_after_the_warm_up_a_first_dag_run_parses_no_file_and_starts_no_api(sett
     monkeypatch.setattr(Cadwyn, "_cadwyn_initialize", initializing)
     with airflow_local.dag_files_parsed_once():
         # WHEN the process warms up (as `make run` does while the feeds are generated)
-        airflow_local.warm_up()
+        warmed_dags = airflow_local.warm_up()
         warmed = len(parsed), len(routed)
-        # and then runs its first DAG
-        run = dags[f"ingest_ndelius_{INGESTED[0]}"].test()
-    # THEN the warm-up parsed every DAG file and readied the API, and the run did neither
+        # and then runs its first DAG (one the warm-up's parse returned)
+        run = warmed_dags[f"ingest_ndelius_{INGESTED[0]}"].test()
+    # THEN the warm-up parsed every DAG file once, returned every DAG and readied the API,
+    # and the run did none of it again
     assert str(run.state) == "success"
+    assert set(warmed_dags) == set(dags)
     assert warmed[0] == len(list(airflow_local.DAGS_DIR.glob("*.py"))) and warmed[1] >= 1
     assert (len(parsed), len(routed)) == warmed
 
