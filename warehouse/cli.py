@@ -129,10 +129,11 @@ def ingest(
 def build() -> None:
     """dbt build (seeds, models, tests), then the Soda contracts (without Airflow)."""
     from warehouse.quality import verify_contracts
-    from warehouse.transform import run_dbt
+    from warehouse.transform import parse, run_dbt
 
     settings = get_settings()
     with console.status("dbt build…"):
+        parse(settings)  # the manifests `mf query` reads (a build leaves them as they are)
         report = run_dbt(settings, "build")
     console.print(
         f"dbt: {report.count('model', 'success')} models, {report.count('seed', 'success')} seeds, "

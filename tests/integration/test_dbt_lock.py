@@ -60,3 +60,25 @@ def test_a_dbt_command_that_writes_the_warehouse_waits_for_the_one_running(setti
     assert finished.wait(timeout=300) and not failed, failed
     with connect(settings) as conn:
         assert conn.execute("select count(*) from reference.ref_ethnicity").fetchone()[0] > 0
+
+
+def test_a_command_that_runs_nodes_reports_them_in_run_results_and_leaves_the_manifests(settings):
+    import json
+
+    from warehouse.transform import parse
+
+    # GIVEN the warehouse's project parsed (as `make run` prepares it): its manifests
+    manifest = parse(settings)
+    semantic = manifest.with_name("semantic_manifest.json")
+    written = {path: path.read_bytes() for path in (manifest, semantic)}
+    # WHEN a command that runs nodes runs (twice: the second one's results replace the first's)
+    run_dbt(settings, "seed", "--select", "ref_ethnicity")
+    run_dbt(settings, "seed", "--select", "ref_courts")
+    # THEN run_results.json is that command's, for whoever debugs a build
+    results = json.loads(manifest.with_name("run_results.json").read_text())
+    ran = {r["unique_id"] for r in results["results"] if r["unique_id"].startswith("seed.")}
+    assert ran == {"seed.probation_warehouse.ref_courts"}
+    assert results["args"]["which"] == "seed"
+    # and the manifests (which `mf query` reads) are parse's, not written again (~1.1 s a
+    # command)
+    assert {path: path.read_bytes() for path in written} == written
