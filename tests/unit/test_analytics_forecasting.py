@@ -169,3 +169,42 @@ def test_the_lean_ets_fit_stops_where_statsmodels_stops_bounds_and_iteration_cap
         capped += plain.mle_retvals["iterations"] == 200
     # and the series reached what it is here for (a bound, or the iteration cap)
     assert hit_bounds or capped
+
+
+@pytest.mark.parametrize("shape", list(_shapes()))
+def test_the_lean_sarimax_fit_is_statsmodels_own_to_the_bit(shape):
+    # GIVEN a series, whole and cut at a backtest origin (a fit may fail on either: then
+    # both must fail alike)
+    import warnings
+
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    from warehouse.analytics.lean_sarimax import LeanSARIMAX
+
+    def fit(cls, y):  # type: ignore[no-untyped-def]
+        model = cls(
+            y, order=(1, 0, 0), seasonal_order=(1, 0, 0, 12), trend="ct", concentrate_scale=True
+        )
+        try:
+            return model.fit(disp=False, maxiter=200, cov_type="none")
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            return type(exc).__name__
+
+    for y in (_shapes()[shape], _shapes()[shape][:28]):
+        # WHEN statsmodels' SARIMAX and the lean one fit it
+        with warnings.catch_warnings(), threadpool_limits(1):
+            warnings.simplefilter("ignore")
+            plain, lean = fit(SARIMAX, y), fit(LeanSARIMAX, y)
+        if isinstance(plain, str):
+            assert lean == plain
+            continue
+        # THEN the optimiser took the same path to the same point: parameters, AICc,
+        # forecast and interval to the bit
+        assert np.array_equal(lean.params, plain.params)
+        assert lean.aicc == plain.aicc
+        assert lean.mle_retvals["iterations"] == plain.mle_retvals["iterations"]
+        ours, theirs = lean.get_forecast(12), plain.get_forecast(12)
+        assert np.array_equal(ours.predicted_mean, theirs.predicted_mean)
+        assert np.array_equal(ours.conf_int(alpha=0.05), theirs.conf_int(alpha=0.05))
+        # and the parameters went in by the lean path, not statsmodels' own
+        assert lean.model._lean_shape()
