@@ -68,34 +68,9 @@ def test_the_ingestion_dags_load_a_slice_conserve_rows_and_change_nothing_when_r
     assert all("not partitioned by load" in f for f in result.failures), result.failures
 
 
-def test_inside_a_run_the_dag_files_are_parsed_once_and_every_dag_still_runs(settings, monkeypatch):
-    # GIVEN Airflow ready and nothing delivered, and a count of DAG files parsed
-    dags = _dags(settings)
-    from airflow.dag_processing.dagbag import DagBag
-
-    parsed: list[str] = []
-    real_process_file = DagBag.process_file
-
-    def counting(self, filepath, *args, **kwargs):  # type: ignore[no-untyped-def]
-        parsed.append(filepath)
-        return real_process_file(self, filepath, *args, **kwargs)
-
-    monkeypatch.setattr(DagBag, "process_file", counting)
-    files = len(list(airflow_local.DAGS_DIR.glob("*.py")))
-    # WHEN three ingestion DAGs run with dag.test() inside one run's block
-    with airflow_local.dag_files_parsed_once():
-        runs = [dags[f"ingest_ndelius_{feed}"].test() for feed in INGESTED[:2]]
-        with airflow_local.dag_files_parsed_once():  # a block inside is the outer one's
-            runs.append(dags[f"ingest_ndelius_{INGESTED[2]}"].test())
-    # THEN each succeeded and recorded its run, and the DAG files were parsed once, not
-    # once per DAG (as dag.test() does alone: a fourth run outside the block parses again)
-    assert [str(r.state) for r in runs] == ["success"] * 3
-    assert len(parsed) == files, parsed
-    dags[f"ingest_ndelius_{INGESTED[3]}"].test()
-    assert len(parsed) == 2 * files
-
-
-def test_after_the_warm_up_a_first_dag_run_parses_no_file_and_starts_no_api(settings, monkeypatch):
+def test_inside_a_run_the_dag_files_are_parsed_once_by_the_warm_up_and_every_dag_still_runs(
+    settings, monkeypatch
+):
     # GIVEN Airflow migrated, a new in-process execution API to come (none cached), and a
     # count of DAG files parsed and of the API's versioned routes generated (its first
     # request does that: ~3 s)
@@ -119,18 +94,25 @@ def test_after_the_warm_up_a_first_dag_run_parses_no_file_and_starts_no_api(sett
 
     monkeypatch.setattr(DagBag, "process_file", counting)
     monkeypatch.setattr(Cadwyn, "_cadwyn_initialize", initializing)
+    files = len(list(airflow_local.DAGS_DIR.glob("*.py")))
     with airflow_local.dag_files_parsed_once():
-        # WHEN the process warms up (as `make run` does while the feeds are generated)
+        # WHEN the process warms up (as `make run`'s processes do while the feeds are
+        # generated)
         warmed_dags = airflow_local.warm_up()
         warmed = len(parsed), len(routed)
-        # and then runs its first DAG (one the warm-up's parse returned)
-        run = warmed_dags[f"ingest_ndelius_{INGESTED[0]}"].test()
-    # THEN the warm-up parsed every DAG file once, returned every DAG and readied the API,
-    # and the run did none of it again
-    assert str(run.state) == "success"
+        # and three ingestion DAGs of that parse run with dag.test() inside the run's block
+        runs = [warmed_dags[f"ingest_ndelius_{feed}"].test() for feed in INGESTED[:2]]
+        with airflow_local.dag_files_parsed_once():  # a block inside is the outer one's
+            runs.append(warmed_dags[f"ingest_ndelius_{INGESTED[2]}"].test())
+    # THEN the warm-up parsed every DAG file once, returned every DAG and readied the API;
+    # each run succeeded and recorded its run, none of them parsing a file or readying the
+    # API again (dag.test() alone parses every file: a fourth run outside the block does)
+    assert warmed[0] == files and warmed[1] >= 1
     assert set(warmed_dags) == set(dags)
-    assert warmed[0] == len(list(airflow_local.DAGS_DIR.glob("*.py"))) and warmed[1] >= 1
+    assert [str(r.state) for r in runs] == ["success"] * 3
     assert (len(parsed), len(routed)) == warmed
+    dags[f"ingest_ndelius_{INGESTED[3]}"].test()
+    assert len(parsed) == 2 * files
 
 
 def test_a_model_that_fails_fails_its_own_task_naming_it_and_the_rest_still_report(
