@@ -407,7 +407,7 @@ def run(
 
     settings = get_settings()
     log_file = settings.home / "logs" / new_run_id() / "run.log"
-    failed = ""
+    failure: Exception | None = None
     with output_to(log_file) as terminal:
         screen = Console(file=terminal, width=None if terminal.isatty() else 120)
         where = "local PostgreSQL" if settings.is_local else "WAREHOUSE_DSN"
@@ -416,12 +416,14 @@ def run(
             progress.listen(display)
             try:
                 result = run_pipeline(settings, skip_generate, log_dir=log_file.parent)
-            except Exception as exc:  # before any DAG ran: the generator, Airflow's set-up
-                traceback.print_exc()  # into the run's log
-                failed = progress.first_error_line(exc)
+            except Exception as exc:  # a run that could not go on: the generator, Airflow's set-up
+                failure = exc
             finally:
                 progress.stop_listening(display)
-        if failed:
+        if failure is not None:
+            # after the display: while it is live, rich sends stderr to a terminal's screen
+            traceback.print_exception(failure, file=sys.stderr)  # into the run's log
+            failed = progress.first_error_line(failure)
             screen.print(f"[bold red]run failed[/]: {failed}\nLog: {log_file}", soft_wrap=True)
             raise typer.Exit(1)
         if not result.ok:

@@ -3,7 +3,8 @@
 The commissioning figures are defined once, as MetricFlow metrics over the marts; this
 module asks MetricFlow (the engine behind ``mf query``) for them from Python, against the
 warehouse of ``settings``. It needs the dbt project's ``target/semantic_manifest.json``
-(written by ``dbt parse`` or ``dbt build``) and a built warehouse. Used by
+(written by ``dbt parse``: ``make run`` and ``warehouse build`` parse first; the commands
+that run nodes leave it as it is) and a built warehouse. Used by
 tests/integration/test_metrics.py, which checks each metric against the JSNA, demand,
 unit-cost and reoffending marts and the calibration queries.
 """

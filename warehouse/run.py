@@ -150,7 +150,11 @@ def _run_stages(
             create_local_keys(settings)  # for record-level agreements, outside git
     dags, helper = _feeds_and_airflow(settings, result, skip_generate, parsed_once)
     with _timed(result, "ingest"):
-        progress.advance("ingest", 0, total=_pending(settings))
+        try:
+            progress.advance("ingest", 0, total=_pending(settings))
+        except BaseException:
+            helper.cancel()
+            raise
         run_ingest_dags(settings, dags, result, helper)
     if result.ok:
         with _timed(result, "transform"):
@@ -182,9 +186,11 @@ def _feeds_and_airflow(
 
     started = time.monotonic()
     preparing = airflow_local.prepare_in_background(settings)
-    generating = None if skip_generate else Generation(settings)
-    helper = IngestHelper(result.run_id, airflow_local.metadata_url(settings))
+    generating: Generation | None = None
+    helper: IngestHelper | None = None
     try:
+        generating = None if skip_generate else Generation(settings)
+        helper = IngestHelper(result.run_id, airflow_local.metadata_url(settings))
         while preparing.poll() is None:  # a generator that failed ends the run at once
             if generating is not None and generating.failed():
                 generating.wait()  # raises with its reason
@@ -200,10 +206,11 @@ def _feeds_and_airflow(
         if generating is not None:
             result.files_generated = generating.wait()
     except BaseException:
-        helper.cancel()
         if generating is not None:
             generating.cancel()
-        preparing.wait()  # a migration is left to finish, not cut short
+        if helper is not None:
+            helper.cancel()
+        preparing.wait()  # a migration is left to finish (Ctrl-C reaches it too)
         raise
     generated = generating.finished if generating is not None else started
     if generating is not None:
@@ -236,7 +243,9 @@ class Generation:
         while True:
             try:
                 stage, n, total, info = self.events.get(timeout=1)
-            except queue.Empty:
+            except Exception as exc:  # queue.Empty, or a message that did not unpickle
+                if not isinstance(exc, queue.Empty):
+                    log.exception("generator progress lost")
                 if not self.process.is_alive():
                     self.finished = time.monotonic()
                     return
@@ -282,8 +291,8 @@ def _generate(settings: Settings, events: Any) -> None:
 
 
 class IngestHelper:
-    """The second process that runs ingestion DAGs (``run_ingest_dags``). Started before
-    the feeds are generated: it imports Airflow and the loader, and once this process has
+    """The second process that runs ingestion DAGs (``run_ingest_dags``). Started with the
+    generator: it imports Airflow and the loader, and once this process has
     migrated the metadata (``metadata_ready``) parses the DAGs and warms up as this one
     does; then it waits for the list of DAGs, takes the next one after this process's,
     and so on until none is left. Both record their runs in the same Airflow metadata."""
@@ -354,12 +363,15 @@ def run_ingest_dags(
     if helper is None:
         helper = IngestHelper(result.run_id, airflow_local.metadata_url(settings))
         helper.metadata_ready()
-
-    size = {
-        d: delivered_bytes(settings.landing_dir, get_feed(d.removeprefix("ingest_")))
-        for d in dags
-        if d.startswith("ingest_")
-    }
+    try:
+        size = {
+            d: delivered_bytes(settings.landing_dir, get_feed(d.removeprefix("ingest_")))
+            for d in dags
+            if d.startswith("ingest_")
+        }
+    except BaseException:
+        helper.cancel()
+        raise
     order = sorted(size, key=lambda d: (-size[d], d))
     helper.run(order, dags, result)
 
@@ -416,11 +428,11 @@ def _ingest_helper(orders: Any, taken: Any, run_id: str, metadata: str, events: 
         os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = metadata  # before Airflow loads
         import ingestion.runner  # noqa: F401 - the loader (GX), while the feeds are written
 
-        if orders.get() is None:  # "ready": the metadata is migrated
+        if _next_order(orders) is None:  # "ready": the metadata is migrated
             return
         with airflow_local.dag_files_parsed_once():
             dags = airflow_local.warm_up()
-            order = orders.get()
+            order = _next_order(orders)
             if order is None:
                 return
             progress.listen(lambda stage, n, total, info: events.put((stage, n, total, info)))
@@ -431,6 +443,21 @@ def _ingest_helper(orders: Any, taken: Any, run_id: str, metadata: str, events: 
         raise
     finally:
         events.put(("done", 0, None, {"failures": failures}))
+
+
+def _next_order(orders: Any) -> Any:
+    """The next message for the helper; None (stop) when it is told so or the process
+    that started it has gone (a killed ``make run`` leaves no helper waiting)."""
+    import multiprocessing
+    import queue
+
+    while True:
+        try:
+            return orders.get(timeout=1)
+        except queue.Empty:
+            parent = multiprocessing.parent_process()
+            if parent is not None and not parent.is_alive():
+                return None
 
 
 def _pending(settings: Settings) -> int:

@@ -237,7 +237,8 @@ def _target_dir(settings: Settings, args: tuple[str, ...]) -> Path:
     """The folder dbt writes its artifacts to for ``args`` against this warehouse."""
     given = [*args, *_target_path(settings, args)]
     if "--target-path" in given:
-        return Path(given[given.index("--target-path") + 1])
+        path = Path(given[given.index("--target-path") + 1])
+        return path if path.is_absolute() else DBT_PROJECT_DIR / path  # as dbt resolves it
     return DBT_PROJECT_DIR / "target"
 
 
@@ -269,6 +270,8 @@ def _invoke_once(settings: Settings, *args: str, log_dir: Path | None = None) ->
     # command, more than some analytics steps' whole build. It writes run_results.json
     # only (below); the manifests are ``parse``'s (``make run`` parses first).
     running = bool(args) and args[0] in RUNS_NODES
+    if running:  # a command that ends without results must not leave an earlier one's
+        (_target_dir(settings, args) / "run_results.json").unlink(missing_ok=True)
     with _one_invocation_at_a_time(settings, args[0] if args else ""):
         result = dbtRunner(callbacks=[_node_finished]).invoke(
             [*cli_args, "--no-write-json"] if running else cli_args

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -222,18 +223,26 @@ def test_a_slice_of_the_project_is_exactly_what_its_dbt_build_selects(tmp_path):
     assert len(reported) > 50
 
 
-def test_the_prepared_parse_leaves_the_builds_a_partial_parse_and_the_dag_its_graph(tmp_path):
-    from warehouse.dbt_graph import load_graph
+def test_the_prepared_parse_leaves_the_builds_a_partial_parse_and_the_dag_its_graph(
+    tmp_path, monkeypatch
+):
+    from warehouse.dbt_graph import PARSE_ENV, load_graph
     from warehouse.settings import Settings
     from warehouse.transform import invoke, parse
 
-    # GIVEN a warehouse of its own (parsing never connects: no server is needed)
+    # GIVEN the graph a parse of its own gives (placeholder connection), and a warehouse
+    # of its own (parsing never connects: no server is needed)
+    for key in PARSE_ENV:  # (the warehouse's connection is set in the environment below)
+        monkeypatch.delenv(key, raising=False)
+    own = load_graph(tmp_path / "other-cache")
     settings = Settings(home=tmp_path / "home", dsn="postgresql://u:p@127.0.0.1:9/db")
+    for key in settings.tool_env():
+        monkeypatch.setenv(key, os.environ.get(key, ""))  # restored after the test
     # WHEN `make run`'s preparation parses the project once for it
     manifest = parse(settings)
     graph = load_graph(tmp_path / "cache", manifest=manifest)
-    # THEN the transform DAG's graph comes from that parse, the same as a parse of its own
-    assert graph.nodes == load_graph(tmp_path / "other-cache").nodes
+    # THEN the transform DAG's graph comes from that parse, the same as the other parse's
+    assert graph.nodes == own.nodes
     # and the next dbt command against the warehouse parses only what changed (nothing)
     invoke(settings, "ls", "--select", "dim_tier", log_dir=tmp_path / "logs")
     log = (tmp_path / "logs" / "dbt.log").read_text()
