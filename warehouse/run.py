@@ -238,26 +238,8 @@ class Generation:
         self.forward.start()
 
     def _forward(self) -> None:
-        import queue
-
-        while True:
-            try:
-                stage, n, total, info = self.events.get(timeout=1)
-            except Exception as exc:  # queue.Empty, or a message that did not unpickle
-                if not isinstance(exc, queue.Empty):
-                    log.exception("generator progress lost")
-                if not self.process.is_alive():
-                    self.finished = time.monotonic()
-                    return
-                continue
-            if stage == "done":
-                self.finished = time.monotonic()
-                self.outcome = info
-                return
-            try:
-                progress.advance(stage, n, total, **info)
-            except Exception:  # a display's error must not stall the generator's queue
-                log.exception("progress listener failed on %s", stage)
+        self.outcome = _forward_progress(self.events, self.process) or {}
+        self.finished = time.monotonic()
 
     def failed(self) -> bool:
         return bool(self.finished) and "files" not in self.outcome
@@ -392,24 +374,34 @@ def _take_next(order: list[str], taken: Any, first: int) -> Iterator[str]:
 
 
 def _forward(events: Any, failures: list[str], helper: Any) -> None:
-    """The helper's progress to this process's listeners, its failures into ``failures``;
-    until it says it is done, or has ended without saying so."""
+    """The helper's progress to this process's listeners, its failures into ``failures``
+    (if it ended without saying it was done, its exit code is reported instead)."""
+    done = _forward_progress(events, helper)
+    if done is not None:
+        failures += done["failures"]
+
+
+def _forward_progress(events: Any, process: Any) -> dict[str, Any] | None:
+    """A child process's progress events to this process's listeners, until it says it is
+    done (returns what it said) or has ended without saying so (None). Its "failure"
+    events stay with it: it reports them in "done"."""
     import queue
 
     while True:
         try:
             stage, n, total, info = events.get(timeout=1)
-        except queue.Empty:
-            if not helper.is_alive():
-                return  # ended before it reported: its exit code is reported instead
+        except Exception as exc:  # queue.Empty, or a message that did not unpickle
+            if not isinstance(exc, queue.Empty):
+                log.exception("progress from a child process lost")
+            if not process.is_alive():
+                return None
             continue
         if stage == "done":
-            failures += info["failures"]
-            return
-        if stage != "failure":  # the helper's own RunResult collects those
+            return info
+        if stage != "failure":
             try:
                 progress.advance(stage, n, total, **info)
-            except Exception:  # a display's error must not stall the helper's queue
+            except Exception:  # a display's error must not stall the child's queue
                 log.exception("progress listener failed on %s", stage)
 
 
