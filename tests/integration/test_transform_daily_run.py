@@ -12,6 +12,7 @@ not written to (seen once in CI; the cause inside Airflow not found yet).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,14 @@ CHANGING = {
     "fct_need_change",
     "fct_reoffending_cohort",
 }
+# the feeds the fixture re-delivers (or, for tiers, corrects in a later file)
+REDELIVERED = (
+    "ndelius_disposals",
+    "ndelius_offenders",
+    "ndelius_events",
+    "oasys_assessments",
+    "ndelius_tier_history",
+)
 
 
 @dataclass
@@ -100,10 +109,15 @@ def daily_run(module_warehouse_copy) -> DailyRun:
         _withdrawn("EVENT_ID", reoffences[:3], reoffences[3:], lambda header, rows: (rows, 0)),
     )
     assert (disposals, offenders, scores, convictions) == (26, 26, 20, 6)
+    # and, in April's tier file, twenty tier records corrected (a new version): ten start
+    # the day after an assessment they covered (which loses the tier),
+    # ten the day before an assessment they did not cover: an incremental model must
+    # rebuild from the earlier of the two starts, the old version's too
+    assert _correct_first_tier_starts(settings) == 20
     before = _fingerprints(settings, CHANGING)
     # WHEN they are loaded and the transform DAG runs as `make run` runs it (the daily run:
     # the incremental models take what changed)
-    for feed in ("ndelius_disposals", "ndelius_offenders", "ndelius_events", "oasys_assessments"):
+    for feed in REDELIVERED:
         ingest_feed(settings, feed)
     airflow_local.configure(settings)
     airflow_local.migrate(settings)
@@ -246,6 +260,55 @@ def _redeliver(settings: Settings, system: str, name: str, edit) -> int:  # type
         "\n".join([original[0], *lines]) + "\n"
     )
     return changed
+
+
+def _correct_first_tier_starts(settings: Settings) -> int:
+    """April 2009's tier file: new versions of twenty tier records that changed the tier,
+    ten starting the day after the first assessment they covered, ten the day before the
+    latest assessment of the range before them. Returns how many."""
+    records = (
+        "select t.tier_record_id, t.offender_id, t.tier, t.change_reason, t.row_version,"
+        " t.tier_start_date, min(a.assessment_date) filter (where a.assessment_date >="
+        " r.valid_from) as covered, max(a.assessment_date) filter (where a.assessment_date <"
+        " r.valid_from) as before"
+        " from (select *, lag(tier) over w as previous_tier, lag(valid_from) over w"
+        "   as previous_from from intermediate.int_tier_records_ranged"
+        "   window w as (partition by offender_id order by valid_from, tier_record_id)) as r"
+        " join staging.stg_ndelius__tier_records t using (tier_record_id)"
+        " join intermediate.int_assessment_needs_scored a on a.offender_id = r.offender_id"
+        " and a.assessment_date < r.valid_to"
+        " and a.assessment_date >= coalesce(r.previous_from, '-infinity')"
+        " where r.tier <> coalesce(r.previous_tier, 0) and r.valid_from < date '2009-03-01'"
+        " group by 1, 2, 3, 4, 5, 6"
+    )
+    with connect(settings) as conn:
+        later = conn.execute(
+            f"select * from ({records}) f where covered is not null order by 1 limit 10"
+        ).fetchall()
+        earlier = conn.execute(
+            f"select * from ({records}) f where before is not null"
+            " and tier_record_id <> all(%s) order by 1 limit 10",
+            [[r[0] for r in later]],
+        ).fetchall()
+    lines = [
+        f"{rid},{offender},{tier},{start.isoformat()},{reason},0,{version + 1}"
+        for rid, offender, tier, reason, version, start in [
+            *((r[0], r[1], r[2], r[3], r[4], r[6] + timedelta(days=1)) for r in later),
+            *((r[0], r[1], r[2], r[3], r[4], r[7] - timedelta(days=1)) for r in earlier),
+        ]
+    ]
+    path = settings.landing_dir / "ndelius" / "ndelius_tier_history_2009-04.csv"
+    path.write_text(
+        "\n".join(
+            [
+                "TIER_HISTORY_ID,OFFENDER_ID,TIER,START_DATE,CHANGE_REASON,SOFT_DELETED,"
+                "ROW_VERSION",
+                *lines,
+            ]
+        )
+        + "\n"
+    )
+    return len(lines)
 
 
 def _records_alone(settings: Settings, movers: list[int]) -> list[str]:
