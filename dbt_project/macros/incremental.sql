@@ -62,6 +62,41 @@ end
 $watermark$
 {%- endmacro %}
 
+{#
+    on-run-start: an incremental model that declares a column's type in its config
+    (`meta={'column_types': {'assessment_need_id': 'bigint'}}`) and whose table holds that
+    column with another type is dropped, so this run builds it whole. Its incremental
+    delete would compare the old column with the new rows' (text = bigint: no operator),
+    and on_schema_change only appends new columns. The models reading it then rebuild
+    every key it rebuilt, as after a --full-refresh of it. (assessment_need_id was an md5
+    text until 2026-12-06: a warehouse built before upgrades itself on its next run.)
+#}
+{% macro drop_tables_of_changed_column_types() -%}
+{%- set drops = [] -%}
+{%- if execute -%}
+{%- for node in graph.nodes.values()
+    if node.resource_type == 'model' and node.config.materialized == 'incremental'
+    and (node.config.meta or {}).get('column_types') -%}
+    {%- set relation = adapter.get_relation(
+        database=node.database, schema=node.schema, identifier=node.alias
+    ) -%}
+    {%- set declared = node.config.meta['column_types'] -%}
+    {%- for column in (adapter.get_columns_in_relation(relation) if relation else [])
+        if column.name in declared and column.data_type != declared[column.name]
+        and relation not in drops -%}
+        {%- do drops.append(relation) -%}
+    {%- endfor -%}
+{%- endfor -%}
+{%- endif -%}
+{%- for relation in drops -%}
+    {#- dropped here, not by the hook's SQL: dbt cached the relations before the hooks ran,
+        and a model whose table is still in the cache compiles as incremental -#}
+    {%- do run_query('drop table ' ~ relation) -%}
+    {%- do adapter.cache_dropped(relation) -%}
+{%- endfor -%}
+select 1
+{%- endmacro %}
+
 {% macro run_loads_until() -%}
     (select loads_until from audit.run_watermarks where invocation_id = '{{ invocation_id }}')
 {%- endmacro %}

@@ -113,7 +113,9 @@ def daily_run(module_warehouse_copy) -> DailyRun:
     # the day after an assessment they covered (which loses the tier),
     # ten the day before an assessment they did not cover: an incremental model must
     # rebuild from the earlier of the two starts, the old version's too
-    assert _correct_first_tier_starts(settings) == 20
+    processed = settings.landing_dir / "ndelius" / "processed"
+    others = _column(processed / "ndelius_offenders_2009-03.csv", "OFFENDER_ID")
+    assert _correct_first_tier_starts(settings, others + [m[0] for m in movers]) == 20
     before = _fingerprints(settings, CHANGING)
     # WHEN they are loaded and the transform DAG runs as `make run` runs it (the daily run:
     # the incremental models take what changed)
@@ -262,10 +264,11 @@ def _redeliver(settings: Settings, system: str, name: str, edit) -> int:  # type
     return changed
 
 
-def _correct_first_tier_starts(settings: Settings) -> int:
+def _correct_first_tier_starts(settings: Settings, others: list[int]) -> int:
     """April 2009's tier file: new versions of twenty tier records that changed the tier,
     ten starting the day after the first assessment they covered, ten the day before the
-    latest assessment of the range before them. Returns how many."""
+    latest assessment of the range before them, of offenders not in ``others`` (whose
+    re-delivered records redo all their assessments anyway). Returns how many."""
     records = (
         "select t.tier_record_id, t.offender_id, t.tier, t.change_reason, t.row_version,"
         " t.tier_start_date, min(a.assessment_date) filter (where a.assessment_date >="
@@ -279,16 +282,18 @@ def _correct_first_tier_starts(settings: Settings) -> int:
         " and a.assessment_date < r.valid_to"
         " and a.assessment_date >= coalesce(r.previous_from, '-infinity')"
         " where r.tier <> coalesce(r.previous_tier, 0) and r.valid_from < date '2009-03-01'"
+        " and r.offender_id <> all(%(others)s)"
         " group by 1, 2, 3, 4, 5, 6"
     )
     with connect(settings) as conn:
         later = conn.execute(
-            f"select * from ({records}) f where covered is not null order by 1 limit 10"
+            f"select * from ({records}) f where covered is not null order by 1 limit 10",
+            {"others": others},
         ).fetchall()
         earlier = conn.execute(
             f"select * from ({records}) f where before is not null"
-            " and tier_record_id <> all(%s) order by 1 limit 10",
-            [[r[0] for r in later]],
+            " and tier_record_id <> all(%(later)s) order by 1 limit 10",
+            {"others": others, "later": [r[0] for r in later]},
         ).fetchall()
     lines = [
         f"{rid},{offender},{tier},{start.isoformat()},{reason},0,{version + 1}"
@@ -474,3 +479,25 @@ def test_an_empty_run_rebuilds_no_key_and_deletes_no_row(daily_run):
     # THEN every mart holds what it held
     after = _fingerprints(settings)
     assert [t for t in before if before[t] != after[t]] == []
+
+
+def test_a_warehouse_with_text_need_keys_builds_them_whole_on_its_next_run(daily_run):
+    """assessment_need_id was an md5 text until 2026-12-06: in a warehouse built before,
+    the incremental delete compared that text with the new bigint keys and failed. The
+    tables whose declared column types changed are dropped on-run-start and built whole."""
+    settings = daily_run.settings
+    before = _fingerprints(settings, {"fct_assessment_needs"})
+    # GIVEN the two tables keyed by it as an older build left them
+    with connect(settings) as conn:
+        for table in ("intermediate.int_assessment_needs_scored", "marts.fct_assessment_needs"):
+            conn.execute(f"alter table {table} alter column assessment_need_id type text")
+    # WHEN they run
+    run_dbt(settings, "run", "--select", "int_assessment_needs_scored", "fct_assessment_needs")
+    # THEN their keys are bigints again, and the mart holds what it held
+    with connect(settings) as conn:
+        types = conn.execute(
+            "select table_name, data_type from information_schema.columns"
+            " where column_name = 'assessment_need_id' order by 1"
+        ).fetchall()
+    assert types == [("fct_assessment_needs", "bigint"), ("int_assessment_needs_scored", "bigint")]
+    assert _fingerprints(settings, {"fct_assessment_needs"}) == before

@@ -3,6 +3,7 @@
         materialized='incremental',
         unique_key='assessment_need_id',
         indexes=[{'columns': ['built_at']}],
+        meta={'column_types': {'assessment_need_id': 'bigint'}},
     )
 }}
 {%- set watched = ['stg_ndelius__offenders', 'stg_ndelius__tier_records'] %}

@@ -3,6 +3,7 @@
         materialized='incremental',
         unique_key='assessment_need_id',
         indexes=[{'columns': ['built_at']}],
+        meta={'column_types': {'assessment_need_id': 'bigint'}},
     )
 }}
 -- One row per OASys assessment x need area: the section score, whether it is a
