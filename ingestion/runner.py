@@ -118,7 +118,11 @@ def load_feed(
     work += [
         (p, lambda p: reject_unmatched(conn, p, quiet_seconds=quiet_seconds)) for p in unmatched
     ]
-    _process(conn, work, outcome, on_file)
+    try:
+        _process(conn, work, outcome, on_file)
+    finally:
+        if validator is not None:
+            validator.close()
     _raise_if_failed(outcome, feed.name, len(work))
     return outcome.results
 

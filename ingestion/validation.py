@@ -249,6 +249,9 @@ def sqlalchemy_url(conn: psycopg.Connection) -> str:
 
 
 # -- validation ---------------------------------------------------------------------------
+SUSPECTS_APPLICATION = "warehouse-gx-suspects"  # its sessions, in pg_stat_activity
+
+
 class GxValidator:
     """Runs a feed's GX suite against staging tables; one ephemeral GX context per validator."""
 
@@ -274,6 +277,24 @@ class GxValidator:
             f"{feed.name}_staging", connection_string=url
         )
         self._dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
+        # the suspects' connection, opened at the first file with failures and kept for
+        # the feed's next files (a new one per file cost ~6 ms: a backend and a SCRAM login)
+        self._conn: psycopg.Connection | None = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _suspects_connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(
+                self._dsn, autocommit=True, application_name=SUSPECTS_APPLICATION
+            )
+            # few rows come out of a long scan: let the planner use parallel workers
+            self._conn.execute("set parallel_setup_cost = 0")
+            self._conn.execute("set parallel_tuple_cost = 0")
+        return self._conn
 
     def _suite(self, specs: list[dict[str, Any]]) -> Any:
         gx = self._gx
@@ -304,32 +325,27 @@ class GxValidator:
         if not failing:
             return []
         suspects = f"{table}__suspects"
-        with psycopg.connect(self._dsn, autocommit=True) as conn:
-            # few rows come out of a long scan: let the planner use parallel workers
-            conn.execute("set parallel_setup_cost = 0")
-            conn.execute("set parallel_tuple_cost = 0")
-            conn.execute(
-                sql.SQL("create table {}.{} as select * from {}.{} where not ({})").format(
-                    sql.Identifier(schema),
-                    sql.Identifier(suspects),
-                    sql.Identifier(schema),
-                    sql.Identifier(table),
-                    sql.SQL(" and ").join(condition_sql(spec) for spec in failing),
-                )
+        conn = self._suspects_connection()
+        conn.execute(
+            sql.SQL("create table {}.{} as select * from {}.{} where not ({})").format(
+                sql.Identifier(schema),
+                sql.Identifier(suspects),
+                sql.Identifier(schema),
+                sql.Identifier(table),
+                sql.SQL(" and ").join(condition_sql(spec) for spec in failing),
             )
-            try:
-                # a grouped expectation's rows, column by column (each its own reason)
-                found = [
-                    (member, _failing_rows(conn, schema, suspects, member))
-                    for spec in failing
-                    for member in members(spec)
-                ]
-            finally:
-                conn.execute(
-                    sql.SQL("drop table {}.{}").format(
-                        sql.Identifier(schema), sql.Identifier(suspects)
-                    )
-                )
+        )
+        try:
+            # a grouped expectation's rows, column by column (each its own reason)
+            found = [
+                (member, _failing_rows(conn, schema, suspects, member))
+                for spec in failing
+                for member in members(spec)
+            ]
+        finally:
+            conn.execute(
+                sql.SQL("drop table {}.{}").format(sql.Identifier(schema), sql.Identifier(suspects))
+            )
         hit = {_identity(m) for m, hits in found if hits}
         missed = [s for s in failing if not any(_identity(m) in hit for m in members(s))]
         failures: list[RowFailure] = []

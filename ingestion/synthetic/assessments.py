@@ -50,6 +50,13 @@ OBJECTIVE_STATUS = Weighted(
 )
 ITEMS = dict(oasys.SECTIONS)  # section -> number of items
 ITEM_COLUMNS = {s: [f"S{s}_{i}" for i in range(1, n + 1)] for s, n in oasys.SECTIONS}
+# each section's item columns, its items' positions (shuffled in place per assessment: a
+# list shuffle draws exactly what ``Generator.permutation(n)`` draws, at half the cost) and
+# its "linked" column
+SECTION_ITEMS = [
+    (s, tuple(ITEM_COLUMNS[s]), tuple(range(n)), f"S{s}_LINKED") for s, n in oasys.SECTIONS
+]
+NO_PROBLEMS = dict.fromkeys((c for cols in ITEM_COLUMNS.values() for c in cols), "0")
 
 
 class Assessments:
@@ -169,20 +176,20 @@ class Assessments:
             "ASSESSMENT_TYPE": kind,
             "ASSESSMENT_DATE": when.isoformat(),
         }
-        for s in self.sections:
+        row.update(NO_PROBLEMS)
+        shuffle = rng.shuffle
+        for s, columns, positions, _ in SECTION_ITEMS:
             # the section's sum spread over its items in a random order: 2 each while it
             # lasts, then the odd 1, the rest 0
-            n = ITEMS[s]
-            order = rng.permutation(n).tolist()
+            order = list(positions)
+            shuffle(order)
             twos, odd = divmod(sums[s], 2)
-            values = ["0"] * n
             for i in order[:twos]:
-                values[i] = "2"
-            if odd and twos < n:
-                values[order[twos]] = "1"
-            row.update(zip(ITEM_COLUMNS[s], values, strict=True))
-        for s in self.sections:
-            row[f"S{s}_LINKED"] = "1" if linked[s] else "0"
+                row[columns[i]] = "2"
+            if odd and twos < len(order):
+                row[columns[order[twos]]] = "1"
+        for s, _, _, linked_column in SECTION_ITEMS:
+            row[linked_column] = "1" if linked[s] else "0"
         if month is None:
             out["oasys_assessments"].append(row)
         else:  # a later assessment goes out in the month it happens

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from collections import Counter
 
 import pytest
@@ -875,3 +876,38 @@ def test_a_ledger_row_outside_its_financial_year_is_quarantined(settings):
         (2, "period", "2008-04")
     ]
     assert months == [f"2007-{m:02d}" for m in range(4, 13)] + ["2008-01", "2008-02", "2008-03"]
+
+
+def test_a_feeds_files_share_one_suspects_connection_which_is_closed_after(settings, monkeypatch):
+    # GIVEN three months of a feed, its files with rows its GX suite fails
+    generate_landing(settings, scale=0.1, seed=29, dirt=0.3, window=("2008-01", "2008-03"))
+    import ingestion.validation as validation
+
+    opened = []
+    real_connect = validation.psycopg.connect
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if sys._getframe(1).f_code.co_filename == validation.__file__:  # GX's engine aside
+            opened.append(1)
+        return real_connect(*args, **kwargs)
+
+    monkeypatch.setattr(validation.psycopg, "connect", counted)
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+        # WHEN the feed loads
+        results = load_feed(conn, settings.landing_dir, "ndelius_offenders")
+        # THEN each file's failing rows were found, through one connection for all the files
+        assert len(results) == 3
+        failing = {
+            r.load_id
+            for r in results
+            if any("(expect_" in reason for *_, reason in _quarantine(conn, r.load_id))
+        }
+        assert len(failing) == 3, results
+        assert len(opened) == 1
+        # and it is closed once the feed is loaded
+        (left,) = conn.execute(
+            "select count(*) from pg_stat_activity where application_name = %s",
+            [validation.SUSPECTS_APPLICATION],
+        ).fetchone()
+    assert left == 0
