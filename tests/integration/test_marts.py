@@ -177,3 +177,28 @@ def _schema_of(conn, table: str) -> str:  # type: ignore[no-untyped-def]
         [table],
     ).fetchone()
     return str(schema)
+
+
+def test_soda_sessions_are_named_and_aggregate_without_sorting_whole_rows(settings):
+    # GIVEN the Soda data source the contracts are verified with (expectations/soda/)
+    from soda_core.common.data_source_impl import DataSourceImpl
+    from soda_core.common.yaml import DataSourceYamlSource
+
+    from warehouse.soda_contracts import SODA_DIR
+
+    settings.apply_tool_env()
+    source = DataSourceImpl.from_yaml_source(
+        DataSourceYamlSource.from_file_path(str(SODA_DIR / "datasource.yml"))
+    )
+    # WHEN it connects to the warehouse
+    source.open_connection()
+    try:
+        shown = {
+            name: source.execute_query(f"show {name}").rows[0][0]
+            for name in ("enable_presorted_aggregate", "application_name")
+        }
+    finally:
+        source.close_connection()
+    # THEN its session is named in pg_stat_activity, and a contract's one aggregate query
+    # sorts only a duplicate check's key, not whole rows
+    assert shown == {"enable_presorted_aggregate": "off", "application_name": "warehouse-soda"}
