@@ -405,6 +405,7 @@ def _stage_file(
     extra: list[psycopg.Connection] = []
     parts: list[Future[Staged]] = []
     validator = job.options.validator or GxValidator(feed, sqlalchemy_url(conn))
+    own_validator = job.options.validator is None  # closed here; a feed's run closes its own
 
     def on_a_free_connection(work: Callable[[Stager], object]) -> object:
         stager = idle.get()
@@ -453,6 +454,8 @@ def _stage_file(
     finally:
         for extra_conn in extra:
             extra_conn.close()
+        if own_validator:
+            validator.close()
     return StagedFile(
         stats=stats,
         fixes=fixes,
