@@ -406,25 +406,10 @@ def _forward_progress(events: Any, process: Any) -> dict[str, Any] | None:
 
 
 def _ingest_helper(orders: Any, taken: Any, run_id: str, metadata: str, events: Any) -> None:
-    """The helper process: ``_serve_ingestion``, then out at once. By then its runs are in
-    the warehouse and the metadata and its last message is flushed to the pipe; the
-    interpreter's own clean-up of Airflow, GX and SQLAlchemy took ~3.4 s of a core after
-    its last DAG (measured), which ``make run`` waited for before the transform."""
-    import traceback
+    """The helper process: ``_serve_ingestion``, then out at once (``workers.run_then_leave``)."""
+    from warehouse.workers import run_then_leave
 
-    code = 1
-    try:
-        _serve_ingestion(orders, taken, run_id, metadata, events)
-        code = 0
-    except BaseException:
-        traceback.print_exc()  # into the run's log (this process's stderr)
-    finally:
-        events.close()
-        events.join_thread()
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+    run_then_leave(lambda: _serve_ingestion(orders, taken, run_id, metadata, events), events)
 
 
 def _serve_ingestion(orders: Any, taken: Any, run_id: str, metadata: str, events: Any) -> None:

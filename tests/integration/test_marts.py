@@ -179,14 +179,15 @@ def _schema_of(conn, table: str) -> str:  # type: ignore[no-untyped-def]
     return str(schema)
 
 
-def test_soda_sessions_are_named_and_aggregate_without_sorting_whole_rows(settings):
+def test_soda_sessions_are_named_and_aggregate_without_sorting_whole_rows(settings, monkeypatch):
     # GIVEN the Soda data source the contracts are verified with (expectations/soda/)
     from soda_core.common.data_source_impl import DataSourceImpl
     from soda_core.common.yaml import DataSourceYamlSource
 
     from warehouse.soda_contracts import SODA_DIR
 
-    settings.apply_tool_env()
+    for name, value in settings.tool_env().items():  # what apply_tool_env() exports
+        monkeypatch.setenv(name, value)
     source = DataSourceImpl.from_yaml_source(
         DataSourceYamlSource.from_file_path(str(SODA_DIR / "datasource.yml"))
     )
