@@ -481,23 +481,38 @@ def test_an_empty_run_rebuilds_no_key_and_deletes_no_row(daily_run):
     assert [t for t in before if before[t] != after[t]] == []
 
 
-def test_a_warehouse_with_text_need_keys_builds_them_whole_on_its_next_run(daily_run):
-    """assessment_need_id was an md5 text until 2026-12-06: in a warehouse built before,
-    the incremental delete compared that text with the new bigint keys and failed. The
-    tables whose declared column types changed are dropped on-run-start and built whole."""
+def test_a_warehouse_with_text_keys_builds_their_tables_whole_on_its_next_run(daily_run):
+    """assessment_need_id and caseload_month_id were md5 texts until 2026-12-06: in a
+    warehouse built before, the incremental delete compared that text with the new bigint
+    keys and failed. The tables whose declared column types changed are dropped
+    on-run-start and built whole."""
     settings = daily_run.settings
-    before = _fingerprints(settings, {"fct_assessment_needs"})
-    # GIVEN the two tables keyed by it as an older build left them
+    keyed = {
+        "intermediate.int_assessment_needs_scored": "assessment_need_id",
+        "marts.fct_assessment_needs": "assessment_need_id",
+        "marts.fct_caseload_monthly": "caseload_month_id",
+    }
+    models = [table.split(".")[1] for table in keyed]
+    marts = {table.split(".")[1] for table in keyed if table.startswith("marts.")}
+    # GIVEN the tables keyed by them, built with what was loaded (an earlier test of the
+    # module leaves a re-delivery unbuilt), and then as an older build left them
+    run_dbt(settings, "run", "--select", *models)
+    before = _fingerprints(settings, marts)
     with connect(settings) as conn:
-        for table in ("intermediate.int_assessment_needs_scored", "marts.fct_assessment_needs"):
-            conn.execute(f"alter table {table} alter column assessment_need_id type text")
+        for table, key in keyed.items():
+            conn.execute(f"alter table {table} alter column {key} type text")
     # WHEN they run
-    run_dbt(settings, "run", "--select", "int_assessment_needs_scored", "fct_assessment_needs")
-    # THEN their keys are bigints again, and the mart holds what it held
+    run_dbt(settings, "run", "--select", *models)
+    # THEN their keys are bigints again, and the marts hold what they held
+    expected = {(*table.split("."), key): "bigint" for table, key in keyed.items()}
     with connect(settings) as conn:
-        types = conn.execute(
-            "select table_name, data_type from information_schema.columns"
-            " where column_name = 'assessment_need_id' order by 1"
-        ).fetchall()
-    assert types == [("fct_assessment_needs", "bigint"), ("int_assessment_needs_scored", "bigint")]
-    assert _fingerprints(settings, {"fct_assessment_needs"}) == before
+        types = {
+            (schema, table, column): data_type
+            for schema, table, column, data_type in conn.execute(
+                "select table_schema, table_name, column_name, data_type"
+                " from information_schema.columns"
+                " where column_name in ('assessment_need_id', 'caseload_month_id')"
+            )
+        }
+    assert {place: types.get(place) for place in expected} == expected
+    assert _fingerprints(settings, marts) == before

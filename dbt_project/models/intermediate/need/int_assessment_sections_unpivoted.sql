@@ -1,8 +1,10 @@
+{#- the key's index: the daily delete of the redone assessments probes it (at scale 16 a
+    hashed scan of the whole 2 GB table took ~3.5 s) #}
 {{
     config(
         materialized='incremental',
         unique_key='assessment_id',
-        indexes=[{'columns': ['built_at']}],
+        indexes=[{'columns': ['built_at']}, {'columns': ['assessment_id']}],
     )
 }}
 {%- set watched = ['stg_ndelius__offenders'] %}  {#- their loads since the last build: changed keys #}
