@@ -63,32 +63,50 @@ $watermark$
 {%- endmacro %}
 
 {#
-    on-run-start: an incremental model that declares a column's type in its config
-    (`meta={'column_types': {'assessment_need_id': 'bigint'}}`) and whose table holds that
-    column with another type is dropped, so this run builds it whole. Its incremental
-    delete would compare the old column with the new rows' (text = bigint: no operator),
-    and on_schema_change only appends new columns. The models reading it then rebuild
-    every key it rebuilt, as after a --full-refresh of it. (assessment_need_id was an md5
-    text until 2026-12-06: a warehouse built before upgrades itself on its next run.)
+    on-run-start: an incremental model selected by this invocation that declares a
+    column's type in its config (`meta={'column_types': {'assessment_need_id': 'bigint'}}`)
+    and whose table holds that column with another type is dropped, so this run builds it
+    whole: its rows would not fit the old column (an incremental delete comparing text with
+    bigint keys fails; an insert would store the bigint as text), and on_schema_change only
+    appends new columns. A model not selected keeps its table until a run (or build) that
+    builds it: a slice, a compile or an --empty run must not leave BI without a mart. Before a table rebuilt by keys
+    (rebuild_keys) is dropped, each of its keys is recorded in audit.emptied_keys: a key a
+    load waiting for this run leaves with no rows would otherwise be missed by the models
+    watching its built_at (they rebuild the keys with new rows, and those it emptied). The
+    models reading it then rebuild every key it rebuilt, as after a --full-refresh of it.
+    (assessment_need_id and caseload_month_id were md5 texts until 2026-12-06: a warehouse
+    built before upgrades itself on its next run.)
 #}
 {% macro drop_tables_of_changed_column_types() -%}
 {%- set drops = [] -%}
-{%- if execute -%}
+{#- (a compile, or an --empty run building no row, leaves every table as it is) -#}
+{%- if execute and flags.WHICH in ('build', 'run') and not flags.EMPTY -%}
 {%- for node in graph.nodes.values()
     if node.resource_type == 'model' and node.config.materialized == 'incremental'
-    and (node.config.meta or {}).get('column_types') -%}
+    and (node.config.meta or {}).get('column_types')
+    and node.unique_id in selected_resources -%}
     {%- set relation = adapter.get_relation(
         database=node.database, schema=node.schema, identifier=node.alias
     ) -%}
     {%- set declared = node.config.meta['column_types'] -%}
     {%- for column in (adapter.get_columns_in_relation(relation) if relation else [])
         if column.name in declared and column.data_type != declared[column.name]
-        and relation not in drops -%}
-        {%- do drops.append(relation) -%}
+        and relation not in drops | map(attribute=0) | list -%}
+        {%- do drops.append((relation, node.config.unique_key
+            if node.config.incremental_strategy == 'rebuild_keys' else none)) -%}
     {%- endfor -%}
 {%- endfor -%}
 {%- endif -%}
-{%- for relation in drops -%}
+{%- for relation, key in drops -%}
+    {%- if key -%}
+    {%- do run_query(
+        "insert into audit.emptied_keys (model, key_column, key_value, emptied_at)"
+        ~ " select distinct '" ~ relation.schema ~ "." ~ relation.identifier ~ "', '" ~ key
+        ~ "', " ~ key ~ "::text, " ~ build_time() ~ " from " ~ relation
+        ~ " on conflict (model, key_column, key_value)"
+        ~ " do update set emptied_at = excluded.emptied_at"
+    ) -%}
+    {%- endif -%}
     {#- dropped here, not by the hook's SQL: dbt cached the relations before the hooks ran,
         and a model whose table is still in the cache compiles as incremental -#}
     {%- do run_query('drop table ' ~ relation) -%}

@@ -126,8 +126,8 @@ def test_every_table_rebuilt_by_assessment_has_an_index_led_by_its_key(default_w
     by assessment (or below), they are mostly new assessments, few of the table's rows: the
     key's index finds them, where a scan read the whole table (at scale 16 the scored needs'
     558k keys: ~10 s of 3 GB scanned, 1.8 s through the index). Keyed by offender, a day's
-    keys are about a third of the offenders: the scan is the cheaper delete, and an index
-    on offender_id made each of the seven daily deletes slower (measured), so they have none."""
+    keys are about a third of the offenders: the scan is the cheaper delete (an index on
+    offender_id made each of the seven deletes it was tried on slower, measured)."""
     # GIVEN the project's incremental models rebuilt by a key other than the offender
     manifest = json.loads(parse(default_warehouse).read_text())
     keys = {

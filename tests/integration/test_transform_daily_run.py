@@ -12,7 +12,7 @@ not written to (seen once in CI; the cause inside Airflow not found yet).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -499,9 +499,21 @@ def test_a_warehouse_with_text_keys_builds_their_tables_whole_on_its_next_run(da
     run_dbt(settings, "run", "--select", *models)
     before = _fingerprints(settings, marts)
     with connect(settings) as conn:
+        offenders = conn.execute(
+            "select count(distinct offender_id) from marts.fct_caseload_monthly"
+        ).fetchone()[0]
         for table, key in keyed.items():
             conn.execute(f"alter table {table} alter column {key} type text")
+    # WHEN a run selecting one of them runs, THEN the others keep their tables
+    run_dbt(settings, "run", "--select", "int_assessment_needs_scored")
+    with connect(settings) as conn:
+        kept = conn.execute(
+            "select data_type from information_schema.columns"
+            " where table_name = 'fct_caseload_monthly' and column_name = 'caseload_month_id'"
+        ).fetchone()[0]
+    assert kept == "text"
     # WHEN they run
+    started = datetime.now(UTC)
     run_dbt(settings, "run", "--select", *models)
     # THEN their keys are bigints again, and the marts hold what they held
     expected = {(*table.split("."), key): "bigint" for table, key in keyed.items()}
@@ -516,3 +528,12 @@ def test_a_warehouse_with_text_keys_builds_their_tables_whole_on_its_next_run(da
         }
     assert {place: types.get(place) for place in expected} == expected
     assert _fingerprints(settings, marts) == before
+    # and every offender of the caseload's dropped table is recorded as emptied by that run:
+    # the models watching its built_at rebuild one whose months a waiting load removed
+    with connect(settings) as conn:
+        emptied = conn.execute(
+            "select count(*) from audit.emptied_keys where model = 'marts.fct_caseload_monthly'"
+            " and key_column = 'offender_id' and emptied_at >= %s",
+            [started],
+        ).fetchone()[0]
+    assert emptied == offenders
