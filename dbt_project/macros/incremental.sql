@@ -69,11 +69,12 @@ $watermark$
     whole: its rows would not fit the old column (an incremental delete comparing text with
     bigint keys fails; an insert would store the bigint as text), and on_schema_change only
     appends new columns. A model not selected keeps its table until a run (or build) that
-    builds it: a slice, a compile or an --empty run must not leave BI without a mart. Before a table rebuilt by keys
-    (rebuild_keys) is dropped, each of its keys is recorded in audit.emptied_keys: a key a
-    load waiting for this run leaves with no rows would otherwise be missed by the models
-    watching its built_at (they rebuild the keys with new rows, and those it emptied). The
-    models reading it then rebuild every key it rebuilt, as after a --full-refresh of it.
+    builds it: a slice, a compile or an --empty run must not leave BI without a mart.
+    Before a table rebuilt by keys (rebuild_keys) is dropped, each of its keys is recorded
+    in audit.emptied_keys: a key a load waiting for this run leaves with no rows would
+    otherwise be missed by the models watching its built_at (they rebuild the keys with
+    new rows, and those it emptied). The models reading it then rebuild every key it
+    rebuilt, as after a --full-refresh of it.
     (assessment_need_id and caseload_month_id were md5 texts until 2026-12-06: a warehouse
     built before upgrades itself on its next run.)
 #}
