@@ -105,6 +105,7 @@ create table if not exists audit.superseded_keys (
 
 comment on table audit.superseded_keys is
     'The keys and ids (never a personal column) of the rows of superseded loads, and the '
+    'ids a new version of a row no longer carries (moved to another offender), with the '
     '_loaded_at of the load that superseded them: incremental models rebuild them.';
 """
 

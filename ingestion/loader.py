@@ -373,6 +373,7 @@ def _stage_and_commit(
             else:
                 loaded_at = registry.stamp(cur, job.table, job.path.name)
                 registry.attach(cur, job.feed, job.table, result.load_id)
+                registry.remember_moved_keys(cur, job.feed, job.table, result.load_id)
             if job.options.after_copy:
                 job.options.after_copy()
             registry.insert_load(cur, result, staged.sha, job.started_at, loaded_at=loaded_at)

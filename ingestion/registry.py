@@ -255,7 +255,7 @@ def supersede_earlier(cur: psycopg.Cursor, feed: Feed, period: str | None, load_
         if old == load_id:
             continue
         partition = sql.Identifier(staging_table(feed.name, old))
-        remember_superseded_keys(cur, feed, partition, load_id)
+        remember_superseded_keys(cur, feed, old, load_id)
         cur.execute(
             sql.SQL("alter table raw.{} detach partition raw.{}").format(
                 sql.Identifier(feed.name), partition
@@ -270,24 +270,25 @@ def supersede_earlier(cur: psycopg.Cursor, feed: Feed, period: str | None, load_
         )
 
 
-def remember_superseded_keys(
-    cur: psycopg.Cursor, feed: Feed, partition: sql.Identifier, load_id: int
-) -> None:
-    """Record the keys and ids of a superseded load's rows (``Feed.change_keys``) with the
+def remember_superseded_keys(cur: psycopg.Cursor, feed: Feed, old: int, load_id: int) -> None:
+    """Record the keys and ids of superseded load ``old``'s rows (``Feed.change_keys``) with the
     superseding load's ``_loaded_at``: a row the new delivery leaves out is gone from
     ``raw``, and an incremental model that looks only at the rows loaded since would keep
-    what it built from it. The same time as the new rows, so a model sees both or neither."""
+    what it built from it. The same time as the new rows, so a model sees both or neither.
+    Also the ids of the versions of those rows that other loads still hold: staging falls
+    back to one of them, and if it belongs to another offender (a correction undoing a
+    move), that offender gains the row without any row of theirs being loaded."""
     keys = feed.change_keys
     if not keys:
         return
+    partition = sql.Identifier(staging_table(feed.name, old))
     pairs = sql.SQL(", ").join(
         sql.SQL("({}, old.{}::text)").format(sql.Literal(k), sql.Identifier(k)) for k in keys
     )
     cur.execute(
         sql.SQL(
             "insert into audit.superseded_keys (feed, key_column, key_value, superseded_at)"
-            " select distinct {feed}, k.key_column, k.key_value,"
-            " (select _loaded_at from raw.{table} where _load_id = {load} limit 1)"
+            " select distinct {feed}, k.key_column, k.key_value, {stamp}"
             " from raw.{partition} as old"
             " cross join lateral (values {pairs}) as k (key_column, key_value)"
             " where k.key_value is not null"
@@ -295,11 +296,74 @@ def remember_superseded_keys(
             " do update set superseded_at = excluded.superseded_at"
         ).format(
             feed=sql.Literal(feed.name),
-            table=sql.Identifier(feed.name),
-            load=sql.Literal(load_id),
+            stamp=_loaded_at(feed, load_id),
             partition=partition,
             pairs=pairs,
         )
+    )
+    _remember_other_versions(cur, feed, partition, (old, load_id), load_id)
+
+
+def remember_moved_keys(cur: psycopg.Cursor, feed: Feed, table: str, load_id: int) -> None:
+    """Record the ids that a new version of a row no longer carries (``Feed.change_keys``
+    of its earlier versions, in other loads, that differ from the new one's: a sentence
+    moved to another offender), stamped with the new load's ``_loaded_at``. An incremental
+    model rebuilding the offenders of the rows loaded since would otherwise rebuild only
+    the new offender, and the old one would keep the sentence (or, in a fact keyed by the
+    sentence, the rebuild would fail on its primary key). Called in the commit, after
+    ``attach``: the new rows are ``raw.<table>``."""
+    _remember_other_versions(cur, feed, sql.Identifier(table), (load_id,), load_id)
+
+
+def _remember_other_versions(
+    cur: psycopg.Cursor,
+    feed: Feed,
+    partition: sql.Identifier,
+    skip_loads: tuple[int, ...],
+    load_id: int,
+) -> None:
+    """Record, stamped with load ``load_id``'s ``_loaded_at``, the ``Feed.change_keys`` of
+    the rows of ``raw.<feed>`` outside ``skip_loads`` that share their unique key with a
+    row of ``raw.<partition>`` and differ from it. Nothing can differ when every change
+    key is part of the unique key (the whole table is then not read)."""
+    unique = [feed.column(name).db_name for name in feed.unique_key]
+    keys = [k for k in feed.change_keys if k not in unique]
+    if not keys or not unique:
+        return
+    triples = sql.SQL(", ").join(
+        sql.SQL("({}, other.{}::text, row.{}::text)").format(
+            sql.Literal(k), sql.Identifier(k), sql.Identifier(k)
+        )
+        for k in keys
+    )
+    cur.execute(
+        sql.SQL(
+            "insert into audit.superseded_keys (feed, key_column, key_value, superseded_at)"
+            " select distinct {feed}, k.key_column, k.other_value, {stamp}"
+            " from raw.{partition} as row"
+            " join raw.{table} as other on {match} and other._load_id <> all({skip})"
+            " cross join lateral (values {triples}) as k (key_column, other_value, value)"
+            " where k.other_value is distinct from k.value and k.other_value is not null"
+            " on conflict (feed, key_column, key_value)"
+            " do update set superseded_at = excluded.superseded_at"
+        ).format(
+            feed=sql.Literal(feed.name),
+            stamp=_loaded_at(feed, load_id),
+            partition=partition,
+            table=sql.Identifier(feed.name),
+            match=sql.SQL(" and ").join(
+                sql.SQL("other.{0} = row.{0}").format(sql.Identifier(c)) for c in unique
+            ),
+            skip=sql.Literal(list(skip_loads)),
+            triples=triples,
+        )
+    )
+
+
+def _loaded_at(feed: Feed, load_id: int) -> sql.Composable:
+    """The ``_loaded_at`` of a load's rows in ``raw.<feed>``, as a scalar subquery."""
+    return sql.SQL("(select _loaded_at from raw.{} where _load_id = {} limit 1)").format(
+        sql.Identifier(feed.name), sql.Literal(load_id)
     )
 
 

@@ -139,6 +139,53 @@ def test_corrected_redelivery_supersedes_the_earlier_load(settings):
     assert stamped and is_remembered == 1
 
 
+def test_a_row_moved_and_moved_back_remembers_the_ids_it_left(settings):
+    generate_landing(settings, scale=0.02, seed=3, dirt=0, window=("2007-06", "2007-07"))
+    folder = settings.landing_dir / "ndelius"
+    june = (folder / "ndelius_disposals_2007-06.csv").read_text().splitlines()
+    header = june[0].split(",")
+    offender, version = header.index("OFFENDER_ID"), header.index("ROW_VERSION")
+    moved, kept, other = (line.split(",") for line in june[1:4])
+    assert len({moved[offender], kept[offender], other[offender]}) == 3
+    # GIVEN July's file carries new versions of two June sentences: one moved to another
+    # offender (a record linked to the wrong person, corrected), one with the same ids
+    for row in (moved, kept):
+        row[version] = str(int(row[version]) + 1)
+    old_offender, moved[offender] = moved[offender], other[offender]
+    july = folder / "ndelius_disposals_2007-07.csv"
+    delivered = july.read_text()
+    july.write_text(delivered + ",".join(moved) + "\n" + ",".join(kept) + "\n")
+    with connect(settings, autocommit=True) as conn:
+        ensure_schema(conn)
+        load_file(conn, folder / "ndelius_disposals_2007-06.csv", ndelius.DISPOSALS)
+        second = load_file(conn, july, ndelius.DISPOSALS)
+        # WHEN July is loaded, THEN the offender the moved sentence left is remembered with
+        # July's load time (the models rebuilding offenders take the old one too), and
+        # nothing else: the ids both versions carry are among the new rows already
+        remembered = conn.execute(
+            "select key_column, key_value, superseded_at = ("
+            "   select max(_loaded_at) from raw.ndelius_disposals where _load_id = %s)"
+            " from audit.superseded_keys where feed = 'ndelius_disposals'",
+            [second.load_id],
+        ).fetchall()
+        # WHEN July is corrected again, leaving the moved sentence out (the move was the
+        # mistake): staging falls back to June's version, under the old offender again
+        july.write_text(delivered + ",".join(kept) + "\n")
+        third = load_file(conn, july, ndelius.DISPOSALS)
+        # THEN the old offender is remembered with the correction's load time (they gain
+        # the sentence back, though no row loaded since carries them)
+        undone = conn.execute(
+            "select superseded_at = ("
+            "   select max(_loaded_at) from raw.ndelius_disposals where _load_id = %s)"
+            " from audit.superseded_keys where feed = 'ndelius_disposals'"
+            " and key_column = 'offender_id' and key_value = %s",
+            [third.load_id, old_offender],
+        ).fetchall()
+    assert second.status == "loaded" and third.status == "loaded"
+    assert remembered == [("offender_id", old_offender, True)]
+    assert undone == [(True,)]
+
+
 def test_a_load_killed_mid_copy_leaves_nothing_and_a_rerun_completes(settings):
     generate_landing(settings, scale=0.02, seed=5, dirt=0, window=("2007-01", "2007-01"))
     path = settings.landing_dir / "ndelius" / "ndelius_events_2007-01.csv"
