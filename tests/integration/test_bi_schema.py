@@ -117,22 +117,25 @@ def test_every_contract_primary_key_and_not_null_is_in_postgresql(default_wareho
 
 
 def test_a_duplicate_key_fails_a_contract_marts_build_naming_its_key(warehouse_copy):
-    # GIVEN a duplicated event in the staging layer a table mart reads (its key then twice)
+    # GIVEN a duplicated court report in the staging layer a table mart reads (its key then
+    # twice)
     with connect(warehouse_copy) as conn:
-        conn.execute("alter view staging.stg_ndelius__events rename to stg_events_kept")
         conn.execute(
-            """create view staging.stg_ndelius__events as
-            select * from staging.stg_events_kept
+            "alter view staging.stg_ndelius__court_reports rename to stg_court_reports_kept"
+        )
+        conn.execute(
+            """create view staging.stg_ndelius__court_reports as
+            select * from staging.stg_court_reports_kept
             union all (
-                select * from staging.stg_events_kept where not is_deleted
-                order by event_id limit 1
+                select * from staging.stg_court_reports_kept where not is_deleted
+                order by court_report_id limit 1
             )"""
         )
     # WHEN the mart is built
     with pytest.raises(DbtFailed) as failed:
-        run_dbt(warehouse_copy, "run", "--select", "fct_convictions")
+        run_dbt(warehouse_copy, "run", "--select", "fct_court_reports")
     # THEN the build fails on its primary key and the mart keeps its previous rows
-    assert "fct_convictions" in str(failed.value) and "pkey" in str(failed.value), failed.value
+    assert "fct_court_reports" in str(failed.value) and "pkey" in str(failed.value), failed.value
     with connect(warehouse_copy) as conn:
         (dupes,) = conn.execute(
             """select count(*) - count(distinct conviction_id) from marts.fct_convictions"""
@@ -217,7 +220,9 @@ def test_foreign_keys_come_back_after_a_dimension_is_rebuilt_alone(warehouse_cop
             " and connamespace = 'marts'::regnamespace"
         ).fetchone() == (False,)
         conn.execute(
-            "update marts.fct_convictions set la_code = 'NOWHERE'"
+            # (built after the tests last passed: they read the rows built since)
+            "update marts.fct_convictions set la_code = 'NOWHERE',"
+            " built_at = built_at + interval '1 second'"
             " where conviction_id = (select min(conviction_id) from marts.fct_convictions)"
         )
     with pytest.raises(

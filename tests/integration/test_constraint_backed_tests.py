@@ -68,15 +68,21 @@ def test_without_the_constraint_each_test_finds_the_broken_row(module_warehouse_
             ).fetchone()
             conn.execute(f"alter table marts.{table} drop constraint {name} cascade")
         conn.execute(
-            """insert into marts.fct_convictions
-            select * from marts.fct_convictions order by conviction_id limit 1"""
-        )
-        conn.execute(
             "alter table marts.fct_caseload_monthly alter column caseload_month_id drop not null"
         )
         # (rows of a build after the one whose tests passed: the tests of an incremental
         # mart read the rows built since they last passed)
         later = ", built_at = built_at + interval '1 second' where ctid = "
+        conn.execute(
+            """insert into marts.fct_convictions
+            select * from marts.fct_convictions order by conviction_id limit 1"""
+        )
+        conn.execute(
+            "update marts.fct_convictions set conviction_id = conviction_id"
+            + later
+            + "any(select ctid from marts.fct_convictions where conviction_id ="
+            " (select min(conviction_id) from marts.fct_convictions))"
+        )
         conn.execute(
             "update marts.fct_caseload_monthly set caseload_month_id = null"
             + later

@@ -160,7 +160,7 @@ ANALYSED = {
     "intermediate.int_tier_records_ranged",
     "intermediate.metricflow_time_spine",
     "reference.ref_need_areas",
-    "marts.fct_requirements",
+    "marts.fct_court_reports",
     "marts.fct_reoffending_cohort",
     "marts.fct_assessment_needs",
     "snapshots.snap_ndelius__offenders",

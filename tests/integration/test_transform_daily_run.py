@@ -29,6 +29,8 @@ pytestmark = pytest.mark.integration
 
 CHANGING = {
     "fct_caseload_monthly",
+    "fct_commencements",
+    "fct_convictions",
     "fct_assessment_needs",
     "fct_need_change",
     "fct_reoffending_cohort",
@@ -52,6 +54,8 @@ class DailyRun:
     before: dict[str, tuple[int, object]]  # CHANGING's fingerprints before the run
     sentence_gone: list[int]  # offenders whose only sentence was soft-deleted or left out
     record_gone: list[int]  # offenders whose record was soft-deleted or left out
+    conviction_gone: list[int]  # convictions soft-deleted or left out
+    moved: tuple[int, int, int]  # a sentence moved: (disposal, from offender, to offender)
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +85,7 @@ def daily_run(module_warehouse_copy) -> DailyRun:
             " order by 1 limit 6"
         ).fetchall()
     assert len(only_sentence) == 6
+    sentences_of = [o for o, _ in only_sentence]
     gone_records = _records_alone(settings, [m[0] for m in movers])
     sentences = [str(d) for _, d in only_sentence]
     reoffences = _reoffences_alone(settings, [m[0] for m in movers])
@@ -109,13 +114,8 @@ def daily_run(module_warehouse_copy) -> DailyRun:
         _withdrawn("EVENT_ID", reoffences[:3], reoffences[3:], lambda header, rows: (rows, 0)),
     )
     assert (disposals, offenders, scores, convictions) == (26, 26, 20, 6)
-    # and, in April's tier file, twenty tier records corrected (a new version): ten start
-    # the day after an assessment they covered (which loses the tier),
-    # ten the day before an assessment they did not cover: an incremental model must
-    # rebuild from the earlier of the two starts, the old version's too
-    processed = settings.landing_dir / "ndelius" / "processed"
-    others = _column(processed / "ndelius_offenders_2009-03.csv", "OFFENDER_ID")
-    assert _correct_first_tier_starts(settings, others + [m[0] for m in movers]) == 20
+    # and April's corrections (_april_corrections)
+    moved = _april_corrections(settings, [m[0] for m in movers], sentences_of)
     before = _fingerprints(settings, CHANGING)
     # WHEN they are loaded and the transform DAG runs as `make run` runs it (the daily run:
     # the incremental models take what changed)
@@ -132,8 +132,10 @@ def daily_run(module_warehouse_copy) -> DailyRun:
         run,
         result,
         before,
-        [o for o, _ in only_sentence],
+        sentences_of,
         [int(i) for i in gone_records],
+        [int(i) for i in reoffences],
+        moved,
     )
 
 
@@ -192,6 +194,7 @@ def test_the_daily_run_after_redeliveries_equals_a_full_rebuild(daily_run):
     with connect(settings) as conn:
         for table, offenders in (
             ("fct_caseload_monthly", daily_run.sentence_gone),
+            ("fct_commencements", daily_run.sentence_gone),
             ("fct_offender_year_profile", daily_run.sentence_gone),
             ("fct_offender_year_requirements", daily_run.sentence_gone),
             ("dim_offender_history", daily_run.record_gone),
@@ -200,6 +203,22 @@ def test_the_daily_run_after_redeliveries_equals_a_full_rebuild(daily_run):
                 f"select count(*) from marts.{table} where offender_id = any(%s)", [offenders]
             ).fetchone()
             assert left == 0, (table, offenders)
+        (left,) = conn.execute(
+            "select count(*) from marts.fct_convictions where event_id = any(%s)",
+            [daily_run.conviction_gone],
+        ).fetchone()
+        assert left == 0, daily_run.conviction_gone
+        disposal, left_by, moved_to = daily_run.moved
+        assert conn.execute(
+            "select offender_id from marts.fct_commencements where disposal_id = %s", [disposal]
+        ).fetchall() == [(moved_to,)]
+        # (the offender it left keeps their other sentences)
+        assert (
+            conn.execute(
+                "select count(*) from marts.fct_commencements where offender_id = %s", [left_by]
+            ).fetchone()[0]
+            >= 1
+        )
     # a full rebuild: every incremental model from scratch, and all that reads one (every
     # other model is a table or view that each build makes from scratch anyway), but not
     # the analytics marts, which the analytics steps build (as the daily build leaves them)
@@ -314,6 +333,58 @@ def _correct_first_tier_starts(settings: Settings, others: list[int]) -> int:
         + "\n"
     )
     return len(lines)
+
+
+def _april_corrections(settings: Settings, movers: list[int], sentences_of: list[int]):  # type: ignore[no-untyped-def]
+    """April 2009's tier file: twenty tier records corrected (a new version): ten start the
+    day after an assessment they covered (which loses the tier), ten the day before an
+    assessment they did not cover: an incremental model must rebuild from the earlier of
+    the two starts, the old version's too. April's sentence file: a February sentence
+    moved to another offender (recorded against the wrong person, corrected): the offender
+    it left must lose it too, though no row loaded since carries them. Neither touches an
+    offender in March's files. Returns the move (``_move_a_sentence``)."""
+    processed = settings.landing_dir / "ndelius" / "processed"
+    others = _column(processed / "ndelius_offenders_2009-03.csv", "OFFENDER_ID")
+    assert _correct_first_tier_starts(settings, others + movers) == 20
+    sentenced = _column(processed / "ndelius_disposals_2009-03.csv", "OFFENDER_ID")
+    return _move_a_sentence(settings, others + movers + sentences_of + sentenced)
+
+
+def _move_a_sentence(settings: Settings, others: list[int]) -> tuple[int, int, int]:
+    """April 2009's sentence file: a new version of a sentence delivered in February, now
+    of another offender, both offenders under supervision with other sentences and not in
+    ``others``. Returns (disposal, the offender it left, the one it went to)."""
+    processed = settings.landing_dir / "ndelius" / "processed"
+    lines = (processed / "ndelius_disposals_2009-02.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    d, o, v = (header.index(c) for c in ("DISPOSAL_ID", "OFFENDER_ID", "ROW_VERSION"))
+    parsed = (line.split(",") for line in lines[1:])
+    rows = {int(f[d]): f for f in parsed if len(f) == len(header) and f[d].isdigit()}
+    excluded = set(others)
+    with connect(settings) as conn:
+        supervised = [
+            offender
+            for (offender,) in conn.execute(
+                "select offender_id from staging.stg_ndelius__disposals"
+                " where not is_deleted and start_date < date '2009-01-01'"
+                " group by 1 having count(*) >= 2 order by 1"
+            )
+            if offender not in excluded
+        ]
+        candidates = conn.execute(
+            "select disposal_id, offender_id, row_version from staging.stg_ndelius__disposals"
+            " where not is_deleted and disposal_id = any(%s) and offender_id = any(%s)"
+            " order by 1",
+            [list(rows), supervised],
+        ).fetchall()
+    # (February's version is the latest)
+    disposal, left_by, version = next(c for c in candidates if int(rows[c[0]][v]) == c[2])
+    moved_to = next(o for o in supervised if o != left_by)
+    fields = rows[disposal]
+    fields[o], fields[v] = str(moved_to), str(version + 1)
+    path = settings.landing_dir / "ndelius" / "ndelius_disposals_2009-04.csv"
+    path.write_text("\n".join([lines[0], ",".join(fields)]) + "\n")
+    return disposal, left_by, moved_to
 
 
 def _records_alone(settings: Settings, movers: list[int]) -> list[str]:

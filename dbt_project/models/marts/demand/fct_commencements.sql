@@ -1,7 +1,37 @@
+-- Incremental: offenders with a sentence, a requirement of one or an offender record
+-- (district) loaded since the last build are rebuilt whole (macros/incremental.sql:
+-- rebuild_keys; an offender whose only sentence was deleted has none left).
+{%- set watched = ['stg_ndelius__disposals', 'stg_ndelius__offenders'] %}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='rebuild_keys',
+        unique_key='offender_id',
+        meta={'changed_keys': [
+            {'models': watched},
+            {
+                'models': ['stg_ndelius__requirements'],
+                'key': 'disposal_id',
+                'through': 'stg_ndelius__disposals',
+            },
+        ]},
+        pre_hook="{{ stage_changed_keys() }}",
+        indexes=[{'columns': ['built_at']}],
+    )
+}}
 with
+
+{% if is_incremental() %}
+    changed as (
+        select offender_id from {{ changed_keys_table() }}
+    ),
+{% endif %}
 
 disposals as (
     select * from {{ ref('stg_ndelius__disposals') }}
+    {% if is_incremental() %}
+        where offender_id in (select offender_id from changed)
+    {% endif %}
 ),
 
 offenders as (
@@ -26,6 +56,9 @@ requirement_flags as (
         bool_or(requirement_type_code = 'ATR') as has_alcohol_treatment
     from requirements
     where not is_deleted
+        {% if is_incremental() %}
+            and disposal_id in (select disposal_id from disposals)
+        {% endif %}
     group by disposal_id
 ),
 
@@ -50,7 +83,10 @@ final as (
         coalesce(requirement_flags.has_unpaid_work, false) as has_unpaid_work,
         coalesce(requirement_flags.has_accredited_programme, false) as has_accredited_programme,
         coalesce(requirement_flags.has_drug_rehabilitation, false) as has_drug_rehabilitation,
-        coalesce(requirement_flags.has_alcohol_treatment, false) as has_alcohol_treatment
+        coalesce(requirement_flags.has_alcohol_treatment, false) as has_alcohol_treatment,
+        {{ sources_loaded_until(watched + ['stg_ndelius__requirements']) }}
+            as sources_loaded_until,
+        {{ build_time() }} as built_at
     from disposals
     left join offenders
         on disposals.offender_id = offenders.offender_id
