@@ -324,12 +324,25 @@ def _remember_other_versions(
 ) -> None:
     """Record, stamped with load ``load_id``'s ``_loaded_at``, the ``Feed.change_keys`` of
     the rows of ``raw.<feed>`` outside ``skip_loads`` that share their unique key with a
-    row of ``raw.<partition>`` and differ from it. Nothing can differ when every change
-    key is part of the unique key (the whole table is then not read)."""
+    row of ``raw.<partition>`` and differ from it. It reads the whole feed (no index on
+    raw), so it is skipped when nothing can differ: every change key is part of the
+    unique key, or, in a versioned feed, every row of the partition is at its first
+    version (it has no earlier one; the same version delivered again with other ids is a
+    fault of the source, which staging settles by the later load, not looked up here)."""
     unique = [feed.column(name).db_name for name in feed.unique_key]
     keys = [k for k in feed.change_keys if k not in unique]
     if not keys or not unique:
         return
+    later = sql.SQL("true")
+    if feed.version_column:
+        later = sql.SQL("row.{} > 1").format(
+            sql.Identifier(feed.column(feed.version_column).db_name)
+        )
+        found = cur.execute(
+            sql.SQL("select exists (select from raw.{} as row where {})").format(partition, later)
+        ).fetchone()
+        if not found or not found[0]:
+            return
     triples = sql.SQL(", ").join(
         sql.SQL("({}, other.{}::text, row.{}::text)").format(
             sql.Literal(k), sql.Identifier(k), sql.Identifier(k)
@@ -342,6 +355,7 @@ def _remember_other_versions(
             " select distinct {feed}, k.key_column, k.other_value, {stamp}"
             " from raw.{partition} as row"
             " join raw.{table} as other on {match} and other._load_id <> all({skip})"
+            " and {later}"
             " cross join lateral (values {triples}) as k (key_column, other_value, value)"
             " where k.other_value is distinct from k.value and k.other_value is not null"
             " on conflict (feed, key_column, key_value)"
@@ -355,6 +369,7 @@ def _remember_other_versions(
                 sql.SQL("other.{0} = row.{0}").format(sql.Identifier(c)) for c in unique
             ),
             skip=sql.Literal(list(skip_loads)),
+            later=later,
             triples=triples,
         )
     )
