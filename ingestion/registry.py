@@ -325,24 +325,22 @@ def _remember_other_versions(
     """Record, stamped with load ``load_id``'s ``_loaded_at``, the ``Feed.change_keys`` of
     the rows of ``raw.<feed>`` outside ``skip_loads`` that share their unique key with a
     row of ``raw.<partition>`` and differ from it. It reads the whole feed (no index on
-    raw), so it is skipped when nothing can differ: every change key is part of the
-    unique key, or, in a versioned feed, every row of the partition is at its first
-    version (it has no earlier one; the same version delivered again with other ids is a
-    fault of the source, which staging settles by the later load, not looked up here)."""
+    raw), so it is skipped where nothing can differ or nothing reads it: every change key
+    is part of the unique key; every row of the partition is at its first version (it
+    has no earlier one; the same version delivered again with other ids is a fault of the
+    source, which staging settles by the later load, not looked up here); the feed has no
+    version column (OASys: the models reading it rebuild each assessment and objective
+    by its own key, from the rows loaded since, and none reads these ids)."""
     unique = [feed.column(name).db_name for name in feed.unique_key]
     keys = [k for k in feed.change_keys if k not in unique]
-    if not keys or not unique:
+    if not keys or not unique or not feed.version_column:
         return
-    later = sql.SQL("true")
-    if feed.version_column:
-        later = sql.SQL("row.{} > 1").format(
-            sql.Identifier(feed.column(feed.version_column).db_name)
-        )
-        found = cur.execute(
-            sql.SQL("select exists (select from raw.{} as row where {})").format(partition, later)
-        ).fetchone()
-        if not found or not found[0]:
-            return
+    later = sql.SQL("row.{} > 1").format(sql.Identifier(feed.column(feed.version_column).db_name))
+    found = cur.execute(
+        sql.SQL("select exists (select from raw.{} as row where {})").format(partition, later)
+    ).fetchone()
+    if not found or not found[0]:
+        return
     triples = sql.SQL(", ").join(
         sql.SQL("({}, other.{}::text, row.{}::text)").format(
             sql.Literal(k), sql.Identifier(k), sql.Identifier(k)

@@ -31,6 +31,7 @@ CHANGING = {
     "fct_caseload_monthly",
     "fct_commencements",
     "fct_convictions",
+    "fct_requirements",
     "fct_assessment_needs",
     "fct_need_change",
     "fct_reoffending_cohort",
