@@ -285,21 +285,15 @@ def remember_superseded_keys(cur: psycopg.Cursor, feed: Feed, old: int, load_id:
     pairs = sql.SQL(", ").join(
         sql.SQL("({}, old.{}::text)").format(sql.Literal(k), sql.Identifier(k)) for k in keys
     )
-    cur.execute(
+    _record_keys(
+        cur,
+        feed,
+        load_id,
         sql.SQL(
-            "insert into audit.superseded_keys (feed, key_column, key_value, superseded_at)"
-            " select distinct {feed}, k.key_column, k.key_value, {stamp}"
-            " from raw.{partition} as old"
+            "select k.key_column, k.key_value from raw.{partition} as old"
             " cross join lateral (values {pairs}) as k (key_column, key_value)"
             " where k.key_value is not null"
-            " on conflict (feed, key_column, key_value)"
-            " do update set superseded_at = excluded.superseded_at"
-        ).format(
-            feed=sql.Literal(feed.name),
-            stamp=_loaded_at(feed, load_id),
-            partition=partition,
-            pairs=pairs,
-        )
+        ).format(partition=partition, pairs=pairs),
     )
     _remember_other_versions(cur, feed, partition, (old, load_id), load_id)
 
@@ -347,20 +341,17 @@ def _remember_other_versions(
         )
         for k in keys
     )
-    cur.execute(
+    _record_keys(
+        cur,
+        feed,
+        load_id,
         sql.SQL(
-            "insert into audit.superseded_keys (feed, key_column, key_value, superseded_at)"
-            " select distinct {feed}, k.key_column, k.other_value, {stamp}"
-            " from raw.{partition} as row"
+            "select k.key_column, k.other_value from raw.{partition} as row"
             " join raw.{table} as other on {match} and other._load_id <> all({skip})"
             " and {later}"
             " cross join lateral (values {triples}) as k (key_column, other_value, value)"
             " where k.other_value is distinct from k.value and k.other_value is not null"
-            " on conflict (feed, key_column, key_value)"
-            " do update set superseded_at = excluded.superseded_at"
         ).format(
-            feed=sql.Literal(feed.name),
-            stamp=_loaded_at(feed, load_id),
             partition=partition,
             table=sql.Identifier(feed.name),
             match=sql.SQL(" and ").join(
@@ -369,14 +360,28 @@ def _remember_other_versions(
             skip=sql.Literal(list(skip_loads)),
             later=later,
             triples=triples,
-        )
+        ),
     )
 
 
-def _loaded_at(feed: Feed, load_id: int) -> sql.Composable:
-    """The ``_loaded_at`` of a load's rows in ``raw.<feed>``, as a scalar subquery."""
-    return sql.SQL("(select _loaded_at from raw.{} where _load_id = {} limit 1)").format(
-        sql.Identifier(feed.name), sql.Literal(load_id)
+def _record_keys(cur: psycopg.Cursor, feed: Feed, load_id: int, pairs: sql.Composable) -> None:
+    """Record the (key column, key value) rows of query ``pairs`` in
+    ``audit.superseded_keys``, stamped with the ``_loaded_at`` of load ``load_id``'s rows
+    (a key recorded before takes the new time)."""
+    cur.execute(
+        sql.SQL(
+            "insert into audit.superseded_keys (feed, key_column, key_value, superseded_at)"
+            " select distinct {feed}, pairs.key_column, pairs.key_value,"
+            " (select _loaded_at from raw.{table} where _load_id = {load} limit 1)"
+            " from ({pairs}) as pairs (key_column, key_value)"
+            " on conflict (feed, key_column, key_value)"
+            " do update set superseded_at = excluded.superseded_at"
+        ).format(
+            feed=sql.Literal(feed.name),
+            table=sql.Identifier(feed.name),
+            load=sql.Literal(load_id),
+            pairs=pairs,
+        )
     )
 
 
