@@ -15,22 +15,31 @@ commencements as (
     group by 1, 2
 ),
 
-requirements as (
+-- each sentence once per district and quarter with its requirements and whether it has
+-- unpaid work or a programme (a community sentence): the counts below are then plain
+-- counts, the same as count(distinct disposal_id) filter (...) over the requirements,
+-- hashed instead of sorting every requirement
+sentences as (
     select
         la_code,
         sentence_start_quarter as quarter_start_date,
+        disposal_id,
         count(*) as requirements,
-        count(
-            distinct disposal_id) filter (
-            where requirement_type_code = 'UPW'
-            and sentence_group = 'community'
-        ) as sentences_with_unpaid_work,
-        count(
-            distinct disposal_id) filter (
-            where requirement_type_code = 'PROG'
-            and sentence_group = 'community'
-        ) as sentences_with_programme
+        bool_or(requirement_type_code = 'UPW' and sentence_group = 'community') as has_upw,
+        bool_or(requirement_type_code = 'PROG' and sentence_group = 'community')
+            as has_programme
     from {{ ref('fct_requirements') }}
+    group by 1, 2, 3
+),
+
+requirements as (
+    select
+        la_code,
+        quarter_start_date,
+        cast(sum(requirements) as bigint) as requirements,
+        count(disposal_id) filter (where has_upw) as sentences_with_unpaid_work,
+        count(disposal_id) filter (where has_programme) as sentences_with_programme
+    from sentences
     group by 1, 2
 ),
 
@@ -54,7 +63,8 @@ caseload as (
     from (
         select distinct
             la_code,
-            cast(date_trunc('quarter', month_start_date) as date) as quarter_start_date,
+            cast(date_trunc('quarter', cast(month_start_date as timestamp)) as date)
+                as quarter_start_date,
             offender_id
         from {{ ref('fct_caseload_monthly') }}
     ) as offender_quarters

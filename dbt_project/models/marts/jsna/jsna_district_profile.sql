@@ -31,83 +31,143 @@ crime as (
     group by 1, 2
 ),
 
--- each offender's tier in their last supervised month of the year (one row per offender
--- per month: fct_caseload_monthly's grain)
-last_tiers as (
-    select distinct on (offender_id, financial_year)
-        offender_id,
-        financial_year,
-        tier as last_tier
-    from {{ ref('fct_caseload_monthly') }}
-    where {{ in_profiled_years }}
-    order by offender_id, financial_year, month_start_date desc
-),
-
--- the districts an offender was supervised in during the year (counted in each)
-caseload_offenders as (
-    select distinct
-        la_code,
-        financial_year,
-        offender_id
-    from {{ ref('fct_caseload_monthly') }}
-    where {{ in_profiled_years }}
-),
-
--- distinct offenders by district and year: one row per offender after the two steps
--- above, so plain counts (a count(distinct) sorted every month of every offender)
-caseload as (
-    select
-        caseload_offenders.la_code,
-        caseload_offenders.financial_year,
-        count(*) as caseload,
-        count(*) filter (where last_tiers.last_tier = 1) as tier_1,
-        count(*) filter (where last_tiers.last_tier = 2) as tier_2,
-        count(*) filter (where last_tiers.last_tier = 3) as tier_3,
-        count(*) filter (where last_tiers.last_tier = 4) as tier_4,
-        count(*) filter (where last_tiers.last_tier = 0) as tier_missing
-    from caseload_offenders
-    inner join last_tiers
-        on caseload_offenders.offender_id = last_tiers.offender_id
-        and caseload_offenders.financial_year = last_tiers.financial_year
-    group by 1, 2
-),
-
-latest_needs as (
-    select * from {{ ref('int_needs_at_latest_assessment_in_year') }}
-),
-
--- per offender first (their need-area rows, and those that are a need), then per district
--- and year: the same counts and shares as count(distinct) and avg() over the rows, without
--- sorting every row
-offender_needs as (
+-- one row per offender, year and district they were supervised in (counted in each), with
+-- their tier in their last supervised month of the year, wherever that was: a month's
+-- day number x 10 + its tier (0-4), so the largest carries the latest month's tier. Hashed
+-- in one pass over fct_caseload_monthly (one row per offender per month), where a
+-- distinct and a sort of every month both read it
+offender_districts as (
     select
         la_code,
         financial_year,
         offender_id,
-    {% for area in need_areas %}
-        count(*) filter (where need_area_code = '{{ area }}') as {{ area | lower }}_rows,
-        count(*) filter (where need_area_code = '{{ area }}' and is_need)
-            as {{ area | lower }}_needs{{ ',' if not loop.last }}
-    {% endfor %}
-    from latest_needs
+        max((month_start_date - date '2000-01-01') * 10 + tier) as last_month_and_tier
+    from {{ ref('fct_caseload_monthly') }}
     where {{ in_profiled_years }}
     group by 1, 2, 3
 ),
 
-needs as (
+last_tiers as (
     select
         la_code,
         financial_year,
-        count(offender_id) as offenders_assessed,
+        max(last_month_and_tier) over (partition by offender_id, financial_year) % 10
+            as last_tier
+    from offender_districts
+),
+
+-- distinct offenders by district and year: plain counts of the rows above
+caseload as (
+    select
+        la_code,
+        financial_year,
+        count(*) as caseload,
+        count(*) filter (where last_tier = 1) as tier_1,
+        count(*) filter (where last_tier = 2) as tier_2,
+        count(*) filter (where last_tier = 3) as tier_3,
+        count(*) filter (where last_tier = 4) as tier_4,
+        count(*) filter (where last_tier = 0) as tier_missing
+    from last_tiers
+    group by 1, 2
+),
+
+-- read three times below, each a pass of its own (a materialised copy cost more)
+latest_needs as not materialized (
+    select * from {{ ref('int_needs_at_latest_assessment_in_year') }}
+    where {{ in_profiled_years }}
+),
+
+-- the same counts and shares as count(distinct) and avg() over the rows, hashed: a share
+-- is the need area's rows that are a need over its rows; the need offenders and the
+-- offenders assessed are distinct offenders
+area_rows as (
+    select
+        la_code,
+        financial_year,
+        need_area_code,
+        count(*) as area_rows,
+        count(*) filter (where is_need) as area_needs
+    from latest_needs
+    group by 1, 2, 3
+),
+
+-- offenders with the need in the area (in any of its rows)
+area_need_offenders as (
+    select
+        la_code,
+        financial_year,
+        need_area_code,
+        count(*) as need_offenders
+    from (
+        select distinct
+            la_code,
+            financial_year,
+            need_area_code,
+            offender_id
+        from latest_needs
+        where is_need
+    ) as with_need
+    group by 1, 2, 3
+),
+
+assessed as (
+    select
+        la_code,
+        financial_year,
+        count(*) as offenders_assessed
+    from (
+        select distinct
+            la_code,
+            financial_year,
+            offender_id
+        from latest_needs
+    ) as offenders
+    group by 1, 2
+),
+
+shares as (
+    select
+        la_code,
+        financial_year,
     {% for area in need_areas %}
         round(
-            sum({{ area | lower }}_needs) / nullif(sum({{ area | lower }}_rows), 0), 4
-        ) as {{ area | lower }}_need_share,
-        count(offender_id) filter (where {{ area | lower }}_needs > 0)
+            sum(area_needs) filter (where need_area_code = '{{ area }}')
+            / nullif(sum(area_rows) filter (where need_area_code = '{{ area }}'), 0),
+            4
+        ) as {{ area | lower }}_need_share{{ ',' if not loop.last }}
+    {% endfor %}
+    from area_rows
+    group by 1, 2
+),
+
+need_offenders as (
+    select
+        la_code,
+        financial_year,
+    {% for area in need_areas %}
+        sum(need_offenders) filter (where need_area_code = '{{ area }}')
             as {{ area | lower }}_need_offenders{{ ',' if not loop.last }}
     {% endfor %}
-    from offender_needs
+    from area_need_offenders
     group by 1, 2
+),
+
+needs as (
+    select
+        assessed.la_code,
+        assessed.financial_year,
+        assessed.offenders_assessed,
+    {% for area in need_areas %}
+        shares.{{ area | lower }}_need_share,
+        need_offenders.{{ area | lower }}_need_offenders{{ ',' if not loop.last }}
+    {% endfor %}
+    from assessed
+    left join shares
+        on assessed.la_code = shares.la_code
+        and assessed.financial_year = shares.financial_year
+    left join need_offenders
+        on assessed.la_code = need_offenders.la_code
+        and assessed.financial_year = need_offenders.financial_year
 ),
 
 plan_gaps as (

@@ -9,21 +9,25 @@ offenders as (
     select * from {{ ref('int_offenders_joined_to_tier_and_rosh') }}
 ),
 
+-- each source's ids without an offender record, then their union: the anti-joins probe the
+-- offenders' hash, where a union of every reference first hashed ~23 M ids at scale 16
 referenced as (
     select offender_id from {{ ref('int_disposals_end_dated') }}
-    union
+    union all
     select offender_id from {{ ref('stg_ndelius__events') }}
-    union
+    union all
     select offender_id from {{ ref('stg_ndelius__court_reports') }}
-    union
+    union all
     select offender_id from {{ ref('int_assessment_sections_unpivoted') }}
 ),
 
 inferred as (
-    select offender_id from referenced
-    where offender_id is not null
-    except
-    select offender_id from offenders
+    select distinct referenced.offender_id from referenced
+    where referenced.offender_id is not null
+        and not exists (
+            select 1 from offenders
+            where offenders.offender_id = referenced.offender_id
+        )
 ),
 
 final as (
