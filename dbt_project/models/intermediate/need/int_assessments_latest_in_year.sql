@@ -18,25 +18,27 @@
 }}
 with
 
-{% if is_incremental() %}
-    -- the assessments (re)scored since the last build, as scored now
-    rescored as (
-        select distinct
-            assessment_id,
-            offender_id,
-            financial_year,
-            assessment_date
-        from {{ ref('int_assessment_needs_scored') }}
+-- the assessments as scored (an incremental run: those (re)scored since the last build)
+scored as (
+    select distinct
+        assessment_id,
+        offender_id,
+        financial_year,
+        assessment_date
+    from {{ ref('int_assessment_needs_scored') }}
+    {% if is_incremental() %}
         where built_at > {{ built_since_last_build() }}
-    ),
+    {% endif %}
+),
 
+{% if is_incremental() %}
     changed as (
-        select offender_id from rescored
+        select offender_id from scored
         union
         select previous.offender_id
         from {{ this }} as previous
-        inner join rescored
-            on previous.assessment_id = rescored.assessment_id
+        inner join scored
+            on previous.assessment_id = scored.assessment_id
     ),
 
     -- every assessment of those offenders: the rescored ones as scored now, the others as
@@ -44,7 +46,7 @@ with
     -- read then); reading every section of those offenders' assessments instead scanned
     -- ~19 M rows at scale 16
     assessments as (
-        select * from rescored
+        select * from scored
         union all
         select
             previous.assessment_id,
@@ -55,18 +57,13 @@ with
         inner join changed
             on previous.offender_id = changed.offender_id
         where not exists (
-                select 1 from rescored
-                where rescored.assessment_id = previous.assessment_id
+                select 1 from scored
+                where scored.assessment_id = previous.assessment_id
             )
     ),
 {% else %}
     assessments as (
-        select distinct
-            assessment_id,
-            offender_id,
-            financial_year,
-            assessment_date
-        from {{ ref('int_assessment_needs_scored') }}
+        select * from scored
     ),
 {% endif %}
 

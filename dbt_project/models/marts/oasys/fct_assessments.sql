@@ -7,7 +7,8 @@
 -- Incremental: the "latest in the year" flag of an assessment depends on the offender's
 -- other assessments that year, so every assessment of an offender with an assessment
 -- (re)scored since the last build is rebuilt, and of the offender it belonged to before
--- (an assessment whose CRN found its offender record moves from offender -1).
+-- (an assessment whose CRN found its offender record moves from offender -1): the
+-- offenders int_assessments_latest_in_year numbered again, by the same rule.
 {{
     config(
         materialized='incremental',
@@ -18,21 +19,12 @@
 with
 
 {% if is_incremental() %}
-    rescored as (
-        select distinct
-            assessment_id,
-            offender_id
-        from {{ ref('int_assessment_needs_scored') }}
-        where built_at > {{ built_since_last_build() }}
-    ),
-
+    -- the offenders whose assessments int_assessments_latest_in_year numbered again since
+    -- the last build: those with an assessment (re)scored, and those one left that have
+    -- assessments still (the assessment's own row is replaced by its id)
     changed as (
-        select offender_id from rescored
-        union
-        select previous.offender_id
-        from {{ this }} as previous
-        inner join rescored
-            on previous.assessment_id = rescored.assessment_id
+        select distinct offender_id from {{ ref('int_assessments_latest_in_year') }}
+        where built_at > {{ built_since_last_build() }}
     ),
 {% endif %}
 
