@@ -33,15 +33,15 @@ crime as (
 
 -- one row per offender, year and district they were supervised in (counted in each), with
 -- their tier in their last supervised month of the year, wherever that was: a month's
--- day number x 10 + its tier (0-4), so the largest carries the latest month's tier. Hashed
--- in one pass over fct_caseload_monthly (one row per offender per month), where a
--- distinct and a sort of every month both read it
+-- day number (since 1900, so positive) x 10 + its tier (0-4), so the largest carries the
+-- latest month's tier. Hashed in one pass over fct_caseload_monthly (one row per offender
+-- per month), where a distinct and a sort of every month both read it
 offender_districts as (
     select
         la_code,
         financial_year,
         offender_id,
-        max((month_start_date - date '2000-01-01') * 10 + tier) as last_month_and_tier
+        max((month_start_date - date '1900-01-01') * 10 + tier) as last_month_and_tier
     from {{ ref('fct_caseload_monthly') }}
     where {{ in_profiled_years }}
     group by 1, 2, 3
